@@ -1,0 +1,95 @@
+"""Every knob of CineStream, read once from the environment (prefix ``CINESTREAM_``).
+
+One module so that a deployment can be described by its environment alone: docker-compose,
+the local stack, the tests and the benchmarks all read the same names. A server address that
+the user sets explicitly (``CINESTREAM_KAFKA_BOOTSTRAP`` …) means "I run this one myself":
+the local stack then starts nothing for that part (see :meth:`Settings.is_external`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+_ADDRESS_FIELD = {"kafka": "kafka_bootstrap", "mongo": "mongo_uri", "redis": "redis_url"}
+
+
+def _home(*parts: str) -> Path:
+    return Path.home().joinpath(*parts)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CINESTREAM_", env_file=".env", extra="ignore")
+
+    # Datasets: a folder holding ml-latest-small/, ml-100k/, tmdb-5000/ … (the shared copy in
+    # development and CI, or where `cinestream data fetch` unpacks archives).
+    data_dir: Path = Field(default_factory=lambda: _home(".cache", "cinestream", "datasets"))
+    dataset: str = "ml-latest-small"
+    dataset_base_url: str = "https://files.grouplens.org/datasets/movielens/"
+
+    # Local stack: server state (databases, logs, pid files) and cached builds.
+    stack_dir: Path = Field(default_factory=lambda: _home(".local", "share", "cinestream"))
+    cache_dir: Path = Field(default_factory=lambda: _home(".cache", "cinestream"))
+    kafka_version: str = "4.1.1"
+    ferretdb_version: str = "v1.24.2"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "768m"
+    mongo_port: int = 27017
+    ferretdb_debug_port: int = 8088
+    redis_port: int = 6379
+
+    # Server addresses used by every client (api, streams, simulators, tests).
+    # Unset, they follow the local stack's ports (see the validator below).
+    kafka_bootstrap: str = ""
+    mongo_uri: str = ""
+    mongo_db: str = "cinestream"
+    redis_url: str = ""
+
+    # Streams.
+    partitions: int = 8
+    topic_ratings: str = "ratings"
+    topic_watches: str = "watches"
+    topic_dead_letter: str = "dead-letter"
+
+    _external: frozenset[str] = PrivateAttr(default=frozenset())
+
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: SecretStr | None = None
+    jwt_ttl_minutes: int = 60 * 24
+
+    # Catalogue statistics: prior weight of the Bayesian-shrunk mean (in ratings).
+    shrinkage_ratings: float = 10.0
+
+    @model_validator(mode="after")
+    def _local_addresses_follow_ports(self) -> Settings:
+        """Unset addresses point at the local stack, on whatever ports it was given."""
+        self._external = frozenset(
+            name for name in ("kafka", "mongo", "redis") if _ADDRESS_FIELD[name] in self.model_fields_set
+        )
+        if "kafka_bootstrap" not in self.model_fields_set:
+            self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+        if "mongo_uri" not in self.model_fields_set:
+            self.mongo_uri = f"mongodb://127.0.0.1:{self.mongo_port}"
+        if "redis_url" not in self.model_fields_set:
+            self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        return self
+
+    def is_external(self, server: str) -> bool:
+        """True when the user pointed us at a server of theirs (so the stack must not start one)."""
+        return server in self._external
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.stack_dir / "reports"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,52 @@
+"""Redis from Debian's ``redis-server``, with the append-only file on (fsync every second)."""
+
+from __future__ import annotations
+
+import redis
+
+from deploy.local.server import LocalServer, require_tool
+
+
+class RedisServer(LocalServer):
+    name = "redis"
+    port_setting = "CINESTREAM_REDIS_PORT"
+    start_timeout = 30.0
+
+    @property
+    def port(self) -> int:
+        return self.settings.redis_port
+
+    @property
+    def address(self) -> str:
+        return self.settings.redis_url
+
+    @property
+    def marker(self) -> str:
+        return f"redis-server 127.0.0.1:{self.port}"
+
+    def install(self) -> None:
+        require_tool("redis-server", "install Debian's package: apt-get install -y redis-server")
+
+    def argv(self) -> list[str]:
+        return [
+            require_tool("redis-server", "apt-get install -y redis-server"),
+            "--bind", "127.0.0.1", "--port", str(self.port), "--protected-mode", "yes",
+            "--dir", str(self.data_dir), "--daemonize", "no", "--logfile", "",
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+        ]
+
+    def _client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.address, socket_connect_timeout=0.5, socket_timeout=2)
+
+    def healthy(self) -> bool:
+        try:
+            with self._client() as client:
+                return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    def version(self) -> str:
+        with self._client() as client:
+            info = client.info("server")
+            persistence = client.config_get("appendonly")
+        return f"{info['redis_version']} (aof {persistence.get('appendonly', '?')})"
