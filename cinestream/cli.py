@@ -10,7 +10,8 @@ from rich.table import Table
 
 from cinestream.settings import get_settings
 
-app = typer.Typer(help="CineStream: a real-time, event-driven movie recommender.", no_args_is_help=True)
+app = typer.Typer(help="CineStream: a real-time, event-driven movie recommender.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 stack_app = typer.Typer(help="The local servers (Kafka, FerretDB, Redis).", no_args_is_help=True)
 data_app = typer.Typer(help="Datasets: download and locate.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="The movie catalogue in MongoDB.", no_args_is_help=True)
@@ -70,6 +71,73 @@ def _print_status() -> bool:
         table.add_row(s.name, s.version, s.address, health, pid)
     console.print(table)
     return all(s.healthy for s in statuses)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: str = typer.Argument("ml-latest-small", help="ml-latest-small, ml-100k, ml-1m, ml-25m, ml-32m …"),
+) -> None:
+    """Download a MovieLens archive (checksummed, cached, resumable) into CINESTREAM_DATA_DIR."""
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    from cinestream.data.fetch import FetchError, fetch
+
+    settings = get_settings()
+    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                  console=console) as bar:
+        task = bar.add_task(f"fetching {name}", total=None)
+
+        def advance(received: int, total: int | None) -> None:
+            bar.update(task, advance=received, total=total)
+
+        try:
+            folder = fetch(name, settings.dataset_base_url, settings.cache_dir, settings.data_dir, advance)
+        except (FetchError, OSError) as exc:
+            _fail(str(exc))
+    console.print(f"{name}: ready in {folder}")
+
+
+@catalogue_app.command("build")
+def catalogue_build(force: bool = typer.Option(False, help="Rebuild even if the inputs are unchanged.")) -> None:
+    """Merge MovieLens + TMDB 5000 + ml-100k KG, clean it, and load it into MongoDB (idempotent)."""
+    import asyncio
+
+    from cinestream.catalogue.job import CatalogueJobError, run_build
+
+    try:
+        outcome = asyncio.run(run_build(get_settings(), console, force=force))
+    except CatalogueJobError as exc:
+        _fail(str(exc))
+    console.print(outcome)
+
+
+@catalogue_app.command("report")
+def catalogue_report_cmd() -> None:
+    """Print the preprocessing report of the last build (from MongoDB)."""
+    import asyncio
+
+    from cinestream.catalogue.job import print_report, stored_report
+
+    report = asyncio.run(stored_report(get_settings()))
+    if report is None:
+        _fail("no catalogue built yet: run `cinestream catalogue build`")
+    print_report(report, console)
+
+
+@catalogue_app.command("show")
+def catalogue_show(title: str, year: int | None = typer.Option(None)) -> None:
+    """Look a movie up by title (and year): director, cast, genres, rating statistics."""
+    import asyncio
+    import json
+
+    from cinestream.catalogue.job import find_movies
+
+    movies = asyncio.run(find_movies(get_settings(), title, year))
+    if not movies:
+        _fail(f"no movie titled {title!r}")
+    for movie in movies:
+        keep = ("movieId", "title", "year", "genres", "directors", "cast", "writers", "stats", "missing")
+        console.print_json(json.dumps({k: movie.get(k) for k in keep}, default=str))
 
 
 def main() -> None:

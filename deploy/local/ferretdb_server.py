@@ -83,7 +83,7 @@ class FerretDBServer(LocalServer):
             f"--state-dir={self.data_dir}",
             f"--debug-addr=127.0.0.1:{self.settings.ferretdb_debug_port}",
             "--telemetry=disable",
-            "--log-level=warn",
+            "--log-level=error",
         ]
 
     def _client(self) -> MongoClient:  # type: ignore[type-arg]

@@ -1,0 +1,105 @@
+"""The ``catalogue build`` job: locate the data, build the catalogue, load it, report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from cinestream.catalogue.build import build_catalogue, fingerprint, input_files
+from cinestream.catalogue.readers import BadFileError
+from cinestream.catalogue.titles import title_key
+from cinestream.settings import Settings
+from storage import catalogue_store
+from storage.mongo import connect, database
+
+
+class CatalogueJobError(RuntimeError):
+    pass
+
+
+def dataset_folders(settings: Settings) -> tuple[Path, Path | None, Path | None]:
+    movielens = settings.data_dir / settings.dataset
+    if not (movielens / "movies.csv").exists():
+        raise CatalogueJobError(
+            f"{movielens}/movies.csv not found: set CINESTREAM_DATA_DIR to the folder holding "
+            f"{settings.dataset}/, or run `cinestream data fetch {settings.dataset}`"
+        )
+    tmdb = settings.data_dir / "tmdb-5000"
+    kg = settings.data_dir / "ml-100k"
+    return movielens, tmdb if tmdb.is_dir() else None, kg if (kg / "ml-100k.kg").exists() else None
+
+
+async def run_build(settings: Settings, console: Console, force: bool = False) -> str:
+    started = time.monotonic()
+    movielens, tmdb, kg = dataset_folders(settings)
+    print_ = console.print
+    stamp = fingerprint(input_files(movielens, tmdb, kg))
+    client = connect(settings)
+    try:
+        db = database(client, settings)
+        await catalogue_store.ensure_indexes(db)
+        if not force and await catalogue_store.recorded_fingerprint(db) == stamp:
+            count = await db.movies.count_documents({})
+            return f"catalogue up to date ({count} movies, inputs unchanged) in {time.monotonic() - started:.1f}s"
+        with console.status("reading and merging MovieLens, TMDB 5000 and the ml-100k knowledge graph…"):
+            try:
+                catalogue = build_catalogue(movielens, tmdb, kg, settings.shrinkage_ratings)
+            except BadFileError as exc:
+                raise CatalogueJobError(str(exc)) from None
+        print_report(catalogue.report, console)
+        settings.reports_dir.mkdir(parents=True, exist_ok=True)
+        report_file = settings.reports_dir / "catalogue-report.json"
+        report_file.write_text(json.dumps(catalogue.report, indent=2))
+        total = len(catalogue.movies) + len(catalogue.ratings)
+        with Progress(console=console) as bar:
+            task = bar.add_task("loading into MongoDB", total=total)
+            result = await catalogue_store.load_catalogue(
+                db, catalogue.movies, catalogue.ratings, catalogue.users, catalogue.report, stamp,
+                progress=lambda n: bar.advance(task, n),
+            )
+        print_(f"report saved to {report_file}")
+        return f"catalogue loaded: {json.dumps(result)} in {time.monotonic() - started:.1f}s"
+    finally:
+        client.close()
+
+
+async def stored_report(settings: Settings) -> dict[str, Any] | None:
+    client = connect(settings)
+    try:
+        return await catalogue_store.catalogue_report(database(client, settings))
+    finally:
+        client.close()
+
+
+async def find_movies(settings: Settings, title: str, year: int | None) -> list[dict[str, Any]]:
+    client = connect(settings)
+    try:
+        key = title_key(title, None).split("|")[0]
+        return await catalogue_store.find_movies_by_title(database(client, settings), key, year)
+    finally:
+        client.close()
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    movies = report["movies"]
+    table = Table("preprocessing", "count", "share", title="catalogue preprocessing report")
+    table.add_row("movies", str(movies), "100%")
+    for row in report["rows_read"]:
+        table.add_row(f"rows read: {row['file']}", str(row["rows"]), "")
+    for name, count in report["merged"].items():
+        table.add_row(f"merged with {name}", str(count), f"{count / movies:.1%}")
+    for name, count in report["have"].items():
+        table.add_row(f"with {name}", str(count), f"{count / movies:.1%}")
+    table.add_row("titles fixed (article/alt title)", str(report["fixed_titles"]), "")
+    table.add_row("duplicate titles (kept, distinct ids)", str(len(report["duplicate_titles"])), "")
+    table.add_row("ratings / users", f"{report['ratings']} / {report['users']}", "")
+    table.add_row("rejected rows", str(len(report["rejected"])), "")
+    console.print(table)
+    for row in report["rejected"][:20]:
+        console.print(f"  rejected {row['file']}:{row['line']}: {row['reason']}")

@@ -1,0 +1,180 @@
+"""Readers for each raw source: MovieLens, TMDB 5000 and ml-100k's knowledge graph.
+
+Each returns plain Python/pandas structures keyed the way the merge needs them and records
+the rows it rejects; none of them knows about MongoDB.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cinestream.catalogue.readers import BadFileError, Rejections, read_rows
+from cinestream.catalogue.titles import clean_text, parse_title, title_key
+
+RATING_STEPS = np.arange(0.5, 5.01, 0.5)
+
+
+@dataclass
+class MovieLens:
+    movies: list[dict]
+    links: dict[int, tuple[str | None, int | None]]  # movieId -> (imdbId, tmdbId)
+    tags: dict[int, list[str]]
+    ratings: pd.DataFrame  # userId, movieId, rating, timestamp
+    rows_read: dict[str, int]
+
+
+def read_movielens(folder: Path, rejections: Rejections) -> MovieLens:
+    rows_read: dict[str, int] = {}
+    movies: list[dict] = []
+    seen: set[int] = set()
+    path = folder / "movies.csv"
+    for line, row in read_rows(path, ("movieId", "title", "genres")):
+        rows_read["movies.csv"] = rows_read.get("movies.csv", 0) + 1
+        try:
+            movie_id = int(row["movieId"])
+        except ValueError:
+            rejections.add(path, line, f"movieId {row['movieId']!r} is not an integer")
+            continue
+        if movie_id in seen:
+            rejections.add(path, line, f"duplicate movieId {movie_id}")
+            continue
+        if not row["title"].strip():
+            rejections.add(path, line, "empty title")
+            continue
+        seen.add(movie_id)
+        genres = [] if row["genres"].strip() == "(no genres listed)" else row["genres"].split("|")
+        movies.append({"movieId": movie_id, "raw_title": row["title"],
+                       "genres": list(dict.fromkeys(clean_text(g) for g in genres if g.strip()))})
+
+    links: dict[int, tuple[str | None, int | None]] = {}
+    path = folder / "links.csv"
+    for line, row in read_rows(path, ("movieId", "imdbId", "tmdbId")):
+        rows_read["links.csv"] = rows_read.get("links.csv", 0) + 1
+        try:
+            links[int(row["movieId"])] = (row["imdbId"] or None, int(row["tmdbId"]) if row["tmdbId"] else None)
+        except ValueError:
+            rejections.add(path, line, f"non-integer movieId/tmdbId {row['movieId']!r}/{row['tmdbId']!r}")
+
+    tags: dict[int, dict[str, int]] = defaultdict(dict)
+    path = folder / "tags.csv"
+    if path.exists():
+        for line, row in read_rows(path, ("userId", "movieId", "tag")):
+            rows_read["tags.csv"] = rows_read.get("tags.csv", 0) + 1
+            tag = clean_text(row["tag"]).lower()
+            if not tag or not row["movieId"].isdigit():
+                rejections.add(path, line, "empty tag or bad movieId")
+                continue
+            counts = tags[int(row["movieId"])]
+            counts[tag] = counts.get(tag, 0) + 1
+
+    ratings = read_ratings(folder / "ratings.csv", rejections)
+    rows_read["ratings.csv"] = int(ratings.attrs["rows_read"])
+    ranked = {m: sorted(c, key=lambda t: (-c[t], t)) for m, c in tags.items()}
+    return MovieLens(movies, links, ranked, ratings, rows_read)
+
+
+def read_ratings(path: Path, rejections: Rejections) -> pd.DataFrame:
+    """Ratings, validated in bulk (pandas' C parser); the file line of a bad row is its index + 2."""
+    if not path.is_file():
+        raise BadFileError(path, 0, "file not found (check CINESTREAM_DATA_DIR or run `cinestream data fetch`)")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as exc:
+        raise BadFileError(path, 0, str(exc)) from None
+    missing = {"userId", "movieId", "rating", "timestamp"} - set(raw.columns)
+    if missing:
+        raise BadFileError(path, 1, f"header lacks column(s) {', '.join(sorted(missing))}")
+    frame = pd.DataFrame({c: pd.to_numeric(raw[c], errors="coerce") for c in ("userId", "movieId", "rating", "timestamp")})
+    bad_number = frame.isna().any(axis=1)
+    on_scale = np.isin(frame["rating"].to_numpy(), RATING_STEPS)
+    bad = bad_number | ~on_scale
+    for index in np.flatnonzero(bad.to_numpy()):
+        reason = "non-numeric field" if bad_number.iloc[index] else f"rating {raw['rating'].iloc[index]} not in 0.5..5.0 step 0.5"
+        rejections.add(path, int(index) + 2, reason)
+    good = frame[~bad].astype({"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"})
+    dupes = good.duplicated(["userId", "movieId", "timestamp"], keep="first")
+    for index in np.flatnonzero(dupes.to_numpy()):
+        rejections.add(path, int(good.index[index]) + 2, "duplicate (userId, movieId, timestamp)")
+    good = good[~dupes].reset_index(drop=True)
+    good.attrs["rows_read"] = len(raw)
+    return good
+
+
+def read_tmdb(folder: Path, rejections: Rejections) -> tuple[dict[int, dict], int]:
+    """TMDB movies joined with their credits, keyed by TMDB id."""
+    def names(cell: str) -> list[str]:
+        return [clean_text(item["name"]) for item in json.loads(cell or "[]")]
+
+    movies: dict[int, dict] = {}
+    path = folder / "tmdb_5000_movies.csv"
+    count = 0
+    for line, row in read_rows(path, ("id", "overview", "release_date", "runtime", "popularity",
+                                      "vote_average", "vote_count", "keywords", "tagline", "title")):
+        count += 1
+        try:
+            movies[int(row["id"])] = {
+                "overview": clean_text(row["overview"]) or None,
+                "tagline": clean_text(row["tagline"]) or None,
+                "release_date": row["release_date"] or None,
+                "runtime": float(row["runtime"]) if row["runtime"] else None,
+                "popularity": float(row["popularity"]),
+                "vote_average": float(row["vote_average"]),
+                "vote_count": int(row["vote_count"]),
+                "keywords": names(row["keywords"]),
+                "tmdb_title": clean_text(row["title"]),
+            }
+        except (ValueError, json.JSONDecodeError, KeyError) as exc:
+            rejections.add(path, line, f"unparseable field: {exc}")
+    path = folder / "tmdb_5000_credits.csv"
+    for line, row in read_rows(path, ("movie_id", "cast", "crew")):
+        try:
+            movie = movies.get(int(row["movie_id"]))
+            if movie is None:
+                continue
+            cast = sorted(json.loads(row["cast"]), key=lambda c: c.get("order", 1 << 30))
+            crew = json.loads(row["crew"])
+        except (ValueError, json.JSONDecodeError) as exc:
+            rejections.add(path, line, f"unparseable cast/crew JSON: {exc}")
+            continue
+        movie["cast"] = list(dict.fromkeys(clean_text(c["name"]) for c in cast[:10]))
+        movie["directors"] = list(dict.fromkeys(clean_text(c["name"]) for c in crew if c.get("job") == "Director"))
+        movie["writers"] = list(dict.fromkeys(
+            clean_text(c["name"]) for c in crew if c.get("department") == "Writing"
+            and c.get("job") in {"Screenplay", "Writer", "Story", "Novel", "Author"}
+        ))
+    return movies, count
+
+
+KG_RELATIONS = {"film.film.directed_by": "directors", "film.film.actor": "actors", "film.film.written_by": "writers"}
+
+
+def read_kg(folder: Path) -> dict[str, dict[str, list[str]]]:
+    """ml-100k knowledge-graph entities (Freebase ids) per movie, keyed by ``title_key``.
+
+    The graph names no people, only entity ids, so these link movies that share a director
+    or actor even where TMDB has no credits for them.
+    """
+    items: dict[str, str] = {}
+    for _, row in read_rows(folder / "ml-100k.item", ("item_id", "movie_title", "release_year"),
+                            delimiter="\t", recbole=True):
+        parsed = parse_title(row["movie_title"])
+        year = int(row["release_year"]) if row["release_year"].isdigit() else None
+        items[row["item_id"]] = title_key(parsed.title, year)
+    entity_to_key: dict[str, str] = {}
+    for _, row in read_rows(folder / "ml-100k.link", ("item_id", "entity_id"), delimiter="\t", recbole=True):
+        if row["item_id"] in items:
+            entity_to_key[row["entity_id"]] = items[row["item_id"]]
+    graph: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for _, row in read_rows(folder / "ml-100k.kg", ("head_id", "relation_id", "tail_id"),
+                            delimiter="\t", recbole=True):
+        field = KG_RELATIONS.get(row["relation_id"])
+        key = entity_to_key.get(row["head_id"])
+        if field and key:
+            graph[key][field].append(row["tail_id"])
+    return {k: {f: sorted(set(v)) for f, v in fields.items()} for k, fields in graph.items()}

@@ -1,0 +1,127 @@
+"""Load the built catalogue into MongoDB: ``movies``, ``ratings``, ``user_stats``, ``meta``.
+
+Idempotent and cheap to repeat: a build whose input fingerprint is already recorded writes
+nothing; otherwise only new or changed documents are written, in bulk. FerretDB 1.x runs a
+per-document upsert far slower than a bulk insert, so changed documents are deleted and
+re-inserted in batches instead of upserted one by one (identical result on MongoDB).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+BATCH = 5000
+Progress = Callable[[int], None]
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "movies": [
+        IndexModel([("movieId", ASCENDING)], unique=True, name="movieId_unique"),
+        IndexModel([("search_key", ASCENDING)], name="search_key"),
+        IndexModel([("genres", ASCENDING)], name="genres"),
+        IndexModel([("year", ASCENDING)], name="year"),
+        IndexModel([("directors", ASCENDING)], name="directors"),
+        IndexModel([("cast", ASCENDING)], name="cast"),
+        IndexModel([("stats.bayes_mean", DESCENDING)], name="bayes_mean"),
+    ],
+    "ratings": [
+        IndexModel([("userId", ASCENDING), ("movieId", ASCENDING), ("timestamp", ASCENDING)],
+                   unique=True, name="user_movie_time_unique"),
+        IndexModel([("movieId", ASCENDING)], name="movieId"),
+    ],
+    "users": [
+        IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
+        IndexModel([("userId", ASCENDING)], unique=True, name="userId_unique"),
+    ],
+}
+
+
+async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+    # One createIndexes per index: FerretDB 1.24 panics on a multi-index request when some exist.
+    for collection, models in INDEXES.items():
+        for model in models:
+            await db[collection].create_indexes([model])
+
+
+async def recorded_fingerprint(db: AsyncIOMotorDatabase) -> str | None:
+    meta = await db.meta.find_one({"_id": "catalogue"}, {"fingerprint": 1})
+    return meta.get("fingerprint") if meta else None
+
+
+async def catalogue_report(db: AsyncIOMotorDatabase) -> dict[str, Any] | None:
+    meta = await db.meta.find_one({"_id": "catalogue"})
+    return meta.get("report") if meta else None
+
+
+def rating_documents(ratings: pd.DataFrame, source: str) -> list[dict[str, Any]]:
+    """One document per rating; ``_id`` is derived from the natural key so a re-load is a no-op."""
+    ids = (f"{source}:{u}:{m}:{t}" for u, m, t in
+           zip(ratings["userId"], ratings["movieId"], ratings["timestamp"], strict=True))
+    frame = ratings.assign(_id=list(ids), source=source)
+    frame["centred"] = frame["centred"].round(4)
+    frame["z"] = frame["z"].round(4)
+    return frame[["_id", "userId", "movieId", "rating", "timestamp", "centred", "z", "source"]].to_dict("records")
+
+
+async def _insert_batches(collection: Any, docs: list[dict[str, Any]], progress: Progress | None) -> None:
+    for start in range(0, len(docs), BATCH):
+        chunk = docs[start:start + BATCH]
+        await collection.insert_many(chunk, ordered=False)
+        if progress:
+            progress(len(chunk))
+
+
+async def sync_collection(collection: Any, docs: list[dict[str, Any]], compare: bool,
+                          progress: Progress | None = None) -> dict[str, int]:
+    """Make ``collection`` hold ``docs`` (by ``_id``): insert the new, rewrite the changed."""
+    projection = None if compare else {"_id": 1}
+    existing: dict[Any, dict[str, Any]] = {d["_id"]: d async for d in collection.find({}, projection)}
+    new = [d for d in docs if d["_id"] not in existing]
+    changed = [d for d in docs if d["_id"] in existing and compare and existing[d["_id"]] != d]
+    if progress:
+        progress(len(docs) - len(new) - len(changed))
+    if changed:
+        ids = [d["_id"] for d in changed]
+        for start in range(0, len(ids), BATCH):
+            await collection.delete_many({"_id": {"$in": ids[start:start + BATCH]}})
+    await _insert_batches(collection, new + changed, progress)
+    return {"inserted": len(new), "updated": len(changed), "unchanged": len(docs) - len(new) - len(changed)}
+
+
+async def load_catalogue(
+    db: AsyncIOMotorDatabase, movies: list[dict[str, Any]], ratings: pd.DataFrame, users: pd.DataFrame,
+    report: dict[str, Any], fingerprint: str, progress: Progress | None = None,
+) -> dict[str, dict[str, int]]:
+    await ensure_indexes(db)
+    result = {
+        "movies": await sync_collection(db.movies, movies, compare=True, progress=progress),
+        "ratings": await sync_collection(db.ratings, rating_documents(ratings, "movielens"),
+                                         compare=False, progress=progress),
+    }
+    stats = [{"_id": int(uid), "count": int(r["count"]), "mean": round(float(r["mean"]), 4),
+              "std": round(float(r["std"]), 4)} for uid, r in users.iterrows()]
+    result["user_stats"] = await sync_collection(db.user_stats, stats, compare=True)
+    await db.meta.delete_many({"_id": "catalogue"})
+    await db.meta.insert_one({"_id": "catalogue", "fingerprint": fingerprint, "report": report,
+                              "built_at": datetime.now(UTC), "result": result})
+    return result
+
+
+
+async def find_movies_by_title(db: AsyncIOMotorDatabase, key: str, year: int | None,
+                               limit: int = 20) -> list[dict[str, Any]]:
+    """Exact normalised-title match first, then titles that start with ``key`` (no ``$text``: FerretDB lacks it)."""
+    query: dict[str, Any] = {"search_key": key}
+    if year is not None:
+        query["year"] = year
+    found = await db.movies.find(query).to_list(limit)
+    if not found:
+        query["search_key"] = {"$regex": "^" + re.escape(key)}
+        found = await db.movies.find(query).sort("stats.count", DESCENDING).to_list(limit)
+    return found
