@@ -121,6 +121,7 @@ def catalogue_report_cmd() -> None:
     report = asyncio.run(stored_report(get_settings()))
     if report is None:
         _fail("no catalogue built yet: run `cinestream catalogue build`")
+        return
     print_report(report, console)
 
 
@@ -138,6 +139,16 @@ def catalogue_show(title: str, year: int | None = typer.Option(None)) -> None:
     for movie in movies:
         keep = ("movieId", "title", "year", "genres", "directors", "cast", "writers", "stats", "missing")
         console.print_json(json.dumps({k: movie.get(k) for k in keep}, default=str))
+
+
+@app.command("api")
+def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (development).")) -> None:
+    """Serve the REST API and the web app with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    console.print(f"CineStream API on http://{settings.api_host}:{settings.api_port}  (docs at /docs)")
+    uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, reload=reload, log_level="info")
 
 
 def main() -> None:

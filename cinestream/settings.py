@@ -14,7 +14,6 @@ from pathlib import Path
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 _ADDRESS_FIELD = {"kafka": "kafka_bootstrap", "mongo": "mongo_uri", "redis": "redis_url"}
 
 

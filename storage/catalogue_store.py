@@ -116,12 +116,19 @@ async def load_catalogue(
 
 async def find_movies_by_title(db: AsyncIOMotorDatabase, key: str, year: int | None,
                                limit: int = 20) -> list[dict[str, Any]]:
-    """Exact normalised-title match first, then titles that start with ``key`` (no ``$text``: FerretDB lacks it)."""
+    """Exact normalised-title match first, then titles with a word starting ``key``.
+
+No ``$text`` index: FerretDB lacks it, so word matching is a regex over ``search_key``.
+"""
     query: dict[str, Any] = {"search_key": key}
     if year is not None:
         query["year"] = year
     found = await db.movies.find(query).to_list(limit)
     if not found:
-        query["search_key"] = {"$regex": "^" + re.escape(key)}
+        query["search_key"] = {"$regex": "(^| )" + re.escape(key)}
         found = await db.movies.find(query).sort("stats.count", DESCENDING).to_list(limit)
     return found
+
+
+async def get_movie(db: AsyncIOMotorDatabase, movie_id: int) -> dict[str, Any] | None:
+    return await db.movies.find_one({"_id": movie_id})

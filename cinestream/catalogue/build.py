@@ -31,6 +31,11 @@ class Catalogue:
     report: dict[str, Any] = field(default_factory=dict)
 
 
+def search_key(title: str, alt_title: str | None) -> str:
+    """Both titles, normalised, so a word search matches either."""
+    return " ".join(title_key(t, None).rstrip("|") for t in (title, alt_title) if t)
+
+
 def fingerprint(paths: list[Path]) -> str:
     """Identity of the inputs (sizes and content) plus the build rules, to skip a no-op rebuild."""
     digest = hashlib.sha256(f"v{BUILD_VERSION}".encode())
@@ -83,7 +88,7 @@ def build_catalogue(movielens: Path, tmdb: Path | None, kg: Path | None, prior_w
             "alt_title": parsed.alt_title, "raw_title": base["raw_title"], "year": year,
             "genres": base["genres"], "imdbId": imdb_id, "tmdbId": tmdb_id,
             "tags": ml.tags.get(base["movieId"], [])[:30],
-            "search_key": key.split("|")[0] + (" " + title_key(parsed.alt_title, None)[:-1] if parsed.alt_title else ""),
+            "search_key": search_key(parsed.title, parsed.alt_title),
             "overview": None, "tagline": None, "release_date": None, "runtime": None, "popularity": None,
             "vote_average": None, "vote_count": None, "keywords": [], "cast": [], "directors": [], "writers": [],
             "kg": kg_entities or {},

@@ -48,8 +48,7 @@ def read_rows(
     if not path.is_file():
         raise BadFileError(path, 0, "file not found (check CINESTREAM_DATA_DIR or run `cinestream data fetch`)")
     with path.open(newline="", encoding="utf-8") as handle:
-        quoting = csv.QUOTE_NONE if recbole else csv.QUOTE_MINIMAL
-        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
+        reader = csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if recbole else csv.QUOTE_MINIMAL)
         try:
             header = next(reader)
         except StopIteration:

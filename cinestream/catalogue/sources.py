@@ -90,12 +90,14 @@ def read_ratings(path: Path, rejections: Rejections) -> pd.DataFrame:
     missing = {"userId", "movieId", "rating", "timestamp"} - set(raw.columns)
     if missing:
         raise BadFileError(path, 1, f"header lacks column(s) {', '.join(sorted(missing))}")
-    frame = pd.DataFrame({c: pd.to_numeric(raw[c], errors="coerce") for c in ("userId", "movieId", "rating", "timestamp")})
+    columns = ("userId", "movieId", "rating", "timestamp")
+    frame = pd.DataFrame({c: pd.to_numeric(raw[c], errors="coerce") for c in columns})
     bad_number = frame.isna().any(axis=1)
     on_scale = np.isin(frame["rating"].to_numpy(), RATING_STEPS)
     bad = bad_number | ~on_scale
     for index in np.flatnonzero(bad.to_numpy()):
-        reason = "non-numeric field" if bad_number.iloc[index] else f"rating {raw['rating'].iloc[index]} not in 0.5..5.0 step 0.5"
+        rating = raw["rating"].iloc[index]
+        reason = "non-numeric field" if bad_number.iloc[index] else f"rating {rating} not in 0.5..5.0 step 0.5"
         rejections.add(path, int(index) + 2, reason)
     good = frame[~bad].astype({"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"})
     dupes = good.duplicated(["userId", "movieId", "timestamp"], keep="first")

@@ -86,7 +86,7 @@ class FerretDBServer(LocalServer):
             "--log-level=error",
         ]
 
-    def _client(self) -> MongoClient:  # type: ignore[type-arg]
+    def _client(self) -> MongoClient:
         return MongoClient(self.address, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
 
     def healthy(self) -> bool:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 import subprocess
 import uuid
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from deploy.local.process import StackError
 from deploy.local.server import LocalServer, cached, mark_cached, require_tool
+from streams.admin import broker_count
 
 ASSETS = Path(__file__).with_name("assets")
 
@@ -119,21 +118,10 @@ class KafkaServer(LocalServer):
 
     def healthy(self) -> bool:
         try:
-            return asyncio.run(_describe(self.address)) > 0
-        except (KafkaError, OSError, asyncio.TimeoutError):
+            return asyncio.run(broker_count(self.address)) > 0
+        except (TimeoutError, KafkaError, OSError):
             return False
 
     def version(self) -> str:
         return f"Apache Kafka {self.settings.kafka_version} (KRaft)" if not self.external else "Apache Kafka"
 
-
-async def _describe(bootstrap: str) -> int:
-    """Number of brokers the cluster reports: a full metadata round trip."""
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a down broker is an answer, not an error
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
-    try:
-        await asyncio.wait_for(admin.start(), 3)
-        cluster = await asyncio.wait_for(admin.describe_cluster(), 3)
-        return len(cluster.get("brokers", []))
-    finally:
-        await admin.close()

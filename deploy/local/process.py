@@ -6,6 +6,7 @@ A pid file alone can lie (the pid may have been reused after a crash), so a serv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -96,7 +97,5 @@ def terminate(pid: int, timeout: float = 20.0) -> None:
         if not _alive(pid):
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -1,0 +1,37 @@
+"""Catalogue: search and a movie page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import DbDep
+from cinestream.catalogue.titles import title_key
+from storage import catalogue_store
+
+router = APIRouter(prefix="/api/movies", tags=["movies"])
+
+PUBLIC_FIELDS = ("movieId", "title", "alt_title", "year", "genres", "directors", "cast", "writers",
+                 "overview", "tagline", "runtime", "keywords", "tags", "stats", "imdbId", "tmdbId", "missing")
+
+
+def public(movie: dict[str, Any]) -> dict[str, Any]:
+    return {k: movie.get(k) for k in PUBLIC_FIELDS}
+
+
+@router.get("")
+async def search(db: DbDep, q: str = Query(..., min_length=1, max_length=200),
+                 year: int | None = Query(None, ge=1870, le=2100)) -> list[dict[str, Any]]:
+    key = title_key(q, None).split("|")[0]
+    if not key:
+        raise HTTPException(422, "the query has no letters or digits to search for")
+    return [public(m) for m in await catalogue_store.find_movies_by_title(db, key, year)]
+
+
+@router.get("/{movie_id}")
+async def movie(movie_id: int, db: DbDep) -> dict[str, Any]:
+    found = await catalogue_store.get_movie(db, movie_id)
+    if found is None:
+        raise HTTPException(404, f"no movie with id {movie_id}")
+    return public(found)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what CineStream needs on a fresh Debian machine: Redis (Debian package), a virtual
+# environment with the project. Kafka and FerretDB are built into ~/.cache/cinestream by
+# `cinestream stack up` (Maven Central jars, Go module proxy). Safe to re-run: each step is cached.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null; then
+  echo "setup: installing redis-server (Debian package)"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server >/dev/null
+  # Debian's package starts a system Redis on 6379; the project runs its own.
+  ($SUDO systemctl disable --now redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null) || true
+fi
+for tool in java mvn go; do
+  command -v "$tool" >/dev/null || { echo "setup: '$tool' is missing (Kafka needs Java 17 + Maven, FerretDB needs Go)"; exit 1; }
+done
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then "$PYTHON" -m venv .venv; fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
+
+# Datasets: the shared read-only copy beside the checkout when there is one, else the download cache.
+if [ -z "${CINESTREAM_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
+  CINESTREAM_DATA_DIR="$(cd ../shared/data && pwd)"
+  export CINESTREAM_DATA_DIR
+fi

@@ -1,0 +1,20 @@
+"""Kafka administration shared by the stack, the API's health check and the stream jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def broker_count(bootstrap: str, wait_s: float = 3.0) -> int:
+    """Number of brokers the cluster reports: a full metadata round trip, not just an open port."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a down broker is an answer, not an error
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), wait_s)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), wait_s)
+        return len(cluster.get("brokers", []))
+    finally:
+        await admin.close()

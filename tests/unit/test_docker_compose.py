@@ -1,0 +1,51 @@
+"""docker-compose.yml describes production; no Docker engine here, so it is checked by parsing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cinestream.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_service_has_an_image_or_a_build_that_exists(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert "image" in service or "build" in service, name
+        if "build" in service:
+            assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).is_file(), name
+
+
+def test_the_stack_has_kafka_mongodb_redis_and_cinestream_roles(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["kafka"]["image"].startswith("apache/kafka:4")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert services["mongo"]["image"] == "mongo:7"
+    assert services["redis"]["image"] == "redis:7"
+    assert "--appendonly" in services["redis"]["command"]
+    assert {"api", "worker", "import"} <= services.keys()
+    assert services["import"]["restart"] == "no"
+
+
+def test_environment_names_are_settings_and_addresses_match_ports(compose: dict[str, Any]) -> None:
+    fields = set(Settings.model_fields)
+    for name in ("api", "worker", "import"):
+        env = compose["services"][name]["environment"]
+        for key in env:
+            assert key.startswith("CINESTREAM_"), key
+            assert key.removeprefix("CINESTREAM_").lower() in fields, f"{name}: {key} is no setting"
+        assert env["CINESTREAM_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env["CINESTREAM_REDIS_URL"].startswith("redis://redis:6379")
+        assert env["CINESTREAM_MONGO_URI"].startswith("mongodb://mongo:27017")
+    published = {name: [p.split(":")[-1] for p in s.get("ports", [])] for name, s in compose["services"].items()}
+    assert published["kafka"] == ["9092"] and published["mongo"] == ["27017"] and published["redis"] == ["6379"]
+    assert published["api"] == [compose["services"]["api"]["environment"]["CINESTREAM_API_PORT"]]
