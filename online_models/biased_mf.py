@@ -1,0 +1,142 @@
+"""Biased matrix factorisation learned online, one micro-batch of ratings at a time.
+
+The model predicts
+
+    r̂(u, i) = μ + b_u + b_i + p_u · q_i
+
+and each micro-batch takes one SGD step on the squared error with L2 regularisation λ:
+
+    e = r − r̂,   b_u += η_u (e − λ b_u),   b_i += η_i (e − λ b_i),
+    p_u += η_u (e q_i − λ p_u),   q_i += η_i (e p_u − λ q_i)
+
+Gradients of a user (or item) that appears several times in a batch are summed, as if the
+events were applied one after another from the same starting point. Per-row learning rates
+follow AdaGrad (``η = lr / sqrt(G + ε)`` with G the running sum of squared errors of that
+row), so a newcomer learns fast and a well-known user or movie moves little.
+
+The model holds no state of its own: vectors come in as arrays (fetched by the caller, e.g.
+from Redis in one round trip) and go out updated. That keeps it pure and lets the caller
+own persistence and exactly-once bookkeeping.
+
+Parameters
+----------
+n_factors
+    Latent dimension k.
+lr
+    Base learning rate η.
+reg
+    L2 regularisation λ.
+init_std
+    Standard deviation of the random initial factors.
+adaptive
+    Use AdaGrad per-row rates (True) or the plain rate ``lr`` (False).
+
+Example
+-------
+>>> import numpy as np
+>>> mf = BiasedMF(n_factors=4, seed=0)
+>>> users, items = mf.new_rows(2), mf.new_rows(3)
+>>> batch = MFBatch(users=users, items=items, user_index=np.array([0, 1]),
+...                 item_index=np.array([2, 2]), ratings=np.array([5.0, 4.0]))
+>>> predicted = mf.learn_many(batch, global_mean=3.5)
+>>> predicted.round(2).tolist()      # predictions made before learning (prequential)
+[3.5, 3.5]
+>>> bool(mf.predict_one(users[0], items[2], 3.5) > 3.5)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+# Row layout shared by users and items: [bias, accumulated squared gradient, f_1 … f_k].
+BIAS, ACC, FACTORS = 0, 1, 2
+
+
+@dataclass
+class MFBatch:
+    """A micro-batch: the rows it touches and, per event, which row of each it uses."""
+
+    users: FloatArray  # (n_users_in_batch, 2 + k), updated in place
+    items: FloatArray  # (n_items_in_batch, 2 + k), updated in place
+    user_index: IntArray  # (n_events,)
+    item_index: IntArray  # (n_events,)
+    ratings: FloatArray  # (n_events,)
+
+
+class BiasedMF:
+    def __init__(self, n_factors: int = 32, lr: float = 0.3, reg: float = 0.05, init_std: float = 0.05,
+                 adaptive: bool = True, seed: int | None = None) -> None:
+        self.n_factors = n_factors
+        self.lr = lr
+        self.reg = reg
+        self.init_std = init_std
+        self.adaptive = adaptive
+        self._rng = np.random.default_rng(seed)
+
+    @property
+    def width(self) -> int:
+        return FACTORS + self.n_factors
+
+    def new_rows(self, n: int) -> FloatArray:
+        rows = np.zeros((n, self.width), dtype=np.float32)
+        rows[:, FACTORS:] = self._rng.normal(0.0, self.init_std, (n, self.n_factors))
+        return rows
+
+    def predict_many(self, users: FloatArray, items: FloatArray, global_mean: float) -> FloatArray:
+        """Rating predictions for aligned rows ``users[j]``, ``items[j]``, clipped to the scale."""
+        dot = np.einsum("ij,ij->i", users[:, FACTORS:], items[:, FACTORS:])
+        return np.clip(global_mean + users[:, BIAS] + items[:, BIAS] + dot, 0.5, 5.0).astype(np.float32)
+
+    def predict_one(self, user: FloatArray, item: FloatArray, global_mean: float) -> float:
+        return float(self.predict_many(user[None, :], item[None, :], global_mean)[0])
+
+    def learn_many(self, batch: MFBatch, global_mean: float) -> FloatArray:
+        """One SGD step over the batch; returns the predictions made *before* it (for test-then-train)."""
+        u, i = batch.user_index, batch.item_index
+        pu, qi = batch.users[u], batch.items[i]
+        predicted = self.predict_many(pu, qi, global_mean)
+        err = (batch.ratings - predicted).astype(np.float32)
+
+        grad_pu = err[:, None] * qi[:, FACTORS:] - self.reg * pu[:, FACTORS:]
+        grad_qi = err[:, None] * pu[:, FACTORS:] - self.reg * qi[:, FACTORS:]
+        grad_bu = err - self.reg * pu[:, BIAS]
+        grad_bi = err - self.reg * qi[:, BIAS]
+
+        # A row seen c times in the batch gets its summed gradient scaled by 1/sqrt(c): the full sum
+        # overshoots when a user rates hundreds of films at once, the mean under-learns.
+        count_u = np.bincount(u, minlength=len(batch.users)).astype(np.float32)
+        count_i = np.bincount(i, minlength=len(batch.items)).astype(np.float32)
+        damp_u, damp_i = 1.0 / np.sqrt(count_u[u]), 1.0 / np.sqrt(count_i[i])
+
+        if self.adaptive:
+            np.add.at(batch.users[:, ACC], u, err**2)
+            np.add.at(batch.items[:, ACC], i, err**2)
+            rate_u = self.lr / np.sqrt(batch.users[u, ACC] + 1.0)
+            rate_i = self.lr / np.sqrt(batch.items[i, ACC] + 1.0)
+        else:
+            rate_u = rate_i = np.full(len(err), self.lr, dtype=np.float32)
+        rate_u, rate_i = rate_u * damp_u, rate_i * damp_i
+
+        np.add.at(batch.users[:, FACTORS:], u, rate_u[:, None] * grad_pu)
+        np.add.at(batch.items[:, FACTORS:], i, rate_i[:, None] * grad_qi)
+        np.add.at(batch.users[:, BIAS], u, rate_u * grad_bu)
+        np.add.at(batch.items[:, BIAS], i, rate_i * grad_bi)
+        return predicted
+
+    def recommend(self, user: FloatArray, items: FloatArray, item_ids: IntArray, k: int,
+                  exclude: set[int] | None = None) -> list[tuple[int, float]]:
+        """Top-``k`` ``(item_id, score)`` for one user over a candidate matrix, skipping ``exclude``."""
+        scores = items[:, BIAS] + items[:, FACTORS:] @ user[FACTORS:]
+        if exclude:
+            scores = np.where(np.isin(item_ids, list(exclude)), -np.inf, scores)
+        k = min(k, int(np.isfinite(scores).sum()))
+        top = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=np.int64)
+        top = top[np.argsort(-scores[top])]
+        return [(int(item_ids[j]), float(scores[j])) for j in top]
