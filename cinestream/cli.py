@@ -151,6 +151,44 @@ def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (d
     uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, reload=reload, log_level="info")
 
 
+@app.command("worker")
+def worker(loglevel: str = typer.Option("warning")) -> None:
+    """Run a stream worker (faust); start several to share the partitions."""
+    import asyncio
+    import os
+
+    from streams.admin import ensure_topics
+
+    settings = get_settings()
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
+                              [settings.topic_ratings, settings.topic_watches], [settings.topic_dead_letter]))
+    os.execv(sys.executable, [sys.executable, "-m", "faust", "-A", "streams.worker", "worker", "-l", loglevel])
+
+
+@app.command("replay")
+def replay_cmd(
+    dataset: str = typer.Option("ml-latest-small"),
+    speed: str = typer.Option("max", help="'max' or events per second, e.g. 5000"),
+    limit: int | None = typer.Option(None, help="Only the first N ratings (in time order)."),
+) -> None:
+    """Replay a MovieLens dataset into the ratings topic in timestamp order."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from simulators.replay import load_ratings, replay
+
+    settings = get_settings()
+    ratings = load_ratings(settings.data_dir / dataset / "ratings.csv", limit)
+    rate = None if speed == "max" else float(speed)
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"replaying {dataset}", total=len(ratings))
+        summary = asyncio.run(replay(settings.kafka_bootstrap, settings.topic_ratings, ratings, rate,
+                                     progress=lambda n: bar.advance(task, n)))
+    console.print(f"replayed {summary.events} events in {summary.messages} messages in {summary.seconds:.1f}s "
+                  f"({summary.events / summary.seconds:,.0f} events/s)")
+
+
 def main() -> None:
     app(sys.argv[1:])
 

@@ -18,3 +18,20 @@ async def broker_count(bootstrap: str, wait_s: float = 3.0) -> int:
         return len(cluster.get("brokers", []))
     finally:
         await admin.close()
+
+
+async def ensure_topics(bootstrap: str, partitions: int, names: list[str], single: list[str]) -> list[str]:
+    """Create the topics that do not exist yet (``single``: one partition); returns those created."""
+    from aiokafka.admin import NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+        wanted += [NewTopic(n, 1, 1) for n in single if n not in existing]
+        if wanted:
+            await admin.create_topics(wanted)
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()

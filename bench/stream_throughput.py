@@ -1,0 +1,95 @@
+"""End-to-end streaming throughput: MovieLens ratings through Kafka and a faust worker into Redis.
+
+Prints events/s from the first event produced to the last one applied in Redis, next to river's
+``BiasedMF.learn_one`` over the same events in-process (no I/O at all: the ceiling), and the ratio.
+Needs the local stack (``cinestream stack up``). Usage: ``python -m bench.stream_throughput``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+from river import reco
+
+from cinestream.settings import get_settings
+from simulators.replay import load_ratings, replay
+from streams.admin import ensure_topics
+
+
+def river_events_per_second(ratings: list[tuple[int, int, float]]) -> tuple[float, float]:
+    model = reco.BiasedMF(n_factors=10, seed=0)
+    started = time.perf_counter()
+    sse = 0.0
+    for user, movie, rating in ratings:
+        sse += (rating - model.predict_one(user, movie)) ** 2
+        model.learn_one(user, movie, rating)
+    return len(ratings) / (time.perf_counter() - started), (sse / len(ratings)) ** 0.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    settings = get_settings()
+    ratings = load_ratings(settings.data_dir / args.dataset / "ratings.csv", args.limit)
+    n = len(ratings)
+    run = uuid.uuid4().hex[:8]
+    env = {"CINESTREAM_TOPIC_RATINGS": f"bench-ratings-{run}", "CINESTREAM_TOPIC_DEAD_LETTER": f"bench-dlq-{run}",
+           "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/13"}
+    client = redis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
+    client.flushdb()
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
+                              [env["CINESTREAM_TOPIC_RATINGS"]], [env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
+    workdir = Path(tempfile.mkdtemp(prefix="cinestream-bench-"))
+    log = workdir / "worker.log"
+    proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "streams.worker", "--datadir", str(workdir),
+                             "worker", "-l", "info"], env={**os.environ, **env}, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while b"Worker ready" not in log.read_bytes():
+            if proc.poll() is not None:
+                raise SystemExit(f"worker died: {log.read_text(errors='replace')[-1000:]}")
+            time.sleep(0.2)
+        started = time.perf_counter()
+        summary = asyncio.run(replay(settings.kafka_bootstrap, env["CINESTREAM_TOPIC_RATINGS"], ratings))
+        while float(client.hget("mf:preq", "n") or 0) < n:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        rss_kib = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                           if line.startswith("VmRSS")))
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+    preq = {str(k, "utf-8") if isinstance(k, bytes) else k: float(v) for k, v in client.hgetall("mf:preq").items()}
+    users = client.keys("mf:u:*")[:200]
+    items = client.keys("mf:i:*")[:200]
+    per_user = sum(client.memory_usage(k) or 0 for k in users) / max(len(users), 1)
+    per_item = sum(client.memory_usage(k) or 0 for k in items) / max(len(items), 1)
+    triples = list(zip(ratings["userId"].tolist(), ratings["movieId"].tolist(), ratings["rating"].tolist(),
+                       strict=True))
+    river_rate, river_rmse = river_events_per_second(triples)
+    client.flushdb()
+
+    ours = n / elapsed
+    print(f"events: {n:,} in {summary.messages:,} messages (producer alone: {n / summary.seconds:,.0f} events/s)")
+    print(f"end-to-end (first produced -> last applied in Redis): {elapsed:.2f}s = {ours:,.0f} events/s")
+    print(f"river BiasedMF.learn_one in-process (same events, same run): {river_rate:,.0f} events/s")
+    print(f"ratio ours / river: {ours / river_rate:.2f}")
+    print(f"prequential RMSE: ours {(preq['sse'] / preq['n']) ** 0.5:.4f}  river {river_rmse:.4f}")
+    print(f"worker RSS: {rss_kib / 1024:.0f} MiB; Redis bytes per user {per_user:.0f}, per movie {per_item:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""The faust application: broker, topics and timings, wired once from the settings."""
+
+from __future__ import annotations
+
+import faust
+
+from cinestream.settings import get_settings
+
+settings = get_settings()
+
+app = faust.App(
+    "cinestream",
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    value_serializer="raw",
+    topic_partitions=settings.partitions,
+    topic_replication_factor=1,
+    # Faust's defaults make the first group join take ~30 s; these keep restarts to a few seconds.
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=1.0,
+    broker_rebalance_timeout=10.0,
+    consumer_auto_offset_reset="earliest",
+    web_enabled=False,
+    store="memory://",
+)
+
+ratings_topic = app.topic(settings.topic_ratings, value_serializer="raw", partitions=settings.partitions)
+dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw", partitions=1)
