@@ -30,6 +30,9 @@ init_std
     Standard deviation of the random initial factors.
 adaptive
     Use AdaGrad per-row rates (True) or the plain rate ``lr`` (False).
+exact_rounds
+    A user's first ``exact_rounds`` events in a batch are learned one after another
+    (see ``online_models.rounds``); 0 learns the whole batch in one step.
 
 Example
 -------
@@ -48,9 +51,12 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
+
+from online_models.rounds import learning_rounds
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -72,12 +78,13 @@ class MFBatch:
 
 class BiasedMF:
     def __init__(self, n_factors: int = 32, lr: float = 0.3, reg: float = 0.05, init_std: float = 0.05,
-                 adaptive: bool = True, seed: int | None = None) -> None:
+                 adaptive: bool = True, exact_rounds: int = 16, seed: int | None = None) -> None:
         self.n_factors = n_factors
         self.lr = lr
         self.reg = reg
         self.init_std = init_std
         self.adaptive = adaptive
+        self.exact_rounds = exact_rounds
         self._rng = np.random.default_rng(seed)
 
     @property
@@ -98,11 +105,25 @@ class BiasedMF:
         return float(self.predict_many(user[None, :], item[None, :], global_mean)[0])
 
     def learn_many(self, batch: MFBatch, global_mean: float) -> FloatArray:
-        """One SGD step over the batch; returns the predictions made *before* it (for test-then-train)."""
-        u, i = batch.user_index, batch.item_index
+        """Learn the batch in rounds (see ``online_models.rounds``); returns each event's prediction
+        made just before it was learned (test-then-train)."""
+        rounds = learning_rounds(batch.user_index, self.exact_rounds)
+        if rounds.max(initial=0) == 0:
+            return self._step(batch, batch.user_index, batch.item_index, batch.ratings, global_mean)
+        predicted = np.empty(len(batch.ratings), dtype=np.float32)
+        order = np.argsort(rounds, kind="stable")
+        bounds = np.searchsorted(rounds[order], np.arange(rounds.max() + 2))
+        for start, stop in pairwise(bounds):
+            sel = order[start:stop]
+            predicted[sel] = self._step(batch, batch.user_index[sel], batch.item_index[sel], batch.ratings[sel],
+                                        global_mean)
+        return predicted
+
+    def _step(self, batch: MFBatch, u: IntArray, i: IntArray, ratings: FloatArray, global_mean: float) -> FloatArray:
+        """One vectorised SGD step over events ``(u, i, ratings)`` of the batch's rows."""
         pu, qi = batch.users[u], batch.items[i]
         predicted = self.predict_many(pu, qi, global_mean)
-        err = (batch.ratings - predicted).astype(np.float32)
+        err = (ratings - predicted).astype(np.float32)
 
         grad_pu = err[:, None] * qi[:, FACTORS:] - self.reg * pu[:, FACTORS:]
         grad_qi = err[:, None] * pu[:, FACTORS:] - self.reg * qi[:, FACTORS:]

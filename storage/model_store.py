@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
-from online_models.biased_mf import BiasedMF, MFBatch
+from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 
 APPLIED, STATS, PREQ, ITEMS = "mf:applied", "mf:stats", "mf:preq", "mf:items"
 
@@ -68,15 +68,14 @@ class ModelStore:
         self.redis = redis
         self.model = model
 
-    def _rows(self, blobs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Decode stored rows; ``missing`` marks those that need a fresh row."""
+    def _rows(self, blobs: list[Any]) -> FloatArray:
+        """Decode stored rows in one ``frombuffer``; rows not stored yet get fresh random values."""
         rows = self.model.new_rows(len(blobs))
-        missing = np.ones(len(blobs), dtype=bool)
-        for j, blob in enumerate(blobs):
-            if blob is not None:
-                rows[j] = np.frombuffer(blob, dtype=np.float32)
-                missing[j] = False
-        return rows, missing
+        present = [j for j, blob in enumerate(blobs) if blob is not None]
+        if present:
+            joined = b"".join(blobs[j] for j in present)
+            rows[present] = np.frombuffer(joined, dtype=np.float32).reshape(len(present), -1)
+        return rows
 
     async def apply(self, batch: RatingBatch) -> ApplyResult:
         partitions = np.unique(batch.partitions)
@@ -98,8 +97,8 @@ class ModelStore:
         if not fresh.any():
             return ApplyResult(0, skipped, 0.0)
 
-        user_rows, _ = self._rows(user_blobs)
-        item_rows, _ = self._rows(item_blobs)
+        user_rows = self._rows(user_blobs)
+        item_rows = self._rows(item_blobs)
         n = float(stats[0] or 0)
         total = float(stats[1] or 0)
         global_mean = total / n if n else 3.5
@@ -138,7 +137,7 @@ class ModelStore:
             return []
         ids = np.array(sorted(int(i) for i in item_ids), dtype=np.int64)
         blobs = await self.redis.mget([item_key(int(i)) for i in ids])
-        items, _ = self._rows(blobs)
+        items = self._rows(blobs)
         user_row = np.frombuffer(blob, dtype=np.float32)
         return self.model.recommend(user_row, items, ids, k, exclude={int(s) for s in seen})
 

@@ -3,7 +3,9 @@
 On the wire a Kafka message holds one JSON event or an envelope ``{"v": 1, "events": [...]}`` of
 several events of the same user (so one partition keeps that user's order, and the per-message
 cost of the stream processor is paid once for many events). Validation is pure: it turns bytes
-into typed events or into a reason, never raises.
+into typed events or into a reason, never raises. The faust Records are the schema producers
+write; the validated events are light named tuples, since building a Record per event cost
+more than all the rest of the agent's work.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 
@@ -37,7 +39,28 @@ class WatchEvent(faust.Record, serializer="json"):
     source: str = "unknown"
 
 
-Event = RatingEvent | WatchEvent
+class Rating(NamedTuple):
+    """A validated rating as the hot path uses it: a tuple, ~20x cheaper to build than a Record."""
+
+    event_id: str
+    user_id: int
+    movie_id: int
+    rating: float
+    timestamp: float
+    source: str
+
+
+class Watch(NamedTuple):
+    event_id: str
+    user_id: int
+    movie_id: int
+    seconds_watched: float
+    completed: bool
+    timestamp: float
+    source: str
+
+
+Event = Rating | Watch
 
 
 @dataclass(frozen=True)
@@ -77,14 +100,12 @@ def parse_event(data: Any) -> Event:
         rating = _number(data.get("rating"), "rating")
         if not (0.5 <= rating <= 5.0) or (rating * 2) != int(rating * 2):
             raise ValueError(f"rating {rating} is not in 0.5..5.0 in steps of 0.5")
-        return RatingEvent(event_id=event_id, user_id=user_id, movie_id=movie_id, rating=rating,
-                           timestamp=timestamp, source=source)
+        return Rating(event_id, user_id, movie_id, rating, timestamp, source)
     if kind == "watch":
         seconds = _number(data.get("seconds_watched"), "seconds_watched")
         if seconds < 0:
             raise ValueError("seconds_watched must be >= 0")
-        return WatchEvent(event_id=event_id, user_id=user_id, movie_id=movie_id, seconds_watched=seconds,
-                          completed=bool(data.get("completed", False)), timestamp=timestamp, source=source)
+        return Watch(event_id, user_id, movie_id, seconds, bool(data.get("completed", False)), timestamp, source)
     raise ValueError(f"unknown event type {kind!r}")
 
 
@@ -115,4 +136,5 @@ def parse_message(raw: bytes | None) -> list[Event] | Invalid:
 
 
 def encode_events(events: list[dict[str, Any]]) -> bytes:
+    """The envelope for events given as dicts (or ``Record.asdict()`` plus a ``type``)."""
     return json.dumps({"v": SCHEMA_VERSION, "events": events}, separators=(",", ":")).encode()

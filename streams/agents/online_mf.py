@@ -17,7 +17,7 @@ from storage.model_store import ModelStore, RatingBatch
 from storage.redis_store import connect
 from streams.app import app, dead_letter_topic, ratings_topic, settings
 from streams.dead_letter import dead_letter_record
-from streams.schemas import Invalid, RatingEvent, parse_message
+from streams.schemas import Invalid, Rating, parse_message
 
 store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
 
@@ -38,7 +38,7 @@ async def learn_ratings(stream: Any) -> None:
                     event.value, message.topic, message.partition, message.offset, parsed.reason))
                 continue
             for item in parsed:
-                if isinstance(item, RatingEvent):
+                if isinstance(item, Rating):
                     partitions.append(message.partition)
                     offsets.append(message.offset)
                     users.append(item.user_id)

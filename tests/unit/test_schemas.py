@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from streams.schemas import Invalid, RatingEvent, WatchEvent, encode_events, parse_message
+from streams.schemas import Invalid, Rating, RatingEvent, Watch, encode_events, parse_message
 
 GOOD = {"event_id": "e1", "user_id": 7, "movie_id": 1, "rating": 4.5, "timestamp": 1.0, "source": "test"}
 
@@ -11,8 +11,8 @@ def test_envelope_of_ratings_and_watches_parses() -> None:
     watch = {**GOOD, "type": "watch", "event_id": "e2", "seconds_watched": 3600, "completed": True}
     events = parse_message(encode_events([GOOD, watch]))
     assert isinstance(events, list)
-    assert isinstance(events[0], RatingEvent) and events[0].rating == 4.5
-    assert isinstance(events[1], WatchEvent) and events[1].completed
+    assert isinstance(events[0], Rating) and events[0].rating == 4.5
+    assert isinstance(events[1], Watch) and events[1].completed
 
 
 def test_a_bare_event_is_accepted() -> None:
@@ -39,3 +39,10 @@ def test_a_bare_event_is_accepted() -> None:
 def test_bad_messages_say_why(raw: bytes, reason: str) -> None:
     result = parse_message(raw)
     assert isinstance(result, Invalid) and reason in result.reason
+
+
+def test_a_record_written_by_a_producer_parses_back_to_the_same_fields() -> None:
+    record = RatingEvent(event_id="e9", user_id=3, movie_id=4, rating=3.5, timestamp=10.0, source="api")
+    events = parse_message(encode_events([{**record.asdict(), "type": "rating"}]))
+    assert isinstance(events, list)
+    assert events[0] == Rating("e9", 3, 4, 3.5, 10.0, "api")
