@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,6 +20,7 @@ from river import reco
 from cinestream.settings import get_settings
 from simulators.replay import load_ratings, replay
 from streams.admin import ensure_topics
+from streams.local_worker import rss_mib, start_worker, stop_worker
 
 
 def river_events_per_second(ratings: list[tuple[int, int, float]]) -> tuple[float, float]:
@@ -51,26 +48,16 @@ def main() -> None:
     client.flushdb()
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
                               [env["CINESTREAM_TOPIC_RATINGS"]], [env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
-    workdir = Path(tempfile.mkdtemp(prefix="cinestream-bench-"))
-    log = workdir / "worker.log"
-    proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "streams.worker", "--datadir", str(workdir),
-                             "worker", "-l", "info"], env={**os.environ, **env}, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start_worker(env, Path(tempfile.mkdtemp(prefix="cinestream-bench-")))
     try:
-        while b"Worker ready" not in log.read_bytes():
-            if proc.poll() is not None:
-                raise SystemExit(f"worker died: {log.read_text(errors='replace')[-1000:]}")
-            time.sleep(0.2)
         started = time.perf_counter()
         summary = asyncio.run(replay(settings.kafka_bootstrap, env["CINESTREAM_TOPIC_RATINGS"], ratings))
         while float(client.hget("mf:preq", "n") or 0) < n:
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
-        rss_kib = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-                           if line.startswith("VmRSS")))
+        rss = rss_mib(proc)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop_worker(proc)
 
     preq = {str(k, "utf-8") if isinstance(k, bytes) else k: float(v) for k, v in client.hgetall("mf:preq").items()}
     users = client.keys("mf:u:*")[:200]
@@ -88,7 +75,7 @@ def main() -> None:
     print(f"river BiasedMF.learn_one in-process (same events, same run): {river_rate:,.0f} events/s")
     print(f"ratio ours / river: {ours / river_rate:.2f}")
     print(f"prequential RMSE: ours {(preq['sse'] / preq['n']) ** 0.5:.4f}  river {river_rmse:.4f}")
-    print(f"worker RSS: {rss_kib / 1024:.0f} MiB; Redis bytes per user {per_user:.0f}, per movie {per_item:.0f}")
+    print(f"worker RSS: {rss:.0f} MiB; Redis bytes per user {per_user:.0f}, per movie {per_item:.0f}")
 
 
 if __name__ == "__main__":

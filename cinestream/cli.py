@@ -158,11 +158,13 @@ def worker(loglevel: str = typer.Option("warning")) -> None:
     import os
 
     from streams.admin import ensure_topics
+    from streams.local_worker import worker_argv
 
     settings = get_settings()
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
                               [settings.topic_ratings, settings.topic_watches], [settings.topic_dead_letter]))
-    os.execv(sys.executable, [sys.executable, "-m", "faust", "-A", "streams.worker", "worker", "-l", loglevel])
+    argv = worker_argv(loglevel, settings.stack_dir / "faust")
+    os.execv(argv[0], argv)
 
 
 @app.command("replay")

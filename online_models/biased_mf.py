@@ -76,6 +76,26 @@ class MFBatch:
     ratings: FloatArray  # (n_events,)
 
 
+def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def hashed_normal(ids: IntArray, width: int, salt: int) -> FloatArray:
+    """Standard normal draws that are a pure function of (salt, id, column): Box–Muller over
+    two splitmix64 hashes."""
+    with np.errstate(over="ignore"):
+        base = (ids.astype(np.uint64)[:, None] * np.uint64(1 << 20) + np.arange(width, dtype=np.uint64)[None, :]
+                + np.uint64(salt) * np.uint64(0x632BE59BD9B4E019))
+    scale = 1.0 / float(1 << 53)
+    u1 = ((_splitmix64(base) >> np.uint64(11)).astype(np.float64) + 0.5) * scale
+    u2 = ((_splitmix64(base ^ np.uint64(0xD1B54A32D192ED03)) >> np.uint64(11)).astype(np.float64)) * scale
+    return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(np.float32)
+
+
 class BiasedMF:
     def __init__(self, n_factors: int = 32, lr: float = 0.3, reg: float = 0.05, init_std: float = 0.05,
                  adaptive: bool = True, exact_rounds: int = 16, seed: int | None = None) -> None:
@@ -85,6 +105,7 @@ class BiasedMF:
         self.init_std = init_std
         self.adaptive = adaptive
         self.exact_rounds = exact_rounds
+        self.seed = seed
         self._rng = np.random.default_rng(seed)
 
     @property
@@ -94,6 +115,13 @@ class BiasedMF:
     def new_rows(self, n: int) -> FloatArray:
         rows = np.zeros((n, self.width), dtype=np.float32)
         rows[:, FACTORS:] = self._rng.normal(0.0, self.init_std, (n, self.n_factors))
+        return rows
+
+    def rows_for(self, ids: IntArray, salt: int) -> FloatArray:
+        """Initial rows that depend only on (seed, salt, id): a replay that batches events
+        differently still starts every user and movie from the same values."""
+        rows = np.zeros((len(ids), self.width), dtype=np.float32)
+        rows[:, FACTORS:] = self.init_std * hashed_normal(ids, self.n_factors, (self.seed or 0) * 2 + salt)
         return rows
 
     def predict_many(self, users: FloatArray, items: FloatArray, global_mean: float) -> FloatArray:

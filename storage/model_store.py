@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 
 APPLIED, STATS, PREQ, ITEMS = "mf:applied", "mf:stats", "mf:preq", "mf:items"
+USER_SALT, ITEM_SALT = 1, 2
 
 
 def _text(value: bytes | str) -> str:
@@ -68,9 +69,9 @@ class ModelStore:
         self.redis = redis
         self.model = model
 
-    def _rows(self, blobs: list[Any]) -> FloatArray:
-        """Decode stored rows in one ``frombuffer``; rows not stored yet get fresh random values."""
-        rows = self.model.new_rows(len(blobs))
+    def _rows(self, ids: np.ndarray, blobs: list[Any], salt: int) -> FloatArray:
+        """Decode stored rows in one ``frombuffer``; rows not stored yet get their initial values."""
+        rows = self.model.rows_for(ids, salt)
         present = [j for j, blob in enumerate(blobs) if blob is not None]
         if present:
             joined = b"".join(blobs[j] for j in present)
@@ -97,8 +98,8 @@ class ModelStore:
         if not fresh.any():
             return ApplyResult(0, skipped, 0.0)
 
-        user_rows = self._rows(user_blobs)
-        item_rows = self._rows(item_blobs)
+        user_rows = self._rows(users, user_blobs, USER_SALT)
+        item_rows = self._rows(movies, item_blobs, ITEM_SALT)
         n = float(stats[0] or 0)
         total = float(stats[1] or 0)
         global_mean = total / n if n else 3.5
@@ -108,7 +109,10 @@ class ModelStore:
         err = ratings - predicted
         sse = float(np.square(err).sum())
 
-        last = {int(p): int(batch.offsets[batch.partitions == p].max()) for p in partitions}
+        # Only partitions with fresh events move, and only forward: a partition whose events in
+        # this batch were all replays must keep its (higher) applied offset.
+        last = {int(p): int(batch.offsets[fresh & (batch.partitions == p)].max())
+                for p in np.unique(batch.partitions[fresh])}
         touched_users = np.unique(user_index[fresh])
         touched_items = np.unique(movie_index[fresh])
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -137,7 +141,7 @@ class ModelStore:
             return []
         ids = np.array(sorted(int(i) for i in item_ids), dtype=np.int64)
         blobs = await self.redis.mget([item_key(int(i)) for i in ids])
-        items = self._rows(blobs)
+        items = self._rows(ids, blobs, ITEM_SALT)
         user_row = np.frombuffer(blob, dtype=np.float32)
         return self.model.recommend(user_row, items, ids, k, exclude={int(s) for s in seen})
 

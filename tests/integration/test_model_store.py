@@ -73,9 +73,15 @@ async def test_replayed_batches_after_a_crash_leave_the_same_state(redis_db: aio
         await store.apply(batch)
     replay = await store.apply(run[4])
     assert replay.applied == 0 and replay.skipped == len(run[4].users)
+    # a batch mixing replayed events of some partitions with fresh ones must not move the
+    # replayed partitions' applied offsets backwards
+    mixed = RatingBatch("ratings", *(np.concatenate([getattr(run[5], f), getattr(run[6], f)])
+                                     for f in ("partitions", "offsets", "users", "movies", "ratings")))
+    result = await store.apply(mixed)
+    assert result.skipped == len(run[5].users) and result.applied == len(run[6].users)
     await store.apply(run[5])
     for batch in run[6:]:
-        await store.apply(batch)
+        assert (await store.apply(batch)).applied == (0 if batch is run[6] else len(batch.users))
     assert await snapshot(redis_db) == undisturbed
 
 

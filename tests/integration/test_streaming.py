@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
 from streams.admin import ensure_topics
+from streams.local_worker import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 
@@ -35,25 +33,18 @@ def topics(stack: Settings) -> dict[str, str]:
             "CINESTREAM_REDIS_URL": stack.redis_url.rsplit("/", 1)[0] + "/14"}
 
 
-@pytest.fixture(scope="module")
-def worker(stack: Settings, topics: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"]).flushdb()
+def prepare(stack: Settings, overrides: dict[str, str]) -> None:
+    redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"]).flushdb()
     asyncio.run(ensure_topics(stack.kafka_bootstrap, stack.partitions,
-                              [topics["CINESTREAM_TOPIC_RATINGS"]], [topics["CINESTREAM_TOPIC_DEAD_LETTER"]]))
-    workdir = tmp_path_factory.mktemp("worker")
-    log = workdir / "worker.log"
-    env = {**os.environ, **topics}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "faust", "-A", "streams.worker", "--datadir", str(workdir), "worker", "-l", "info"],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while b"Worker ready" not in log.read_bytes():
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
-        time.sleep(0.2)
-    yield log
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
+                              [overrides["CINESTREAM_TOPIC_RATINGS"]], [overrides["CINESTREAM_TOPIC_DEAD_LETTER"]]))
+
+
+@pytest.fixture(scope="module")
+def worker(stack: Settings, topics: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    prepare(stack, topics)
+    proc = start_worker(topics, tmp_path_factory.mktemp("worker"))
+    yield
+    stop_worker(proc)
     redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"]).flushdb()
 
 
@@ -68,7 +59,7 @@ def wait_for_preq(url: str, n: int, timeout: float = 60) -> dict[bytes, bytes]:
     raise AssertionError(f"only {client.hgetall('mf:preq')} of {n} events applied")
 
 
-def test_replayed_ratings_are_learned_into_redis(stack: Settings, topics: dict[str, str], worker: Path,
+def test_replayed_ratings_are_learned_into_redis(stack: Settings, topics: dict[str, str], worker: None,
                                                  data_dir: Path) -> None:
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
     summary = asyncio.run(replay(stack.kafka_bootstrap, topics["CINESTREAM_TOPIC_RATINGS"], ratings))
@@ -83,7 +74,7 @@ def test_replayed_ratings_are_learned_into_redis(stack: Settings, topics: dict[s
 
 
 def test_a_malformed_message_goes_to_the_dead_letter_topic(stack: Settings, topics: dict[str, str],
-                                                           worker: Path) -> None:
+                                                           worker: None) -> None:
     bad = b'{"v": 1, "events": [{"event_id": "x", "user_id": 1, "movie_id": 2, "rating": 9, "timestamp": 1}]}'
 
     async def roundtrip() -> dict[str, object]:
@@ -104,3 +95,45 @@ def test_a_malformed_message_goes_to_the_dead_letter_topic(stack: Settings, topi
     assert "rating 9.0 is not in 0.5..5.0" in str(record["reason"])
     assert base64.b64decode(str(record["original_b64"])) == bad
     assert record["topic"] == topics["CINESTREAM_TOPIC_RATINGS"] and isinstance(record["offset"], int)
+
+
+def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
+    stack: Settings, data_dir: Path, tmp_path: Path
+) -> None:
+    """SIGKILL the worker while it learns, start another: every event is applied exactly once.
+
+    Batch boundaries depend on timing, so the learned floats differ from an undisturbed run's;
+    what must match exactly is what each event contributes once: counts, rating sums, the set
+    of movies and each user's rated movies, and the partitions' applied offsets.
+    """
+    run = uuid.uuid4().hex[:8]
+    overrides = {"CINESTREAM_TOPIC_RATINGS": f"ratings-kill-{run}", "CINESTREAM_TOPIC_DEAD_LETTER": f"dlq-kill-{run}",
+                 "CINESTREAM_REDIS_URL": stack.redis_url.rsplit("/", 1)[0] + "/11"}
+    prepare(stack, overrides)
+    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=60000)
+    client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
+    first = start_worker(overrides, tmp_path)
+    try:
+        asyncio.run(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"], ratings, rate=15000))
+        deadline = time.monotonic() + 30
+        while float(client.hget("mf:preq", "n") or 0) < 5000:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        stop_worker(first, signal.SIGKILL)
+    killed_at = float(client.hget("mf:preq", "n") or 0)
+    assert killed_at < len(ratings), "the worker finished before it was killed: nothing was tested"
+    second = start_worker(overrides, tmp_path, timeout=90)
+    try:
+        preq = wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings), timeout=90)
+        time.sleep(2)  # anything applied twice would show up now
+    finally:
+        stop_worker(second)
+    stats = client.hgetall("mf:stats")
+    assert float(client.hget("mf:preq", "n") or 0) == float(preq[b"n"]) == len(ratings)
+    assert float(stats[b"n"]) == len(ratings)
+    assert float(stats[b"sum"]) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
+    assert {int(m) for m in client.smembers("mf:items")} == set(ratings["movieId"])
+    for user, movies in ratings.groupby("userId")["movieId"]:
+        assert {int(m) for m in client.smembers(f"mf:seen:{user}")} == set(movies), user
+    client.flushdb()

@@ -75,3 +75,12 @@ def test_rows_round_trip_through_bytes() -> None:
 def test_recommend_handles_tiny_k(k: int) -> None:
     mf = BiasedMF(n_factors=2, seed=0)
     assert len(mf.recommend(mf.new_rows(1)[0], mf.new_rows(3), np.arange(3), k=k)) == k
+
+
+def test_initial_rows_depend_only_on_the_id() -> None:
+    mf = BiasedMF(n_factors=8, seed=4)
+    together = mf.rows_for(np.array([3, 9, 27]), salt=1)
+    apart = np.vstack([mf.rows_for(np.array([27]), salt=1), mf.rows_for(np.array([3]), salt=1)])
+    assert np.array_equal(together[[2, 0]], apart)
+    assert not np.array_equal(mf.rows_for(np.array([3]), salt=1), mf.rows_for(np.array([3]), salt=2))
+    assert 0.02 < float(np.std(mf.rows_for(np.arange(5000), salt=1)[:, 2:])) < 0.08

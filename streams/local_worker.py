@@ -1,0 +1,50 @@
+"""Start a faust worker as a child process and wait until it has joined its group.
+
+Used by the tests and the benchmarks, which run the real worker command against the local
+stack with topics and a Redis database of their own (passed as ``CINESTREAM_*`` overrides).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def worker_argv(loglevel: str = "info", datadir: Path | None = None) -> list[str]:
+    """The worker command. No web server: faust's would bind 0.0.0.0:6066, one per machine."""
+    argv = [sys.executable, "-m", "faust", "-A", "streams.worker"]
+    if datadir is not None:
+        argv += ["--datadir", str(datadir)]
+    return [*argv, "worker", "--without-web", "-l", loglevel]
+
+
+def start_worker(overrides: dict[str, str], workdir: Path, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    log = workdir / f"worker-{time.monotonic_ns()}.log"
+    proc = subprocess.Popen(
+        worker_argv("info", workdir),
+        env={**os.environ, **overrides}, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while b"Worker ready" not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_worker(proc)
+            raise RuntimeError(f"worker did not start: {log.read_text(errors='replace')[-1500:]}")
+        time.sleep(0.1)
+    return proc
+
+
+def stop_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    proc.wait(30)
+
+
+def rss_mib(proc: subprocess.Popen[bytes]) -> float:
+    status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+    return int(next(line.split()[1] for line in status if line.startswith("VmRSS"))) / 1024
