@@ -37,13 +37,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--agents", default="online_mf",
+                        help="agents in the measured worker (the learning path by default; see CINESTREAM_AGENTS)")
     args = parser.parse_args()
     settings = get_settings()
     ratings = load_ratings(settings.data_dir / args.dataset / "ratings.csv", args.limit)
     n = len(ratings)
     run = uuid.uuid4().hex[:8]
     env = {"CINESTREAM_TOPIC_RATINGS": f"bench-ratings-{run}", "CINESTREAM_TOPIC_DEAD_LETTER": f"bench-dlq-{run}",
-           "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/13"}
+           "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/13", "CINESTREAM_AGENTS": args.agents}
     client = redis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
     client.flushdb()
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
@@ -70,6 +72,7 @@ def main() -> None:
     client.flushdb()
 
     ours = n / elapsed
+    print(f"worker agents: {args.agents}")
     print(f"events: {n:,} in {summary.messages:,} messages (producer alone: {n / summary.seconds:,.0f} events/s)")
     print(f"end-to-end (first produced -> last applied in Redis): {elapsed:.2f}s = {ours:,.0f} events/s")
     print(f"river BiasedMF.learn_one in-process (same events, same run): {river_rate:,.0f} events/s")

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     topic_ratings: str = "ratings"
     topic_watches: str = "watches"
     topic_dead_letter: str = "dead-letter"
+    # Agents this worker runs (streams/agents/<name>.py). Run the learning path and the
+    # heavier side models in separate worker processes when they compete for cores.
+    agents: str = "online_mf,trending,similarity"
 
     _external: frozenset[str] = PrivateAttr(default=frozenset())
 

@@ -51,7 +51,7 @@ def load_ratings(path: Path, limit: int | None = None) -> pd.DataFrame:
 
 
 async def replay(bootstrap: str, topic: str, ratings: pd.DataFrame, rate: float | None = None,
-                 per_message: int = 50, source: str = "replay",
+                 per_message: int = 200, source: str = "replay",
                  progress: Callable[[int], None] | None = None) -> ReplaySummary:
     """Produce ``ratings``; ``rate`` caps events per second (None: as fast as the broker takes them)."""
     messages = envelopes(ratings, per_message, source)

@@ -40,9 +40,12 @@ def start_worker(overrides: dict[str, str], workdir: Path, timeout: float = 60.0
 def stop_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     try:
         os.killpg(proc.pid, sig)
+        proc.wait(30)
     except ProcessLookupError:
         return
-    proc.wait(30)
+    except subprocess.TimeoutExpired:  # still draining a long batch: do not hang the caller
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def rss_mib(proc: subprocess.Popen[bytes]) -> float:

@@ -1,4 +1,4 @@
-"""Entry point of a stream worker: the faust app with every agent registered.
+"""Entry point of a stream worker: the faust app with the agents named in ``CINESTREAM_AGENTS``.
 
 Run several (``cinestream worker`` on each machine): they form one consumer group and Kafka
 spreads the partitions among them.
@@ -6,7 +6,12 @@ spreads the partitions among them.
 
 from __future__ import annotations
 
-from streams.agents import online_mf  # noqa: F401  (registers the agent)
-from streams.app import app
+import importlib
+
+from streams.app import app, settings
+
+AGENTS = [name.strip() for name in settings.agents.split(",") if name.strip()]
+for _name in AGENTS:
+    importlib.import_module(f"streams.agents.{_name}")
 
 __all__ = ["app"]

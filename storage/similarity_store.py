@@ -1,0 +1,100 @@
+"""Item–item co-occurrence in Redis (see ``online_models.cooccurrence``).
+
+- ``sim:hist:<user>``: the user's recent positive items, newest first (capped list)
+- ``sim:co:<movie>``: sorted set of co-occurrence weights with other movies
+- ``sim:count``: hash movie -> its total positive weight N(i)
+
+One pipelined read of the batch's users' histories, then one pipelined write of the
+aggregated increments (duplicate pairs in a batch are summed first).
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from online_models.cooccurrence import CoOccurrence
+
+COUNT = "sim:count"
+
+# Applies a whole batch of increments sent as packed binary (int32 a, int32 b, float32 w):
+# one command instead of one per pair: on 30k real ratings (history 20) a command per pair ran
+# 2.8k events/s, this script 10.3k, now bound by Redis itself. Keys are computed inside the script,
+# which Redis Cluster forbids: a cluster deployment needs per-slot batches (noted in README).
+APPLY_LUA = """
+local pairs, counts = ARGV[1], ARGV[2]
+for pos = 1, #pairs, 12 do
+  local a, b, w = struct.unpack('<i4i4f', pairs, pos)
+  redis.call('ZINCRBY', 'sim:co:' .. a, w, b)
+end
+for pos = 1, #counts, 8 do
+  local m, c = struct.unpack('<i4f', counts, pos)
+  redis.call('HINCRBYFLOAT', 'sim:count', m, c)
+end
+return #pairs / 12
+"""
+
+
+def history_key(user: int) -> str:
+    return f"sim:hist:{user}"
+
+
+def cooc_key(movie: int) -> str:
+    return f"sim:co:{movie}"
+
+
+class SimilarityStore:
+    def __init__(self, redis: aioredis.Redis, model: CoOccurrence) -> None:
+        self.redis = redis
+        self.model = model
+        self._apply = redis.register_script(APPLY_LUA)
+
+    async def add(self, users: np.ndarray, movies: np.ndarray, weights: np.ndarray) -> int:
+        keep = weights > 0
+        users, movies, weights = users[keep], movies[keep], weights[keep]
+        if not len(users):
+            return 0
+        distinct = np.unique(users).tolist()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in distinct:
+                pipe.lrange(history_key(user), 0, self.model.history - 1)
+            stored = dict(zip(distinct, await pipe.execute(), strict=True))
+        # A user's earlier events in this batch are part of the history of their later ones.
+        recent = {u: [int(m) for m in stored[u]] for u in distinct}
+        histories: list[list[int]] = []
+        for user, movie in zip(users.tolist(), movies.tolist(), strict=True):
+            histories.append(recent[user][: self.model.history])
+            recent[user].insert(0, movie)
+        pairs = self.model.pairs(movies, histories, weights)
+        keys = np.stack([pairs.a, pairs.b], axis=1)
+        unique_pairs, index = np.unique(keys, axis=0, return_inverse=True)
+        summed = np.bincount(index.ravel(), weights=pairs.w, minlength=len(unique_pairs))
+        counted, count_index = np.unique(movies, return_inverse=True)
+        counts = np.bincount(count_index, weights=weights, minlength=len(counted))
+        packed_pairs = np.empty(len(unique_pairs), dtype=[("a", "<i4"), ("b", "<i4"), ("w", "<f4")])
+        packed_pairs["a"], packed_pairs["b"], packed_pairs["w"] = unique_pairs[:, 0], unique_pairs[:, 1], summed
+        packed_counts = np.empty(len(counted), dtype=[("m", "<i4"), ("c", "<f4")])
+        packed_counts["m"], packed_counts["c"] = counted, counts
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._apply(args=[packed_pairs.tobytes(), packed_counts.tobytes()], client=pipe)
+            for user in distinct:
+                pipe.delete(history_key(user))
+                pipe.rpush(history_key(user), *recent[user][: self.model.history])
+            await pipe.execute()
+        return len(unique_pairs)
+
+    async def similar(self, movie: int, k: int = 10) -> list[tuple[int, float]]:
+        """Top-``k`` neighbours by cosine, re-ranked from the strongest raw co-occurrences."""
+        candidates = cast(list[tuple[bytes, float]],
+                          await self.redis.zrevrange(cooc_key(movie), 0, 4 * k - 1, withscores=True))
+        if not candidates:
+            return []
+        ids = [int(m) for m, _ in candidates]
+        counts = await self.redis.hmget(COUNT, [str(movie), *map(str, ids)])
+        own = float(counts[0] or 0)
+        others = np.array([float(c or 0) for c in counts[1:]])
+        scores = self.model.cosine(np.array([s for _, s in candidates]), own, others)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(ids[j], float(scores[j])) for j in order]

@@ -1,0 +1,26 @@
+"""Agent: item–item co-occurrence from positive ratings (≥3.5★) and watches (by completion)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from online_models.cooccurrence import CoOccurrence
+from storage.redis_store import connect
+from storage.similarity_store import SimilarityStore
+from streams.app import app, events_topic, settings
+from streams.batch import collect
+
+model = CoOccurrence()
+store = SimilarityStore(connect(settings), model)
+
+
+@app.agent(events_topic)
+async def similarity(stream: Any) -> None:
+    async for events in stream.take_events(2000, within=0.1):
+        batch = await collect(events)
+        if len(batch):
+            weights = np.where(np.isnan(batch.ratings), (batch.confidence >= 0.5).astype(np.float64),
+                               model.rating_weight(np.nan_to_num(batch.ratings)))
+            await store.add(batch.users, batch.movies, weights)

@@ -1,0 +1,21 @@
+"""Agent: time-decayed popularity from ratings and watches; owns the watches topic's dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from online_models.trending import Trending
+from storage.redis_store import connect
+from storage.trending_store import TrendingStore
+from streams.app import app, events_topic, settings
+from streams.batch import collect
+
+store = TrendingStore(connect(settings), Trending())
+
+
+@app.agent(events_topic)
+async def trending(stream: Any) -> None:
+    async for events in stream.take_events(2000, within=0.1):
+        batch = await collect(events, frozenset({settings.topic_watches}))  # ratings': online_mf
+        if len(batch):
+            await store.add(batch.movies, batch.confidence, batch.timestamps)

@@ -1,0 +1,57 @@
+"""Trending and item–item similarity stores against the real Redis, on real ratings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import redis.asyncio as aioredis
+
+from cinestream.settings import Settings
+from online_models.cooccurrence import CoOccurrence
+from online_models.trending import Trending
+from storage.similarity_store import SimilarityStore
+from storage.trending_store import TrendingStore
+
+pytestmark = pytest.mark.integration
+
+STAR_WARS, EMPIRE, JEDI = 260, 1196, 1210
+
+
+@pytest.fixture()
+async def redis_db(stack: Settings) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(stack.redis_url.rsplit("/", 1)[0] + "/12")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def ratings(data_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")
+
+
+async def test_star_wars_neighbours_are_its_sequels(redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
+    model = CoOccurrence(history=20)
+    store = SimilarityStore(redis_db, model)
+    for start in range(0, 30000, 2000):
+        chunk = ratings.iloc[start:start + 2000]
+        await store.add(chunk["userId"].to_numpy(), chunk["movieId"].to_numpy(),
+                        model.rating_weight(chunk["rating"].to_numpy()))
+    neighbours = [m for m, _ in await store.similar(STAR_WARS, k=10)]
+    assert {EMPIRE, JEDI} <= set(neighbours), neighbours
+    scores = [s for _, s in await store.similar(STAR_WARS, k=10)]
+    assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    assert len(await redis_db.lrange("sim:hist:1", 0, -1)) <= 20
+
+
+async def test_trending_follows_recent_activity(redis_db: aioredis.Redis) -> None:
+    store = TrendingStore(redis_db, Trending(half_life_s=3600.0, epoch=0.0))
+    # movie 1: ten views a day ago; movie 2: three views now. Recent wins after a 1 h half-life.
+    await store.add(np.full(10, 1), np.ones(10), np.zeros(10))
+    await store.add(np.full(3, 2), np.ones(3), np.full(3, 86400.0))
+    assert [m for m, _ in await store.top(2)] == [2, 1]
