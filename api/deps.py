@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Request
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from cinestream.settings import Settings
+from storage.models import Models
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -19,6 +21,14 @@ def get_db(request: Request) -> AsyncIOMotorDatabase:
     return request.app.state.db
 
 
+def get_models(request: Request) -> Models:
+    return request.app.state.models
+
+
+def get_producer(request: Request) -> AIOKafkaProducer:
+    return request.app.state.producer
+
+
 def get_redis(request: Request) -> aioredis.Redis:
     return request.app.state.redis
 
@@ -26,3 +36,5 @@ def get_redis(request: Request) -> aioredis.Redis:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DbDep = Annotated[AsyncIOMotorDatabase, Depends(get_db)]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
+ModelsDep = Annotated[Models, Depends(get_models)]
+ProducerDep = Annotated[AIOKafkaProducer, Depends(get_producer)]

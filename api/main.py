@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from api.routes import health, movies
+from api.routes import events, health, metrics, movies, recommendations
 from cinestream.settings import Settings, get_settings
 from storage import mongo, redis_store
+from storage.models import Models
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,9 +25,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.db = mongo.database(client, settings)
         app.state.redis = redis_store.connect(settings)
+        app.state.models = Models.over(app.state.redis)
+        # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
+        # but let the API serve reads (and /health say "degraded") when Kafka is down.
+        app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1)
+        try:
+            await asyncio.wait_for(app.state.producer.start(), 5)
+        except Exception:
+            logging.getLogger(__name__).warning("Kafka unavailable at start-up: events will be refused (503)")
         try:
             yield
         finally:
+            await app.state.producer.stop()
             await app.state.redis.aclose()
             client.close()
 
@@ -31,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Real-time movie recommendations from live rating and watch events.")
     app.include_router(health.router)
     app.include_router(movies.router)
+    app.include_router(recommendations.router)
+    app.include_router(events.router)
+    app.include_router(metrics.router)
     return app
 
 

@@ -132,3 +132,10 @@ No ``$text`` index: FerretDB lacks it, so word matching is a regex over ``search
 
 async def get_movie(db: AsyncIOMotorDatabase, movie_id: int) -> dict[str, Any] | None:
     return await db.movies.find_one({"_id": movie_id})
+
+
+async def get_movies(db: AsyncIOMotorDatabase, ids: list[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    projection = {"title": 1, "year": 1, "genres": 1}
+    return await db.movies.find({"_id": {"$in": sorted(set(ids))}}, projection).to_list(len(ids))

@@ -4,10 +4,12 @@ Layout (float32 rows as raw bytes, see ``online_models.biased_mf``):
 
 - ``mf:u:<user>`` / ``mf:i:<movie>``: a user's / movie's row ``[bias, adagrad, f_1 … f_k]``
 - ``mf:items``: the set of movies that have a row (the recommendation candidates)
-- ``mf:seen:<user>``: movies the user has rated (excluded from their recommendations)
+- ``mf:seen:<user>``: hash movie -> the user's latest rating (excluded from recommendations,
+  and the "because you rated …" of a reason)
 - ``mf:stats``: ``n`` and ``sum`` of all ratings learned (the global mean)
 - ``mf:applied``: per ``topic:partition``, the last Kafka offset whose effect is in Redis
 - ``mf:preq``: prequential (test-then-train) error sums: ``n``, ``sse``, ``sae``
+- ``mf:curve``: the learning curve, one JSON point per batch (``online_models.prequential``)
 
 A batch costs two round trips: one pipelined read (offsets, rows, stats) and one MULTI/EXEC
 that writes the rows *and* the partition's new offset. Either both land or neither does, so a
@@ -17,6 +19,7 @@ Each partition has one consumer in a group, so the per-partition offsets never r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +27,10 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
+from online_models.prequential import Prequential
 
-APPLIED, STATS, PREQ, ITEMS = "mf:applied", "mf:stats", "mf:preq", "mf:items"
+APPLIED, STATS, PREQ, ITEMS, CURVE = "mf:applied", "mf:stats", "mf:preq", "mf:items", "mf:curve"
+CURVE_POINTS = 5000  # the list is trimmed to the latest points
 USER_SALT, ITEM_SALT = 1, 2
 
 
@@ -68,6 +73,7 @@ class ModelStore:
     def __init__(self, redis: aioredis.Redis, model: BiasedMF) -> None:
         self.redis = redis
         self.model = model
+        self.tracker = Prequential()
 
     def _rows(self, ids: np.ndarray, blobs: list[Any], salt: int) -> FloatArray:
         """Decode stored rows in one ``frombuffer``; rows not stored yet get their initial values."""
@@ -89,7 +95,8 @@ class ModelStore:
             pipe.mget([user_key(int(u)) for u in users])
             pipe.mget([item_key(int(m)) for m in movies])
             pipe.hmget(STATS, ["n", "sum"])
-            applied_raw, user_blobs, item_blobs, stats = await pipe.execute()
+            pipe.hget(PREQ, "n")
+            applied_raw, user_blobs, item_blobs, stats, learned = await pipe.execute()
 
         applied = {int(p): int(a) if a is not None else -1 for p, a in zip(partitions, applied_raw, strict=True)}
         threshold = np.array([applied[int(p)] for p in batch.partitions], dtype=np.int64)
@@ -108,6 +115,7 @@ class ModelStore:
         predicted = self.model.learn_many(mf_batch, global_mean)
         err = ratings - predicted
         sse = float(np.square(err).sum())
+        point = self.tracker.update(err, int(float(learned or 0)))
 
         # Only partitions with fresh events move, and only forward: a partition whose events in
         # this batch were all replays must keep its (higher) applied offset.
@@ -120,12 +128,16 @@ class ModelStore:
             pipe.mset({item_key(int(movies[j])): item_rows[j].tobytes() for j in touched_items})
             pipe.sadd(ITEMS, *[int(movies[j]) for j in touched_items])
             for u in np.unique(batch.users[fresh]):
-                pipe.sadd(seen_key(int(u)), *batch.movies[fresh & (batch.users == u)].tolist())
+                mine = fresh & (batch.users == u)
+                pipe.hset(seen_key(int(u)), mapping=dict(zip(batch.movies[mine].tolist(),
+                                                             batch.ratings[mine].tolist(), strict=True)))
             pipe.hincrbyfloat(STATS, "n", float(len(ratings)))
             pipe.hincrbyfloat(STATS, "sum", float(ratings.sum()))
             pipe.hincrbyfloat(PREQ, "n", float(len(ratings)))
             pipe.hincrbyfloat(PREQ, "sse", sse)
             pipe.hincrbyfloat(PREQ, "sae", float(np.abs(err).sum()))
+            pipe.rpush(CURVE, json.dumps(point.as_dict()))
+            pipe.ltrim(CURVE, -CURVE_POINTS, -1)
             pipe.hset(APPLIED, mapping={f"{batch.topic}:{p}": o for p, o in last.items()})
             await pipe.execute()
         return ApplyResult(int(fresh.sum()), skipped, sse)
@@ -135,7 +147,7 @@ class ModelStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(user_key(user))
             pipe.smembers(ITEMS)
-            pipe.smembers(seen_key(user))
+            pipe.hkeys(seen_key(user))
             blob, item_ids, seen = await pipe.execute()
         if blob is None or not item_ids:
             return []
@@ -151,6 +163,12 @@ class ModelStore:
         n = values.get("n", 0.0)
         return {"n": n, "rmse": (values.get("sse", 0.0) / n) ** 0.5 if n else float("nan"),
                 "mae": values.get("sae", 0.0) / n if n else float("nan")}
+
+    async def rated(self, user: int) -> dict[int, float]:
+        return {int(m): float(r) for m, r in (await self.redis.hgetall(seen_key(user))).items()}
+
+    async def learning_curve(self) -> list[dict[str, float]]:
+        return [json.loads(p) for p in await self.redis.lrange(CURVE, 0, -1)]
 
     async def applied_offsets(self) -> dict[str, int]:
         return {_text(k): int(v) for k, v in (await self.redis.hgetall(APPLIED)).items()}

@@ -98,3 +98,18 @@ class SimilarityStore:
         scores = self.model.cosine(np.array([s for _, s in candidates]), own, others)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(ids[j], float(scores[j])) for j in order]
+
+    async def best_anchor(self, candidates: list[int], liked: list[int]) -> dict[int, int | None]:
+        """For each candidate, the liked movie it co-occurs with most (the "because you rated …")."""
+        if not candidates or not liked:
+            return dict.fromkeys(candidates)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for movie in candidates:
+                pipe.zmscore(cooc_key(movie), [str(m) for m in liked])
+            rows = await pipe.execute()
+        anchors: dict[int, int | None] = {}
+        for movie, scores in zip(candidates, rows, strict=True):
+            values = [s or 0.0 for s in scores]
+            best = max(range(len(liked)), key=values.__getitem__)
+            anchors[movie] = liked[best] if values[best] > 0 else None
+        return anchors

@@ -4,13 +4,16 @@ and a database of their own, so they never touch the main job's data."""
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from motor.motor_asyncio import AsyncIOMotorDatabase
 
 os.environ.setdefault("CINESTREAM_MONGO_DB", "cinestream_test")
 
 from cinestream.settings import Settings
+from storage.mongo import connect, database
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +34,20 @@ def stack(settings: Settings) -> Settings:
 
     local_stack.up(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+async def db(stack: Settings) -> AsyncIterator[AsyncIOMotorDatabase]:
+    client = connect(stack)
+    yield database(client, stack)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+async def built_catalogue(stack: Settings, db: AsyncIOMotorDatabase, data_dir: Path) -> str:
+    """The real catalogue in the test database (built once; later builds are no-ops)."""
+    from rich.console import Console
+
+    from cinestream.catalogue.job import run_build
+
+    return await run_build(stack, Console(quiet=True))

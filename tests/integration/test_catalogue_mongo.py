@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from rich.console import Console
 
 from cinestream.catalogue.job import run_build
 from cinestream.settings import Settings
-from storage.mongo import connect, database
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
-async def db(stack: Settings, data_dir: Path) -> AsyncIterator[AsyncIOMotorDatabase]:
-    client = connect(stack)
-    yield database(client, stack)
-    client.close()
-
-
-@pytest.fixture(scope="session")
-async def built(stack: Settings, db: AsyncIOMotorDatabase) -> str:
-    return await run_build(stack, Console(quiet=True))
-
-
-async def test_movies_hold_every_ml_latest_small_movie(built: str, db: AsyncIOMotorDatabase) -> None:
+async def test_movies_hold_every_ml_latest_small_movie(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
     assert await db.movies.count_documents({}) == 9742
     assert await db.user_stats.count_documents({}) == 610
 
 
-async def test_toy_story_has_director_and_cast_from_tmdb(built: str, db: AsyncIOMotorDatabase) -> None:
+async def test_toy_story_has_director_and_cast_from_tmdb(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
     movie = await db.movies.find_one({"title": "Toy Story", "year": 1995})
     assert movie is not None
     assert movie["directors"] == ["John Lasseter"]
@@ -43,7 +27,7 @@ async def test_toy_story_has_director_and_cast_from_tmdb(built: str, db: AsyncIO
     assert movie["stats"]["count"] == 215 and movie["stats"]["bayes_mean"] < movie["stats"]["mean"]
 
 
-async def test_ratings_are_normalised_per_user(built: str, db: AsyncIOMotorDatabase) -> None:
+async def test_ratings_are_normalised_per_user(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
     user = await db.user_stats.find_one({"_id": 1})
     rating = await db.ratings.find_one({"_id": "movielens:1:1:964982703"})
     assert rating is not None and user is not None
@@ -51,16 +35,16 @@ async def test_ratings_are_normalised_per_user(built: str, db: AsyncIOMotorDatab
     assert rating["z"] == pytest.approx((4.0 - user["mean"]) / user["std"], abs=1e-3)
 
 
-async def test_a_missing_field_is_recorded_not_invented(built: str, db: AsyncIOMotorDatabase) -> None:
+async def test_a_missing_field_is_recorded_not_invented(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
     movie = await db.movies.find_one({"tmdbId": None})
     assert movie is not None and "tmdbId" in movie["missing"] and movie["directors"] == []
 
 
-async def test_second_build_is_a_no_op(built: str, stack: Settings) -> None:
+async def test_second_build_is_a_no_op(built_catalogue: str, stack: Settings) -> None:
     assert (await run_build(stack, Console(quiet=True))).startswith("catalogue up to date (9742 movies")
 
 
-async def test_duplicate_rating_is_refused_by_the_unique_index(built: str, db: AsyncIOMotorDatabase) -> None:
+async def test_duplicate_rating_is_refused_by_the_unique_index(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
     from pymongo.errors import DuplicateKeyError
 
     with pytest.raises(DuplicateKeyError):

@@ -8,7 +8,6 @@ import base64
 import json
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,25 +17,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
-from streams.admin import ensure_topics
 from streams.local_worker import start_worker, stop_worker
+from tests.integration.helpers import isolated, prepare, wait_for_preq
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def topics(stack: Settings) -> dict[str, str]:
-    """Topics, Redis database and consumer group of this test run alone."""
-    run = uuid.uuid4().hex[:8]
-    return {"CINESTREAM_TOPIC_RATINGS": f"ratings-{run}", "CINESTREAM_TOPIC_DEAD_LETTER": f"dead-letter-{run}",
-            "CINESTREAM_TOPIC_WATCHES": f"watches-{run}",
-            "CINESTREAM_REDIS_URL": stack.redis_url.rsplit("/", 1)[0] + "/14"}
-
-
-def prepare(stack: Settings, overrides: dict[str, str]) -> None:
-    redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"]).flushdb()
-    asyncio.run(ensure_topics(stack.kafka_bootstrap, stack.partitions,
-                              [overrides["CINESTREAM_TOPIC_RATINGS"]], [overrides["CINESTREAM_TOPIC_DEAD_LETTER"]]))
+    return isolated(stack, 14, "stream")
 
 
 @pytest.fixture(scope="module")
@@ -46,17 +35,6 @@ def worker(stack: Settings, topics: dict[str, str], tmp_path_factory: pytest.Tem
     yield
     stop_worker(proc)
     redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"]).flushdb()
-
-
-def wait_for_preq(url: str, n: int, timeout: float = 60) -> dict[bytes, bytes]:
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        preq = client.hgetall("mf:preq")
-        if float(preq.get(b"n", 0)) >= n:
-            return preq
-        time.sleep(0.2)
-    raise AssertionError(f"only {client.hgetall('mf:preq')} of {n} events applied")
 
 
 def test_replayed_ratings_are_learned_into_redis(stack: Settings, topics: dict[str, str], worker: None,
@@ -106,9 +84,7 @@ def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     what must match exactly is what each event contributes once: counts, rating sums, the set
     of movies and each user's rated movies, and the partitions' applied offsets.
     """
-    run = uuid.uuid4().hex[:8]
-    overrides = {"CINESTREAM_TOPIC_RATINGS": f"ratings-kill-{run}", "CINESTREAM_TOPIC_DEAD_LETTER": f"dlq-kill-{run}",
-                 "CINESTREAM_REDIS_URL": stack.redis_url.rsplit("/", 1)[0] + "/11"}
+    overrides = {**isolated(stack, 11, "kill"), "CINESTREAM_AGENTS": "online_mf"}
     prepare(stack, overrides)
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=60000)
     client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
@@ -135,5 +111,5 @@ def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     assert float(stats[b"sum"]) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
     assert {int(m) for m in client.smembers("mf:items")} == set(ratings["movieId"])
     for user, movies in ratings.groupby("userId")["movieId"]:
-        assert {int(m) for m in client.smembers(f"mf:seen:{user}")} == set(movies), user
+        assert {int(m) for m in client.hkeys(f"mf:seen:{user}")} == set(movies), user
     client.flushdb()

@@ -1,0 +1,46 @@
+"""Test-then-train bookkeeping for a streaming model: error per micro-batch and drift.
+
+Each batch's errors (made before the model learned the batch) give one point of the learning
+curve. ADWIN (river) watches the batch mean absolute error and flags a drift when the recent
+window's mean differs significantly from the older one — when the model's error changes
+regime, e.g. after a change in what people watch. One update per batch keeps the detector's
+cost out of the per-event path.
+
+Example
+-------
+>>> import numpy as np
+>>> tracker = Prequential()
+>>> point = tracker.update(np.array([0.5, -0.5]), n_before=0)
+>>> (point.n, round(point.rmse, 3), round(point.mae, 3), point.drift)
+(2, 0.5, 0.5, False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import numpy.typing as npt
+from river import drift
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    n: int  # events learned so far, this batch included
+    rmse: float  # of this batch
+    mae: float
+    drift: bool
+
+    def as_dict(self) -> dict[str, float | int | bool]:
+        return asdict(self)
+
+
+class Prequential:
+    def __init__(self, delta: float = 0.002) -> None:
+        self.detector = drift.ADWIN(delta=delta)
+
+    def update(self, errors: npt.NDArray[np.floating], n_before: int) -> CurvePoint:
+        mae = float(np.abs(errors).mean())
+        self.detector.update(mae)
+        return CurvePoint(n=n_before + len(errors), rmse=float(np.sqrt(np.square(errors).mean())), mae=mae,
+                          drift=bool(self.detector.drift_detected))

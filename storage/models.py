@@ -1,0 +1,27 @@
+"""The stream-maintained models the API reads, built once per process over one Redis client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from online_models.biased_mf import BiasedMF
+from online_models.cooccurrence import CoOccurrence
+from online_models.trending import Trending
+from storage.model_store import ModelStore
+from storage.similarity_store import SimilarityStore
+from storage.trending_store import TrendingStore
+
+
+@dataclass(frozen=True)
+class Models:
+    mf: ModelStore
+    similarity: SimilarityStore
+    trending: TrendingStore
+
+    @classmethod
+    def over(cls, redis: aioredis.Redis) -> Models:
+        # The same model parameters as the agents (streams/agents/*): they share Redis rows.
+        return cls(ModelStore(redis, BiasedMF(n_factors=32, seed=0)), SimilarityStore(redis, CoOccurrence()),
+                   TrendingStore(redis, Trending()))

@@ -1,0 +1,40 @@
+"""Helpers shared by the streaming integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import redis
+
+from cinestream.settings import Settings
+from streams.admin import ensure_topics
+
+
+def isolated(stack: Settings, redis_db: int, name: str) -> dict[str, str]:
+    """Topics and a Redis database of one test module alone, as ``CINESTREAM_*`` overrides."""
+    run = uuid.uuid4().hex[:8]
+    return {"CINESTREAM_TOPIC_RATINGS": f"{name}-ratings-{run}", "CINESTREAM_TOPIC_WATCHES": f"{name}-watches-{run}",
+            "CINESTREAM_TOPIC_DEAD_LETTER": f"{name}-dlq-{run}",
+            "CINESTREAM_REDIS_URL": stack.redis_url.rsplit("/", 1)[0] + f"/{redis_db}"}
+
+
+def prepare(stack: Settings, overrides: dict[str, str]) -> None:
+    redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"]).flushdb()
+    topics = [overrides["CINESTREAM_TOPIC_RATINGS"], overrides.get("CINESTREAM_TOPIC_WATCHES", "watches")]
+    asyncio.run(ensure_topics(stack.kafka_bootstrap, stack.partitions, topics,
+                              [overrides["CINESTREAM_TOPIC_DEAD_LETTER"]]))
+
+
+def wait_for_preq(url: str, n: int, timeout: float = 60) -> dict[bytes, bytes]:
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        preq = client.hgetall("mf:preq")
+        if float(preq.get(b"n", 0)) >= n:
+            return preq
+        time.sleep(0.2)
+    raise AssertionError(f"only {client.hgetall('mf:preq')} of {n} events applied")
+
+

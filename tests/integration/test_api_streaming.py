@@ -1,0 +1,92 @@
+"""The API over a live stream: events posted over HTTP change what the API recommends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.main import create_app
+from cinestream.settings import Settings
+from simulators.replay import load_ratings, replay
+from streams.local_worker import start_worker, stop_worker
+from tests.integration.helpers import isolated, prepare, wait_for_preq
+
+pytestmark = pytest.mark.integration
+
+STAR_WARS, EMPIRE = 260, 1196
+
+
+@pytest.fixture(scope="module")
+def overrides(stack: Settings) -> dict[str, str]:
+    return isolated(stack, 10, "api")
+
+
+@pytest.fixture(scope="module")
+def live(stack: Settings, overrides: dict[str, str], data_dir: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A worker with every agent, fed 20,000 real ratings; yields how many."""
+    prepare(stack, overrides)
+    proc = start_worker(overrides, tmp_path_factory.mktemp("api-worker"))
+    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
+    asyncio.run(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
+    wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
+    yield len(ratings)
+    stop_worker(proc)
+
+
+@pytest.fixture()
+async def client(stack: Settings, overrides: dict[str, str], live: int) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(topic_ratings=overrides["CINESTREAM_TOPIC_RATINGS"],
+                        topic_watches=overrides["CINESTREAM_TOPIC_WATCHES"],
+                        redis_url=overrides["CINESTREAM_REDIS_URL"], mongo_db="cinestream_test")
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        yield http
+
+
+async def test_recommendations_carry_titles_and_reasons(client: httpx.AsyncClient, built_catalogue: None) -> None:
+    body = (await client.get("/api/users/1/recommendations", params={"k": 10})).json()
+    assert body["model"] == "online biased MF" and len(body["items"]) == 10
+    assert all(item["title"] and item["reason"] for item in body["items"])
+    assert any(item["reason"].startswith("because you rated ") and item["reason"].endswith("★")
+               for item in body["items"]), body["items"]
+
+
+async def test_a_posted_rating_makes_a_new_user_known_within_a_second(client: httpx.AsyncClient) -> None:
+    new_user = 900_000_000 + int(time.time()) % 1000
+    cold = (await client.get(f"/api/users/{new_user}/recommendations")).json()
+    assert cold["model"] == "trending (cold start)" and cold["items"][0]["reason"] == "trending now"
+    response = await client.post("/api/events/ratings", json={"user_id": new_user, "movie_id": STAR_WARS, "rating": 5})
+    assert response.status_code == 202
+    deadline = time.monotonic() + 5
+    while (body := (await client.get(f"/api/users/{new_user}/recommendations")).json())["model"] != "online biased MF":
+        assert time.monotonic() < deadline, "the rating did not reach the model"
+        await asyncio.sleep(0.05)
+    assert STAR_WARS not in [item["movieId"] for item in body["items"]]  # what you rated is not suggested
+
+
+async def test_bad_events_are_4xx_with_a_message(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/events/ratings", json={"user_id": 1, "movie_id": 2, "rating": 4.3})
+    assert response.status_code == 422 and "steps of 0.5" in response.text
+    response = await client.post("/api/events/watches", json={"user_id": 1, "movie_id": 2, "seconds_watched": -5})
+    assert response.status_code == 422 and "seconds_watched" in response.text
+
+
+async def test_similar_and_trending_are_served(client: httpx.AsyncClient) -> None:
+    similar = (await client.get(f"/api/movies/{STAR_WARS}/similar")).json()["items"]
+    assert EMPIRE in [item["movieId"] for item in similar]
+    trending = (await client.get("/api/trending", params={"k": 5})).json()["items"]
+    assert len(trending) == 5 and trending[0]["score"] >= trending[-1]["score"]
+
+
+async def test_metrics_and_learning_curve(client: httpx.AsyncClient, live: int) -> None:
+    metrics = (await client.get("/api/metrics/prequential")).json()
+    assert metrics["n"] >= live and 0.5 < metrics["rmse"] < 1.2 and metrics["batches"] > 0
+    png = await client.get("/api/metrics/learning-curve.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
