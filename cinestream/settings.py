@@ -56,7 +56,11 @@ class Settings(BaseSettings):
     topic_dead_letter: str = "dead-letter"
     # Agents this worker runs (streams/agents/<name>.py). Run the learning path and the
     # heavier side models in separate worker processes when they compete for cores.
-    agents: str = "online_mf,trending,similarity"
+    agents: str = "online_mf,trending,similarity,history"
+    # Micro-batch: up to this many messages, or what arrived within this window. A short window
+    # keeps ratings fresh under light load; under heavy load batches fill up before it ends.
+    batch_max_messages: int = 2000
+    batch_window_ms: float = 10.0
 
     _external: frozenset[str] = PrivateAttr(default=frozenset())
 

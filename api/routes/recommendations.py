@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api.deps import DbDep, ModelsDep
-from storage import catalogue_store
+from storage import catalogue_store, history_store
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
 
@@ -45,6 +45,16 @@ async def recommendations(user_id: int, db: DbDep, models: ModelsDep,
             reason = "matches the taste your ratings show"
         items.append({**_card(movie_id, movies), "score": score, "reason": reason})
     return {"userId": user_id, "model": "online biased MF", "items": items}
+
+
+@router.get("/users/{user_id}/history")
+async def history(user_id: int, db: DbDep, limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+    """The user's latest ratings and watches, as the history agent stored them."""
+    events = await history_store.user_history(db, user_id, limit)
+    movies = await _titled(db, [e["movie_id"] for e in events])
+    return {"userId": user_id, "items": [
+        {**_card(e["movie_id"], movies), **{k: e.get(k) for k in ("type", "rating", "seconds_watched", "completed",
+                                                                  "timestamp", "source")}} for e in events]}
 
 
 @router.get("/movies/{movie_id}/similar")

@@ -23,7 +23,7 @@ store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
 
 @app.agent(ratings_topic)
 async def learn_ratings(stream: Any) -> None:
-    async for events in stream.take_events(2000, within=0.05):
+    async for events in stream.take_events(settings.batch_max_messages, within=settings.batch_window_ms / 1000):
         batch = await collect(events, frozenset({settings.topic_ratings}))
         rated = ~np.isnan(batch.ratings)
         if rated.any():

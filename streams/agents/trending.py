@@ -15,7 +15,7 @@ store = TrendingStore(connect(settings), Trending())
 
 @app.agent(events_topic)
 async def trending(stream: Any) -> None:
-    async for events in stream.take_events(2000, within=0.1):
+    async for events in stream.take_events(settings.batch_max_messages, within=10 * settings.batch_window_ms / 1000):
         batch = await collect(events, frozenset({settings.topic_watches}))  # ratings': online_mf
         if len(batch):
             await store.add(batch.movies, batch.confidence, batch.timestamps)

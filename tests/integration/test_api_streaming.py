@@ -85,6 +85,15 @@ async def test_similar_and_trending_are_served(client: httpx.AsyncClient) -> Non
     assert len(trending) == 5 and trending[0]["score"] >= trending[-1]["score"]
 
 
+async def test_history_is_kept_in_mongodb(client: httpx.AsyncClient, built_catalogue: None) -> None:
+    deadline = time.monotonic() + 30  # FerretDB takes ~8k inserts/s: the history agent trails the model
+    while len(items := (await client.get("/api/users/1/history", params={"limit": 500})).json()["items"]) < 232:
+        assert time.monotonic() < deadline, len(items)
+        await asyncio.sleep(0.5)
+    assert items[0]["timestamp"] >= items[-1]["timestamp"] and items[0]["type"] == "rating"
+    assert all(item["title"] for item in items)
+
+
 async def test_metrics_and_learning_curve(client: httpx.AsyncClient, live: int) -> None:
     metrics = (await client.get("/api/metrics/prequential")).json()
     assert metrics["n"] >= live and 0.5 < metrics["rmse"] < 1.2 and metrics["batches"] > 0
