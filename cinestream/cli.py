@@ -18,6 +18,10 @@ catalogue_app = typer.Typer(help="The movie catalogue in MongoDB.", no_args_is_h
 app.add_typer(stack_app, name="stack")
 app.add_typer(data_app, name="data")
 app.add_typer(catalogue_app, name="catalogue")
+model_app = typer.Typer(help="The online model: warm start and versions.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+plot_app = typer.Typer(help="Figures as PNG files.", no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -189,6 +193,78 @@ def replay_cmd(
                                      progress=lambda n: bar.advance(task, n)))
     console.print(f"replayed {summary.events} events in {summary.messages} messages in {summary.seconds:.1f}s "
                   f"({summary.events / summary.seconds:,.0f} events/s)")
+
+
+@model_app.command("bootstrap")
+def model_bootstrap(epochs: int = typer.Option(15), lr: float = typer.Option(0.1)) -> None:
+    """Fit the MF model on the stored rating history and make it live as a new version."""
+    import asyncio
+
+    from cinestream.model_job import bootstrap
+
+    console.print(asyncio.run(bootstrap(get_settings(), console, epochs, lr)))
+
+
+@model_app.command("versions")
+def model_versions_cmd() -> None:
+    """List the model versions kept in Redis."""
+    import asyncio
+    import datetime
+
+    from cinestream.model_job import list_versions
+
+    table = Table("version", "live", "created", "users", "movies", "note")
+    for v in asyncio.run(list_versions(get_settings())):
+        created = datetime.datetime.fromtimestamp(v["created"]).isoformat(timespec="seconds")
+        table.add_row(str(v["version"]), "*" if v["current"] else "", created, str(v["users"]), str(v["items"]),
+                      v["note"])
+    console.print(table)
+
+
+@model_app.command("snapshot")
+def model_snapshot(note: str = typer.Option("manual snapshot")) -> None:
+    """Keep what the stream has learned so far as a new version."""
+    import asyncio
+
+    from cinestream.model_job import snapshot
+
+    console.print(f"saved as version {asyncio.run(snapshot(get_settings(), note))}")
+
+
+@model_app.command("rollback")
+def model_rollback(version: int) -> None:
+    """Make a kept version live again (the stream keeps learning from there)."""
+    import asyncio
+
+    from cinestream.model_job import rollback
+
+    try:
+        meta = asyncio.run(rollback(get_settings(), version))
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+        return
+    console.print(f"version {version} is live again ({meta['note']})")
+
+
+@plot_app.command("learning-curve")
+def plot_learning_curve(out: str = typer.Option("learning-curve.png")) -> None:
+    """The streaming model's prequential learning curve, with ADWIN's drift marks."""
+    import asyncio
+    from pathlib import Path
+
+    from cinestream.plots import learning_curve_png
+    from storage.models import Models
+    from storage.redis_store import connect
+
+    async def points() -> list[dict[str, float]]:
+        redis = connect(get_settings())
+        try:
+            return await Models.over(redis).mf.learning_curve()
+        finally:
+            await redis.aclose()
+
+    Path(out).write_bytes(learning_curve_png(asyncio.run(points())))
+    console.print(f"wrote {out}")
 
 
 def main() -> None:

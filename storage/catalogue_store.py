@@ -139,3 +139,10 @@ async def get_movies(db: AsyncIOMotorDatabase, ids: list[int]) -> list[dict[str,
         return []
     projection = {"title": 1, "year": 1, "genres": 1}
     return await db.movies.find({"_id": {"$in": sorted(set(ids))}}, projection).to_list(len(ids))
+
+
+async def all_ratings(db: AsyncIOMotorDatabase) -> pd.DataFrame:
+    """Every stored rating as columns (userId, movieId, rating, timestamp), for batch training."""
+    projection = {"_id": 0, "userId": 1, "movieId": 1, "rating": 1, "timestamp": 1}
+    docs = await db.ratings.find({}, projection).to_list(None)
+    return pd.DataFrame(docs, columns=["userId", "movieId", "rating", "timestamp"])

@@ -1,0 +1,112 @@
+"""Versions of the online MF model in Redis: install a fitted model, snapshot, roll back.
+
+A version is a frozen copy of every row plus the global statistics:
+``mf:snap:<v>:u`` / ``mf:snap:<v>:i`` (hash id -> row bytes) and ``mf:snap:<v>:meta``.
+``mf:versions`` lists them (sorted by number) and ``mf:current`` names the one the live rows
+started from. Installing or rolling back rewrites the live rows the stream keeps learning on;
+the stream's applied offsets are untouched, so it continues from where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from online_models.batch_fit import Fitted
+from storage.model_store import ITEMS, STATS, item_key, user_key
+
+VERSIONS, CURRENT, COUNTER = "mf:versions", "mf:current", "mf:version-counter"
+CHUNK = 2000
+
+
+def snap_key(version: int, part: str) -> str:
+    return f"mf:snap:{version}:{part}"
+
+
+async def _live_rows(redis: aioredis.Redis, prefix: str) -> dict[int, bytes]:
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=CHUNK)]
+    rows: dict[int, bytes] = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        for key, blob in zip(chunk, await redis.mget(chunk), strict=True):
+            if blob is not None:
+                rows[int(key.decode().rsplit(":", 1)[1])] = cast(bytes, blob)
+    return rows
+
+
+async def _save(redis: aioredis.Redis, version: int, users: dict[int, bytes], items: dict[int, bytes],
+                meta: dict[str, Any]) -> None:
+    async with redis.pipeline(transaction=False) as pipe:
+        for part, rows in (("u", users), ("i", items)):
+            pairs = list(rows.items())
+            for start in range(0, len(pairs), CHUNK):
+                pipe.hset(snap_key(version, part), mapping=dict(pairs[start:start + CHUNK]))
+        pipe.set(snap_key(version, "meta"), json.dumps(meta))
+        pipe.zadd(VERSIONS, {str(version): version})
+        await pipe.execute()
+
+
+async def _make_live(redis: aioredis.Redis, version: int, users: dict[int, bytes], items: dict[int, bytes],
+                     n: float, total: float) -> None:
+    stale = [key async for key in redis.scan_iter(match="mf:[ui]:*", count=CHUNK)]
+    async with redis.pipeline(transaction=True) as pipe:
+        for start in range(0, len(stale), CHUNK):
+            pipe.delete(*stale[start:start + CHUNK])
+        pipe.delete(ITEMS)
+        for rows, key in ((users, user_key), (items, item_key)):
+            pairs = list(rows.items())
+            for start in range(0, len(pairs), CHUNK):
+                pipe.mset({key(i): blob for i, blob in pairs[start:start + CHUNK]})
+        if items:
+            pipe.sadd(ITEMS, *items)
+        pipe.hset(STATS, mapping={"n": n, "sum": total})
+        pipe.set(CURRENT, version)
+        await pipe.execute()
+
+
+async def snapshot(redis: aioredis.Redis, note: str) -> int:
+    """Freeze the live rows (what the stream has learned so far) as a new version."""
+    version = int(await redis.incr(COUNTER))
+    stats = await redis.hgetall(STATS)
+    users, items = await _live_rows(redis, "mf:u:"), await _live_rows(redis, "mf:i:")
+    await _save(redis, version, users, items, {
+        "created": time.time(), "note": note, "users": len(users), "items": len(items),
+        "n": float(stats.get(b"n", 0)), "sum": float(stats.get(b"sum", 0))})
+    return version
+
+
+async def install(redis: aioredis.Redis, fitted: Fitted, note: str) -> tuple[int, int]:
+    """Keep the live state as a version, then make ``fitted`` live as a new one. Returns both."""
+    previous = await snapshot(redis, "live state before install")
+    version = int(await redis.incr(COUNTER))
+    users = {int(u): row.tobytes() for u, row in zip(fitted.user_ids, fitted.users, strict=True)}
+    items = {int(i): row.tobytes() for i, row in zip(fitted.item_ids, fitted.items, strict=True)}
+    n = float(fitted.n_ratings)
+    meta = {"created": time.time(), "note": note, "users": len(users), "items": len(items), "n": n,
+            "sum": fitted.global_mean * n, "train_rmse": fitted.rmse}
+    await _save(redis, version, users, items, meta)
+    await _make_live(redis, version, users, items, n, fitted.global_mean * n)
+    return previous, version
+
+
+async def rollback(redis: aioredis.Redis, version: int) -> dict[str, Any]:
+    raw = await redis.get(snap_key(version, "meta"))
+    if raw is None:
+        raise KeyError(f"no model version {version}")
+    meta: dict[str, Any] = json.loads(raw)
+    users = {int(k): cast(bytes, v) for k, v in (await redis.hgetall(snap_key(version, "u"))).items()}
+    items = {int(k): cast(bytes, v) for k, v in (await redis.hgetall(snap_key(version, "i"))).items()}
+    await _make_live(redis, version, users, items, meta["n"], meta["sum"])
+    return meta
+
+
+async def versions(redis: aioredis.Redis) -> list[dict[str, Any]]:
+    numbers = [int(cast(bytes, v)) for v in await redis.zrange(VERSIONS, 0, -1)]
+    current = await redis.get(CURRENT)
+    metas = await redis.mget([snap_key(v, "meta") for v in numbers]) if numbers else []
+    return [{"version": v, "current": current is not None and int(current) == v, **json.loads(m)}
+            for v, m in zip(numbers, metas, strict=True) if m is not None]
+

@@ -1,0 +1,59 @@
+"""Warm start and versions of the online model in the real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import redis.asyncio as aioredis
+
+from cinestream.settings import Settings
+from online_models.batch_fit import fit
+from online_models.biased_mf import BiasedMF
+from storage import model_versions
+from storage.model_store import ModelStore, RatingBatch
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+async def redis_db(stack: Settings) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(stack.redis_url.rsplit("/", 1)[0] + "/8")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+async def test_bootstrap_then_stream_then_roll_back(redis_db: aioredis.Redis, data_dir: Path) -> None:
+    ratings = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")
+    history, live = ratings.iloc[:80000], ratings.iloc[80000:82000]
+    model = BiasedMF(n_factors=32, lr=0.1, seed=0)
+    fitted = fit(model, history["userId"].to_numpy(), history["movieId"].to_numpy(), history["rating"].to_numpy(),
+                 epochs=5)
+    assert fitted.rmse[-1] < fitted.rmse[0]
+    previous, version = await model_versions.install(redis_db, fitted, "test bootstrap")
+    assert version == previous + 1
+
+    store = ModelStore(redis_db, BiasedMF(n_factors=32, seed=0))
+    bootstrapped_row = await redis_db.get("mf:u:1")
+    batch = RatingBatch("ratings", np.zeros(len(live), dtype=np.int64), np.arange(len(live), dtype=np.int64),
+                        live["userId"].to_numpy(), live["movieId"].to_numpy(), live["rating"].to_numpy(np.float32))
+    result = await store.apply(batch)
+    warm_rmse = (result.squared_error / result.applied) ** 0.5
+    assert warm_rmse < 1.0  # a warm model predicts the next ratings well from the first one on
+    assert float((await redis_db.hgetall("mf:stats"))[b"n"]) == len(history) + len(live)
+
+    streamed = await model_versions.snapshot(redis_db, "after streaming")
+    meta = await model_versions.rollback(redis_db, version)
+    assert meta["note"] == "test bootstrap"
+    assert await redis_db.get("mf:u:1") == bootstrapped_row
+    assert float((await redis_db.hgetall("mf:stats"))[b"n"]) == len(history)
+    listed = await model_versions.versions(redis_db)
+    assert [v["version"] for v in listed] == [previous, version, streamed]
+    assert [v["current"] for v in listed] == [False, True, False]
+    with pytest.raises(KeyError):
+        await model_versions.rollback(redis_db, 999)
