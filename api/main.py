@@ -6,11 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from api.routes import events, health, metrics, movies, recommendations
+from api.routes import events, health, metrics, movies, recommendations, web
 from cinestream.settings import Settings, get_settings
 from storage import mongo, redis_store
 from storage.models import Models
@@ -47,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations.router)
     app.include_router(events.router)
     app.include_router(metrics.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     return app
 
 

@@ -156,7 +156,7 @@ def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (d
 
 
 @app.command("worker")
-def worker(loglevel: str = typer.Option("warning")) -> None:
+def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or debug")) -> None:
     """Run a stream worker (faust); start several to share the partitions."""
     import asyncio
     import os

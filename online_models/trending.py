@@ -1,18 +1,22 @@
 """Time-decayed popularity ("trending now") with one number per movie.
 
 A view or rating at time t adds ``w · 2^((t − t₀)/h)`` to the movie's score, where h is the
-half-life and t₀ a fixed epoch. Ranking by that score equals ranking by
-``Σ w · 2^(−(now − t)/h)`` (the common factor ``2^((now − t₀)/h)`` cancels), so scores never need
-rewriting as time passes: one increment per event. The exponent is rebased by ``t₀`` so it stays
-well inside float range for years of events.
+half-life and t₀ a reference time (the epoch). Ranking by that score equals ranking by
+``Σ w · 2^(−(now − t)/h)`` (the common factor ``2^((now − t₀)/h)`` cancels), so scores never
+need rewriting as time passes: one increment per event. To keep ``2^((t − t₀)/h)`` inside float
+range the epoch moves forward once events get ``MAX_EXPONENT`` half-lives ahead of it, and every
+stored score is multiplied by ``2^(−shift/h)`` (see :meth:`Trending.rebase`).
 
 Example
 -------
 >>> import numpy as np
->>> trend = Trending(half_life_s=3600.0, epoch=0.0)
->>> ids, inc = trend.increments(np.array([7, 7, 9]), np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.0, 3600.0]))
+>>> trend = Trending(half_life_s=3600.0)
+>>> ids, inc = trend.increments(np.array([7, 7, 9]), np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.0, 3600.0]), 0.0)
 >>> dict(zip(ids.tolist(), inc.round(3).tolist()))
 {7: 2.0, 9: 2.0}
+>>> new_epoch, factor = trend.rebase(epoch=0.0, latest=3600.0 * 600)
+>>> new_epoch, factor == 2.0 ** -600
+(2160000.0, True)
 """
 
 from __future__ import annotations
@@ -20,19 +24,26 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+MAX_EXPONENT = 500.0  # 2^500 ≈ 3e150: far from float64's 1.8e308, even summed over many events
+
 
 class Trending:
-    def __init__(self, half_life_s: float = 7 * 24 * 3600.0, epoch: float = 1.5e9) -> None:
+    def __init__(self, half_life_s: float = 7 * 24 * 3600.0) -> None:
         self.half_life_s = half_life_s
-        self.epoch = epoch
 
     def increments(self, movies: npt.NDArray[np.int64], weights: npt.NDArray[np.float64],
-                   timestamps: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+                   timestamps: npt.NDArray[np.float64], epoch: float
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Per distinct movie, the amount to add to its score for this batch."""
-        decayed = weights * np.exp2((timestamps - self.epoch) / self.half_life_s)
+        decayed = weights * np.exp2((timestamps - epoch) / self.half_life_s)
         ids, index = np.unique(movies, return_inverse=True)
         return ids, np.bincount(index, weights=decayed, minlength=len(ids)).astype(np.float64)
 
-    def current(self, score: float, now: float) -> float:
-        """A stored score expressed as the decayed weight at ``now`` (for display)."""
-        return float(score * np.exp2(-(now - self.epoch) / self.half_life_s))
+    def rebase(self, epoch: float, latest: float) -> tuple[float, float]:
+        """``(new_epoch, factor)``: where the epoch moves and what stored scores are multiplied by.
+
+        Unchanged ``(epoch, 1.0)`` while ``latest`` is within range of ``epoch``.
+        """
+        if (latest - epoch) / self.half_life_s <= MAX_EXPONENT:
+            return epoch, 1.0
+        return latest, float(np.exp2(-(latest - epoch) / self.half_life_s))

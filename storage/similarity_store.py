@@ -100,16 +100,22 @@ class SimilarityStore:
         return [(ids[j], float(scores[j])) for j in order]
 
     async def best_anchor(self, candidates: list[int], liked: list[int]) -> dict[int, int | None]:
-        """For each candidate, the liked movie it co-occurs with most (the "because you rated …")."""
+        """For each candidate, the liked movie most similar to it (the "because you rated …").
+
+        Similarity is the cosine ``C(j, a) / sqrt(N(j) N(a))``, so a blockbuster everyone rated
+        does not explain every suggestion."""
         if not candidates or not liked:
             return dict.fromkeys(candidates)
         async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(COUNT, [str(m) for m in liked])
             for movie in candidates:
                 pipe.zmscore(cooc_key(movie), [str(m) for m in liked])
-            rows = await pipe.execute()
+            counts, *rows = await pipe.execute()
+        liked_counts = np.array([float(c or 0) for c in counts])
         anchors: dict[int, int | None] = {}
         for movie, scores in zip(candidates, rows, strict=True):
-            values = [s or 0.0 for s in scores]
-            best = max(range(len(liked)), key=values.__getitem__)
-            anchors[movie] = liked[best] if values[best] > 0 else None
+            cooc = np.array([s or 0.0 for s in scores])
+            similarity = self.model.cosine(cooc, 1.0, liked_counts)  # N(j) is common to all anchors
+            best = int(np.argmax(similarity))
+            anchors[movie] = liked[best] if similarity[best] > 0 else None
         return anchors

@@ -1,4 +1,8 @@
-"""Trending movies in Redis: one sorted set of decayed scores (see ``online_models.trending``)."""
+"""Trending movies in Redis: one sorted set of decayed scores (see ``online_models.trending``).
+
+``trend:epoch`` holds the reference time of the scores; the first batch sets it, and moving it
+forward rescales every score with one ``ZUNIONSTORE … WEIGHTS`` (atomic, in Redis).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import redis.asyncio as aioredis
 
 from online_models.trending import Trending
 
-TRENDING = "trend:movies"
+TRENDING, EPOCH = "trend:movies", "trend:epoch"
 
 
 class TrendingStore:
@@ -18,12 +22,24 @@ class TrendingStore:
         self.model = model
 
     async def add(self, movies: np.ndarray, weights: np.ndarray, timestamps: np.ndarray) -> None:
-        ids, increments = self.model.increments(movies, weights, timestamps)
-        async with self.redis.pipeline(transaction=False) as pipe:
+        if not len(movies):
+            return
+        stored = await self.redis.get(EPOCH)
+        epoch = float(stored) if stored is not None else float(timestamps.min())
+        new_epoch, factor = self.model.rebase(epoch, float(timestamps.max()))
+        ids, increments = self.model.increments(movies, weights, timestamps, new_epoch)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if factor != 1.0:
+                pipe.zunionstore(TRENDING, {TRENDING: factor})
+            pipe.set(EPOCH, repr(new_epoch))
             for movie, inc in zip(ids.tolist(), increments.tolist(), strict=True):
                 pipe.zincrby(TRENDING, inc, movie)
             await pipe.execute()
 
     async def top(self, k: int = 20) -> list[tuple[int, float]]:
+        """Top-``k`` movies with their score relative to the first (1.0 for the top one)."""
         rows = cast(list[tuple[bytes, float]], await self.redis.zrevrange(TRENDING, 0, k - 1, withscores=True))
-        return [(int(m), float(s)) for m, s in rows]
+        if not rows:
+            return []
+        top = rows[0][1] or 1.0
+        return [(int(m), float(s) / top) for m, s in rows]

@@ -50,8 +50,22 @@ async def test_star_wars_neighbours_are_its_sequels(redis_db: aioredis.Redis, ra
 
 
 async def test_trending_follows_recent_activity(redis_db: aioredis.Redis) -> None:
-    store = TrendingStore(redis_db, Trending(half_life_s=3600.0, epoch=0.0))
+    store = TrendingStore(redis_db, Trending(half_life_s=3600.0))
     # movie 1: ten views a day ago; movie 2: three views now. Recent wins after a 1 h half-life.
     await store.add(np.full(10, 1), np.ones(10), np.zeros(10))
     await store.add(np.full(3, 2), np.ones(3), np.full(3, 86400.0))
     assert [m for m, _ in await store.top(2)] == [2, 1]
+
+
+async def test_trending_survives_decades_of_timestamps(redis_db: aioredis.Redis) -> None:
+    """MovieLens spans 1996-2018: the epoch moves and rescales instead of overflowing."""
+    store = TrendingStore(redis_db, Trending(half_life_s=7 * 86400.0))
+    await store.add(np.array([1, 1, 2]), np.ones(3), np.full(3, 8.3e8))  # 1996
+    week = 7 * 86400.0
+    await store.add(np.array([2]), np.ones(1), np.array([8.3e8 + week]))  # a week later
+    top = await store.top(2)
+    # a week on: movie 1 = 2 × ½, movie 2 = ½ + 1
+    assert [m for m, _ in top] == [2, 1] and top[1][1] == pytest.approx(1.0 / 1.5, rel=1e-6)
+    await store.add(np.array([3]), np.ones(1), np.array([1.52e9]))  # 2018: 1,140 half-lives on
+    top = await store.top(3)
+    assert top[0][0] == 3 and all(np.isfinite(s) for _, s in top)

@@ -32,13 +32,13 @@ def test_the_stack_has_kafka_mongodb_redis_and_cinestream_roles(compose: dict[st
     assert services["mongo"]["image"] == "mongo:7"
     assert services["redis"]["image"] == "redis:7"
     assert "--appendonly" in services["redis"]["command"]
-    assert {"api", "worker", "import"} <= services.keys()
+    assert {"api", "worker-learn", "worker-side", "import"} <= services.keys()
     assert services["import"]["restart"] == "no"
 
 
 def test_environment_names_are_settings_and_addresses_match_ports(compose: dict[str, Any]) -> None:
     fields = set(Settings.model_fields)
-    for name in ("api", "worker", "import"):
+    for name in ("api", "worker-learn", "worker-side", "import"):
         env = compose["services"][name]["environment"]
         for key in env:
             assert key.startswith("CINESTREAM_"), key
@@ -49,3 +49,25 @@ def test_environment_names_are_settings_and_addresses_match_ports(compose: dict[
     published = {name: [p.split(":")[-1] for p in s.get("ports", [])] for name, s in compose["services"].items()}
     assert published["kafka"] == ["9092"] and published["mongo"] == ["27017"] and published["redis"] == ["6379"]
     assert published["api"] == [compose["services"]["api"]["environment"]["CINESTREAM_API_PORT"]]
+
+
+def test_every_agent_is_run_by_exactly_one_worker_role(compose: dict[str, Any]) -> None:
+    agents = Path(ROOT / "streams" / "agents")
+    available = {p.stem for p in agents.glob("*.py") if p.stem != "__init__"}
+    roles = [s["environment"]["CINESTREAM_AGENTS"].split(",") for n, s in compose["services"].items()
+             if n.startswith("worker")]
+    assigned = [agent for role in roles for agent in role]
+    assert sorted(assigned) == sorted(available)
+
+
+def test_every_cinestream_command_in_compose_exists() -> None:
+    from typer.main import get_command
+
+    from cinestream.cli import app
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    commands = set(get_command(app).commands)  # type: ignore[attr-defined]
+    for name, service in compose["services"].items():
+        command = service.get("command", [])
+        if command[:1] == ["cinestream"]:
+            assert command[1] in commands, name
