@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Request
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
+from api.search import TitleIndex
 from cinestream.settings import Settings
 from storage.models import Models
 
@@ -29,6 +30,10 @@ def get_producer(request: Request) -> AIOKafkaProducer:
     return request.app.state.producer
 
 
+def get_search(request: Request) -> TitleIndex:
+    return request.app.state.search
+
+
 def get_redis(request: Request) -> aioredis.Redis:
     return request.app.state.redis
 
@@ -37,4 +42,5 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DbDep = Annotated[AsyncIOMotorDatabase, Depends(get_db)]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
 ModelsDep = Annotated[Models, Depends(get_models)]
+SearchDep = Annotated[TitleIndex, Depends(get_search)]
 ProducerDep = Annotated[AIOKafkaProducer, Depends(get_producer)]

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.routes import events, health, metrics, movies, recommendations, web
+from api.search import TitleIndex
 from cinestream.settings import Settings, get_settings
 from storage import mongo, redis_store
 from storage.models import Models
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = mongo.database(client, settings)
         app.state.redis = redis_store.connect(settings)
         app.state.models = Models.over(app.state.redis)
+        app.state.search = TitleIndex()
         # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
         # but let the API serve reads (and /health say "degraded") when Kafka is down.
         app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1)

@@ -267,6 +267,21 @@ def plot_learning_curve(out: str = typer.Option("learning-curve.png")) -> None:
     console.print(f"wrote {out}")
 
 
+@app.command("load")
+def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0, help="events per second"),
+             duration: float = typer.Option(10.0, help="seconds")) -> None:
+    """Generate synthetic users' ratings and watches into the topics (bounded, stops by itself)."""
+    import asyncio
+
+    from simulators.load import generate
+
+    settings = get_settings()
+    with console.status(f"{rate:,.0f} events/s for {duration:.0f}s…"):
+        summary = asyncio.run(generate(settings.kafka_bootstrap, settings.topic_ratings, settings.topic_watches,
+                                       users=users, rate=rate, duration_s=duration))
+    console.print(f"sent {summary.ratings} ratings and {summary.watches} watches in {summary.seconds:.1f}s")
+
+
 def main() -> None:
     app(sys.argv[1:])
 

@@ -37,7 +37,8 @@ def learning_curve_png(points: Sequence[dict[str, Any]], title: str = "Online MF
     ax.set_ylabel("error (stars)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
+    if points:
+        ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

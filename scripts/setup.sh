@@ -12,6 +12,11 @@ if ! command -v redis-server >/dev/null; then
   # Debian's package starts a system Redis on 6379; the project runs its own.
   ($SUDO systemctl disable --now redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null) || true
 fi
+if ! command -v chromium >/dev/null; then
+  echo "setup: installing chromium (Debian package) for the browser tests"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 for tool in java mvn go; do
   command -v "$tool" >/dev/null || { echo "setup: '$tool' is missing (Kafka needs Java 17 + Maven, FerretDB needs Go)"; exit 1; }
 done

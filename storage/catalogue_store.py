@@ -8,6 +8,7 @@ re-inserted in batches instead of upserted one by one (identical result on Mongo
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,12 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 BATCH = 5000
+
+
+def movie_key(movie_id: int) -> str:
+    """A movie's ``_id``: the movieId as a string. FerretDB 1.x pushes only string/ObjectId ``_id``
+    lookups down to SQLite: an integer ``_id`` scans (0.95 s vs 3 ms per lookup, measured)."""
+    return str(movie_id)
 Progress = Callable[[int], None]
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -99,6 +106,7 @@ async def load_catalogue(
     report: dict[str, Any], fingerprint: str, progress: Progress | None = None,
 ) -> dict[str, dict[str, int]]:
     await ensure_indexes(db)
+    await db.movies.delete_many({"_id": {"$type": "int"}})  # documents of build version 1
     result = {
         "movies": await sync_collection(db.movies, movies, compare=True, progress=progress),
         "ratings": await sync_collection(db.ratings, rating_documents(ratings, "movielens"),
@@ -131,14 +139,17 @@ No ``$text`` index: FerretDB lacks it, so word matching is a regex over ``search
 
 
 async def get_movie(db: AsyncIOMotorDatabase, movie_id: int) -> dict[str, Any] | None:
-    return await db.movies.find_one({"_id": movie_id})
+    return await db.movies.find_one({"_id": movie_key(movie_id)})
 
 
-async def get_movies(db: AsyncIOMotorDatabase, ids: list[int]) -> list[dict[str, Any]]:
+async def get_movies(db: AsyncIOMotorDatabase, ids: list[int], full: bool = False) -> list[dict[str, Any]]:
     if not ids:
         return []
-    projection = {"title": 1, "year": 1, "genres": 1}
-    return await db.movies.find({"_id": {"$in": sorted(set(ids))}}, projection).to_list(len(ids))
+    # One _id lookup each, concurrently: FerretDB pushes a string `_id` equality down to SQLite
+    # but scans for `$in`; on MongoDB both are index lookups.
+    projection = None if full else {"movieId": 1, "title": 1, "year": 1, "genres": 1}
+    found = await asyncio.gather(*(db.movies.find_one({"_id": movie_key(i)}, projection) for i in dict.fromkeys(ids)))
+    return [m for m in found if m is not None]
 
 
 async def all_ratings(db: AsyncIOMotorDatabase) -> pd.DataFrame:
@@ -146,3 +157,9 @@ async def all_ratings(db: AsyncIOMotorDatabase) -> pd.DataFrame:
     projection = {"_id": 0, "userId": 1, "movieId": 1, "rating": 1, "timestamp": 1}
     docs = await db.ratings.find({}, projection).to_list(None)
     return pd.DataFrame(docs, columns=["userId", "movieId", "rating", "timestamp"])
+
+
+async def title_rows(db: AsyncIOMotorDatabase) -> list[dict[str, Any]]:
+    """``_id``, ``search_key``, ``year`` and rating count of every movie (for an in-memory search index)."""
+    projection = {"movieId": 1, "search_key": 1, "year": 1, "stats.count": 1}
+    return await db.movies.find({}, projection).to_list(None)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import DbDep
+from api.deps import DbDep, SearchDep
 from cinestream.catalogue.titles import title_key
 from storage import catalogue_store
 
@@ -21,12 +21,15 @@ def public(movie: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("")
-async def search(db: DbDep, q: str = Query(..., min_length=1, max_length=200),
+async def search(db: DbDep, index: SearchDep, q: str = Query(..., min_length=1, max_length=200),
                  year: int | None = Query(None, ge=1870, le=2100)) -> list[dict[str, Any]]:
     key = title_key(q, None).split("|")[0]
     if not key:
         raise HTTPException(422, "the query has no letters or digits to search for")
-    return [public(m) for m in await catalogue_store.find_movies_by_title(db, key, year)]
+    await index.ensure_fresh(db)
+    ids = index.search(key, year, limit=20)
+    found = {m["movieId"]: m for m in await catalogue_store.get_movies(db, ids, full=True)}
+    return [public(found[i]) for i in ids if i in found]
 
 
 @router.get("/{movie_id}")

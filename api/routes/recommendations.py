@@ -13,7 +13,7 @@ router = APIRouter(prefix="/api", tags=["recommendations"])
 
 
 async def _titled(db: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
-    return {m["_id"]: m for m in await catalogue_store.get_movies(db, ids)}
+    return {m["movieId"]: m for m in await catalogue_store.get_movies(db, ids)}
 
 
 def _card(movie_id: int, movies: dict[int, dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,73 @@
+"""Synthetic load: users with tastes rating and watching movies, produced to the public topics.
+
+Each synthetic user prefers a few random "genres" (clusters of movie ids); their ratings are
+higher inside their clusters, and about one in three of their events is a watch whose
+completion follows the same taste. Bounded by count and duration; stops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from aiokafka import AIOKafkaProducer
+
+from streams.schemas import encode_events
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    ratings: int
+    watches: int
+    seconds: float
+
+
+def synthetic_events(rng: np.random.Generator, users: int, movies: int, n: int, run: str,
+                     first_user: int, clusters: int = 20) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    user = rng.integers(0, users, n)
+    movie = rng.integers(0, movies, n)
+    taste = rng.integers(0, clusters, (users, 3))
+    liked = (taste[user] == (movie % clusters)[:, None]).any(axis=1)
+    stars = np.clip(np.round((np.where(liked, 4.2, 2.8) + rng.normal(0, 0.7, n)) * 2) / 2, 0.5, 5.0)
+    is_watch = rng.random(n) < 1 / 3
+    now = time.time()
+    ratings, watches = [], []
+    for j in range(n):
+        base = {"event_id": f"load-{run}-{j}", "user_id": int(first_user + user[j]), "movie_id": int(movie[j]) + 1,
+                "timestamp": now, "source": "load"}
+        if is_watch[j]:
+            completion = float(np.clip(rng.normal(0.85 if liked[j] else 0.35, 0.2), 0, 1))
+            watches.append({**base, "type": "watch", "seconds_watched": round(completion * 5400, 1),
+                            "completed": completion > 0.9})
+        else:
+            ratings.append({**base, "type": "rating", "rating": float(stars[j])})
+    return ratings, watches
+
+
+async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users: int = 1000, movies: int = 9000,
+                   rate: float = 1000.0, duration_s: float = 10.0, first_user: int = 1_000_000, seed: int = 0
+                   ) -> LoadSummary:
+    rng = np.random.default_rng(seed)
+    run = uuid.uuid4().hex[:8]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    started = time.perf_counter()
+    sent_r = sent_w = 0
+    try:
+        tick = 0.1
+        while (elapsed := time.perf_counter() - started) < duration_s:
+            n = max(1, int(rate * tick))
+            ratings, watches = synthetic_events(rng, users, movies, n, f"{run}-{sent_r + sent_w}", first_user)
+            for topic, events in ((ratings_topic, ratings), (watches_topic, watches)):
+                for event in events:
+                    await producer.send(topic, encode_events([event]), key=str(event["user_id"]).encode())
+            sent_r, sent_w = sent_r + len(ratings), sent_w + len(watches)
+            ahead = (sent_r + sent_w) / rate - elapsed
+            await asyncio.sleep(max(ahead, 0))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return LoadSummary(sent_r, sent_w, time.perf_counter() - started)
