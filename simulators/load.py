@@ -61,9 +61,10 @@ async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users
         while (elapsed := time.perf_counter() - started) < duration_s:
             n = max(1, int(rate * tick))
             ratings, watches = synthetic_events(rng, users, movies, n, f"{run}-{sent_r + sent_w}", first_user)
-            for topic, events in ((ratings_topic, ratings), (watches_topic, watches)):
-                for event in events:
-                    await producer.send(topic, encode_events([event]), key=str(event["user_id"]).encode())
+            deliveries = [await producer.send(topic, encode_events([event]), key=str(event["user_id"]).encode())
+                          for topic, events in ((ratings_topic, ratings), (watches_topic, watches))
+                          for event in events]
+            await asyncio.gather(*deliveries)  # a failed delivery raises here instead of vanishing
             sent_r, sent_w = sent_r + len(ratings), sent_w + len(watches)
             ahead = (sent_r + sent_w) / rate - elapsed
             await asyncio.sleep(max(ahead, 0))

@@ -60,9 +60,10 @@ async def replay(bootstrap: str, topic: str, ratings: pd.DataFrame, rate: float 
     await producer.start()
     started = time.perf_counter()
     sent = 0
+    deliveries = []
     try:
         for user, payload, n in messages:
-            await producer.send(topic, payload, key=str(user).encode())
+            deliveries.append(await producer.send(topic, payload, key=str(user).encode()))
             sent += n
             if progress:
                 progress(n)
@@ -71,6 +72,7 @@ async def replay(bootstrap: str, topic: str, ratings: pd.DataFrame, rate: float 
                 if ahead > 0:
                     await asyncio.sleep(ahead)
         await producer.flush()
+        await asyncio.gather(*deliveries)  # a failed delivery raises here instead of vanishing
     finally:
         await producer.stop()
     return ReplaySummary(sent, len(messages), time.perf_counter() - started)

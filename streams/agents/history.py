@@ -7,6 +7,7 @@ from typing import Any
 from storage import history_store
 from storage.mongo import connect, database
 from streams.app import app, events_topic, settings
+from streams.retry import until_stored
 from streams.schemas import Invalid, Rating, parse_message
 
 db = database(connect(settings), settings)
@@ -31,4 +32,4 @@ async def history(stream: Any) -> None:
                 doc["type"] = "rating" if isinstance(item, Rating) else "watch"
                 doc["partition"], doc["offset"] = event.message.partition, event.message.offset
                 documents.append(doc)
-        await history_store.record(db, documents)
+        await until_stored("history batch", history_store.record, db, documents)

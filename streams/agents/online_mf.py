@@ -17,6 +17,7 @@ from storage.model_store import ModelStore, RatingBatch
 from storage.redis_store import connect
 from streams.app import app, ratings_topic, settings
 from streams.batch import collect
+from streams.retry import until_stored
 
 store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
 
@@ -27,6 +28,6 @@ async def learn_ratings(stream: Any) -> None:
         batch = await collect(events, frozenset({settings.topic_ratings}))
         rated = ~np.isnan(batch.ratings)
         if rated.any():
-            await store.apply(RatingBatch(
-                settings.topic_ratings, batch.partitions[rated], batch.offsets[rated], batch.users[rated],
-                batch.movies[rated], batch.ratings[rated].astype(np.float32)))
+            ratings = RatingBatch(settings.topic_ratings, batch.partitions[rated], batch.offsets[rated],
+                                  batch.users[rated], batch.movies[rated], batch.ratings[rated].astype(np.float32))
+            await until_stored("online MF batch", store.apply, ratings)

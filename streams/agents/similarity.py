@@ -11,6 +11,7 @@ from storage.redis_store import connect
 from storage.similarity_store import SimilarityStore
 from streams.app import app, events_topic, settings
 from streams.batch import collect
+from streams.retry import until_stored
 
 model = CoOccurrence()
 store = SimilarityStore(connect(settings), model)
@@ -23,4 +24,4 @@ async def similarity(stream: Any) -> None:
         if len(batch):
             weights = np.where(np.isnan(batch.ratings), (batch.confidence >= 0.5).astype(np.float64),
                                model.rating_weight(np.nan_to_num(batch.ratings)))
-            await store.add(batch.users, batch.movies, weights)
+            await until_stored("similarity batch", store.add, batch.users, batch.movies, weights)

@@ -9,6 +9,7 @@ from storage.redis_store import connect
 from storage.trending_store import TrendingStore
 from streams.app import app, events_topic, settings
 from streams.batch import collect
+from streams.retry import until_stored
 
 store = TrendingStore(connect(settings), Trending())
 
@@ -18,4 +19,4 @@ async def trending(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_max_messages, within=10 * settings.batch_window_ms / 1000):
         batch = await collect(events, frozenset({settings.topic_watches}))  # ratings': online_mf
         if len(batch):
-            await store.add(batch.movies, batch.confidence, batch.timestamps)
+            await until_stored("trending batch", store.add, batch.movies, batch.confidence, batch.timestamps)

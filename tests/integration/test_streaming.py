@@ -113,3 +113,34 @@ def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     for user, movies in ratings.groupby("userId")["movieId"]:
         assert {int(m) for m in client.hkeys(f"mf:seen:{user}")} == set(movies), user
     client.flushdb()
+
+
+def test_a_redis_restart_mid_stream_loses_no_event(stack: Settings, data_dir: Path, tmp_path: Path) -> None:
+    """Redis goes away while the worker learns: the agent retries its batch instead of dropping it."""
+    from deploy.local import stack as local_stack
+
+    redis_server = next(s for s in local_stack.servers(stack) if s.name == "redis")
+    overrides = {**isolated(stack, 5, "redis-restart"), "CINESTREAM_AGENTS": "online_mf"}
+    prepare(stack, overrides)
+    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=40000)
+    client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
+    worker = start_worker(overrides, tmp_path)
+    try:
+        async def feed_and_restart() -> None:
+            feeding = asyncio.create_task(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"],
+                                                 ratings, rate=10000))
+            while float(client.hget("mf:preq", "n") or 0) < 8000:
+                await asyncio.sleep(0.02)
+            assert redis_server.stop()  # SIGTERM: Redis writes its AOF and exits
+            await asyncio.sleep(1.0)
+            assert redis_server.start()
+            await feeding
+
+        asyncio.run(feed_and_restart())
+        preq = wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings), timeout=90)
+        time.sleep(1)
+    finally:
+        stop_worker(worker)
+    assert float(preq[b"n"]) == float(client.hget("mf:preq", "n") or 0) == len(ratings)
+    assert float(client.hget("mf:stats", "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
+    client.flushdb()
