@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -102,3 +103,30 @@ async def test_recommendations_exclude_what_the_user_rated(redis_db: aioredis.Re
     curve = await store.learning_curve()
     assert [p["n"] for p in curve] == list(range(1000, len(ratings) + 1, 1000))
     assert all(0 < p["mae"] <= p["rmse"] for p in curve)
+
+
+async def test_two_workers_writing_the_same_movies_lose_no_update(redis_db: aioredis.Redis,
+                                                                  ratings: pd.DataFrame) -> None:
+    """Two stores (as two workers would) apply batches of different partitions that rate the same
+    movies, at the same time: the result equals applying them one after the other."""
+    run = batches(ratings, 3000)
+    first = RatingBatch("ratings", *(getattr(run[0], f) for f in ("partitions", "offsets", "users", "movies",
+                                                                    "ratings")))
+    second = RatingBatch("other-topic", *(getattr(run[1], f) for f in ("partitions", "offsets", "users",
+                                                                        "movies", "ratings")))
+    assert set(first.movies) & set(second.movies)
+
+    async def serial(order: list[RatingBatch]) -> dict[bytes, bytes | dict[bytes, bytes] | set[bytes]]:
+        await redis_db.flushdb()
+        store = ModelStore(redis_db, BiasedMF(n_factors=8, seed=0))
+        for batch in order:
+            await store.apply(batch)
+        return await snapshot(redis_db)
+
+    one_then_two, two_then_one = await serial([first, second]), await serial([second, first])
+    await redis_db.flushdb()
+    a, b = ModelStore(redis_db, BiasedMF(n_factors=8, seed=0)), ModelStore(redis_db, BiasedMF(n_factors=8, seed=0))
+    await asyncio.gather(a.apply(first), b.apply(second))
+    concurrent = await snapshot(redis_db)
+    assert a.conflicts + b.conflicts >= 1  # they did collide, and one of them recomputed
+    assert concurrent in (one_then_two, two_then_one)
