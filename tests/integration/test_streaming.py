@@ -89,14 +89,18 @@ def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=60000)
     client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
     first = start_worker(overrides, tmp_path)
-    try:
-        asyncio.run(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"], ratings, rate=15000))
-        deadline = time.monotonic() + 30
-        while float(client.hget("mf:preq", "n") or 0) < 5000:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-    finally:
-        stop_worker(first, signal.SIGKILL)
+
+    async def feed_and_kill() -> None:
+        feeding = asyncio.create_task(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"],
+                                             ratings, rate=10000))
+        try:
+            while float(client.hget("mf:preq", "n") or 0) < 5000:  # noqa: ASYNC110 (state of another process)
+                await asyncio.sleep(0.01)
+        finally:
+            stop_worker(first, signal.SIGKILL)  # mid-stream: the replay is still producing
+        await feeding
+
+    asyncio.run(feed_and_kill())
     killed_at = float(client.hget("mf:preq", "n") or 0)
     assert killed_at < len(ratings), "the worker finished before it was killed: nothing was tested"
     second = start_worker(overrides, tmp_path, timeout=90)
