@@ -11,12 +11,21 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from api.routes import events, health, metrics, movies, recommendations, web
 from api.search import TitleIndex
 from cinestream.settings import Settings, get_settings
 from storage import mongo, redis_store
 from storage.models import Models
+
+
+async def _warm(index: TitleIndex, db: AsyncIOMotorDatabase) -> None:
+    """Load the title index in the background so the first search does not wait for it."""
+    try:
+        await index.ensure_fresh(db)
+    except Exception:  # MongoDB down or empty: the first search will try again
+        logging.getLogger(__name__).warning("title index not loaded at start-up", exc_info=True)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = redis_store.connect(settings)
         app.state.models = Models.over(app.state.redis)
         app.state.search = TitleIndex()
+        warmup = asyncio.create_task(_warm(app.state.search, app.state.db))
         # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
         # but let the API serve reads (and /health say "degraded") when Kafka is down.
         app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1)
@@ -40,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            warmup.cancel()
             await app.state.producer.stop()
             await app.state.redis.aclose()
             client.close()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 os.environ.setdefault("CINESTREAM_MONGO_DB", "cinestream_test")
@@ -51,3 +52,13 @@ async def built_catalogue(stack: Settings, db: AsyncIOMotorDatabase, data_dir: P
     from cinestream.catalogue.job import run_build
 
     return await run_build(stack, Console(quiet=True))
+
+
+@pytest.fixture()
+async def redis_db(stack: Settings, request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis]:
+    """An empty Redis database of the test module's own (its ``REDIS_DB`` number), emptied after."""
+    client = aioredis.Redis.from_url(stack.redis_url.rsplit("/", 1)[0] + f"/{request.module.REDIS_DB}")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()

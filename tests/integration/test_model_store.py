@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -11,20 +10,11 @@ import pandas as pd
 import pytest
 import redis.asyncio as aioredis
 
-from cinestream.settings import Settings
 from online_models.biased_mf import BiasedMF
 from storage.model_store import ModelStore, RatingBatch
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-async def redis_db(stack: Settings) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(stack.redis_url.rsplit("/", 1)[0] + "/15")
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+REDIS_DB = 15
 
 
 @pytest.fixture(scope="module")

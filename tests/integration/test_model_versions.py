@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -10,22 +9,13 @@ import pandas as pd
 import pytest
 import redis.asyncio as aioredis
 
-from cinestream.settings import Settings
 from online_models.batch_fit import fit
 from online_models.biased_mf import BiasedMF
 from storage import model_versions
 from storage.model_store import ModelStore, RatingBatch
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-async def redis_db(stack: Settings) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(stack.redis_url.rsplit("/", 1)[0] + "/8")
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+REDIS_DB = 8
 
 
 async def test_bootstrap_then_stream_then_roll_back(redis_db: aioredis.Redis, data_dir: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -10,24 +9,15 @@ import pandas as pd
 import pytest
 import redis.asyncio as aioredis
 
-from cinestream.settings import Settings
 from online_models.cooccurrence import CoOccurrence
 from online_models.trending import Trending
 from storage.similarity_store import SimilarityStore
 from storage.trending_store import TrendingStore
 
 pytestmark = pytest.mark.integration
+REDIS_DB = 12
 
 STAR_WARS, EMPIRE, JEDI = 260, 1196, 1210
-
-
-@pytest.fixture()
-async def redis_db(stack: Settings) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(stack.redis_url.rsplit("/", 1)[0] + "/12")
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 @pytest.fixture(scope="module")
