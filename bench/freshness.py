@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cinestream.settings import get_settings
 from simulators.replay import load_ratings, replay
 from storage.model_store import user_key
-from streams.admin import ensure_topics
+from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import start_worker, stop_worker
 from streams.schemas import encode_events
 
@@ -88,6 +88,7 @@ async def run(args: argparse.Namespace) -> None:
         stop_worker(proc)
         await redis.flushdb()
         await redis.aclose()
+        await delete_topics(settings.kafka_bootstrap, [topic, env["CINESTREAM_TOPIC_DEAD_LETTER"]])
     p = np.percentile
     print(f"background load: {args.rate:,.0f} events/s ({'finished early!' if load else 'running throughout'})")
     print(f"probes: {len(ours)}; rating produced -> visible in Redis: "

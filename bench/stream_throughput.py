@@ -19,7 +19,7 @@ from river import reco
 
 from cinestream.settings import get_settings
 from simulators.replay import load_ratings, replay
-from streams.admin import ensure_topics
+from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
 
@@ -70,6 +70,8 @@ def main() -> None:
                        strict=True))
     river_rate, river_rmse = river_events_per_second(triples)
     client.flushdb()
+    asyncio.run(delete_topics(settings.kafka_bootstrap, [env["CINESTREAM_TOPIC_RATINGS"],
+                                                         env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
 
     ours = n / elapsed
     print(f"worker agents: {args.agents}")

@@ -35,3 +35,16 @@ async def ensure_topics(bootstrap: str, partitions: int, names: list[str], singl
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    """Delete topics that exist (tests and benchmarks clean up the per-run topics they made)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()

@@ -9,7 +9,7 @@ import uuid
 import redis
 
 from cinestream.settings import Settings
-from streams.admin import ensure_topics
+from streams.admin import delete_topics, ensure_topics
 
 
 def isolated(stack: Settings, redis_db: int, name: str) -> dict[str, str]:
@@ -25,6 +25,13 @@ def prepare(stack: Settings, overrides: dict[str, str]) -> None:
     topics = [overrides["CINESTREAM_TOPIC_RATINGS"], overrides.get("CINESTREAM_TOPIC_WATCHES", "watches")]
     asyncio.run(ensure_topics(stack.kafka_bootstrap, stack.partitions, topics,
                               [overrides["CINESTREAM_TOPIC_DEAD_LETTER"]]))
+
+
+def cleanup(stack: Settings, overrides: dict[str, str]) -> None:
+    """Drop the run's topics and empty its Redis database: per-run topics would pile up on the broker."""
+    redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"]).flushdb()
+    names = [v for k, v in overrides.items() if k.startswith("CINESTREAM_TOPIC_")]
+    asyncio.run(delete_topics(stack.kafka_bootstrap, names))
 
 
 def wait_for_preq(url: str, n: int, timeout: float = 60) -> dict[bytes, bytes]:

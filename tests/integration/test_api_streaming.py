@@ -14,7 +14,7 @@ from api.main import create_app
 from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
 from streams.local_worker import start_worker, stop_worker
-from tests.integration.helpers import isolated, prepare, wait_for_preq
+from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +37,7 @@ def live(stack: Settings, overrides: dict[str, str], data_dir: Path,
     wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
     yield len(ratings)
     stop_worker(proc)
+    cleanup(stack, overrides)
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
 from streams.local_worker import start_worker, stop_worker
-from tests.integration.helpers import isolated, prepare, wait_for_preq
+from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def worker(stack: Settings, topics: dict[str, str], tmp_path_factory: pytest.Tem
     proc = start_worker(topics, tmp_path_factory.mktemp("worker"))
     yield
     stop_worker(proc)
-    redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"]).flushdb()
+    cleanup(stack, topics)
 
 
 def test_replayed_ratings_are_learned_into_redis(stack: Settings, topics: dict[str, str], worker: None,
@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     assert {int(m) for m in client.smembers("mf:items")} == set(ratings["movieId"])
     for user, movies in ratings.groupby("userId")["movieId"]:
         assert {int(m) for m in client.hkeys(f"mf:seen:{user}")} == set(movies), user
-    client.flushdb()
+    cleanup(stack, overrides)
 
 
 def test_a_redis_restart_mid_stream_loses_no_event(stack: Settings, data_dir: Path, tmp_path: Path) -> None:
@@ -147,4 +147,4 @@ def test_a_redis_restart_mid_stream_loses_no_event(stack: Settings, data_dir: Pa
         stop_worker(worker)
     assert float(preq[b"n"]) == float(client.hget("mf:preq", "n") or 0) == len(ratings)
     assert float(client.hget("mf:stats", "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
-    client.flushdb()
+    cleanup(stack, overrides)
