@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api.main import create_app
 from cinestream.settings import Settings
@@ -51,31 +51,33 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def test_search_finds_the_matrix_with_its_directors(server: str, browser: Browser) -> None:
-    page = browser.new_page()
-    page.goto(server)
-    page.fill("#search input[name=q]", "matrix")
+@pytest.fixture()
+def page(server: str, browser: Browser) -> Iterator[Page]:
+    tab = browser.new_page()
+    tab.goto(server)
+    yield tab
+    tab.close()
+
+
+def search(page: Page, query: str) -> None:
+    page.fill("#search input[name=q]", query)
     page.click("#search button")
+
+
+def test_search_finds_the_matrix_with_its_directors(page: Page) -> None:
+    search(page, "matrix")
     first = page.locator("#results li").first
     # the first search may wait for the title index (~4 s to read 10k titles from FerretDB)
     expect(first).to_contain_text("The Matrix (1999)", timeout=20_000)
     expect(first).to_contain_text("Lana Wachowski")
-    page.close()
 
 
-def test_a_bad_search_shows_the_apis_message(server: str, browser: Browser) -> None:
-    page = browser.new_page()
-    page.goto(server)
-    page.fill("#search input[name=q]", "!!")
-    page.click("#search button")
+def test_a_bad_search_shows_the_apis_message(page: Page) -> None:
+    search(page, "!!")
     expect(page.locator("#results")).to_contain_text("no letters or digits")
-    page.close()
 
 
-def test_the_dashboard_shows_the_learning_curve(server: str, browser: Browser) -> None:
-    page = browser.new_page()
-    page.goto(server)
+def test_the_dashboard_shows_the_learning_curve(page: Page) -> None:
     expect(page.locator("#metrics")).to_contain_text("no events learned yet")
     width = page.locator("#curve").evaluate("img => img.complete ? img.naturalWidth : 0")
     assert width > 400  # the PNG rendered by the API loaded in the browser
-    page.close()
