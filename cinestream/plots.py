@@ -44,3 +44,24 @@ def learning_curve_png(points: Sequence[dict[str, Any]], title: str = "Online MF
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def precision_recall_png(curves: Sequence[dict[str, Any]], title: str = "Precision–recall, top 1…50") -> bytes:
+    """One line per model: mean precision@k against mean recall@k for k = 1 … depth."""
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    colours = plt.get_cmap("tab20")
+    for j, curve in enumerate(curves):
+        if not curve["recall"]:
+            continue
+        ax.plot(curve["recall"], curve["precision"], color=colours(j % 20), linewidth=1.6,
+                label=curve["name"], marker="o", markevery=[9] if len(curve["recall"]) > 9 else None, markersize=4)
+    ax.set_xlabel("recall@k")
+    ax.set_ylabel("precision@k")
+    ax.set_title(f"{title} (dot: k = 10)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""Offline evaluation: splits, the suite that scores any ``Recommender``, and its plots."""

@@ -1,0 +1,51 @@
+"""Our models with the settings we ship, built for one dataset (what ``evaluate`` and the bench run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommenders.als import ExplicitALS, ImplicitALS
+from recommenders.base import Recommender
+from recommenders.baseline import Baseline, Popularity
+from recommenders.content import ContentBased, metadata_vectors
+from recommenders.data import FloatArray, IntArray
+from recommenders.hybrid import Hybrid
+from recommenders.knn import ItemKNN, UserKNN
+from recommenders.svd import SVD
+
+Factory = Callable[[], Recommender]
+
+
+def content_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]) -> sp.csr_matrix:
+    return metadata_vectors([documents.get(int(m), {}) for m in item_ids])
+
+
+def genre_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]) -> FloatArray:
+    """One-hot genres per item: what intra-list diversity is measured over."""
+    genres = sorted({g for d in documents.values() for g in d.get("genres", [])})
+    column = {g: j for j, g in enumerate(genres)}
+    out = np.zeros((len(item_ids), max(len(genres), 1)), dtype=np.float32)
+    for row, movie in enumerate(item_ids.tolist()):
+        for g in documents.get(movie, {}).get("genres", []):
+            out[row, column[g]] = 1.0
+    return out
+
+
+def our_models(vectors: sp.csr_matrix, seed: int = 0) -> dict[str, Factory]:
+    def content() -> Recommender:
+        return ContentBased(vectors)
+
+    def hybrid() -> Recommender:
+        return Hybrid(raters=[lambda: SVD(seed=seed), lambda: ExplicitALS(seed=seed), ItemKNN, content],
+                      rankers=[lambda: ImplicitALS(seed=seed), Popularity, content], content=content,
+                      popularity=Popularity, seed=seed)
+
+    return {
+        "popularity": Popularity, "baseline": Baseline, "SVD (SGD)": lambda: SVD(seed=seed),
+        "ALS": lambda: ExplicitALS(seed=seed), "implicit ALS": lambda: ImplicitALS(seed=seed),
+        "item-kNN": ItemKNN, "user-kNN": UserKNN, "content": content, "hybrid": hybrid,
+    }
