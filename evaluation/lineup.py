@@ -35,7 +35,9 @@ def genre_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]
     return out
 
 
-def our_models(vectors: sp.csr_matrix, seed: int = 0) -> dict[str, Factory]:
+def our_models(vectors: sp.csr_matrix, seed: int = 0, with_text: sp.csr_matrix | None = None) -> dict[str, Factory]:
+    """Our line-up; ``with_text``: content vectors that include overview embeddings, run as one more model."""
+
     def content() -> Recommender:
         return ContentBased(vectors)
 
@@ -44,8 +46,12 @@ def our_models(vectors: sp.csr_matrix, seed: int = 0) -> dict[str, Factory]:
                       rankers=[lambda: ImplicitALS(seed=seed), Popularity, content], content=content,
                       popularity=Popularity, seed=seed)
 
+    extra: dict[str, Factory] = {}
+    if with_text is not None:
+        extra["content + overview"] = lambda: ContentBased(with_text, name="content + overview")
     return {
         "popularity": Popularity, "baseline": Baseline, "SVD (SGD)": lambda: SVD(seed=seed),
         "ALS": lambda: ExplicitALS(seed=seed), "implicit ALS": lambda: ImplicitALS(seed=seed),
-        "item-kNN": ItemKNN, "user-kNN": UserKNN, "content": content, "hybrid": hybrid,
+        "item-kNN": ItemKNN, "user-kNN": UserKNN, "content": content, **extra,
+        "hybrid": hybrid,
     }

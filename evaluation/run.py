@@ -1,0 +1,95 @@
+"""One evaluation run: read a dataset, split it, fit and score a line-up of models with progress.
+
+Shared by ``cinestream evaluate`` (our models) and ``bench/accuracy.py`` (ours and the
+references), so both score on exactly the same protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import scipy.sparse as sp
+from rich.console import Console
+from rich.progress import Progress
+
+from evaluation.datasets import load_documents, load_ratings
+from evaluation.embeddings import overview_embeddings
+from evaluation.lineup import content_vectors, genre_vectors
+from evaluation.splits import random_split, temporal_split
+from evaluation.suite import RankingTask, Result, evaluate
+from recommenders.als import ImplicitALS
+from recommenders.base import Recommender
+from recommenders.content import combine
+from recommenders.data import FloatArray, IntArray, Ratings
+
+TEXT_WEIGHT = 0.5  # the overview embedding's share beside the metadata TF-IDF (both unit vectors)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    dataset: str
+    split: str
+    train: Ratings
+    test: Ratings
+    item_ids: IntArray
+    vectors: sp.csr_matrix  # content vectors (``recommenders.content``)
+    genres: FloatArray  # one-hot genres: what diversity is measured over
+    with_text: sp.csr_matrix | None = None  # content vectors with the overview embeddings (``embed=True``)
+
+    def describe(self) -> str:
+        n = len(self.train) + len(self.test)
+        return (f"{self.dataset}: {n:,} ratings, {self.train.n_users:,} users, {self.train.n_items:,} movies; "
+                f"{self.split}: train {len(self.train):,}, test {len(self.test):,}")
+
+
+def prepare(data_dir: Path, dataset: str, split: Literal["random", "temporal"] = "random", test_share: float = 0.2,
+            last: int = 5, seed: int = 0, embed: bool = False, cache_dir: Path | None = None,
+            text_weight: float = TEXT_WEIGHT) -> Prepared:
+    frame = load_ratings(data_dir, dataset)
+    documents = load_documents(data_dir, dataset)
+    data, _, item_ids = Ratings.from_ids(frame.userId, frame.movieId, frame.rating, frame.timestamp)
+    if split == "random":
+        train, test = random_split(data, test_share, seed)
+        label = f"random split, {test_share:.0%} held out, seed {seed}"
+    else:
+        train, test = temporal_split(data, last)
+        label = f"temporal split, each user's last {last} held out"
+    vectors = content_vectors(item_ids, documents)
+    with_text = None
+    if embed and cache_dir is not None and any(d.get("overview") for d in documents.values()):
+        with_text = combine(vectors, overview_embeddings(item_ids, documents, cache_dir), text_weight)
+    return Prepared(dataset, label, train, test, item_ids, vectors, genre_vectors(item_ids, documents), with_text)
+
+
+def warm_up() -> None:
+    """Load numba's compiled ALS kernel (cached on disk after the first run) before anything is timed."""
+    tiny, _, _ = Ratings.from_ids([1, 1, 2], [1, 2, 1], [4.0, 3.0, 5.0])
+    ImplicitALS(factors=2, iterations=1).fit(tiny)
+
+
+def run(factories: Mapping[str, Callable[[], Recommender]], prepared: Prepared,
+        console: Console) -> tuple[list[Result], dict[str, Recommender]]:
+    warm_up()
+    task = RankingTask.from_split(prepared.train, prepared.test)
+    results: list[Result] = []
+    fitted: dict[str, Recommender] = {}
+    with Progress(console=console, transient=True) as bar:
+        job = bar.add_task("evaluating", total=len(factories))
+        for name, make in factories.items():
+            bar.update(job, description=f"fitting and scoring {name}")
+            model = make()
+            started = time.perf_counter()
+            model.fit(prepared.train)
+            seconds = time.perf_counter() - started
+            result = evaluate(model, prepared.train, prepared.test, item_vectors=prepared.genres, fitted=True,
+                              fit_seconds=seconds, task=task)
+            result.name = name
+            results.append(result)
+            fitted[name] = model
+            bar.advance(job)
+    return results, fitted
+
