@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from api.routes import events, health, metrics, movies, recommendations, web
+from api.routes import evaluation, events, health, metrics, movies, recommendations, web
 from api.search import TitleIndex
 from cinestream.settings import Settings, get_settings
 from storage import mongo, redis_store
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations.router)
     app.include_router(events.router)
     app.include_router(metrics.router)
+    app.include_router(evaluation.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     return app

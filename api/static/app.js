@@ -43,6 +43,22 @@ async function refresh() {
     $("curve").src = `/api/metrics/learning-curve.png?t=${Date.now()}`;
   } catch (err) { $("metrics").textContent = err.message; }
 }
+async function showEvaluation() {
+  const { runs } = await getJSON("/api/evaluation");
+  if (!runs.length) return;
+  const run = runs[0];
+  $("evaluation").textContent = `${run.run}: ${run.dataset}, ${run.split}; relevant = rated ≥ 4`;
+  const cell = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(4));
+  const columns = ["P@10", "R@10", "NDCG@10", "MAP@10", "coverage"];
+  $("evaluation-table").innerHTML =
+    `<tr><th>model</th><th>RMSE</th><th>MAE</th>${columns.map((c) => `<th>${c}</th>`).join("")}<th>fit s</th></tr>` +
+    run.results.map((r) => `<tr><td>${esc(r.name)}</td><td>${cell(r.rmse)}</td><td>${cell(r.mae)}</td>` +
+      columns.map((c) => `<td>${cell(r.ranking[c])}</td>`).join("") + `<td>${r.fit_seconds.toFixed(2)}</td></tr>`).join("");
+  $("pr-curve").src = `/api/evaluation/${encodeURIComponent(run.run)}/precision-recall.png`;
+  $("pr-curve").hidden = false;
+}
+
 refresh();
+showEvaluation().catch((err) => { $("evaluation").textContent = err.message; });
 $("user").requestSubmit();
 setInterval(refresh, 5000);

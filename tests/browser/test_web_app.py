@@ -81,3 +81,29 @@ def test_the_dashboard_shows_the_learning_curve(page: Page) -> None:
     expect(page.locator("#metrics")).to_contain_text("no events learned yet")
     width = page.locator("#curve").evaluate("img => img.complete ? img.naturalWidth : 0")
     assert width > 400  # the PNG rendered by the API loaded in the browser
+
+
+@pytest.fixture()
+def saved_run(stack: Settings) -> Iterator[str]:
+    """A newest evaluation run on disk (two models, three cut-offs), removed afterwards."""
+    from evaluation.report import save
+    from evaluation.suite import Result
+
+    results = [Result("hybrid", 1.5, 0.82, 0.63, {"P@10": 0.31, "NDCG@10": 0.27}, [0.4, 0.35, 0.3], [0.02, 0.05, 0.08]),
+               Result("popularity", 0.01, None, None, {"P@10": 0.12, "NDCG@10": 0.13}, [0.2, 0.15, 0.1],
+                      [0.01, 0.02, 0.03])]
+    data, png = save(results, stack.reports_dir, "evaluation-browser-test", {"dataset": "ml-test", "split": "random"})
+    yield data.stem
+    data.unlink()
+    png.unlink()
+
+
+def test_the_dashboard_shows_the_newest_evaluation_and_its_curves(saved_run: str, page: Page) -> None:
+    page.reload()
+    table = page.locator("#evaluation-table")
+    expect(table).to_contain_text("hybrid")
+    expect(table.locator("tr").nth(1)).to_contain_text("0.8200")  # hybrid's RMSE, as saved
+    expect(table.locator("tr").nth(2)).to_contain_text("—")  # popularity predicts no ratings
+    expect(page.locator("#pr-curve")).to_be_visible()
+    width = page.locator("#pr-curve").evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert width > 400
