@@ -28,9 +28,9 @@ def evaluated(stack: Settings, data_dir: object) -> dict:
 @pytest.fixture(scope="module")
 async def client(stack: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(stack)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cinestream") as http:
-            yield http
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+        yield http
 
 
 def test_the_run_scores_every_model_it_was_asked_for(evaluated: dict) -> None:
