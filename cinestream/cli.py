@@ -231,13 +231,17 @@ def evaluate_cmd(
 
 
 @model_app.command("bootstrap")
-def model_bootstrap(epochs: int = typer.Option(15), lr: float = typer.Option(0.1)) -> None:
+def model_bootstrap(epochs: int = typer.Option(15, help="SGD epochs, or ALS iterations"),
+                    lr: float = typer.Option(0.1, help="the online model's base learning rate"),
+                    method: str = typer.Option("sgd", help="'sgd' (the stream's update) or 'als' (biased ALS)")) -> None:
     """Fit the MF model on the stored rating history and make it live as a new version."""
     import asyncio
 
     from cinestream.model_job import bootstrap
 
-    console.print(asyncio.run(bootstrap(get_settings(), console, epochs, lr)))
+    if method not in ("sgd", "als"):
+        _fail(f"--method must be 'sgd' or 'als', not {method!r}")
+    console.print(asyncio.run(bootstrap(get_settings(), console, epochs, lr, method)))
 
 
 @model_app.command("versions")

@@ -11,12 +11,15 @@ from rich.progress import Progress
 from cinestream.settings import Settings
 from online_models.batch_fit import fit
 from online_models.biased_mf import BiasedMF
+from recommenders.als import ExplicitALS, as_online_rows
+from recommenders.data import Ratings
 from storage import catalogue_store, model_versions
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 
 
-async def bootstrap(settings: Settings, console: Console, epochs: int, lr: float) -> str:
+async def bootstrap(settings: Settings, console: Console, epochs: int, lr: float, method: str = "sgd") -> str:
+    """Fit the online model's rows on the stored history (SGD epochs, or biased ALS) and make them live."""
     client = connect(settings)
     try:
         with console.status("reading the rating history from MongoDB…"):
@@ -27,17 +30,25 @@ async def bootstrap(settings: Settings, console: Console, epochs: int, lr: float
         return "no ratings stored: run `cinestream catalogue build` first"
     model = BiasedMF(n_factors=32, lr=lr, seed=0)  # same shape as the stream's model
     started = time.monotonic()
-    with Progress(console=console) as bar:
-        task = bar.add_task(f"fitting on {len(ratings):,} ratings", total=epochs)
+    if method == "als":
+        data, user_ids, item_ids = Ratings.from_ids(ratings["userId"], ratings["movieId"], ratings["rating"])
+        with console.status(f"fitting biased ALS on {len(data):,} ratings, {epochs} iterations…"):
+            als = ExplicitALS(factors=model.n_factors, iterations=epochs).fit(data)
+            fitted = as_online_rows(als, data, user_ids, item_ids, model)
+        label = f"bootstrap: ALS, {epochs} iterations"
+    else:
+        with Progress(console=console) as bar:
+            task = bar.add_task(f"fitting on {len(ratings):,} ratings", total=epochs)
 
-        def advance(epoch: int, rmse: float) -> None:
-            bar.update(task, advance=1, description=f"epoch {epoch + 1}/{epochs}: train RMSE {rmse:.4f}")
+            def advance(epoch: int, rmse: float) -> None:
+                bar.update(task, advance=1, description=f"epoch {epoch + 1}/{epochs}: train RMSE {rmse:.4f}")
 
-        fitted = fit(model, ratings["userId"].to_numpy(), ratings["movieId"].to_numpy(),
-                     ratings["rating"].to_numpy(), epochs=epochs, progress=advance)
+            fitted = fit(model, ratings["userId"].to_numpy(), ratings["movieId"].to_numpy(),
+                         ratings["rating"].to_numpy(), epochs=epochs, progress=advance)
+        label = f"bootstrap: {epochs} epochs, lr {lr}"
     redis = connect_redis(settings)
     try:
-        previous, version = await model_versions.install(redis, fitted, f"bootstrap: {epochs} epochs, lr {lr}")
+        previous, version = await model_versions.install(redis, fitted, label)
     finally:
         await redis.aclose()
     return (f"model version {version} is live ({len(fitted.user_ids)} users, {len(fitted.item_ids)} movies, "

@@ -43,6 +43,8 @@ from typing import Self
 import numpy as np
 from numba import njit, prange
 
+from online_models.batch_fit import Fitted
+from online_models.biased_mf import ACC, BIAS, FACTORS, BiasedMF
 from recommenders.base import Recommender
 from recommenders.baseline import Baseline
 from recommenders.data import FloatArray, IntArray, Ratings
@@ -194,3 +196,23 @@ class ExplicitALS(_ALS):
 
     def score(self, users: IntArray) -> FloatArray:
         return self.baseline.score(users) + self.user_factors[users] @ self.item_factors.T
+
+
+def as_online_rows(als: ExplicitALS, train: Ratings, user_ids: IntArray, item_ids: IntArray, model: BiasedMF) -> Fitted:
+    """The fitted ALS as the online model's rows, so the stream continues from it.
+
+    ``BiasedMF`` predicts ``μ + b_u + b_i + p_u·q_i`` — the same form as the biased ALS — and
+    its AdaGrad accumulator is set to what SGD epochs would have built up (the mean squared
+    training error times the row's ratings), so a well-known user moves as little as after an
+    SGD warm start and a newcomer learns fast.
+    """
+    if als.factors != model.n_factors:
+        raise ValueError(f"ALS has {als.factors} factors, the online model {model.n_factors}")
+    residual = train.ratings - als.predict(train.users, train.items)
+    mse = float(np.mean(np.square(residual)))
+    users = np.zeros((train.n_users, model.width), dtype=np.float32)
+    items = np.zeros((train.n_items, model.width), dtype=np.float32)
+    users[:, BIAS], items[:, BIAS] = als.baseline.user_bias, als.baseline.item_bias
+    users[:, ACC], items[:, ACC] = mse * train.user_counts(), mse * train.item_counts()
+    users[:, FACTORS:], items[:, FACTORS:] = als.user_factors, als.item_factors
+    return Fitted(user_ids, item_ids, users, items, als.baseline.mean, len(train), [mse**0.5])

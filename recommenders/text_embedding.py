@@ -12,6 +12,7 @@ Pure computation on arrays: the caller passes texts and caches the vectors.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from recommenders.data import FloatArray
+
+SQRT_HALF = math.sqrt(0.5)  # Python floats keep float32 arrays float32 (a numpy float64 scalar would not)
 
 MAX_TOKENS = 128  # overviews are a few sentences; MiniLM was trained on 128-token inputs
 
@@ -38,7 +41,7 @@ def _layer_norm(x: FloatArray, weight: FloatArray, bias: FloatArray, eps: float 
 def _gelu(x: FloatArray) -> FloatArray:
     from scipy.special import erf
 
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+    return 0.5 * x * (1.0 + erf(x * SQRT_HALF))
 
 
 @dataclass
@@ -72,7 +75,7 @@ class MiniLM:
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         batch, length, width = x.shape
         head = width // self.heads
-        blocked = (1.0 - mask)[:, None, None, :] * -1e9
+        blocked = ((1.0 - mask) * -1e9).astype(np.float32)[:, None, None, :]
         for n in range(self.layers):
             p = f"encoder.layer.{n}"
 
@@ -82,7 +85,7 @@ class MiniLM:
             q = split(self._linear(x, f"{p}.attention.self.query"))
             k = split(self._linear(x, f"{p}.attention.self.key"))
             v = split(self._linear(x, f"{p}.attention.self.value"))
-            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head) + blocked
+            scores = q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(head)) + blocked
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             attention = (scores / scores.sum(axis=-1, keepdims=True)) @ v
             merged = attention.transpose(0, 2, 1, 3).reshape(batch, length, width)

@@ -47,3 +47,24 @@ async def test_bootstrap_then_stream_then_roll_back(redis_db: aioredis.Redis, da
     assert [v["current"] for v in listed] == [False, True, False]
     with pytest.raises(KeyError):
         await model_versions.rollback(redis_db, 999)
+
+
+async def test_an_als_warm_start_predicts_the_next_ratings_better_than_a_cold_model(redis_db: aioredis.Redis,
+                                                                                    data_dir: Path) -> None:
+    from recommenders.als import ExplicitALS, as_online_rows
+    from recommenders.data import Ratings
+
+    ratings = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")
+    history, live = ratings.iloc[:80000], ratings.iloc[80000:82000]
+    batch = RatingBatch("ratings", np.zeros(len(live), dtype=np.int64), np.arange(len(live), dtype=np.int64),
+                        live["userId"].to_numpy(), live["movieId"].to_numpy(), live["rating"].to_numpy(np.float32))
+
+    cold = await ModelStore(redis_db, BiasedMF(n_factors=32, seed=0)).apply(batch)
+    await redis_db.flushdb()
+    data, user_ids, item_ids = Ratings.from_ids(history["userId"], history["movieId"], history["rating"])
+    als = ExplicitALS(factors=32, iterations=10).fit(data)
+    await model_versions.install(redis_db, as_online_rows(als, data, user_ids, item_ids, BiasedMF(32)), "als")
+    warm = await ModelStore(redis_db, BiasedMF(n_factors=32, seed=0)).apply(batch)
+
+    cold_rmse, warm_rmse = ((r.squared_error / r.applied) ** 0.5 for r in (cold, warm))
+    assert warm_rmse < cold_rmse - 0.02, (warm_rmse, cold_rmse)  # measured: 0.866 against 0.907
