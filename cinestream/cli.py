@@ -233,7 +233,7 @@ def evaluate_cmd(
 @model_app.command("bootstrap")
 def model_bootstrap(epochs: int = typer.Option(15, help="SGD epochs, or ALS iterations"),
                     lr: float = typer.Option(0.1, help="the online model's base learning rate"),
-                    method: str = typer.Option("sgd", help="'sgd' (the stream's update) or 'als' (biased ALS)")) -> None:
+                    method: str = typer.Option("sgd", help="'sgd' (the stream's update) or 'als'")) -> None:
     """Fit the MF model on the stored rating history and make it live as a new version."""
     import asyncio
 
