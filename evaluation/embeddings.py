@@ -29,7 +29,21 @@ def overview_texts(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]
 
 def overview_embeddings(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]], cache_dir: Path,
                         console: Console | None = None) -> FloatArray:
-    """One 384-d unit vector per item; zeros for items without an overview."""
+    """One 384-d unit vector per item; zeros for items without an overview.
+
+    Computed (and cached) for the whole catalogue, so any subset of it reuses the same file.
+    """
+    catalogue = np.array(sorted(documents), dtype=np.int64)
+    vectors = _catalogue_embeddings(catalogue, documents, cache_dir, console)
+    rows = np.searchsorted(catalogue, item_ids)
+    known = (rows < len(catalogue)) & (catalogue[np.minimum(rows, len(catalogue) - 1)] == item_ids)
+    out = np.zeros((len(item_ids), vectors.shape[1]), dtype=np.float32)
+    out[known] = vectors[rows[known]]
+    return out
+
+
+def _catalogue_embeddings(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]], cache_dir: Path,
+                          console: Console | None) -> FloatArray:
     texts = overview_texts(item_ids, documents)
     key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:24]
     path = cache_dir / "embeddings" / f"minilm-{key}.npy"
