@@ -166,10 +166,10 @@ class ImplicitLibraryALS(Recommender):
         from implicit.als import AlternatingLeastSquares
 
         matrix = train.matrix(np.ones(len(train)), dtype=np.float32)
-        self.model = AlternatingLeastSquares(factors=self.factors, iterations=self.iterations,
-                                             random_state=self.seed)
         with threadpool_limits(1, "blas"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # implicit checks BLAS threads before the limit applies
+            warnings.simplefilter("ignore", RuntimeWarning)  # implicit's BLAS check, which the limit answers
+            self.model = AlternatingLeastSquares(factors=self.factors, iterations=self.iterations,
+                                                 random_state=self.seed)
             started = time.perf_counter()
             self.model.fit(matrix, show_progress=False)
             self.seconds = time.perf_counter() - started

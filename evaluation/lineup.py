@@ -41,9 +41,12 @@ def our_models(vectors: sp.csr_matrix, seed: int = 0, with_text: sp.csr_matrix |
     def content() -> Recommender:
         return ContentBased(vectors)
 
+    def best_content() -> Recommender:  # overview embeddings measured to help (bench/accuracy.py): use them
+        return ContentBased(with_text, name="content + overview") if with_text is not None else content()
+
     def hybrid() -> Recommender:
-        return Hybrid(raters=[lambda: SVD(seed=seed), lambda: ExplicitALS(seed=seed), ItemKNN, content],
-                      rankers=[lambda: ImplicitALS(seed=seed), Popularity, content], content=content,
+        return Hybrid(raters=[lambda: SVD(seed=seed), lambda: ExplicitALS(seed=seed), ItemKNN, best_content],
+                      rankers=[lambda: ImplicitALS(seed=seed), Popularity, best_content], content=best_content,
                       popularity=Popularity, seed=seed)
 
     extra: dict[str, Factory] = {}
