@@ -244,6 +244,17 @@ def model_bootstrap(epochs: int = typer.Option(15, help="SGD epochs, or ALS iter
     console.print(asyncio.run(bootstrap(get_settings(), console, epochs, lr, method)))
 
 
+@model_app.command("publish")
+def model_publish(k: int = typer.Option(50, help="list length per user"),
+                  text: bool = typer.Option(True, help="content vectors include overview embeddings")) -> None:
+    """Fit the hybrid on the stored history and publish every user's list (with reasons) to Redis."""
+    import asyncio
+
+    from cinestream.publish_job import publish
+
+    console.print(asyncio.run(publish(get_settings(), console, k, text)))
+
+
 @model_app.command("versions")
 def model_versions_cmd() -> None:
     """List the model versions kept in Redis."""

@@ -163,3 +163,12 @@ async def title_rows(db: AsyncIOMotorDatabase) -> list[dict[str, Any]]:
     """``_id``, ``search_key``, ``year`` and rating count of every movie (for an in-memory search index)."""
     projection = {"movieId": 1, "search_key": 1, "year": 1, "stats.count": 1}
     return await db.movies.find({}, projection).to_list(None)
+
+
+CONTENT_FIELDS = ("genres", "tags", "directors", "writers", "cast", "keywords", "year", "overview", "tagline")
+
+
+async def content_documents(db: AsyncIOMotorDatabase) -> dict[int, dict[str, Any]]:
+    """The metadata content-based models read, by movieId, for every movie."""
+    projection = {"_id": 0, "movieId": 1, "title": 1, **dict.fromkeys(CONTENT_FIELDS, 1)}
+    return {d["movieId"]: d for d in await db.movies.find({}, projection).to_list(None)}

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import DbDep, ModelsDep
-from storage import catalogue_store, history_store
+from api.deps import DbDep, ModelsDep, RedisDep
+from storage import batch_store, catalogue_store, history_store
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
 
@@ -22,29 +22,49 @@ def _card(movie_id: int, movies: dict[int, dict[str, Any]]) -> dict[str, Any]:
             "genres": movie.get("genres", [])}
 
 
+RRF_K = 60  # reciprocal rank fusion's damping: the standard value (Cormack et al. 2009)
+
+
+def fuse(batch: list[int], online: list[int], exclude: set[int]) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of the hybrid's list and the online model's: a movie high in either
+    ranks high, and one both agree on ranks first; scores on different scales need no calibration."""
+    scores: dict[int, float] = {}
+    for ranked in (batch, online):
+        for rank, movie in enumerate(m for m in ranked if m not in exclude):
+            scores[movie] = scores.get(movie, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
 @router.get("/users/{user_id}/recommendations")
-async def recommendations(user_id: int, db: DbDep, models: ModelsDep,
+async def recommendations(user_id: int, db: DbDep, models: ModelsDep, redis: RedisDep,
                           k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
-    """Top-k unseen movies by the online MF model; a new user gets what is trending."""
-    scored = await models.mf.recommend(user_id, k)
-    if not scored:
+    """Top-k unseen movies: the offline hybrid's list fused with the online MF, which has seen the
+    latest events; a new user gets what is trending."""
+    online = await models.mf.recommend(user_id, max(k, 50))
+    published = await batch_store.recommendations(redis, user_id)
+    if not online and not len(published):
         trending = await models.trending.top(k)
         movies = await _titled(db, [m for m, _ in trending])
         return {"userId": user_id, "model": "trending (cold start)",
                 "items": [{**_card(m, movies), "score": s, "reason": "trending now"} for m, s in trending]}
     rated = await models.mf.rated(user_id)
+    batch_anchor = {int(m): int(a) for m, _, a in published if a >= 0}
+    ranked = fuse([int(m) for m in published[:, 0]], [m for m, _ in online], set(rated))[:k]
     liked = sorted(rated, key=lambda m: -rated[m])[:20]
-    anchors = await models.similarity.best_anchor([m for m, _ in scored], liked)
-    movies = await _titled(db, [m for m, _ in scored] + [a for a in anchors.values() if a is not None])
+    fresh = await models.similarity.best_anchor([m for m, _ in ranked if m not in batch_anchor], liked)
+    chosen = {m: batch_anchor.get(m, fresh.get(m)) for m, _ in ranked}
+    movies = await _titled(db, [m for m, _ in ranked] + [a for a in chosen.values() if a is not None])
     items = []
-    for movie_id, score in scored:
-        anchor = anchors.get(movie_id)
+    for movie_id, score in ranked:
+        anchor = chosen[movie_id]
         if anchor is not None:
-            reason = f"because you rated {movies.get(anchor, {}).get('title', anchor)} {rated[anchor]:g}★"
+            stars = f" {rated[anchor]:g}★" if anchor in rated else ""
+            reason = f"because you rated {movies.get(anchor, {}).get('title', anchor)}{stars}"
         else:
             reason = "matches the taste your ratings show"
         items.append({**_card(movie_id, movies), "score": score, "reason": reason})
-    return {"userId": user_id, "model": "online biased MF", "items": items}
+    model = "hybrid (offline) fused with online biased MF" if len(published) else "online biased MF"
+    return {"userId": user_id, "model": model, "items": items}
 
 
 @router.get("/users/{user_id}/history")
@@ -58,10 +78,17 @@ async def history(user_id: int, db: DbDep, limit: int = Query(50, ge=1, le=500))
 
 
 @router.get("/movies/{movie_id}/similar")
-async def similar(movie_id: int, db: DbDep, models: ModelsDep, k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
+async def similar(movie_id: int, db: DbDep, models: ModelsDep, redis: RedisDep,
+                  k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
+    """Movies watched together with this one; for a movie too new for that, the closest in content."""
     neighbours = await models.similarity.similar(movie_id, k)
+    basis = "watched together"
+    if not neighbours:
+        neighbours = [(int(m), float(s)) for m, s in (await batch_store.similar(redis, movie_id))[:k]]
+        basis = "content"
     movies = await _titled(db, [m for m, _ in neighbours])
-    return {"movieId": movie_id, "items": [{**_card(m, movies), "similarity": s} for m, s in neighbours]}
+    return {"movieId": movie_id, "basis": basis,
+            "items": [{**_card(m, movies), "similarity": s} for m, s in neighbours]}
 
 
 @router.get("/trending")

@@ -100,3 +100,31 @@ async def test_metrics_and_learning_curve(client: httpx.AsyncClient, live: int) 
     assert metrics["n"] >= live and 0.5 < metrics["rmse"] < 1.2 and metrics["batches"] > 0
     png = await client.get("/api/metrics/learning-curve.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+
+async def test_published_hybrid_lists_are_fused_with_fresh_events(client: httpx.AsyncClient, stack: Settings,
+                                                                   overrides: dict[str, str]) -> None:
+    from rich.console import Console
+
+    from cinestream.publish_job import publish
+
+    settings = Settings(redis_url=overrides["CINESTREAM_REDIS_URL"], mongo_db="cinestream_test")
+    message = await publish(settings, Console(quiet=True), k=50, text=False)
+    assert "published the hybrid's top 50 for 610 users" in message
+    body = (await client.get("/api/users/1/recommendations", params={"k": 10})).json()
+    assert body["model"] == "hybrid (offline) fused with online biased MF"
+    assert sum(item["reason"].startswith("because you rated ") for item in body["items"]) >= 8, body["items"]
+
+    first = body["items"][0]["movieId"]  # rate it now: it must leave the list at once, batch list or not
+    response = await client.post("/api/events/ratings", json={"user_id": 1, "movie_id": first, "rating": 2})
+    assert response.status_code == 202
+    deadline = time.monotonic() + 5
+    while first in [i["movieId"] for i in (await client.get("/api/users/1/recommendations")).json()["items"]]:
+        assert time.monotonic() < deadline, "a movie the user just rated is still recommended"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_movie_nobody_rated_has_content_neighbours(client: httpx.AsyncClient) -> None:
+    unrated = 1076  # in movies.csv, in no rating of ml-latest-small
+    body = (await client.get(f"/api/movies/{unrated}/similar", params={"k": 5})).json()
+    assert body["basis"] == "content" and len(body["items"]) == 5

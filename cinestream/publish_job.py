@@ -1,0 +1,96 @@
+"""``cinestream model publish``: fit the hybrid on the stored history and publish its lists to Redis.
+
+The batch side of a lambda-style design: the hybrid (the best model ``bench/accuracy.py``
+measures) is refitted periodically on everything MongoDB holds; the API blends its lists with
+the online MF, which has seen the events since. Each list carries the movie that explains it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+
+from cinestream.settings import Settings
+from evaluation.embeddings import overview_embeddings
+from evaluation.lineup import content_vectors, our_models
+from evaluation.run import TEXT_WEIGHT, warm_up
+from recommenders.base import top_k
+from recommenders.content import combine
+from recommenders.data import Ratings
+from recommenders.explain import anchors
+from recommenders.hybrid import Hybrid
+from storage import batch_store, catalogue_store
+from storage.mongo import connect, database
+from storage.redis_store import connect as connect_redis
+
+USERS_PER_BLOCK = 256
+SIMILAR = 20
+
+
+async def publish(settings: Settings, console: Console, k: int = 50, text: bool = True) -> str:
+    client = connect(settings)
+    try:
+        with console.status("reading ratings and the catalogue from MongoDB…"):
+            db = database(client, settings)
+            ratings = await catalogue_store.all_ratings(db)
+            documents = await catalogue_store.content_documents(db)
+    finally:
+        client.close()
+    if ratings.empty:
+        return "no ratings stored: run `cinestream catalogue build` first"
+    started = time.monotonic()
+    # Item codes over the whole catalogue, so movies nobody rated get content neighbours too.
+    catalogue = np.union1d(np.array(sorted(documents), dtype=np.int64), ratings["movieId"].to_numpy())
+    user_ids, users = np.unique(ratings["userId"].to_numpy(), return_inverse=True)
+    data = Ratings(users.astype(np.int64), np.searchsorted(catalogue, ratings["movieId"].to_numpy()),
+                   ratings["rating"].to_numpy(np.float64), ratings["timestamp"].to_numpy(np.int64),
+                   len(user_ids), len(catalogue))
+    vectors = content_vectors(catalogue, documents)
+    if text:
+        vectors = combine(vectors, overview_embeddings(catalogue, documents, settings.cache_dir, console),
+                          TEXT_WEIGHT)
+    warm_up()
+    with console.status(f"fitting the hybrid on {len(data):,} ratings…"):
+        hybrid = our_models(vectors, with_text=vectors)["hybrid"]().fit(data)
+    assert isinstance(hybrid, Hybrid)
+    seen = data.matrix(np.ones(len(data)))
+    lists: dict[int, np.ndarray] = {}
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("ranking every user's catalogue", total=data.n_users)
+        for start in range(0, data.n_users, USERS_PER_BLOCK):
+            block = np.arange(start, min(start + USERS_PER_BLOCK, data.n_users))
+            scores = np.array(hybrid.score(block), dtype=np.float64)
+            mine = seen[block].tocoo()
+            scores[mine.row, mine.col] = -np.inf
+            top = top_k(scores, k)
+            for row, user in enumerate(block.tolist()):
+                why = anchors(data, vectors, user, top[row])
+                lists[int(user_ids[user])] = np.column_stack([
+                    catalogue[top[row]], scores[row, top[row]],
+                    np.where(why >= 0, catalogue[np.maximum(why, 0)], -1)])
+            bar.advance(task, len(block))
+        similar: dict[int, np.ndarray] = {}
+        task = bar.add_task("content neighbours of every movie", total=len(catalogue))
+        for start in range(0, len(catalogue), 1000):
+            rows = np.arange(start, min(start + 1000, len(catalogue)))
+            sims = np.asarray((vectors[rows] @ vectors.T).todense())
+            sims[np.arange(len(rows)), rows] = -np.inf
+            best = top_k(sims, SIMILAR)
+            for j, movie in enumerate(rows.tolist()):
+                similar[int(catalogue[movie])] = np.column_stack([catalogue[best[j]], sims[j, best[j]]])
+            bar.advance(task, len(rows))
+    meta = {"created": time.time(), "model": "hybrid", "ratings": len(data), "users": len(lists),
+            "movies": len(catalogue), "overview_embeddings": text,
+            "validation_ndcg@10": hybrid.validation_ndcg, "ranking_weights": list(hybrid.ranking_weights),
+            "rating_weights": [round(float(w), 4) for w in hybrid.rating_weights]}
+    redis = connect_redis(settings)
+    try:
+        await batch_store.publish(redis, lists, similar, meta)
+    finally:
+        await redis.aclose()
+    return (f"published the hybrid's top {k} for {len(lists):,} users and content neighbours of "
+            f"{len(similar):,} movies in {time.monotonic() - started:.1f}s "
+            f"(validation NDCG@10 {hybrid.validation_ndcg:.4f})")
