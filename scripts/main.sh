@@ -9,8 +9,12 @@ dataset=${CINESTREAM_DATASET:-ml-latest-small}
 $cs stack up
 $cs data fetch "$dataset"
 $cs catalogue build
-mkdir -p "${CINESTREAM_STACK_DIR:-$HOME/.local/share/cinestream}/logs"
-worker_log="${CINESTREAM_STACK_DIR:-$HOME/.local/share/cinestream}/logs/worker.log"
+logs="${CINESTREAM_STACK_DIR:-$HOME/.local/share/cinestream}/logs"
+mkdir -p "$logs"
+# In the background, while the stream runs: the hybrid's lists for the API, then the offline
+# evaluation the dashboard shows (tables and precision–recall curves).
+( $cs model publish && $cs evaluate --dataset "$dataset" ) >"$logs/batch.log" 2>&1 &
+worker_log="$logs/worker.log"
 $cs worker --loglevel info >"$worker_log" 2>&1 &
 worker_pid=$!
 trap 'kill "$worker_pid" 2>/dev/null || true' EXIT
