@@ -33,17 +33,7 @@ def learning_curve_png(points: Sequence[dict[str, Any]], title: str = "Online MF
         ax.set_ylim(0, min(2.0, float(np.percentile(rmse, 99)) * 1.2))
     else:
         ax.text(0.5, 0.5, "no events learned yet", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("events learned")
-    ax.set_ylabel("error (stars)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    if points:
-        ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _finish(fig, ax, "events learned", "error (stars)", title, legend_size=8 if points else None)
 
 
 def precision_recall_png(curves: Sequence[dict[str, Any]], title: str = "Precision–recall, top 1…50") -> bytes:
@@ -55,11 +45,17 @@ def precision_recall_png(curves: Sequence[dict[str, Any]], title: str = "Precisi
             continue
         ax.plot(curve["recall"], curve["precision"], color=colours(j % 20), linewidth=1.6,
                 label=curve["name"], marker="o", markevery=[9] if len(curve["recall"]) > 9 else None, markersize=4)
-    ax.set_xlabel("recall@k")
-    ax.set_ylabel("precision@k")
-    ax.set_title(f"{title} (dot: k = 10)")
+    return _finish(fig, ax, "recall@k", "precision@k", f"{title} (dot: k = 10)", legend_size=7)
+
+
+def _finish(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str, legend_size: int | None) -> bytes:
+    """Labels, grid, legend, then the figure as PNG bytes (and closed: pyplot keeps every open figure)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=7)
+    if legend_size:
+        ax.legend(loc="upper right", fontsize=legend_size)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

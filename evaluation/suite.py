@@ -55,11 +55,7 @@ class RankingTask:
     @classmethod
     def from_split(cls, train: Ratings, test: Ratings, threshold: float = RELEVANT) -> RankingTask:
         liked = test.subset(test.ratings >= threshold)
-        users = np.unique(liked.users)
-        slot = np.searchsorted(users, liked.users)
-        relevant: list[set[int]] = [set() for _ in users]
-        for s, i in zip(slot.tolist(), liked.items.tolist(), strict=True):
-            relevant[s].add(i)
+        users, relevant = metrics.relevant_sets(liked.users, liked.items)
         return cls(users, relevant, train.matrix(np.ones(len(train))))
 
 

@@ -38,6 +38,15 @@ def mae(errors: FloatArray) -> float:
     return float(np.mean(np.abs(errors))) if len(errors) else float("nan")
 
 
+def relevant_sets(users: npt.NDArray[np.int64], items: IntArray) -> tuple[npt.NDArray[np.int64], list[set[int]]]:
+    """The distinct users of (user, item) pairs, and each one's set of items (what counts as a hit)."""
+    distinct = np.unique(users)
+    sets: list[set[int]] = [set() for _ in distinct]
+    for slot, item in zip(np.searchsorted(distinct, users).tolist(), items.tolist(), strict=True):
+        sets[slot].add(item)
+    return distinct, sets
+
+
 def hit_matrix(top: IntArray, relevant: Sequence[set[int] | frozenset[int]]) -> BoolArray:
     """``hits[u, r]``: the item at rank ``r`` of user ``u``'s list is relevant to ``u``.
 

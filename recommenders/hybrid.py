@@ -77,10 +77,7 @@ class Hybrid(Recommender):
 
     def _learn_ranking_weights(self, rankers: list[Recommender], inner: Ratings, valid: Ratings) -> None:
         liked = valid.subset(valid.ratings >= 4.0)
-        users = np.unique(liked.users)
-        relevant: list[set[int]] = [set() for _ in users]
-        for s, i in zip(np.searchsorted(users, liked.users).tolist(), liked.items.tolist(), strict=True):
-            relevant[s].add(i)
+        users, relevant = metrics.relevant_sets(liked.users, liked.items)
         seen = inner.matrix(np.ones(len(inner)))[users].tocoo()
         parts = []
         for model in rankers:
