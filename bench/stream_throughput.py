@@ -22,6 +22,8 @@ from simulators.replay import load_ratings, replay
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
+STALL_S = 60.0
+
 
 def river_events_per_second(ratings: list[tuple[int, int, float]]) -> tuple[float, float]:
     model = reco.BiasedMF(n_factors=10, seed=0)
@@ -37,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes in the consumer group")
     parser.add_argument("--agents", default="online_mf",
                         help="agents in the measured worker (the learning path by default; see CINESTREAM_AGENTS)")
     args = parser.parse_args()
@@ -50,17 +53,27 @@ def main() -> None:
     client.flushdb()
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
                               [env["CINESTREAM_TOPIC_RATINGS"]], [env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
-    proc = start_worker(env, Path(tempfile.mkdtemp(prefix="cinestream-bench-")))
+    workdirs = [Path(tempfile.mkdtemp(prefix="cinestream-bench-")) for _ in range(args.workers)]
+    procs = [start_worker(env, workdir) for workdir in workdirs]
     try:
         started = time.perf_counter()
         summary = asyncio.run(replay(settings.kafka_bootstrap, env["CINESTREAM_TOPIC_RATINGS"], ratings))
-        while float(client.hget("mf:preq", "n") or 0) < n:
+        learned, last_change = 0.0, time.monotonic()
+        while learned < n:
             time.sleep(0.01)
+            now = float(client.hget("mf:preq", "n") or 0)
+            if now > learned:
+                learned, last_change = now, time.monotonic()
+            elif time.monotonic() - last_change > STALL_S:
+                raise SystemExit(f"stalled at {learned:,.0f} of {n:,} events for {STALL_S:.0f}s: see the worker log "
+                                 f"in {workdirs[0]}")
         elapsed = time.perf_counter() - started
-        rss = rss_mib(proc)
+        rss = sum(rss_mib(proc) for proc in procs)
     finally:
-        stop_worker(proc)
+        for proc in procs:
+            stop_worker(proc)
 
+    batches = int(client.llen("mf:curve"))
     preq = {str(k, "utf-8") if isinstance(k, bytes) else k: float(v) for k, v in client.hgetall("mf:preq").items()}
     users = client.keys("mf:u:*")[:200]
     items = client.keys("mf:i:*")[:200]
@@ -74,9 +87,10 @@ def main() -> None:
                                                          env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
 
     ours = n / elapsed
-    print(f"worker agents: {args.agents}")
+    print(f"workers: {args.workers}, agents: {args.agents}")
     print(f"events: {n:,} in {summary.messages:,} messages (producer alone: {n / summary.seconds:,.0f} events/s)")
-    print(f"end-to-end (first produced -> last applied in Redis): {elapsed:.2f}s = {ours:,.0f} events/s")
+    print(f"end-to-end (first produced -> last applied in Redis): {elapsed:.2f}s = {ours:,.0f} events/s "
+          f"in {batches:,} micro-batches ({n / max(batches, 1):,.0f} events each on average)")
     print(f"river BiasedMF.learn_one in-process (same events, same run): {river_rate:,.0f} events/s")
     print(f"ratio ours / river: {ours / river_rate:.2f}")
     print(f"prequential RMSE: ours {(preq['sse'] / preq['n']) ** 0.5:.4f}  river {river_rmse:.4f}")

@@ -11,14 +11,17 @@ Layout (float32 rows as raw bytes, see ``online_models.biased_mf``):
 - ``mf:preq``: prequential (test-then-train) error sums: ``n``, ``sse``, ``sae``
 - ``mf:curve``: the learning curve, one JSON point per batch (``online_models.prequential``)
 
-A batch costs two round trips: one pipelined read (offsets, rows, stats) and one MULTI/EXEC
-that writes the rows *and* the partition's new offset. Either both land or neither does, so a
-worker killed mid-batch replays from Kafka's committed offset and skips what was applied.
+A batch costs two round trips, each one Lua script: a read (offsets, rows, stats) and a write of
+the rows *and* the partition's new offset. A script runs atomically: either both land or
+neither does, so a worker killed mid-batch replays from Kafka's committed offset and skips what
+was applied.
 
 Several workers share the item rows (a movie is rated on every partition), so a batch is an
-optimistic transaction: it WATCHes the rows it reads and its partitions' offsets, and if another
-worker wrote any of them first, EXEC fails and the batch is recomputed from the fresh state.
-The result is always that of some serial order of batches: no update is lost to a race.
+optimistic transaction: the write script first compares the offsets and every row it is about to
+replace with what the read returned, byte for byte, and if another worker wrote any of them in
+between it writes nothing and the batch is recomputed from the fresh state (as WATCH/MULTI would,
+without redis-py packing a key and a row per command argument). The result is always that of
+some serial order of batches: no update is lost to a race.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
 
 from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 from online_models.prequential import Prequential
@@ -78,89 +80,208 @@ class ApplyResult:
     squared_error: float
 
 
+# The read and the compare-and-write of a batch as two scripts over packed binary arguments:
+# redis-py packs every command argument in Python, and with a key and a row per user and movie
+# that packing was half of a batch's time. Ids travel as one int64 string, rows as one blob.
+# Keys are computed inside the scripts (as in ``storage.similarity_store``), which Redis Cluster
+# forbids: a cluster deployment needs the MF keys under one hash tag (noted in the README).
+READ_LUA = """
+local topic, partitions, users, items = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local function keys(prefix, packed, format, size)
+  local out = {}
+  for pos = 1, #packed, size do out[#out + 1] = prefix .. struct.unpack(format, packed, pos) end
+  return out
+end
+local function mget(list)  -- in slices: Lua's unpack is bounded by its stack
+  local out = {}
+  for first = 1, #list, 1000 do
+    local values = redis.call('MGET', unpack(list, first, math.min(first + 999, #list)))
+    for _, v in ipairs(values) do out[#out + 1] = v or '' end
+  end
+  return out
+end
+local applied = mget(keys('mf:applied:' .. topic .. ':', partitions, '<i4', 4))
+for j, v in ipairs(applied) do if v == '' then applied[j] = '-1' end end
+local stats = redis.call('HMGET', 'mf:stats', 'n', 'sum')
+return {applied, mget(keys('mf:u:', users, '<i8', 8)), mget(keys('mf:i:', items, '<i8', 8)),
+        stats[1] or '0', stats[2] or '0', redis.call('HGET', 'mf:preq', 'n') or '0'}
+"""
+
+# Writes the batch only if nothing it read has changed since (offsets and every row, compared
+# byte for byte): the same guarantee as WATCH/MULTI, in one round trip. Returns 0 on a conflict.
+# Commands take many keys or fields each (MGET, MSET, SADD, HSET): a Redis call per row was
+# most of the script's time.
+WRITE_LUA = """
+local topic, partitions, expected_offsets, new_offsets = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local width = tonumber(ARGV[5])
+local user_ids, user_seen, user_old, user_new, user_touched = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local item_ids, item_seen, item_old, item_new, item_touched = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
+local seen, stats, point, cap = ARGV[16], ARGV[17], ARGV[18], tonumber(ARGV[19])
+local SLICE = 1000
+local function call_sliced(command, head, list, step)
+  local out = {}
+  for first = 1, #list, SLICE * step do
+    local args = {}
+    if head then args[1] = head end
+    for j = first, math.min(first + SLICE * step - 1, #list) do args[#args + 1] = list[j] end
+    local reply = redis.call(command, unpack(args))
+    if type(reply) == 'table' then for _, v in ipairs(reply) do out[#out + 1] = v end end
+  end
+  return out
+end
+local prefix = 'mf:applied:' .. topic .. ':'
+local offset_keys = {}
+for pos = 1, #partitions, 4 do offset_keys[#offset_keys + 1] = prefix .. struct.unpack('<i4', partitions, pos) end
+local current = call_sliced('MGET', nil, offset_keys, 1)
+for j = 1, #offset_keys do
+  if tonumber(current[j] or '-1') ~= struct.unpack('<i8', expected_offsets, 8 * j - 7) then return 0 end
+end
+local function row_keys(prefix, ids)
+  local out = {}
+  for pos = 1, #ids, 8 do out[#out + 1] = prefix .. struct.unpack('<i8', ids, pos) end
+  return out
+end
+local function unchanged(keys, present, old)
+  local now = call_sliced('MGET', nil, keys, 1)
+  for j = 1, #keys do
+    if string.byte(present, j) == 1 then
+      if now[j] ~= string.sub(old, width * (j - 1) + 1, width * j) then return false end
+    elseif now[j] then return false end
+  end
+  return true
+end
+local user_keys, item_keys = row_keys('mf:u:', user_ids), row_keys('mf:i:', item_ids)
+if not unchanged(user_keys, user_seen, user_old) or not unchanged(item_keys, item_seen, item_old) then
+  return 0
+end
+local function write(keys, ids, rows, touched, set)
+  local pairs_, members = {}, {}
+  for j = 1, #keys do
+    if string.byte(touched, j) == 1 then
+      pairs_[#pairs_ + 1] = keys[j]
+      pairs_[#pairs_ + 1] = string.sub(rows, width * (j - 1) + 1, width * j)
+      members[#members + 1] = struct.unpack('<i8', ids, 8 * j - 7)
+    end
+  end
+  if #pairs_ > 0 then call_sliced('MSET', nil, pairs_, 2) end
+  if set and #members > 0 then call_sliced('SADD', set, members, 1) end
+end
+write(user_keys, user_ids, user_new, user_touched, nil)
+write(item_keys, item_ids, item_new, item_touched, 'mf:items')
+local by_user = {}
+for pos = 1, #seen, 20 do
+  local user, movie, rating = struct.unpack('<i8i8f', seen, pos)
+  local fields = by_user[user]
+  if not fields then fields = {}; by_user[user] = fields end
+  fields[#fields + 1] = movie
+  fields[#fields + 1] = tostring(rating)
+end
+for user, fields in pairs(by_user) do call_sliced('HSET', 'mf:seen:' .. user, fields, 2) end
+local n, sum, sse, sae = struct.unpack('<ffff', stats)
+redis.call('HINCRBYFLOAT', 'mf:stats', 'n', n)
+redis.call('HINCRBYFLOAT', 'mf:stats', 'sum', sum)
+redis.call('HINCRBYFLOAT', 'mf:preq', 'n', n)
+redis.call('HINCRBYFLOAT', 'mf:preq', 'sse', sse)
+redis.call('HINCRBYFLOAT', 'mf:preq', 'sae', sae)
+redis.call('RPUSH', 'mf:curve', point)
+redis.call('LTRIM', 'mf:curve', -cap, -1)
+for pos = 1, #new_offsets, 12 do
+  local p, o = struct.unpack('<i4i8', new_offsets, pos)
+  redis.call('SET', prefix .. p, o)
+end
+return 1
+"""
+
+
+def _ids(values: np.ndarray) -> bytes:
+    return np.ascontiguousarray(values, dtype="<i8").tobytes()
+
+
 class ModelStore:
     def __init__(self, redis: aioredis.Redis, model: BiasedMF) -> None:
         self.redis = redis
         self.model = model
         self.tracker = Prequential()
         self.conflicts = 0
+        self._read = redis.register_script(READ_LUA)
+        self._write = redis.register_script(WRITE_LUA)
 
     def _rows(self, ids: np.ndarray, blobs: list[Any], salt: int) -> FloatArray:
         """Decode stored rows in one ``frombuffer``; rows not stored yet get their initial values."""
-        rows = self.model.rows_for(ids, salt)
-        present = [j for j, blob in enumerate(blobs) if blob is not None]
-        if present:
-            joined = b"".join(blobs[j] for j in present)
-            rows[present] = np.frombuffer(joined, dtype=np.float32).reshape(len(present), -1)
+        present = np.fromiter((bool(blob) for blob in blobs), dtype=bool, count=len(blobs))
+        if present.all():
+            return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
+        rows = np.empty((len(ids), self.model.width), dtype=np.float32)
+        rows[~present] = self.model.rows_for(ids[~present], salt)
+        if present.any():
+            joined = b"".join(blob for blob in blobs if blob)
+            rows[present] = np.frombuffer(joined, dtype=np.float32).reshape(int(present.sum()), -1)
         return rows
 
     async def apply(self, batch: RatingBatch) -> ApplyResult:
         """Apply the batch once, however many times it is delivered and whoever else is writing."""
         while True:
-            try:
-                return await self._apply_once(batch)
-            except WatchError:
-                self.conflicts += 1  # another worker wrote a row we read: recompute from fresh state
+            result = await self._apply_once(batch)
+            if result is not None:
+                return result
+            self.conflicts += 1  # another worker wrote a row we read: recompute from fresh state
 
-    async def _apply_once(self, batch: RatingBatch) -> ApplyResult:
+    async def _apply_once(self, batch: RatingBatch) -> ApplyResult | None:
         partitions = np.unique(batch.partitions)
         users, user_index = np.unique(batch.users, return_inverse=True)
         movies, movie_index = np.unique(batch.movies, return_inverse=True)
-        offset_keys = [applied_key(batch.topic, int(p)) for p in partitions]
-        user_keys = [user_key(int(u)) for u in users]
-        movie_keys = [item_key(int(m)) for m in movies]
+        packed_partitions = np.ascontiguousarray(partitions, dtype="<i4").tobytes()
+        applied_raw, user_blobs, item_blobs, n_raw, sum_raw, learned = await self._read(
+            args=[batch.topic, packed_partitions, _ids(users), _ids(movies)])
 
-        async with self.redis.pipeline(transaction=True) as tx:
-            await tx.watch(*offset_keys, *user_keys, *movie_keys)
-            async with self.redis.pipeline(transaction=False) as read:
-                read.mget(offset_keys)
-                read.mget(user_keys)
-                read.mget(movie_keys)
-                read.hmget(STATS, ["n", "sum"])
-                read.hget(PREQ, "n")
-                applied_raw, user_blobs, item_blobs, stats, learned = await read.execute()
+        applied = {int(p): int(a) for p, a in zip(partitions, applied_raw, strict=True)}
+        threshold = np.array([applied[int(p)] for p in batch.partitions], dtype=np.int64)
+        fresh = batch.offsets > threshold
+        skipped = int((~fresh).sum())
+        if not fresh.any():
+            return ApplyResult(0, skipped, 0.0)
 
-            applied = {int(p): int(a) if a is not None else -1
-                       for p, a in zip(partitions, applied_raw, strict=True)}
-            threshold = np.array([applied[int(p)] for p in batch.partitions], dtype=np.int64)
-            fresh = batch.offsets > threshold
-            skipped = int((~fresh).sum())
-            if not fresh.any():
-                await tx.reset()
-                return ApplyResult(0, skipped, 0.0)
+        user_rows = self._rows(users, user_blobs, USER_SALT)
+        item_rows = self._rows(movies, item_blobs, ITEM_SALT)
+        n, total = float(n_raw), float(sum_raw)
+        ratings = batch.ratings[fresh].astype(np.float32)
+        mf_batch = MFBatch(user_rows, item_rows, user_index[fresh], movie_index[fresh], ratings)
+        err = ratings - self.model.learn_many(mf_batch, total / n if n else 3.5)
+        sse = float(np.square(err).sum())
+        point = self.tracker.update(err, int(float(learned)))
 
-            user_rows = self._rows(users, user_blobs, USER_SALT)
-            item_rows = self._rows(movies, item_blobs, ITEM_SALT)
-            n, total = float(stats[0] or 0), float(stats[1] or 0)
-            ratings = batch.ratings[fresh].astype(np.float32)
-            mf_batch = MFBatch(user_rows, item_rows, user_index[fresh], movie_index[fresh], ratings)
-            err = ratings - self.model.learn_many(mf_batch, total / n if n else 3.5)
-            sse = float(np.square(err).sum())
-            point = self.tracker.update(err, int(float(learned or 0)))
+        # Only partitions with fresh events move, and only forward: a partition whose events in
+        # this batch were all replays must keep its (higher) applied offset.
+        moved = np.unique(batch.partitions[fresh])
+        last = np.array([batch.offsets[fresh & (batch.partitions == p)].max() for p in moved], dtype=np.int64)
+        new_offsets = np.empty(len(moved), dtype=[("p", "<i4"), ("o", "<i8")])
+        new_offsets["p"], new_offsets["o"] = moved, last
+        touched_users = np.unique(user_index[fresh])
+        touched_items = np.unique(movie_index[fresh])
+        seen = np.empty(int(fresh.sum()), dtype=[("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
+        seen["u"], seen["m"], seen["r"] = batch.users[fresh], batch.movies[fresh], batch.ratings[fresh]
+        stats = np.array([len(ratings), ratings.sum(), sse, np.abs(err).sum()], dtype="<f4")
 
-            # Only partitions with fresh events move, and only forward: a partition whose events in
-            # this batch were all replays must keep its (higher) applied offset.
-            last = {int(p): int(batch.offsets[fresh & (batch.partitions == p)].max())
-                    for p in np.unique(batch.partitions[fresh])}
-            touched_users = np.unique(user_index[fresh])
-            touched_items = np.unique(movie_index[fresh])
-            tx.multi()
-            tx.mset({user_keys[j]: user_rows[j].tobytes() for j in touched_users})
-            tx.mset({movie_keys[j]: item_rows[j].tobytes() for j in touched_items})
-            tx.sadd(ITEMS, *[int(movies[j]) for j in touched_items])
-            for u in np.unique(batch.users[fresh]):
-                mine = fresh & (batch.users == u)
-                tx.hset(seen_key(int(u)), mapping=dict(zip(batch.movies[mine].tolist(),
-                                                           batch.ratings[mine].tolist(), strict=True)))
-            tx.hincrbyfloat(STATS, "n", float(len(ratings)))
-            tx.hincrbyfloat(STATS, "sum", float(ratings.sum()))
-            tx.hincrbyfloat(PREQ, "n", float(len(ratings)))
-            tx.hincrbyfloat(PREQ, "sse", sse)
-            tx.hincrbyfloat(PREQ, "sae", float(np.abs(err).sum()))
-            tx.rpush(CURVE, json.dumps(point.as_dict()))
-            tx.ltrim(CURVE, -CURVE_POINTS, -1)
-            tx.mset({applied_key(batch.topic, p): o for p, o in last.items()})
-            await tx.execute()
+        def present(blobs: list[Any]) -> bytes:
+            return bytes(1 if blob else 0 for blob in blobs)
+
+        def old(blobs: list[Any]) -> bytes:
+            width = self.model.width * 4
+            return b"".join(blob if blob else bytes(width) for blob in blobs)
+
+        def flags(index: np.ndarray, count: int) -> bytes:
+            mask = np.zeros(count, dtype=np.uint8)
+            mask[index] = 1  # rows only replayed events touched are not written
+            return mask.tobytes()
+
+        expected = np.array([applied[int(p)] for p in partitions], dtype=np.int64)
+        written = await self._write(args=[
+            batch.topic, packed_partitions, _ids(expected), new_offsets.tobytes(), self.model.width * 4,
+            _ids(users), present(user_blobs), old(user_blobs), user_rows.tobytes(), flags(touched_users, len(users)),
+            _ids(movies), present(item_blobs), old(item_blobs), item_rows.tobytes(), flags(touched_items, len(movies)),
+            seen.tobytes(), stats.tobytes(), json.dumps(point.as_dict()), CURVE_POINTS])
+        if not written:
+            return None
         return ApplyResult(int(fresh.sum()), skipped, sse)
 
     async def recommend(self, user: int, k: int = 10) -> list[tuple[int, float]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,7 +98,8 @@ async def test_recommendations_exclude_what_the_user_rated(redis_db: aioredis.Re
 async def test_two_workers_writing_the_same_movies_lose_no_update(redis_db: aioredis.Redis,
                                                                   ratings: pd.DataFrame) -> None:
     """Two stores (as two workers would) apply batches of different partitions that rate the same
-    movies, at the same time: the result equals applying them one after the other."""
+    movies; the second writes between the first one's read and write. The first one's write must be
+    refused and recomputed: the result equals applying them one after the other."""
     run = batches(ratings, 3000)
     first = RatingBatch("ratings", *(getattr(run[0], f) for f in ("partitions", "offsets", "users", "movies",
                                                                     "ratings")))
@@ -116,7 +117,26 @@ async def test_two_workers_writing_the_same_movies_lose_no_update(redis_db: aior
     one_then_two, two_then_one = await serial([first, second]), await serial([second, first])
     await redis_db.flushdb()
     a, b = ModelStore(redis_db, BiasedMF(n_factors=8, seed=0)), ModelStore(redis_db, BiasedMF(n_factors=8, seed=0))
-    await asyncio.gather(a.apply(first), b.apply(second))
+    write, b_done = a._write, []
+
+    async def b_gets_in_first(*args: Any, **kwargs: Any) -> Any:
+        if not b_done:
+            b_done.append(await b.apply(second))  # between a's read and a's write
+        return await write(*args, **kwargs)
+
+    a._write = b_gets_in_first  # type: ignore[assignment]
+    await a.apply(first)
     concurrent = await snapshot(redis_db)
-    assert a.conflicts + b.conflicts >= 1  # they did collide, and one of them recomputed
-    assert concurrent in (one_then_two, two_then_one)
+    assert (a.conflicts, b.conflicts) == (1, 0)  # a's stale write was refused, and a recomputed
+    assert concurrent == two_then_one
+    assert one_then_two != two_then_one  # the order matters, so the check above can fail
+
+
+async def test_a_batch_larger_than_luas_unpack_limit_is_applied(redis_db: aioredis.Redis, data_dir: Path) -> None:
+    """Lua's ``unpack`` takes a few thousand values: the scripts slice their MGET/MSET calls."""
+    everything = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv")
+    (big,) = batches(everything, len(everything))  # every rating at once: 9,724 movies
+    assert len(np.unique(big.movies)) > 8000
+    result = await ModelStore(redis_db, BiasedMF(n_factors=8, seed=0)).apply(big)
+    assert result.applied == len(everything)
+    assert await redis_db.scard("mf:items") == len(np.unique(big.movies))
