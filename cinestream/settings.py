@@ -57,10 +57,15 @@ class Settings(BaseSettings):
     # Agents this worker runs (streams/agents/<name>.py). Run the learning path and the
     # heavier side models in separate worker processes when they compete for cores.
     agents: str = "online_mf,trending,similarity,history"
-    # Micro-batch: up to this many messages, or what arrived within this window. A short window
-    # keeps ratings fresh under light load; under heavy load batches fill up before it ends.
+    # Micro-batch of the learning agent (streams/take.py): up to this many messages; the wait for
+    # more is short while the stream is light (a lone rating is learned within it) and long once a
+    # batch shows a backlog (at least `batch_busy_messages` messages), so batches grow with load.
     batch_max_messages: int = 2000
-    batch_window_ms: float = 10.0
+    batch_window_ms: float = 2.0
+    batch_busy_window_ms: float = 30.0
+    batch_busy_messages: int = 10
+    # The side models (trending, similarity, history) are not read within milliseconds: longer batches.
+    side_window_ms: float = 100.0
 
     _external: frozenset[str] = PrivateAttr(default=frozenset())
 

@@ -2,7 +2,7 @@
 
 The same rows and update rule as the stream (``BiasedMF``), so the stream continues exactly
 where the bootstrap stopped. Mini-batches are shuffled across users, so one vectorised step
-per batch (``exact_rounds=0``) is both fast and accurate here.
+per batch (``sequential=False``) is both fast and accurate here.
 
 Example
 -------
@@ -46,7 +46,7 @@ def fit(model: BiasedMF, users: IntArray, items: IntArray, ratings: npt.NDArray[
     user_rows, item_rows = model.rows_for(user_ids, 1), model.rows_for(item_ids, 2)
     mean = float(r.mean())
     rng = np.random.default_rng(seed)
-    saved, model.exact_rounds = model.exact_rounds, 0
+    saved, model.sequential = model.sequential, False
     history: list[float] = []
     try:
         for epoch in range(epochs):
@@ -60,5 +60,5 @@ def fit(model: BiasedMF, users: IntArray, items: IntArray, ratings: npt.NDArray[
             if progress:
                 progress(epoch, history[-1])
     finally:
-        model.exact_rounds = saved
+        model.sequential = saved
     return Fitted(user_ids, item_ids, user_rows, item_rows, mean, len(r), history)

@@ -20,7 +20,7 @@ async def prepare_history() -> None:
 
 @app.agent(events_topic)
 async def history(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=10 * settings.batch_window_ms / 1000):
+    async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
         documents = []
         for event in events:
             parsed = parse_message(event.value)

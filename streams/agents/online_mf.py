@@ -1,7 +1,8 @@
 """Agent: learn the online MF model from rating events, one micro-batch at a time.
 
-``take_events`` hands over up to 2,000 messages (or what arrived within 50 ms) with their
-partition and offset; every rating of the batch goes through one vectorised learning step and
+``take_adaptive`` (``streams/take.py``) hands over up to 2,000 messages with their partition and
+offset, waiting 2 ms for more while the stream is light and 30 ms under a backlog; every rating
+of the batch goes through one vectorised learning step and
 two Redis round trips (``storage.model_store``). This agent owns the ratings topic's dead
 letters: a malformed message goes there with its reason and the stream goes on.
 """
@@ -18,13 +19,15 @@ from storage.redis_store import connect
 from streams.app import app, ratings_topic, settings
 from streams.batch import collect
 from streams.retry import until_stored
+from streams.take import take_adaptive
 
 store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
 
 
 @app.agent(ratings_topic)
 async def learn_ratings(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=settings.batch_window_ms / 1000):
+    async for events in take_adaptive(stream, settings.batch_max_messages, settings.batch_window_ms / 1000,
+                                      settings.batch_busy_window_ms / 1000, settings.batch_busy_messages):
         batch = await collect(events, frozenset({settings.topic_ratings}))
         rated = ~np.isnan(batch.ratings)
         if rated.any():

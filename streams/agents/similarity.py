@@ -19,7 +19,7 @@ store = SimilarityStore(connect(settings), model)
 
 @app.agent(events_topic)
 async def similarity(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=10 * settings.batch_window_ms / 1000):
+    async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
         batch = await collect(events)
         if len(batch):
             weights = np.where(np.isnan(batch.ratings), (batch.confidence >= 0.5).astype(np.float64),

@@ -16,7 +16,7 @@ store = TrendingStore(connect(settings), Trending())
 
 @app.agent(events_topic)
 async def trending(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=10 * settings.batch_window_ms / 1000):
+    async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
         batch = await collect(events, frozenset({settings.topic_watches}))  # ratings': online_mf
         if len(batch):
             await until_stored("trending batch", store.add, batch.movies, batch.confidence, batch.timestamps)
