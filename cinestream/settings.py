@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     topic_dead_letter: str = "dead-letter"
     # Agents this worker runs (streams/agents/<name>.py). Run the learning path and the
     # heavier side models in separate worker processes when they compete for cores.
-    agents: str = "online_mf,trending,similarity,history"
+    agents: str = "online_mf,online_mf_watches,trending,similarity,history"
     # Micro-batch of the learning agent (streams/take.py): up to this many messages; the wait for
     # more is short while the stream is light (a lone rating is learned within it) and long once a
     # batch shows a backlog (at least `batch_busy_messages` messages), so batches grow with load.

@@ -63,14 +63,15 @@ def seen_key(user: int) -> str:
 
 @dataclass(frozen=True)
 class RatingBatch:
-    """Ratings of one micro-batch with where each came from in Kafka."""
+    """Ratings (or, with ``watches``, completion ratios) of one micro-batch with where each came from in Kafka."""
 
     topic: str
     partitions: np.ndarray  # int64
     offsets: np.ndarray  # int64
     users: np.ndarray  # int64
     movies: np.ndarray  # int64
-    ratings: np.ndarray  # float32
+    ratings: np.ndarray  # float32: stars, or a watch's completion in [0, 1]
+    watches: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,14 +178,16 @@ for pos = 1, #seen, 20 do
   fields[#fields + 1] = tostring(rating)
 end
 for user, fields in pairs(by_user) do call_sliced('HSET', 'mf:seen:' .. user, fields, 2) end
-local n, sum, sse, sae = struct.unpack('<ffff', stats)
-redis.call('HINCRBYFLOAT', 'mf:stats', 'n', n)
-redis.call('HINCRBYFLOAT', 'mf:stats', 'sum', sum)
-redis.call('HINCRBYFLOAT', 'mf:preq', 'n', n)
-redis.call('HINCRBYFLOAT', 'mf:preq', 'sse', sse)
-redis.call('HINCRBYFLOAT', 'mf:preq', 'sae', sae)
-redis.call('RPUSH', 'mf:curve', point)
-redis.call('LTRIM', 'mf:curve', -cap, -1)
+if #point > 0 then  -- a batch of ratings (watches carry no stars and no prediction to score)
+  local n, sum, sse, sae = struct.unpack('<ffff', stats)
+  redis.call('HINCRBYFLOAT', 'mf:stats', 'n', n)
+  redis.call('HINCRBYFLOAT', 'mf:stats', 'sum', sum)
+  redis.call('HINCRBYFLOAT', 'mf:preq', 'n', n)
+  redis.call('HINCRBYFLOAT', 'mf:preq', 'sse', sse)
+  redis.call('HINCRBYFLOAT', 'mf:preq', 'sae', sae)
+  redis.call('RPUSH', 'mf:curve', point)
+  redis.call('LTRIM', 'mf:curve', -cap, -1)
+end
 for pos = 1, #new_offsets, 12 do
   local p, o = struct.unpack('<i4i8', new_offsets, pos)
   redis.call('SET', prefix .. p, o)
@@ -246,9 +249,13 @@ class ModelStore:
         n, total = float(n_raw), float(sum_raw)
         ratings = batch.ratings[fresh].astype(np.float32)
         mf_batch = MFBatch(user_rows, item_rows, user_index[fresh], movie_index[fresh], ratings)
-        err = ratings - self.model.learn_many(mf_batch, total / n if n else 3.5)
+        if batch.watches:
+            self.model.learn_watches(mf_batch)
+            err, point = np.zeros(0, np.float32), ""
+        else:
+            err = ratings - self.model.learn_many(mf_batch, total / n if n else 3.5)
+            point = json.dumps(self.tracker.update(err, int(float(learned))).as_dict())
         sse = float(np.square(err).sum())
-        point = self.tracker.update(err, int(float(learned)))
 
         # Only partitions with fresh events move, and only forward: a partition whose events in
         # this batch were all replays must keep its (higher) applied offset.
@@ -258,9 +265,10 @@ class ModelStore:
         new_offsets["p"], new_offsets["o"] = moved, last
         touched_users = np.unique(user_index[fresh])
         touched_items = np.unique(movie_index[fresh])
-        seen = np.empty(int(fresh.sum()), dtype=[("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
-        seen["u"], seen["m"], seen["r"] = batch.users[fresh], batch.movies[fresh], batch.ratings[fresh]
-        stats = np.array([len(ratings), ratings.sum(), sse, np.abs(err).sum()], dtype="<f4")
+        seen = np.empty(0 if batch.watches else int(fresh.sum()), dtype=[("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
+        if not batch.watches:  # what a user rated; a watch alone does not hide a film from suggestions
+            seen["u"], seen["m"], seen["r"] = batch.users[fresh], batch.movies[fresh], batch.ratings[fresh]
+        stats = np.array([len(ratings), ratings.sum(), sse, np.abs(err).sum()], dtype="<f4")  # ratings only
 
         def present(blobs: list[Any]) -> bytes:
             return bytes(1 if blob else 0 for blob in blobs)
@@ -279,7 +287,7 @@ class ModelStore:
             batch.topic, packed_partitions, _ids(expected), new_offsets.tobytes(), self.model.width * 4,
             _ids(users), present(user_blobs), old(user_blobs), user_rows.tobytes(), flags(touched_users, len(users)),
             _ids(movies), present(item_blobs), old(item_blobs), item_rows.tobytes(), flags(touched_items, len(movies)),
-            seen.tobytes(), stats.tobytes(), json.dumps(point.as_dict()), CURVE_POINTS])
+            seen.tobytes(), stats.tobytes(), point, CURVE_POINTS])
         if not written:
             return None
         return ApplyResult(int(fresh.sum()), skipped, sse)

@@ -24,5 +24,6 @@ app = faust.App(
 )
 
 ratings_topic = app.topic(settings.topic_ratings, value_serializer="raw", partitions=settings.partitions)
+watches_topic = app.topic(settings.topic_watches, value_serializer="raw", partitions=settings.partitions)
 events_topic = app.topic(settings.topic_ratings, settings.topic_watches, value_serializer="raw")
 dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw", partitions=1)

@@ -72,6 +72,19 @@ async def test_a_posted_rating_makes_a_new_user_known_within_a_second(client: ht
     assert STAR_WARS not in [item["movieId"] for item in body["items"]]  # what you rated is not suggested
 
 
+async def test_a_watch_alone_makes_a_new_user_known(client: httpx.AsyncClient) -> None:
+    """Implicit feedback reaches the online MF: a user who only watched gets personal suggestions."""
+    new_user = 910_000_000 + int(time.time()) % 1000
+    response = await client.post("/api/events/watches", json={"user_id": new_user, "movie_id": STAR_WARS,
+                                                              "seconds_watched": 7200, "completed": True})
+    assert response.status_code == 202
+    deadline = time.monotonic() + 5
+    while (body := (await client.get(f"/api/users/{new_user}/recommendations")).json())["model"] != "online biased MF":
+        assert time.monotonic() < deadline, "the watch did not reach the model"
+        await asyncio.sleep(0.05)
+    assert len(body["items"]) == 10
+
+
 async def test_bad_events_are_4xx_with_a_message(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/events/ratings", json={"user_id": 1, "movie_id": 2, "rating": 4.3})
     assert response.status_code == 422 and "steps of 0.5" in response.text

@@ -140,3 +140,27 @@ async def test_a_batch_larger_than_luas_unpack_limit_is_applied(redis_db: aiored
     result = await ModelStore(redis_db, BiasedMF(n_factors=8, seed=0)).apply(big)
     assert result.applied == len(everything)
     assert await redis_db.scard("mf:items") == len(np.unique(big.movies))
+
+
+async def test_watches_move_the_factors_once_and_leave_stars_and_stats_alone(redis_db: aioredis.Redis,
+                                                                          ratings: pd.DataFrame) -> None:
+    store = ModelStore(redis_db, BiasedMF(n_factors=8, seed=0))
+    rated = batches(ratings, 3000)[0]
+    await store.apply(rated)
+    before = await snapshot(redis_db)
+    watches = RatingBatch("watches", rated.partitions, rated.offsets, rated.users, rated.movies,
+                          np.where(rated.ratings >= 4, 1.0, 0.1).astype(np.float32), watches=True)
+    assert (await store.apply(watches)).applied == len(rated.users)
+    after = await snapshot(redis_db)
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert any(k.startswith(b"mf:u:") for k in changed) and any(k.startswith(b"mf:i:") for k in changed)
+    assert not any(k.startswith((b"mf:seen:", b"mf:stats", b"mf:preq")) for k in changed)
+    assert {k for k in changed if k.startswith(b"mf:applied:")} == {f"mf:applied:watches:{p}".encode()
+                                                                    for p in np.unique(rated.partitions)}
+    user = int(rated.users[0])
+    row = np.frombuffer(after[f"mf:u:{user}".encode()], dtype=np.float32)  # type: ignore[arg-type]
+    old = np.frombuffer(before[f"mf:u:{user}".encode()], dtype=np.float32)  # type: ignore[arg-type]
+    assert np.array_equal(row[:2], old[:2])  # bias and AdaGrad sum: the ratings' business
+    replay = await store.apply(watches)  # delivered again after a crash: skipped
+    assert (replay.applied, replay.skipped) == (0, len(rated.users))
+    assert await snapshot(redis_db) == after

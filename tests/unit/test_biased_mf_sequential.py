@@ -33,3 +33,16 @@ def test_learning_in_one_batch_or_event_by_event_gives_the_same_rows() -> None:
                                            3.5) for s in range(0, 500, 7)])
     assert np.array_equal(at_once, pieces)
     assert np.array_equal(whole.users, parts.users) and np.array_equal(whole.items, parts.items)
+
+
+def test_watching_to_the_end_brings_user_and_film_closer_and_abandoning_pushes_apart() -> None:
+    mf = BiasedMF(n_factors=8, seed=0)
+    users, items = mf.rows_for(np.arange(1), 1), mf.rows_for(np.arange(2), 2)
+    before = items[:, 2:] @ users[0, 2:]
+    biases = users[0, :2].copy(), items[:, :2].copy()
+    for _ in range(20):
+        mf.learn_watches(MFBatch(users, items, np.array([0, 0]), np.array([0, 1]),
+                                 np.array([1.0, 0.05], dtype=np.float32)))
+    after = items[:, 2:] @ users[0, 2:]
+    assert after[0] > before[0] + 0.01 and after[1] < before[1] - 0.01
+    assert np.array_equal(users[0, :2], biases[0]) and np.array_equal(items[:, :2], biases[1])  # stars untouched

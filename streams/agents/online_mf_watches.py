@@ -1,0 +1,37 @@
+"""Agent: teach the online MF what people watch (implicit feedback), next to what they rate.
+
+Each watch moves the user's and the film's factors by its completion ratio
+(``BiasedMF.learn_watches``): watched to the end pulls them together, abandoned early pushes
+them apart. The same exactly-once store as the ratings (``storage.model_store``): the watches
+topic has its own applied offsets, and user rows shared with the ratings agent are protected
+by the same compare-and-write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from online_models.biased_mf import BiasedMF
+from storage.model_store import ModelStore, RatingBatch
+from storage.redis_store import connect
+from streams.app import app, settings, watches_topic
+from streams.batch import collect
+from streams.retry import until_stored
+from streams.take import take_adaptive
+
+store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
+
+
+@app.agent(watches_topic)
+async def learn_watches(stream: Any) -> None:
+    async for events in take_adaptive(stream, settings.batch_max_messages, settings.batch_window_ms / 1000,
+                                      settings.batch_busy_window_ms / 1000, settings.batch_busy_messages):
+        batch = await collect(events)  # the watches topic's dead letters are trending's
+        watched = np.isnan(batch.ratings)
+        if watched.any():
+            watches = RatingBatch(settings.topic_watches, batch.partitions[watched], batch.offsets[watched],
+                                  batch.users[watched], batch.movies[watched],
+                                  batch.confidence[watched].astype(np.float32), watches=True)
+            await until_stored("online MF watches batch", store.apply, watches)
