@@ -14,15 +14,37 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import redis
+import redis.asyncio as aioredis
 from river import reco
 
 from cinestream.settings import get_settings
+from evaluation.datasets import load_documents
+from evaluation.embeddings import overview_embeddings
+from evaluation.lineup import content_vectors
+from evaluation.run import TEXT_WEIGHT
+from recommenders.content import combine, reduced
 from simulators.replay import load_ratings, replay
+from storage import content_store
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
 STALL_S = 60.0
+
+
+async def install_content(url: str, data_dir: Path, dataset: str, cache_dir: Path) -> None:
+    """The content vectors ``model publish`` would install, computed from the dataset's files."""
+    documents = load_documents(data_dir, dataset)
+    ids = np.array(sorted(documents), dtype=np.int64)
+    vectors = content_vectors(ids, documents)
+    if any(d.get("overview") for d in documents.values()):
+        vectors = combine(vectors, overview_embeddings(ids, documents, cache_dir), TEXT_WEIGHT)
+    client = aioredis.Redis.from_url(url)
+    try:
+        await content_store.install(client, ids, reduced(vectors))
+    finally:
+        await client.aclose()
 
 
 def river_events_per_second(ratings: list[tuple[int, int, float]]) -> tuple[float, float]:
@@ -54,6 +76,7 @@ def main() -> None:
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
                               [env["CINESTREAM_TOPIC_RATINGS"]], [env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
     workdirs = [Path(tempfile.mkdtemp(prefix="cinestream-bench-")) for _ in range(args.workers)]
+    asyncio.run(install_content(env["CINESTREAM_REDIS_URL"], settings.data_dir, args.dataset, settings.cache_dir))
     procs = [start_worker(env, workdir) for workdir in workdirs]
     try:
         started = time.perf_counter()

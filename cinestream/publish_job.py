@@ -18,11 +18,11 @@ from evaluation.embeddings import overview_embeddings
 from evaluation.lineup import content_vectors, our_models
 from evaluation.run import TEXT_WEIGHT, warm_up
 from recommenders.base import top_k
-from recommenders.content import combine
+from recommenders.content import combine, reduced
 from recommenders.data import Ratings
 from recommenders.explain import anchors
 from recommenders.hybrid import Hybrid
-from storage import batch_store, catalogue_store
+from storage import batch_store, catalogue_store, content_store
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 
@@ -89,6 +89,7 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
     redis = connect_redis(settings)
     try:
         await batch_store.publish(redis, lists, similar, meta)
+        await content_store.install(redis, catalogue, reduced(vectors))  # for the stream's correction
     finally:
         await redis.aclose()
     return (f"published the hybrid's top {k} for {len(lists):,} users and content neighbours of "

@@ -69,6 +69,15 @@ def combine(metadata: sp.csr_matrix, embeddings: FloatArray | None, weight: floa
     return normalize(sp.hstack([metadata, dense]).tocsr())
 
 
+def reduced(vectors: sp.csr_matrix, dims: int = 128, seed: int = 0) -> FloatArray:
+    """Unit vectors of ``dims`` dimensions (truncated SVD) with about the same cosines: what a stream
+    worker keeps in memory for every film (``online_models.residual_knn``)."""
+    from sklearn.decomposition import TruncatedSVD
+
+    dims = min(dims, vectors.shape[1] - 1)
+    return normalize(TruncatedSVD(dims, random_state=seed).fit_transform(vectors)).astype(np.float32)
+
+
 class ContentBased(ItemKNN):
     name = "content"
 

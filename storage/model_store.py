@@ -35,9 +35,12 @@ import redis.asyncio as aioredis
 
 from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 from online_models.prequential import Prequential
+from online_models.residual_knn import Histories, ResidualKNN
+from storage import content_store
 
 APPLIED, STATS, PREQ, ITEMS, CURVE = "mf:applied:", "mf:stats", "mf:preq", "mf:items", "mf:curve"
 CURVE_POINTS = 5000  # the list is trimmed to the latest points
+HISTORY_RECORD = np.dtype([("movie", "<i8"), ("error", "<f4")])  # ``mf:h:<user>``: recent MF errors
 USER_SALT, ITEM_SALT = 1, 2
 
 
@@ -105,7 +108,8 @@ local applied = mget(keys('mf:applied:' .. topic .. ':', partitions, '<i4', 4))
 for j, v in ipairs(applied) do if v == '' then applied[j] = '-1' end end
 local stats = redis.call('HMGET', 'mf:stats', 'n', 'sum')
 return {applied, mget(keys('mf:u:', users, '<i8', 8)), mget(keys('mf:i:', items, '<i8', 8)),
-        stats[1] or '0', stats[2] or '0', redis.call('HGET', 'mf:preq', 'n') or '0'}
+        stats[1] or '0', stats[2] or '0', redis.call('HGET', 'mf:preq', 'n') or '0',
+        mget(keys('mf:h:', users, '<i8', 8))}
 """
 
 # Writes the batch only if nothing it read has changed since (offsets and every row, compared
@@ -118,6 +122,7 @@ local width = tonumber(ARGV[5])
 local user_ids, user_seen, user_old, user_new, user_touched = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local item_ids, item_seen, item_old, item_new, item_touched = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local seen, stats, point, cap = ARGV[16], ARGV[17], ARGV[18], tonumber(ARGV[19])
+local history_sizes, histories = ARGV[20], ARGV[21]
 local SLICE = 1000
 local function call_sliced(command, head, list, step)
   local out = {}
@@ -168,6 +173,14 @@ local function write(keys, ids, rows, touched, set)
   if set and #members > 0 then call_sliced('SADD', set, members, 1) end
 end
 write(user_keys, user_ids, user_new, user_touched, nil)
+local at = 1
+for j = 1, #history_sizes / 4 do  -- each user's recent (movie, MF error) pairs, when the batch has them
+  local size = struct.unpack('<i4', history_sizes, 4 * j - 3)
+  if size > 0 then
+    redis.call('SET', 'mf:h:' .. struct.unpack('<i8', user_ids, 8 * j - 7), string.sub(histories, at, at + size - 1))
+  end
+  at = at + size
+end
 write(item_keys, item_ids, item_new, item_touched, 'mf:items')
 local by_user = {}
 for pos = 1, #seen, 20 do
@@ -201,9 +214,11 @@ def _ids(values: np.ndarray) -> bytes:
 
 
 class ModelStore:
-    def __init__(self, redis: aioredis.Redis, model: BiasedMF) -> None:
+    def __init__(self, redis: aioredis.Redis, model: BiasedMF, correction: ResidualKNN | None = None) -> None:
         self.redis = redis
         self.model = model
+        self.correction = correction
+        self.content: tuple[np.ndarray, np.ndarray] | None = None
         self.tracker = Prequential()
         self.conflicts = 0
         self._read = redis.register_script(READ_LUA)
@@ -234,7 +249,9 @@ class ModelStore:
         users, user_index = np.unique(batch.users, return_inverse=True)
         movies, movie_index = np.unique(batch.movies, return_inverse=True)
         packed_partitions = np.ascontiguousarray(partitions, dtype="<i4").tobytes()
-        applied_raw, user_blobs, item_blobs, n_raw, sum_raw, learned = await self._read(
+        if self.correction is not None and self.content is None:
+            self.content = await content_store.load(self.redis)  # installed by `model publish`; None: no correction
+        applied_raw, user_blobs, item_blobs, n_raw, sum_raw, learned, history_blobs = await self._read(
             args=[batch.topic, packed_partitions, _ids(users), _ids(movies)])
 
         applied = {int(p): int(a) for p, a in zip(partitions, applied_raw, strict=True)}
@@ -249,11 +266,16 @@ class ModelStore:
         n, total = float(n_raw), float(sum_raw)
         ratings = batch.ratings[fresh].astype(np.float32)
         mf_batch = MFBatch(user_rows, item_rows, user_index[fresh], movie_index[fresh], ratings)
+        histories = [b"", b""]  # (sizes, blobs) of the users' residual histories, when corrected
         if batch.watches:
             self.model.learn_watches(mf_batch)
             err, point = np.zeros(0, np.float32), ""
         else:
-            err = ratings - self.model.learn_many(mf_batch, total / n if n else 3.5)
+            estimates = self.model.learn_many(mf_batch, total / n if n else 3.5)
+            if self.correction is not None and self.content is not None:
+                estimates, histories = self._corrected(estimates, ratings, batch, fresh, users, user_index,
+                                                       history_blobs)
+            err = ratings - estimates
             point = json.dumps(self.tracker.update(err, int(float(learned))).as_dict())
         sse = float(np.square(err).sum())
 
@@ -287,10 +309,42 @@ class ModelStore:
             batch.topic, packed_partitions, _ids(expected), new_offsets.tobytes(), self.model.width * 4,
             _ids(users), present(user_blobs), old(user_blobs), user_rows.tobytes(), flags(touched_users, len(users)),
             _ids(movies), present(item_blobs), old(item_blobs), item_rows.tobytes(), flags(touched_items, len(movies)),
-            seen.tobytes(), stats.tobytes(), point, CURVE_POINTS])
+            seen.tobytes(), stats.tobytes(), point, CURVE_POINTS, *histories])
         if not written:
             return None
         return ApplyResult(int(fresh.sum()), skipped, sse)
+
+    def _corrected(self, estimates: FloatArray, ratings: FloatArray, batch: RatingBatch, fresh: np.ndarray,
+                   users: np.ndarray, user_index: np.ndarray, blobs: list[Any]) -> tuple[FloatArray, list[bytes]]:
+        """The MF's estimates corrected by each user's recent errors on similar films
+        (``online_models.residual_knn``), and the users' updated histories, packed for the write."""
+        assert self.correction is not None and self.content is not None
+        ids, vectors = self.content
+        stored = [np.frombuffer(b, dtype=HISTORY_RECORD) if b else np.zeros(0, HISTORY_RECORD) for b in blobs]
+        slots = user_index[fresh]
+        new_counts = np.bincount(slots, minlength=len(users))
+        capacity = np.array([len(h) for h in stored]) + new_counts
+        movies = np.unique(np.concatenate([batch.movies[fresh], *(h["movie"] for h in stored)]))
+        rows = np.searchsorted(ids, movies)
+        known = (rows < len(ids)) & (ids[np.minimum(rows, len(ids) - 1)] == movies)
+        local = np.zeros((len(movies), vectors.shape[1]), dtype=np.float32)  # unknown films: no neighbours
+        local[known] = vectors[rows[known]]
+        start = np.concatenate([[0], np.cumsum(capacity)[:-1]]).astype(np.int64)
+        histories = Histories(np.zeros(int(capacity.sum()), np.int64), np.zeros(int(capacity.sum()), np.float32),
+                              start, np.array([len(h) for h in stored], dtype=np.int64))
+        for slot, h in enumerate(stored):
+            histories.items[start[slot]:start[slot] + len(h)] = np.searchsorted(movies, h["movie"])
+            histories.errors[start[slot]:start[slot] + len(h)] = h["error"]
+        corrections = self.correction.correct(histories, slots, np.searchsorted(movies, batch.movies[fresh]),
+                                              ratings - estimates, local)
+        sizes, packed = np.zeros(len(users), dtype="<i4"), []
+        for slot in np.flatnonzero(new_counts).tolist():
+            items, errors = histories.of(slot, self.correction.history)
+            record = np.empty(len(items), dtype=HISTORY_RECORD)
+            record["movie"], record["error"] = movies[items], errors
+            packed.append(record.tobytes())
+            sizes[slot] = record.nbytes
+        return np.clip(estimates + corrections, 0.5, 5.0).astype(np.float32), [sizes.tobytes(), b"".join(packed)]
 
     async def recommend(self, user: int, k: int = 10) -> list[tuple[int, float]]:
         """Top-``k`` unseen movies for ``user`` by the current model (empty for an unknown user)."""

@@ -2,9 +2,11 @@
 
 ``take_adaptive`` (``streams/take.py``) hands over up to 2,000 messages with their partition and
 offset, waiting 2 ms for more while the stream is light and 30 ms under a backlog; every rating
-of the batch goes through one vectorised learning step and
-two Redis round trips (``storage.model_store``). This agent owns the ratings topic's dead
-letters: a malformed message goes there with its reason and the stream goes on.
+of the batch is learned in order (``online_models.biased_mf``), its prediction corrected by the
+user's recent errors on similar films (``online_models.residual_knn``, once ``model publish`` has
+installed the content vectors), in two Redis round trips (``storage.model_store``). This agent
+owns the ratings topic's dead letters: a malformed message goes there with its reason and the
+stream goes on.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from online_models.biased_mf import BiasedMF
+from online_models.residual_knn import ResidualKNN
 from storage.model_store import ModelStore, RatingBatch
 from storage.redis_store import connect
 from streams.app import app, ratings_topic, settings
@@ -21,7 +24,11 @@ from streams.batch import collect
 from streams.retry import until_stored
 from streams.take import take_adaptive
 
-store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
+store = ModelStore(connect(settings), BiasedMF(n_factors=32, lr=0.25, factor_lr=1.0, seed=0), ResidualKNN())
+
+store.model.warm_up()
+if store.correction is not None:
+    store.correction.warm_up()
 
 
 @app.agent(ratings_topic)

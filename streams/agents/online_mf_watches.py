@@ -23,6 +23,8 @@ from streams.take import take_adaptive
 
 store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
 
+store.model.warm_up()
+
 
 @app.agent(watches_topic)
 async def learn_watches(stream: Any) -> None:

@@ -164,3 +164,27 @@ async def test_watches_move_the_factors_once_and_leave_stars_and_stats_alone(red
     replay = await store.apply(watches)  # delivered again after a crash: skipped
     assert (replay.applied, replay.skipped) == (0, len(rated.users))
     assert await snapshot(redis_db) == after
+
+
+async def test_the_content_correction_lowers_the_prequential_error(redis_db: aioredis.Redis, data_dir: Path) -> None:
+    """The same 20,000 real ratings in time order, with and without the residual-kNN correction."""
+    from evaluation.datasets import load_documents
+    from evaluation.lineup import content_vectors
+    from online_models.residual_knn import ResidualKNN
+    from recommenders.content import reduced
+    from storage import content_store
+
+    df = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")[:20000]
+    documents = load_documents(data_dir, "ml-latest-small")
+    ids = np.array(sorted(documents), dtype=np.int64)
+    errors = {}
+    for corrected in (False, True):
+        await redis_db.flushdb()
+        await content_store.install(redis_db, ids, reduced(content_vectors(ids, documents)))
+        store = ModelStore(redis_db, BiasedMF(n_factors=8, lr=0.25, factor_lr=1.0, seed=0),
+                           ResidualKNN() if corrected else None)
+        sse = sum([(await store.apply(batch)).squared_error for batch in batches(df, 2000)])
+        errors[corrected] = (sse / len(df)) ** 0.5
+    assert errors[True] < errors[False] - 0.005, errors
+    history = await redis_db.get(f"mf:h:{int(df['userId'].iloc[-1])}")
+    assert history and len(history) % 12 == 0 and len(history) <= 100 * 12  # (movie, error) records, capped
