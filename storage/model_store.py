@@ -27,6 +27,7 @@ some serial order of batches: no update is lost to a race.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ from storage import content_store
 
 APPLIED, STATS, PREQ, ITEMS, CURVE = "mf:applied:", "mf:stats", "mf:preq", "mf:items", "mf:curve"
 CURVE_POINTS = 5000  # the list is trimmed to the latest points
+CONTENT_CHECK_S = 30.0
 HISTORY_RECORD = np.dtype([("movie", "<i8"), ("error", "<f4")])  # ``mf:h:<user>``: recent MF errors
 USER_SALT, ITEM_SALT = 1, 2
 
@@ -219,6 +221,7 @@ class ModelStore:
         self.model = model
         self.correction = correction
         self.content: tuple[np.ndarray, np.ndarray] | None = None
+        self._next_content_check = 0.0
         self.tracker = Prequential()
         self.conflicts = 0
         self._read = redis.register_script(READ_LUA)
@@ -249,8 +252,10 @@ class ModelStore:
         users, user_index = np.unique(batch.users, return_inverse=True)
         movies, movie_index = np.unique(batch.movies, return_inverse=True)
         packed_partitions = np.ascontiguousarray(partitions, dtype="<i4").tobytes()
-        if self.correction is not None and self.content is None:
-            self.content = await content_store.load(self.redis)  # installed by `model publish`; None: no correction
+        if self.correction is not None and self.content is None and time.monotonic() >= self._next_content_check:
+            # installed by `model publish`; until then no correction (and one look every half minute)
+            self.content = await content_store.load(self.redis)
+            self._next_content_check = time.monotonic() + CONTENT_CHECK_S
         applied_raw, user_blobs, item_blobs, n_raw, sum_raw, learned, history_blobs = await self._read(
             args=[batch.topic, packed_partitions, _ids(users), _ids(movies)])
 
