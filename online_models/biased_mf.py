@@ -202,11 +202,10 @@ class BiasedMF:
     def warm_up(self) -> None:
         """Load (or compile) the numba kernels now: a worker does it before its first batch, so
         no event waits for it (measured: ~20% of a 5-second replay otherwise)."""
-        users, items = self.new_rows(1), self.new_rows(1)
-        one = np.zeros(1, dtype=np.int64)
-        BiasedMF(self.n_factors, self.lr, self.reg, factor_lr=self.factor_lr).learn_many(
-            MFBatch(users, items, one, one, np.ones(1, np.float32)), 3.5)
-        self.learn_watches(MFBatch(users, items, one, one, np.ones(1, np.float32)))
+        users, items = np.zeros((1, self.width), np.float32), np.zeros((1, self.width), np.float32)
+        one, value = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.float32)
+        _learn_in_order(users, items, one, one, value, 3.5, 0.1, 0.1, True, 1.0, np.empty(1, np.float32))
+        _learn_watches(users, items, one, one, value, 0.1, 0.1, 0.1)
 
     def learn_watches(self, batch: MFBatch) -> None:
         """Learn watch events: ``batch.ratings`` holds each watch's completion ratio in [0, 1]."""
