@@ -17,9 +17,9 @@ from rich.console import Console
 
 from bench.references import ImplicitLibraryALS, RiverBiasedMF, SurpriseKNNBaseline, SurpriseSVD
 from cinestream.settings import get_settings
-from evaluation.lineup import Factory, our_models
+from evaluation.lineup import TEXT_WEIGHT, Factory, our_models
 from evaluation.report import save, table
-from evaluation.run import TEXT_WEIGHT, prepare, run
+from evaluation.run import prepare, run
 from evaluation.suite import Result
 from recommenders.base import Recommender
 from recommenders.hybrid import Hybrid

@@ -21,10 +21,8 @@ from river import reco
 
 from cinestream.settings import get_settings
 from evaluation.datasets import load_documents
-from evaluation.embeddings import overview_embeddings
-from evaluation.lineup import content_vectors
-from evaluation.run import TEXT_WEIGHT
-from recommenders.content import combine, reduced
+from evaluation.lineup import content_vectors, text_content_vectors
+from recommenders.content import reduced
 from simulators.replay import load_ratings, replay
 from storage import content_store
 from streams.admin import delete_topics, ensure_topics
@@ -37,9 +35,8 @@ async def install_content(url: str, data_dir: Path, dataset: str, cache_dir: Pat
     """The content vectors ``model publish`` would install, computed from the dataset's files."""
     documents = load_documents(data_dir, dataset)
     ids = np.array(sorted(documents), dtype=np.int64)
-    vectors = content_vectors(ids, documents)
-    if any(d.get("overview") for d in documents.values()):
-        vectors = combine(vectors, overview_embeddings(ids, documents, cache_dir), TEXT_WEIGHT)
+    with_text = text_content_vectors(ids, documents, cache_dir)
+    vectors = content_vectors(ids, documents) if with_text is None else with_text
     client = aioredis.Redis.from_url(url)
     try:
         await content_store.install(client, ids, reduced(vectors))

@@ -14,11 +14,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from cinestream.settings import Settings
-from evaluation.embeddings import overview_embeddings
-from evaluation.lineup import content_vectors, our_models
-from evaluation.run import TEXT_WEIGHT, warm_up
+from evaluation.lineup import content_vectors, our_models, text_content_vectors
+from evaluation.run import warm_up
 from recommenders.base import top_k
-from recommenders.content import combine, reduced
+from recommenders.content import reduced
 from recommenders.data import Ratings
 from recommenders.explain import anchors
 from recommenders.hybrid import Hybrid
@@ -48,10 +47,8 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
     data = Ratings(users.astype(np.int64), np.searchsorted(catalogue, ratings["movieId"].to_numpy()),
                    ratings["rating"].to_numpy(np.float64), ratings["timestamp"].to_numpy(np.int64),
                    len(user_ids), len(catalogue))
-    vectors = content_vectors(catalogue, documents)
-    if text:
-        vectors = combine(vectors, overview_embeddings(catalogue, documents, settings.cache_dir, console),
-                          TEXT_WEIGHT)
+    with_text = text_content_vectors(catalogue, documents, settings.cache_dir, console=console) if text else None
+    vectors = content_vectors(catalogue, documents) if with_text is None else with_text
     warm_up()
     with console.status(f"fitting the hybrid on {len(data):,} ratings…"):
         hybrid = our_models(vectors, with_text=vectors)["hybrid"]().fit(data)
@@ -83,7 +80,7 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
                 similar[int(catalogue[movie])] = np.column_stack([catalogue[best[j]], sims[j, best[j]]])
             bar.advance(task, len(rows))
     meta = {"created": time.time(), "model": "hybrid", "ratings": len(data), "users": len(lists),
-            "movies": len(catalogue), "overview_embeddings": text,
+            "movies": len(catalogue), "overview_embeddings": with_text is not None,
             "validation_ndcg@10": hybrid.validation_ndcg, "ranking_weights": list(hybrid.ranking_weights),
             "rating_weights": [round(float(w), 4) for w in hybrid.rating_weights]}
     redis = connect_redis(settings)

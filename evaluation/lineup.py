@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from rich.console import Console
 
+from evaluation.embeddings import overview_embeddings
 from recommenders.als import ExplicitALS, ImplicitALS
 from recommenders.base import Recommender
 from recommenders.baseline import Baseline, Popularity
-from recommenders.content import ContentBased, metadata_vectors
+from recommenders.content import ContentBased, combine, metadata_vectors
 from recommenders.data import FloatArray, IntArray
 from recommenders.hybrid import Hybrid
 from recommenders.knn import ItemKNN, UserKNN
 from recommenders.svd import SVD
 
 Factory = Callable[[], Recommender]
+TEXT_WEIGHT = 0.5  # the overview embedding's share beside the metadata TF-IDF (both unit vectors)
 
 
 def content_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]) -> sp.csr_matrix:
     return metadata_vectors([documents.get(int(m), {}) for m in item_ids])
+
+
+def text_content_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]], cache_dir: Path,
+                         weight: float = TEXT_WEIGHT, console: Console | None = None) -> sp.csr_matrix | None:
+    """Metadata TF-IDF beside the overview embeddings (cached under ``cache_dir``); None when the
+    dataset has no overviews (MovieLens releases without TMDB)."""
+    if not any(d.get("overview") for d in documents.values()):
+        return None
+    return combine(content_vectors(item_ids, documents), overview_embeddings(item_ids, documents, cache_dir, console),
+                   weight)
 
 
 def genre_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]) -> FloatArray:

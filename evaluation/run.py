@@ -17,16 +17,12 @@ from rich.console import Console
 from rich.progress import Progress
 
 from evaluation.datasets import load_documents, load_ratings
-from evaluation.embeddings import overview_embeddings
-from evaluation.lineup import content_vectors, genre_vectors
+from evaluation.lineup import TEXT_WEIGHT, content_vectors, genre_vectors, text_content_vectors
 from evaluation.splits import random_split, temporal_split
 from evaluation.suite import RankingTask, Result, evaluate
 from recommenders.als import ImplicitALS
 from recommenders.base import Recommender
-from recommenders.content import combine
 from recommenders.data import FloatArray, IntArray, Ratings
-
-TEXT_WEIGHT = 0.5  # the overview embedding's share beside the metadata TF-IDF (both unit vectors)
 
 
 @dataclass(frozen=True)
@@ -58,11 +54,9 @@ def prepare(data_dir: Path, dataset: str, split: Literal["random", "temporal"] =
     else:
         train, test = temporal_split(data, last)
         label = f"temporal split, each user's last {last} held out"
-    vectors = content_vectors(item_ids, documents)
-    with_text = None
-    if embed and cache_dir is not None and any(d.get("overview") for d in documents.values()):
-        with_text = combine(vectors, overview_embeddings(item_ids, documents, cache_dir), text_weight)
-    return Prepared(dataset, label, train, test, item_ids, vectors, genre_vectors(item_ids, documents), with_text)
+    with_text = text_content_vectors(item_ids, documents, cache_dir, text_weight) if embed and cache_dir else None
+    return Prepared(dataset, label, train, test, item_ids, content_vectors(item_ids, documents),
+                    genre_vectors(item_ids, documents), with_text)
 
 
 def warm_up() -> None:
