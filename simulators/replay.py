@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from aiokafka import AIOKafkaProducer
 
-from streams.schemas import encode_events
+from streams.schemas import encode_columns
 
 
 @dataclass(frozen=True)
@@ -25,24 +25,22 @@ class ReplaySummary:
     events: int
     messages: int
     seconds: float
+    started: float  # ``time.perf_counter()`` when the first message was handed to the producer
 
 
 def envelopes(ratings: pd.DataFrame, per_message: int, source: str) -> list[tuple[int, bytes, int]]:
-    """``(user, payload, n_events)`` per message, in the ratings' order."""
+    """``(user, payload, n_events)`` per message (columnar, schema version 2), in the ratings' order."""
     users = ratings["userId"].to_numpy()
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     runs = zip(starts.tolist(), [*starts[1:].tolist(), len(users)], strict=True)
     bounds = [(a, min(a + per_message, end)) for start, end in runs for a in range(start, end, per_message)]
-    records = ratings.to_dict("records")
     run = uuid.uuid4().hex[:8]
-    out = []
-    for a, b in bounds:
-        events = [{"type": "rating", "event_id": f"{source}-{run}-{j}", "user_id": int(r["userId"]),
-                   "movie_id": int(r["movieId"]), "rating": float(r["rating"]),
-                   "timestamp": float(r["timestamp"]), "source": source}
-                  for j, r in zip(range(a, b), records[a:b], strict=True)]
-        out.append((int(users[a]), encode_events(events), b - a))
-    return out
+    event_ids = [f"{source}-{run}-{j}" for j in range(len(users))]
+    movies, stars = ratings["movieId"].to_numpy(), ratings["rating"].to_numpy(dtype=np.float64)
+    times = ratings["timestamp"].to_numpy(dtype=np.float64)
+    return [(int(users[a]), encode_columns("rating", source, event_id=event_ids[a:b], user_id=users[a:b],
+                                           movie_id=movies[a:b], rating=stars[a:b], timestamp=times[a:b]), b - a)
+            for a, b in bounds]
 
 
 def load_ratings(path: Path, limit: int | None = None) -> pd.DataFrame:
@@ -75,4 +73,4 @@ async def replay(bootstrap: str, topic: str, ratings: pd.DataFrame, rate: float 
         await asyncio.gather(*deliveries)  # a failed delivery raises here instead of vanishing
     finally:
         await producer.stop()
-    return ReplaySummary(sent, len(messages), time.perf_counter() - started)
+    return ReplaySummary(sent, len(messages), time.perf_counter() - started, started)

@@ -7,8 +7,8 @@ from typing import Any
 from storage import history_store
 from storage.mongo import connect, database
 from streams.app import app, events_topic, settings
+from streams.batch import Batch, collect
 from streams.retry import until_stored
-from streams.schemas import Invalid, Rating, parse_message
 
 db = database(connect(settings), settings)
 
@@ -18,18 +18,21 @@ async def prepare_history() -> None:
     await history_store.ensure_indexes(db)
 
 
+def documents(batch: Batch) -> list[dict[str, Any]]:
+    """One document per event, ``_id`` its event id; a watch keeps its seconds, a rating its stars."""
+    e = batch.events
+    common = zip(e.event_ids, e.kinds.tolist(), e.users.tolist(), e.movies.tolist(), e.timestamps.tolist(), e.sources,
+                 batch.partitions.tolist(), batch.offsets.tolist(), strict=True)
+    kind_fields = zip(e.ratings.tolist(), e.seconds.tolist(), e.completed.tolist(), strict=True)
+    return [{"_id": event_id, "type": "watch" if watch else "rating", "user_id": user, "movie_id": movie,
+             "timestamp": timestamp, "source": source, "partition": partition, "offset": offset,
+             **({"seconds_watched": seconds, "completed": completed} if watch else {"rating": rating})}
+            for (event_id, watch, user, movie, timestamp, source, partition, offset), (rating, seconds, completed)
+            in zip(common, kind_fields, strict=True)]
+
+
 @app.agent(events_topic)
 async def history(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
-        documents = []
-        for event in events:
-            parsed = parse_message(event.value)
-            if isinstance(parsed, Invalid):
-                continue  # dead-lettered by the agent that owns the topic
-            for item in parsed:
-                doc = item._asdict()
-                doc["_id"] = doc.pop("event_id")
-                doc["type"] = "rating" if isinstance(item, Rating) else "watch"
-                doc["partition"], doc["offset"] = event.message.partition, event.message.offset
-                documents.append(doc)
-        await until_stored("history batch", history_store.record, db, documents)
+        batch = await collect(events)  # dead letters are sent by the agents that own the topics
+        await until_stored("history batch", history_store.record, db, documents(batch))

@@ -36,8 +36,9 @@ async def learn_ratings(stream: Any) -> None:
     async for events in take_adaptive(stream, settings.batch_max_messages, settings.batch_window_ms / 1000,
                                       settings.batch_busy_window_ms / 1000, settings.batch_busy_messages):
         batch = await collect(events, frozenset({settings.topic_ratings}))
-        rated = ~np.isnan(batch.ratings)
+        e = batch.events
+        rated = ~e.kinds
         if rated.any():
             ratings = RatingBatch(settings.topic_ratings, batch.partitions[rated], batch.offsets[rated],
-                                  batch.users[rated], batch.movies[rated], batch.ratings[rated].astype(np.float32))
+                                  e.users[rated], e.movies[rated], e.ratings[rated].astype(np.float32))
             await until_stored("online MF batch", store.apply, ratings)

@@ -31,9 +31,9 @@ async def learn_watches(stream: Any) -> None:
     async for events in take_adaptive(stream, settings.batch_max_messages, settings.batch_window_ms / 1000,
                                       settings.batch_busy_window_ms / 1000, settings.batch_busy_messages):
         batch = await collect(events)  # the watches topic's dead letters are trending's
-        watched = np.isnan(batch.ratings)
+        watched = batch.events.kinds
         if watched.any():
             watches = RatingBatch(settings.topic_watches, batch.partitions[watched], batch.offsets[watched],
-                                  batch.users[watched], batch.movies[watched],
+                                  batch.events.users[watched], batch.events.movies[watched],
                                   batch.confidence[watched].astype(np.float32), watches=True)
             await until_stored("online MF watches batch", store.apply, watches)

@@ -22,6 +22,7 @@ async def similarity(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
         batch = await collect(events)
         if len(batch):
-            weights = np.where(np.isnan(batch.ratings), (batch.confidence >= 0.5).astype(np.float64),
-                               model.rating_weight(np.nan_to_num(batch.ratings)))
-            await until_stored("similarity batch", store.add, batch.users, batch.movies, weights)
+            e = batch.events
+            weights = np.where(e.kinds, (batch.confidence >= 0.5).astype(np.float64),
+                               model.rating_weight(np.nan_to_num(e.ratings)))
+            await until_stored("similarity batch", store.add, e.users, e.movies, weights)

@@ -19,4 +19,5 @@ async def trending(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
         batch = await collect(events, frozenset({settings.topic_watches}))  # ratings': online_mf
         if len(batch):
-            await until_stored("trending batch", store.add, batch.movies, batch.confidence, batch.timestamps)
+            await until_stored("trending batch", store.add, batch.events.movies, batch.confidence,
+                              batch.events.timestamps)

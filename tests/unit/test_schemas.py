@@ -1,23 +1,60 @@
 import json
 
+import numpy as np
 import pytest
 
-from streams.schemas import Invalid, Rating, RatingEvent, Watch, encode_events, parse_message
+from streams.schemas import (
+    EventColumns,
+    Invalid,
+    RatingEvent,
+    decode_message,
+    encode_columns,
+    encode_events,
+    parse_message,
+)
 
 GOOD = {"event_id": "e1", "user_id": 7, "movie_id": 1, "rating": 4.5, "timestamp": 1.0, "source": "test"}
+WATCH = {**GOOD, "type": "watch", "event_id": "e2", "seconds_watched": 3600, "completed": True}
+
+
+def columns(**overrides: object) -> bytes:
+    body = {"v": 2, "type": "rating", "source": "replay", "event_id": ["a", "b"], "user_id": [1, 1],
+            "movie_id": [10, 20], "rating": [4.0, 0.5], "timestamp": [1.0, 2.0], **overrides}
+    return json.dumps(body).encode()
 
 
 def test_envelope_of_ratings_and_watches_parses() -> None:
-    watch = {**GOOD, "type": "watch", "event_id": "e2", "seconds_watched": 3600, "completed": True}
-    events = parse_message(encode_events([GOOD, watch]))
-    assert isinstance(events, list)
-    assert isinstance(events[0], Rating) and events[0].rating == 4.5
-    assert isinstance(events[1], Watch) and events[1].completed
+    events = parse_message(encode_events([GOOD, WATCH]))
+    assert isinstance(events, EventColumns)
+    assert events.kinds.tolist() == [False, True]
+    assert events.ratings[0] == 4.5 and np.isnan(events.ratings[1])
+    assert np.isnan(events.seconds[0]) and events.seconds[1] == 3600 and events.completed.tolist() == [False, True]
 
 
 def test_a_bare_event_is_accepted() -> None:
     events = parse_message(json.dumps(GOOD).encode())
-    assert isinstance(events, list) and events[0].user_id == 7
+    assert isinstance(events, EventColumns) and events.users.tolist() == [7] and events.sources == ["test"]
+
+
+def test_columns_written_by_encode_columns_read_back_as_the_same_events() -> None:
+    users, movies = np.array([3, 3, 3]), np.array([5, 6, 7])
+    raw = encode_columns("watch", "tv", event_id=["w1", "w2", "w3"], user_id=users, movie_id=movies,
+                         seconds_watched=np.array([10.0, 20.0, 30.0]), completed=[False, False, True],
+                         timestamp=np.array([1.0, 2.0, 3.0]))
+    events = parse_message(raw)
+    assert isinstance(events, EventColumns)
+    assert events.event_ids == ["w1", "w2", "w3"] and events.kinds.all() and events.sources == ["tv"] * 3
+    assert events.users.tolist() == [3, 3, 3] and events.movies.tolist() == [5, 6, 7]
+    assert events.seconds.tolist() == [10.0, 20.0, 30.0] and events.completed.tolist() == [False, False, True]
+    assert np.isnan(events.ratings).all()
+
+
+def test_a_batch_joins_messages_of_both_versions_in_order() -> None:
+    parts = [decode_message(columns()), decode_message(encode_events([WATCH]))]
+    assert not any(isinstance(part, Invalid) for part in parts)
+    batch = EventColumns.of(parts)  # type: ignore[arg-type]
+    assert batch.event_ids == ["a", "b", "e2"] and batch.movies.tolist() == [10, 20, 1]
+    assert batch.kinds.tolist() == [False, False, True] and batch.users.dtype == np.int64
 
 
 @pytest.mark.parametrize(
@@ -25,15 +62,24 @@ def test_a_bare_event_is_accepted() -> None:
     [
         (b"", "empty message"),
         (b"{not json", "not JSON"),
-        (encode_events([{**GOOD, "rating": 5.5}]), "event 0: rating 5.5 is not in 0.5..5.0"),
-        (encode_events([{**GOOD, "rating": 3.3}]), "steps of 0.5"),
-        (encode_events([GOOD, {**GOOD, "user_id": "x"}]), "event 1:"),
-        (encode_events([{**GOOD, "user_id": True}]), "user_id must be an integer"),
-        (encode_events([{**GOOD, "event_id": ""}]), "event_id is required"),
-        (encode_events([{**GOOD, "type": "like"}]), "unknown event type 'like'"),
-        (json.dumps({"v": 2, "events": [GOOD]}).encode(), "unsupported schema version 2"),
+        (encode_events([{**GOOD, "rating": 5.5}]), "<= 5.0 - at `$.events[0].rating`"),
+        (encode_events([{**GOOD, "rating": 3.3}]), "multiple of 0.5 - at `$.events[0].rating`"),
+        (encode_events([GOOD, {**GOOD, "user_id": "x"}]), "at `$.events[1].user_id`"),
+        (encode_events([{**GOOD, "user_id": True}]), "Expected `int`, got `bool`"),
+        (encode_events([{**GOOD, "user_id": -1}]), ">= 0 - at `$.events[0].user_id`"),
+        (encode_events([{**GOOD, "event_id": ""}]), "length >= 1 - at `$.events[0].event_id`"),
+        (encode_events([{**GOOD, "type": "like"}]), "'like' - at `$.events[0].type`"),
+        (encode_events([GOOD, {k: v for k, v in WATCH.items() if k != "seconds_watched"}]),
+         "event 1: a watch needs seconds_watched"),
+        (json.dumps({"v": 3, "events": [GOOD]}).encode(), "unsupported schema version 3"),
         (json.dumps({"events": []}).encode(), "non-empty list"),
-        (json.dumps({**GOOD, "timestamp": float("nan")}).encode(), "timestamp must be finite"),
+        (json.dumps({**GOOD, "timestamp": float("nan")}).encode(), "not JSON"),
+        (json.dumps({**GOOD, "timestamp": 1.7e12}).encode(), "at `$.timestamp`"),  # milliseconds, not seconds
+        (columns(rating=[4.0, 7.0]), "<= 5.0 - at `$.rating[1]`"),
+        (columns(user_id=[1]), "columns differ in length"),
+        (columns(rating=None), "a rating envelope needs the columns rating"),
+        (columns(event_id=[], user_id=[], movie_id=[], rating=[], timestamp=[]), "no events"),
+        (columns(type="like"), "'like' - at `$.type`"),
     ],
 )
 def test_bad_messages_say_why(raw: bytes, reason: str) -> None:
@@ -44,5 +90,6 @@ def test_bad_messages_say_why(raw: bytes, reason: str) -> None:
 def test_a_record_written_by_a_producer_parses_back_to_the_same_fields() -> None:
     record = RatingEvent(event_id="e9", user_id=3, movie_id=4, rating=3.5, timestamp=10.0, source="api")
     events = parse_message(encode_events([{**record.asdict(), "type": "rating"}]))
-    assert isinstance(events, list)
-    assert events[0] == Rating("e9", 3, 4, 3.5, 10.0, "api")
+    assert isinstance(events, EventColumns)
+    assert (events.event_ids, events.users.tolist(), events.movies.tolist(), events.ratings.tolist(),
+            events.timestamps.tolist(), events.sources) == (["e9"], [3], [4], [3.5], [10.0], ["api"])
