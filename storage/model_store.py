@@ -379,6 +379,11 @@ class ModelStore:
     async def learning_curve(self) -> list[dict[str, float]]:
         return [json.loads(p) for p in await self.redis.lrange(CURVE, 0, -1)]
 
+    async def applied_for(self, topic: str, partitions: list[int]) -> dict[int, int]:
+        """The last applied offset of each of ``topic``'s ``partitions`` that has one."""
+        values = await self.redis.mget([applied_key(topic, p) for p in partitions]) if partitions else []
+        return {p: int(v) for p, v in zip(partitions, values, strict=True) if v is not None}
+
     async def applied_offsets(self) -> dict[str, int]:
         keys = [key async for key in self.redis.scan_iter(match=APPLIED + "*")]
         values = await self.redis.mget(keys) if keys else []

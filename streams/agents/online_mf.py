@@ -1,7 +1,7 @@
 """Agent: learn the online MF model from rating events, one micro-batch at a time.
 
 ``take_adaptive`` (``streams/take.py``) hands over up to 2,000 messages with their partition and
-offset, waiting 2 ms for more while the stream is light and 30 ms under a backlog; every rating
+offset, waiting 0.5 ms for more while the stream is light and 30 ms under a backlog; every rating
 of the batch is learned in order (``online_models.biased_mf``), its prediction corrected by the
 user's recent errors on similar films (``online_models.residual_knn``, once ``model publish`` has
 installed the content vectors), in two Redis round trips (``storage.model_store``). This agent
@@ -22,6 +22,7 @@ from storage.redis_store import connect
 from streams.app import app, ratings_topic, settings
 from streams.batch import collect
 from streams.retry import until_stored
+from streams.rewind import rewind_to_redis
 from streams.take import take_adaptive
 
 store = ModelStore(connect(settings), BiasedMF(n_factors=32, lr=0.25, factor_lr=1.0, seed=0), ResidualKNN())
@@ -29,6 +30,8 @@ store = ModelStore(connect(settings), BiasedMF(n_factors=32, lr=0.25, factor_lr=
 store.model.warm_up()
 if store.correction is not None:
     store.correction.warm_up()
+
+rewind_to_redis(app, store, settings.topic_ratings)
 
 
 @app.agent(ratings_topic)

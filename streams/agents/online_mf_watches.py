@@ -19,11 +19,14 @@ from storage.redis_store import connect
 from streams.app import app, settings, watches_topic
 from streams.batch import collect
 from streams.retry import until_stored
+from streams.rewind import rewind_to_redis
 from streams.take import take_adaptive
 
 store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
 
 store.model.warm_up()
+
+rewind_to_redis(app, store, settings.topic_watches)
 
 
 @app.agent(watches_topic)
