@@ -17,7 +17,7 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,7 @@ class CurvePoint:
     drift: bool
 
     def as_dict(self) -> dict[str, float | int | bool]:
-        return asdict(self)
+        return {"n": self.n, "rmse": self.rmse, "mae": self.mae, "drift": self.drift}  # asdict deep-copies: slower
 
 
 class Prequential:

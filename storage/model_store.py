@@ -259,9 +259,8 @@ class ModelStore:
         applied_raw, user_blobs, item_blobs, n_raw, sum_raw, learned, history_blobs = await self._read(
             args=[batch.topic, packed_partitions, _ids(users), _ids(movies)])
 
-        applied = {int(p): int(a) for p, a in zip(partitions, applied_raw, strict=True)}
-        threshold = np.array([applied[int(p)] for p in batch.partitions], dtype=np.int64)
-        fresh = batch.offsets > threshold
+        expected = np.array([int(a) for a in applied_raw], dtype=np.int64)  # per partition, as ``partitions``
+        fresh = batch.offsets > expected[np.searchsorted(partitions, batch.partitions)]
         skipped = int((~fresh).sum())
         if not fresh.any():
             return ApplyResult(0, skipped, 0.0)
@@ -309,7 +308,6 @@ class ModelStore:
             mask[index] = 1  # rows only replayed events touched are not written
             return mask.tobytes()
 
-        expected = np.array([applied[int(p)] for p in partitions], dtype=np.int64)
         written = await self._write(args=[
             batch.topic, packed_partitions, _ids(expected), new_offsets.tobytes(), self.model.width * 4,
             _ids(users), present(user_blobs), old(user_blobs), user_rows.tobytes(), flags(touched_users, len(users)),
