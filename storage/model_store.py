@@ -215,6 +215,35 @@ def _ids(values: np.ndarray) -> bytes:
     return np.ascontiguousarray(values, dtype="<i8").tobytes()
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a batch read: its unique partitions, users and movies, and their state in Redis."""
+
+    partitions: np.ndarray
+    applied: np.ndarray  # each partition's last applied offset (-1: none yet)
+    users: np.ndarray
+    user_index: np.ndarray  # event -> position in ``users``
+    user_blobs: list[Any]  # stored rows (empty: none yet)
+    movies: np.ndarray
+    movie_index: np.ndarray
+    item_blobs: list[Any]
+    mean: float  # of all ratings learned so far
+    learned: int  # ratings learned so far (the learning curve's x)
+    history_blobs: list[Any]  # users' recent MF errors (``mf:h:<user>``)
+
+
+@dataclass(frozen=True)
+class _Learned:
+    """A batch learned: the updated rows, and for ratings the prequential errors and curve point."""
+
+    user_rows: FloatArray
+    item_rows: FloatArray
+    ratings: FloatArray
+    errors: FloatArray
+    point: str
+    histories: list[bytes]
+
+
 class ModelStore:
     def __init__(self, redis: aioredis.Redis, model: BiasedMF, correction: ResidualKNN | None = None) -> None:
         self.redis = redis
@@ -248,74 +277,86 @@ class ModelStore:
             self.conflicts += 1  # another worker wrote a row we read: recompute from fresh state
 
     async def _apply_once(self, batch: RatingBatch) -> ApplyResult | None:
+        """Read, learn, compare-and-write; ``None`` when another writer came in between."""
+        snap = await self._snapshot(batch)
+        fresh = batch.offsets > snap.applied[np.searchsorted(snap.partitions, batch.partitions)]
+        skipped = int((~fresh).sum())
+        if not fresh.any():
+            return ApplyResult(0, skipped, 0.0)
+        learned = self._learn(batch, snap, fresh)
+        if not await self._write(args=self._write_args(batch, snap, fresh, learned)):
+            if learned.point:
+                self.tracker.undo()  # the batch will be scored again, from the fresh state
+            return None
+        return ApplyResult(int(fresh.sum()), skipped, float(np.square(learned.errors).sum()))
+
+    async def _snapshot(self, batch: RatingBatch) -> _Snapshot:
+        """One round trip: the partitions' applied offsets and everything the batch's events touch."""
         partitions = np.unique(batch.partitions)
         users, user_index = np.unique(batch.users, return_inverse=True)
         movies, movie_index = np.unique(batch.movies, return_inverse=True)
-        packed_partitions = np.ascontiguousarray(partitions, dtype="<i4").tobytes()
         if self.correction is not None and self.content is None and time.monotonic() >= self._next_content_check:
             # installed by `model publish`; until then no correction (and one look every half minute)
             self.content = await content_store.load(self.redis)
             self._next_content_check = time.monotonic() + CONTENT_CHECK_S
-        applied_raw, user_blobs, item_blobs, n_raw, sum_raw, learned, history_blobs = await self._read(
-            args=[batch.topic, packed_partitions, _ids(users), _ids(movies)])
+        applied, user_blobs, item_blobs, n, total, learned, history_blobs = await self._read(
+            args=[batch.topic, np.ascontiguousarray(partitions, dtype="<i4").tobytes(), _ids(users), _ids(movies)])
+        return _Snapshot(partitions, np.array([int(a) for a in applied], dtype=np.int64), users, user_index,
+                         user_blobs, movies, movie_index, item_blobs,
+                         float(total) / float(n) if float(n) else 3.5, int(float(learned)), history_blobs)
 
-        expected = np.array([int(a) for a in applied_raw], dtype=np.int64)  # per partition, as ``partitions``
-        fresh = batch.offsets > expected[np.searchsorted(partitions, batch.partitions)]
-        skipped = int((~fresh).sum())
-        if not fresh.any():
-            return ApplyResult(0, skipped, 0.0)
-
-        user_rows = self._rows(users, user_blobs, USER_SALT)
-        item_rows = self._rows(movies, item_blobs, ITEM_SALT)
-        n, total = float(n_raw), float(sum_raw)
+    def _learn(self, batch: RatingBatch, snap: _Snapshot, fresh: np.ndarray) -> _Learned:
+        """The batch's fresh events learned in order from the snapshot's rows."""
+        user_rows = self._rows(snap.users, snap.user_blobs, USER_SALT)
+        item_rows = self._rows(snap.movies, snap.item_blobs, ITEM_SALT)
         ratings = batch.ratings[fresh].astype(np.float32)
-        mf_batch = MFBatch(user_rows, item_rows, user_index[fresh], movie_index[fresh], ratings)
-        histories = [b"", b""]  # (sizes, blobs) of the users' residual histories, when corrected
+        mf_batch = MFBatch(user_rows, item_rows, snap.user_index[fresh], snap.movie_index[fresh], ratings)
         if batch.watches:
             self.model.learn_watches(mf_batch)
-            err, point = np.zeros(0, np.float32), ""
-        else:
-            estimates = self.model.learn_many(mf_batch, total / n if n else 3.5)
-            if self.correction is not None and self.content is not None:
-                estimates, histories = self._corrected(estimates, ratings, batch, fresh, users, user_index,
-                                                       history_blobs)
-            err = ratings - estimates
-            point = json.dumps(self.tracker.update(err, int(float(learned))).as_dict())
-        sse = float(np.square(err).sum())
+            return _Learned(user_rows, item_rows, np.zeros(0, np.float32), np.zeros(0, np.float32), "", [b"", b""])
+        estimates = self.model.learn_many(mf_batch, snap.mean)
+        histories = [b"", b""]  # (sizes, blobs) of the users' residual histories, when corrected
+        if self.correction is not None and self.content is not None:
+            estimates, histories = self._corrected(estimates, ratings, batch, fresh, snap.users, snap.user_index,
+                                                   snap.history_blobs)
+        errors = ratings - estimates
+        point = json.dumps(self.tracker.update(errors, snap.learned).as_dict())
+        return _Learned(user_rows, item_rows, ratings, errors, point, histories)
 
+    def _write_args(self, batch: RatingBatch, snap: _Snapshot, fresh: np.ndarray, learned: _Learned) -> list[Any]:
+        """The compare-and-write script's arguments: what was read (to compare) and what to write."""
         # Only partitions with fresh events move, and only forward: a partition whose events in
         # this batch were all replays must keep its (higher) applied offset.
         moved = np.unique(batch.partitions[fresh])
         last = np.array([batch.offsets[fresh & (batch.partitions == p)].max() for p in moved], dtype=np.int64)
         new_offsets = np.empty(len(moved), dtype=[("p", "<i4"), ("o", "<i8")])
         new_offsets["p"], new_offsets["o"] = moved, last
-        touched_users = np.unique(user_index[fresh])
-        touched_items = np.unique(movie_index[fresh])
         seen = np.empty(0 if batch.watches else int(fresh.sum()), dtype=[("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
         if not batch.watches:  # what a user rated; a watch alone does not hide a film from suggestions
             seen["u"], seen["m"], seen["r"] = batch.users[fresh], batch.movies[fresh], batch.ratings[fresh]
-        stats = np.array([len(ratings), ratings.sum(), sse, np.abs(err).sum()], dtype="<f4")  # ratings only
+        err = learned.errors
+        stats = np.array([len(learned.ratings), learned.ratings.sum(), np.square(err).sum(), np.abs(err).sum()],
+                         dtype="<f4")  # ratings only
+        width = self.model.width * 4
 
         def present(blobs: list[Any]) -> bytes:
             return bytes(1 if blob else 0 for blob in blobs)
 
         def old(blobs: list[Any]) -> bytes:
-            width = self.model.width * 4
             return b"".join(blob if blob else bytes(width) for blob in blobs)
 
-        def flags(index: np.ndarray, count: int) -> bytes:
+        def touched(index: np.ndarray, count: int) -> bytes:
             mask = np.zeros(count, dtype=np.uint8)
-            mask[index] = 1  # rows only replayed events touched are not written
+            mask[index[fresh]] = 1  # rows only replayed events touched are not written
             return mask.tobytes()
 
-        written = await self._write(args=[
-            batch.topic, packed_partitions, _ids(expected), new_offsets.tobytes(), self.model.width * 4,
-            _ids(users), present(user_blobs), old(user_blobs), user_rows.tobytes(), flags(touched_users, len(users)),
-            _ids(movies), present(item_blobs), old(item_blobs), item_rows.tobytes(), flags(touched_items, len(movies)),
-            seen.tobytes(), stats.tobytes(), point, CURVE_POINTS, *histories])
-        if not written:
-            return None
-        return ApplyResult(int(fresh.sum()), skipped, sse)
+        return [batch.topic, np.ascontiguousarray(snap.partitions, dtype="<i4").tobytes(), _ids(snap.applied),
+                new_offsets.tobytes(), width,
+                _ids(snap.users), present(snap.user_blobs), old(snap.user_blobs), learned.user_rows.tobytes(),
+                touched(snap.user_index, len(snap.users)),
+                _ids(snap.movies), present(snap.item_blobs), old(snap.item_blobs), learned.item_rows.tobytes(),
+                touched(snap.movie_index, len(snap.movies)),
+                seen.tobytes(), stats.tobytes(), learned.point, CURVE_POINTS, *learned.histories]
 
     def _corrected(self, estimates: FloatArray, ratings: FloatArray, batch: RatingBatch, fresh: np.ndarray,
                    users: np.ndarray, user_index: np.ndarray, blobs: list[Any]) -> tuple[FloatArray, list[bytes]]:

@@ -128,6 +128,7 @@ async def test_two_workers_writing_the_same_movies_lose_no_update(redis_db: aior
     await a.apply(first)
     concurrent = await snapshot(redis_db)
     assert (a.conflicts, b.conflicts) == (1, 0)  # a's stale write was refused, and a recomputed
+    assert a.tracker.detector.width == 1  # its drift detector saw the batch once, not once per attempt
     assert concurrent == two_then_one
     assert one_then_two != two_then_one  # the order matters, so the check above can fail
 
