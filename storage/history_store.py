@@ -34,8 +34,3 @@ async def record(db: AsyncIOMotorDatabase, events: list[dict[str, Any]]) -> int:
         if unexpected:
             raise
         return int(exc.details.get("nInserted", len(events) - len(errors)))
-
-
-async def user_history(db: AsyncIOMotorDatabase, user_id: int, limit: int = 100) -> list[dict[str, Any]]:
-    cursor = db.events.find({"user_id": user_id}).sort("timestamp", -1)
-    return await cursor.to_list(limit)

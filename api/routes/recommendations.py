@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api.deps import DbDep, ModelsDep, RedisDep
-from storage import batch_store, catalogue_store, history_store
+from storage import batch_store, catalogue_store, recent_history
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
 
@@ -68,9 +68,10 @@ async def recommendations(user_id: int, db: DbDep, models: ModelsDep, redis: Red
 
 
 @router.get("/users/{user_id}/history")
-async def history(user_id: int, db: DbDep, limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+async def history(user_id: int, db: DbDep, redis: RedisDep,
+                  limit: int = Query(50, ge=1, le=recent_history.KEEP)) -> dict[str, Any]:
     """The user's latest ratings and watches, as the history agent stored them."""
-    events = await history_store.user_history(db, user_id, limit)
+    events = await recent_history.latest(redis, user_id, limit)
     movies = await _titled(db, [e["movie_id"] for e in events])
     return {"userId": user_id, "items": [
         {**_card(e["movie_id"], movies), **{k: e.get(k) for k in ("type", "rating", "seconds_watched", "completed",

@@ -1,16 +1,19 @@
-"""Agent: persist every rating and watch to MongoDB in bulk, idempotent by event id."""
+"""Agent: persist every rating and watch to MongoDB in bulk, idempotent by event id, and keep
+each user's latest events in Redis for the history page (``storage.recent_history``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from storage import history_store
+from storage import history_store, recent_history
 from storage.mongo import connect, database
+from storage.redis_store import connect as connect_redis
 from streams.app import app, events_topic, settings
 from streams.batch import Batch, collect
 from streams.retry import until_stored
 
 db = database(connect(settings), settings)
+redis = connect_redis(settings)
 
 
 @app.task
@@ -35,4 +38,6 @@ def documents(batch: Batch) -> list[dict[str, Any]]:
 async def history(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
         batch = await collect(events)  # dead letters are sent by the agents that own the topics
-        await until_stored("history batch", history_store.record, db, documents(batch))
+        stored = documents(batch)
+        await until_stored("history batch", history_store.record, db, stored)
+        await until_stored("recent history", recent_history.add, redis, stored)

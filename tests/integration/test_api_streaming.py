@@ -99,7 +99,8 @@ async def test_similar_and_trending_are_served(client: httpx.AsyncClient) -> Non
     assert len(trending) == 5 and trending[0]["score"] >= trending[-1]["score"]
 
 
-async def test_history_is_kept_in_mongodb(client: httpx.AsyncClient, built_catalogue: None) -> None:
+async def test_the_history_page_lists_what_the_stream_stored(client: httpx.AsyncClient,
+                                                              built_catalogue: None) -> None:
     deadline = time.monotonic() + 30  # FerretDB takes ~8k inserts/s: the history agent trails the model
     while len(items := (await client.get("/api/users/1/history", params={"limit": 500})).json()["items"]) < 232:
         assert time.monotonic() < deadline, len(items)

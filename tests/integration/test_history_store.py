@@ -1,25 +1,44 @@
-"""Event history in the real MongoDB-protocol server: bulk and idempotent by event id."""
+"""Event history: every event in MongoDB (bulk, idempotent by event id), the latest per user in Redis."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from storage import history_store
+from storage import history_store, recent_history
 
 pytestmark = pytest.mark.integration
+REDIS_DB = 7
+
+
+def events_of(user: int, n: int, run: str) -> list[dict[str, Any]]:
+    return [{"_id": f"{run}-{i}", "type": "rating", "user_id": user, "movie_id": i, "rating": 4.0,
+             "timestamp": float(i), "source": "test"} for i in range(n)]
 
 
 async def test_redelivered_events_are_stored_once(db: AsyncIOMotorDatabase) -> None:
     run = uuid.uuid4().hex[:8]
-    user = 800_000_000 + int(run[:4], 16)
-    events = [{"_id": f"{run}-{i}", "type": "rating", "user_id": user, "movie_id": i, "rating": 4.0,
-               "timestamp": float(i), "source": "test"} for i in range(300)]
-    await history_store.ensure_indexes(db)
-    assert await history_store.record(db, events[:200]) == 200
-    assert await history_store.record(db, events) == 100  # the first 200 again, then 100 new
-    history = await history_store.user_history(db, user, limit=500)
-    assert len(history) == 300 and history[0]["movie_id"] == 299  # newest first
-    await db.events.delete_many({"user_id": user})
+    own = db.client[f"history_{run}"]  # a database of its own: FerretDB scans a collection for any filter
+    events = events_of(7, 300, run)
+    try:
+        await history_store.ensure_indexes(own)
+        assert await history_store.record(own, events[:200]) == 200
+        assert await history_store.record(own, events) == 100  # the first 200 again, then 100 new
+        assert await own.events.count_documents({"user_id": 7}) == 300
+    finally:
+        await db.client.drop_database(own.name)
+
+
+async def test_the_latest_events_per_user_are_kept_once_newest_first(redis_db: aioredis.Redis) -> None:
+    events = events_of(7, recent_history.KEEP + 100, "r") + events_of(8, 3, "s")
+    await recent_history.add(redis_db, events[:200])
+    await recent_history.add(redis_db, events)  # a batch delivered again, then newer events
+    latest = await recent_history.latest(redis_db, 7, limit=recent_history.KEEP + 50)
+    assert len(latest) == recent_history.KEEP  # capped, and nothing counted twice
+    assert [e["movie_id"] for e in latest[:3]] == [599, 598, 597] and latest[0] == events[599]
+    assert [e["movie_id"] for e in await recent_history.latest(redis_db, 8)] == [2, 1, 0]
+    assert await recent_history.latest(redis_db, 9) == []
