@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
-from streams.schemas import encode_events
+from streams.schemas import KIND_FIELDS, encode_columns
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,16 @@ def synthetic_events(rng: np.random.Generator, users: int, movies: int, n: int, 
     return ratings, watches
 
 
+def envelopes(kind: Literal["rating", "watch"], events: list[dict[str, object]]) -> list[tuple[object, bytes]]:
+    """One columnar envelope (schema version 2) per user: that user's events of this tick, in order."""
+    by_user: dict[object, list[dict[str, object]]] = defaultdict(list)
+    for event in events:
+        by_user[event["user_id"]].append(event)
+    fields = ["event_id", *KIND_FIELDS[kind]]
+    return [(user, encode_columns(kind, "load", **{name: [e[name] for e in own] for name in fields}))
+            for user, own in by_user.items()]
+
+
 async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users: int = 1000, movies: int = 9000,
                    rate: float = 1000.0, duration_s: float = 10.0, first_user: int = 1_000_000, seed: int = 0
                    ) -> LoadSummary:
@@ -61,9 +73,10 @@ async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users
         while (elapsed := time.perf_counter() - started) < duration_s:
             n = max(1, int(rate * tick))
             ratings, watches = synthetic_events(rng, users, movies, n, f"{run}-{sent_r + sent_w}", first_user)
-            deliveries = [await producer.send(topic, encode_events([event]), key=str(event["user_id"]).encode())
-                          for topic, events in ((ratings_topic, ratings), (watches_topic, watches))
-                          for event in events]
+            batches: list[tuple[str, Literal["rating", "watch"], list[dict[str, object]]]] = [
+                (ratings_topic, "rating", ratings), (watches_topic, "watch", watches)]
+            deliveries = [await producer.send(topic, payload, key=str(user).encode())
+                          for topic, kind, events in batches for user, payload in envelopes(kind, events)]
             await asyncio.gather(*deliveries)  # a failed delivery raises here instead of vanishing
             sent_r, sent_w = sent_r + len(ratings), sent_w + len(watches)
             ahead = (sent_r + sent_w) / rate - elapsed

@@ -71,13 +71,13 @@ def _checked(name: str) -> Any:
 
 
 _FIELDS = list(dict.fromkeys(name for record in RECORDS.values() for name in record._options.fields))
-_OPTIONAL = {"rating", "seconds_watched", "completed"}  # required by one kind only: checked after decoding
+_OPTIONAL = {"rating", "seconds_watched"}  # required by one kind only: checked after decoding
 _DEFAULTS = {"source": "unknown", "completed": False}
 
 # Version 1: one struct for both kinds (msgspec's tagged unions need the tag, which v1 may omit).
 EventV1 = msgspec.defstruct("EventV1", [
     ("type", Literal["rating", "watch"], "rating"),
-    *((name, _checked(name) | None, None) if name in _OPTIONAL and name not in _DEFAULTS
+    *((name, _checked(name) | None, None) if name in _OPTIONAL
       else (name, _checked(name), _DEFAULTS[name]) if name in _DEFAULTS
       else (name, _checked(name)) for name in _FIELDS),
 ], kw_only=True, forbid_unknown_fields=False)
