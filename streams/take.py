@@ -21,6 +21,8 @@ from typing import Any
 
 from mode.utils.futures import notify
 
+from cinestream.settings import Settings
+
 
 async def take_adaptive(stream: Any, max_: int, idle_window: float, busy_window: float,
                         busy_messages: int) -> AsyncIterator[Sequence[Any]]:
@@ -74,3 +76,9 @@ async def take_adaptive(stream: Any, max_: int, idle_window: float, busy_window:
     finally:
         stream.enable_acks = enable_acks
         stream._processors.remove(add_to_buffer)
+
+
+def learning_batches(stream: Any, settings: Settings) -> AsyncIterator[Sequence[Any]]:
+    """``take_adaptive`` with the learning agents' settings (``CINESTREAM_BATCH_*``)."""
+    return take_adaptive(stream, settings.batch_max_messages, settings.batch_window_ms / 1000,
+                         settings.batch_busy_window_ms / 1000, settings.batch_busy_messages)

@@ -23,7 +23,7 @@ from streams.app import app, ratings_topic, settings
 from streams.batch import collect
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
-from streams.take import take_adaptive
+from streams.take import learning_batches
 
 store = ModelStore(connect(settings), BiasedMF(n_factors=32, lr=0.25, factor_lr=1.0, seed=0), ResidualKNN())
 
@@ -36,8 +36,7 @@ rewind_to_redis(app, store, settings.topic_ratings)
 
 @app.agent(ratings_topic)
 async def learn_ratings(stream: Any) -> None:
-    async for events in take_adaptive(stream, settings.batch_max_messages, settings.batch_window_ms / 1000,
-                                      settings.batch_busy_window_ms / 1000, settings.batch_busy_messages):
+    async for events in learning_batches(stream, settings):
         batch = await collect(events, frozenset({settings.topic_ratings}))
         e = batch.events
         rated = ~e.kinds

@@ -20,7 +20,7 @@ from streams.app import app, settings, watches_topic
 from streams.batch import collect
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
-from streams.take import take_adaptive
+from streams.take import learning_batches
 
 store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
 
@@ -31,8 +31,7 @@ rewind_to_redis(app, store, settings.topic_watches)
 
 @app.agent(watches_topic)
 async def learn_watches(stream: Any) -> None:
-    async for events in take_adaptive(stream, settings.batch_max_messages, settings.batch_window_ms / 1000,
-                                      settings.batch_busy_window_ms / 1000, settings.batch_busy_messages):
+    async for events in learning_batches(stream, settings):
         batch = await collect(events)  # the watches topic's dead letters are trending's
         watched = batch.events.kinds
         if watched.any():
