@@ -168,7 +168,7 @@ def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or
     settings = get_settings()
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
                               [settings.topic_ratings, settings.topic_watches], [settings.topic_dead_letter]))
-    argv = worker_argv(loglevel, settings.stack_dir / "faust")
+    argv = worker_argv(loglevel, settings.stack_dir / "faust" / settings.worker_group)
     os.execv(argv[0], argv)
 
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Agents this worker runs (streams/agents/<name>.py). Run the learning path and the
     # heavier side models in separate worker processes when they compete for cores.
     agents: str = "online_mf,online_mf_watches,trending,similarity,history"
+    # The worker's consumer group (faust app id). Workers of one role share it and split the
+    # partitions; each role needs its own, or its workers would take partitions from the other's.
+    worker_group: str = "cinestream"
     # Micro-batch of the learning agent (streams/take.py): up to this many messages; the wait for
     # more is short while the stream is light (a lone rating is learned within it) and long once a
     # batch shows a backlog (at least `batch_busy_messages` messages), so batches grow with load.

@@ -14,13 +14,21 @@ mkdir -p "$logs"
 # In the background, while the stream runs: the hybrid's lists for the API, then the offline
 # evaluation the dashboard shows (tables and precision–recall curves).
 ( $cs model publish && $cs evaluate --dataset "$dataset" ) >"$logs/batch.log" 2>&1 &
-worker_log="$logs/worker.log"
-$cs worker --loglevel info >"$worker_log" 2>&1 &
-worker_pid=$!
-trap 'kill "$worker_pid" 2>/dev/null || true' EXIT
-until grep -q "Worker ready" "$worker_log" 2>/dev/null; do
-  kill -0 "$worker_pid" 2>/dev/null || { echo "worker failed to start, see $worker_log"; exit 1; }
-  sleep 0.5
+# Two worker roles, as in docker-compose.yml: the learning path, and the side models (trending,
+# similarity, history), each in a consumer group of its own so MongoDB inserts never pace the model.
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,history"; do
+  name=${role%%:*}
+  CINESTREAM_AGENTS=${role#*:} CINESTREAM_WORKER_GROUP="cinestream-$name" \
+    $cs worker --loglevel info >"$logs/worker-$name.log" 2>&1 &
+  pids+=($!)
+done
+for name in learn side; do
+  until grep -q "Worker ready" "$logs/worker-$name.log" 2>/dev/null; do
+    kill -0 "${pids[@]}" 2>/dev/null || { echo "a worker failed to start, see $logs/worker-$name.log"; exit 1; }
+    sleep 0.5
+  done
 done
 $cs replay --dataset "$dataset"
 $cs api

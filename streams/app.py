@@ -9,7 +9,7 @@ from cinestream.settings import get_settings
 settings = get_settings()
 
 app = faust.App(
-    "cinestream",
+    settings.worker_group,
     broker=f"kafka://{settings.kafka_bootstrap}",
     value_serializer="raw",
     topic_partitions=settings.partitions,

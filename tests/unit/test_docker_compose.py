@@ -60,6 +60,13 @@ def test_every_agent_is_run_by_exactly_one_worker_role(compose: dict[str, Any]) 
     assert sorted(assigned) == sorted(available)
 
 
+def test_each_worker_role_has_a_consumer_group_of_its_own(compose: dict[str, Any]) -> None:
+    """Two roles in one group would split the partitions: each would see only part of the stream."""
+    groups = [s["environment"].get("CINESTREAM_WORKER_GROUP", "cinestream") for n, s in compose["services"].items()
+              if n.startswith("worker")]
+    assert len(groups) > 1 and len(set(groups)) == len(groups)
+
+
 def test_every_cinestream_command_in_compose_exists() -> None:
     from typer.main import get_command
 
