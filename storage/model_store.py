@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -243,6 +244,10 @@ class _Learned:
     point: str
     histories: list[bytes]
 
+    @cached_property
+    def sse(self) -> float:
+        return float(np.square(self.errors).sum())
+
 
 class ModelStore:
     def __init__(self, redis: aioredis.Redis, model: BiasedMF, correction: ResidualKNN | None = None) -> None:
@@ -288,7 +293,7 @@ class ModelStore:
             if learned.point:
                 self.tracker.undo()  # the batch will be scored again, from the fresh state
             return None
-        return ApplyResult(int(fresh.sum()), skipped, float(np.square(learned.errors).sum()))
+        return ApplyResult(int(fresh.sum()), skipped, learned.sse)
 
     async def _snapshot(self, batch: RatingBatch) -> _Snapshot:
         """One round trip: the partitions' applied offsets and everything the batch's events touch."""
@@ -335,7 +340,7 @@ class ModelStore:
         if not batch.watches:  # what a user rated; a watch alone does not hide a film from suggestions
             seen["u"], seen["m"], seen["r"] = batch.users[fresh], batch.movies[fresh], batch.ratings[fresh]
         err = learned.errors
-        stats = np.array([len(learned.ratings), learned.ratings.sum(), np.square(err).sum(), np.abs(err).sum()],
+        stats = np.array([len(learned.ratings), learned.ratings.sum(), learned.sse, np.abs(err).sum()],
                          dtype="<f4")  # ratings only
         width = self.model.width * 4
 

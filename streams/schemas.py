@@ -237,7 +237,7 @@ def encode_events(events: list[dict[str, Any]]) -> bytes:
 
 def encode_columns(kind: Literal["rating", "watch"], source: str, **columns: Any) -> bytes:
     """A version-2 envelope: ``columns`` are the kind's fields (lists or numpy arrays) plus ``event_id``."""
-    body: dict[str, Any] = {"v": 2, "type": kind, "source": source}
+    body: dict[str, Any] = {"v": SCHEMA_VERSION, "type": kind, "source": source}
     for name in ["event_id", *KIND_FIELDS[kind]]:
         values = columns[name]
         body[name] = values.tolist() if isinstance(values, np.ndarray) else list(values)
