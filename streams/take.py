@@ -1,11 +1,16 @@
-"""``take_events`` with a batch window that follows the load: short when idle, long under backlog.
+"""``take_events`` whose batch grows while Kafka holds a backlog and closes as soon as it does not.
 
 faust's ``Stream.take_events(max_, within)`` waits ``within`` after each batch whatever the load:
 a short window keeps a lone rating fresh but, under a backlog, makes many small batches whose
 fixed costs (two Redis round trips, the numpy set-up) cap throughput; a long one does the
-reverse. Here the window after a batch depends on that batch: one that came back with at least
-``busy_messages`` messages means a backlog, so the next window is ``busy_window`` (big batches,
-throughput); otherwise ``idle_window`` (a new event waits at most that long).
+reverse. Here a batch closes ``idle_window`` after its last message unless the consumer's high
+water shows at least ``busy_messages`` more messages on the partitions the stream reads (a
+backlog: they are already on their way), in which case it keeps filling, for at most
+``busy_window`` or ``max_`` messages. The batch follows the backlog itself, read from Kafka
+with no clock shared between machines. The previous version sized the window from the previous
+batch; a rating arriving after a busy batch then waited out the whole 30 ms (freshness p99).
+A threshold of one message is not enough: under steady load a newer message is nearly always
+in flight from the consumer thread, so every batch waited its full window.
 
 The body follows faust 0.15's own ``take_events`` (the same stream hooks: a passive processor
 fills the buffer, events are acked only after the agent has handled the batch) with the fixed
@@ -16,7 +21,7 @@ included, and faust-streaming is pinned.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from mode.utils.futures import notify
@@ -24,28 +29,53 @@ from mode.utils.futures import notify
 from cinestream.settings import Settings
 
 
+def backlog(consumer: Any, last_offsets: Mapping[Any, int]) -> int:
+    """Messages Kafka holds past the last offset read, over the assigned partitions read so far.
+
+    >>> class Consumer:
+    ...     def assignment(self): return {"p0", "p1"}
+    ...     def highwater(self, tp): return {"p0": 10, "p1": 5}[tp]
+    >>> backlog(Consumer(), {"p0": 9, "p1": 4}), backlog(Consumer(), {"p0": 6, "p1": 2}), backlog(Consumer(), {"p2": 0})
+    (0, 5, 0)
+    """
+    assigned = consumer.assignment()
+    total = 0
+    for tp, offset in last_offsets.items():
+        if tp in assigned:
+            highwater = consumer.highwater(tp)  # the next offset to be written; None before a fetch
+            if highwater is not None:
+                total += max(highwater - offset - 1, 0)
+    return total
+
+
 async def take_adaptive(stream: Any, max_: int, idle_window: float, busy_window: float,
                         busy_messages: int) -> AsyncIterator[Sequence[Any]]:
     buffer: list[Any] = []
     events: list[Any] = []
+    last_offsets: dict[Any, int] = {}
     buffer_full = asyncio.Event()
     buffer_consumed = asyncio.Event()
     consuming: asyncio.Future[Any] | None = None
-    window = idle_window
+    loop = asyncio.get_running_loop()
+    first_at = 0.0
+    consumer = stream.app.consumer
     enable_acks = stream.enable_acks
 
     async def add_to_buffer(value: Any) -> Any:
-        nonlocal consuming
+        nonlocal consuming, first_at
         if consuming is not None:
             try:
                 await consuming  # the agent is handling the previous batch: do not grow it meanwhile
             finally:
                 consuming = None
-        buffer.append(value)
         event = stream.current_event
         if event is None:
             raise RuntimeError("take buffer found current_event is None")
+        if not buffer:
+            first_at = loop.time()
+        buffer.append(value)
         events.append(event)
+        last_offsets[event.message.tp] = event.message.offset
         if len(buffer) >= max_:
             buffer_full.set()
             buffer_consumed.clear()
@@ -57,15 +87,16 @@ async def take_adaptive(stream: Any, max_: int, idle_window: float, busy_window:
     stream._enable_passive(aiter(stream.channel))
     try:
         while not stream.should_stop:
-            await stream.wait_for_stopped(buffer_full, timeout=window)
+            await stream.wait_for_stopped(buffer_full, timeout=idle_window)
             if not buffer:
-                window = idle_window
                 continue
-            consuming = asyncio.get_running_loop().create_future()
+            if (not buffer_full.is_set() and loop.time() - first_at < busy_window
+                    and backlog(consumer, last_offsets) >= busy_messages):
+                continue  # more is on its way: a bigger batch costs less per event
+            consuming = loop.create_future()
             try:
                 yield list(events)
             finally:
-                window = busy_window if len(buffer) >= busy_messages else idle_window
                 buffer.clear()
                 for event in events:
                     await stream.ack(event)
