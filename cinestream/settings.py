@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     batch_window_ms: float = 0.5  # freshness bench, 3 runs each: p50 14.7 ms at 0.5 ms, 17.2 ms at 2 ms
     batch_busy_window_ms: float = 30.0
     batch_busy_messages: int = 20  # at a steady 5,000 events/s the high water ran 1-6 messages ahead per partition
+    # Rows a learning worker keeps from its last batches to skip their read (storage/row_cache.py):
+    # a few hundred bytes each with 32 factors.
+    model_cache_rows: int = 200_000
     # The side models (trending, similarity, history) are not read within milliseconds: longer batches.
     side_window_ms: float = 100.0
 

@@ -11,17 +11,18 @@ Layout (float32 rows as raw bytes, see ``online_models.biased_mf``):
 - ``mf:preq``: prequential (test-then-train) error sums: ``n``, ``sse``, ``sae``
 - ``mf:curve``: the learning curve, one JSON point per batch (``online_models.prequential``)
 
-A batch costs two round trips, each one Lua script: a read (offsets, rows, stats) and a write of
-the rows *and* the partition's new offset. A script runs atomically: either both land or
-neither does, so a worker killed mid-batch replays from Kafka's committed offset and skips what
-was applied.
+A batch costs at most two round trips, each one Lua script: a read (offsets, rows, stats) of
+what ``storage.row_cache`` does not hold from the previous batches, and a write of the rows *and*
+the partition's new offset. A script runs atomically: either both land or neither does, so a
+worker killed mid-batch replays from Kafka's committed offset and skips what was applied.
 
 Several workers share the item rows (a movie is rated on every partition), so a batch is an
 optimistic transaction: the write script first compares the offsets and every row it is about to
 replace with what the read returned, byte for byte, and if another worker wrote any of them in
 between it writes nothing and the batch is recomputed from the fresh state (as WATCH/MULTI would,
 without redis-py packing a key and a row per command argument). The result is always that of
-some serial order of batches: no update is lost to a race.
+some serial order of batches: no update is lost to a race. The same check is what makes the row
+cache safe: a cached row someone else has replaced only costs a refused write and a fresh read.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 from online_models.prequential import Prequential
 from online_models.residual_knn import Histories, ResidualKNN
 from storage import content_store
+from storage.row_cache import RowCache
 
 APPLIED, STATS, PREQ, ITEMS, CURVE = "mf:applied:", "mf:stats", "mf:preq", "mf:items", "mf:curve"
 CURVE_POINTS = 5000  # the list is trimmed to the latest points
@@ -92,42 +94,9 @@ class ApplyResult:
 # that packing was half of a batch's time. Ids travel as one int64 string, rows as one blob.
 # Keys are computed inside the scripts (as in ``storage.similarity_store``), which Redis Cluster
 # forbids: a cluster deployment needs the MF keys under one hash tag (noted in the README).
-READ_LUA = """
-local topic, partitions, users, items = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local function keys(prefix, packed, format, size)
-  local out = {}
-  for pos = 1, #packed, size do out[#out + 1] = prefix .. struct.unpack(format, packed, pos) end
-  return out
-end
-local function mget(list)  -- in slices: Lua's unpack is bounded by its stack
-  local out = {}
-  for first = 1, #list, 1000 do
-    local values = redis.call('MGET', unpack(list, first, math.min(first + 999, #list)))
-    for _, v in ipairs(values) do out[#out + 1] = v or '' end
-  end
-  return out
-end
-local applied = mget(keys('mf:applied:' .. topic .. ':', partitions, '<i4', 4))
-for j, v in ipairs(applied) do if v == '' then applied[j] = '-1' end end
-local stats = redis.call('HMGET', 'mf:stats', 'n', 'sum')
-return {applied, mget(keys('mf:u:', users, '<i8', 8)), mget(keys('mf:i:', items, '<i8', 8)),
-        stats[1] or '0', stats[2] or '0', redis.call('HGET', 'mf:preq', 'n') or '0',
-        mget(keys('mf:h:', users, '<i8', 8))}
-"""
-
-# Writes the batch only if nothing it read has changed since (offsets and every row, compared
-# byte for byte): the same guarantee as WATCH/MULTI, in one round trip. Returns 0 on a conflict.
-# Commands take many keys or fields each (MGET, MSET, SADD, HSET): a Redis call per row was
-# most of the script's time.
-WRITE_LUA = """
-local topic, partitions, expected_offsets, new_offsets = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local width = tonumber(ARGV[5])
-local user_ids, user_seen, user_old, user_new, user_touched = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local item_ids, item_seen, item_old, item_new, item_touched = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
-local seen, stats, point, cap = ARGV[16], ARGV[17], ARGV[18], tonumber(ARGV[19])
-local history_sizes, histories = ARGV[20], ARGV[21]
+_STATE_LUA = """
 local SLICE = 1000
-local function call_sliced(command, head, list, step)
+local function call_sliced(command, head, list, step)  -- Lua's unpack is bounded by its stack
   local out = {}
   for first = 1, #list, SLICE * step do
     local args = {}
@@ -138,17 +107,49 @@ local function call_sliced(command, head, list, step)
   end
   return out
 end
-local prefix = 'mf:applied:' .. topic .. ':'
-local offset_keys = {}
-for pos = 1, #partitions, 4 do offset_keys[#offset_keys + 1] = prefix .. struct.unpack('<i4', partitions, pos) end
-local current = call_sliced('MGET', nil, offset_keys, 1)
-for j = 1, #offset_keys do
-  if tonumber(current[j] or '-1') ~= struct.unpack('<i8', expected_offsets, 8 * j - 7) then return 0 end
-end
-local function row_keys(prefix, ids)
+local function keys(prefix, packed, format, size)
   local out = {}
-  for pos = 1, #ids, 8 do out[#out + 1] = prefix .. struct.unpack('<i8', ids, pos) end
+  for pos = 1, #packed, size do out[#out + 1] = prefix .. struct.unpack(format, packed, pos) end
   return out
+end
+local function mget(list, missing)
+  local out = call_sliced('MGET', nil, list, 1)
+  for j = 1, #list do out[j] = out[j] or missing end
+  return out
+end
+-- What a batch starts from: the partitions' applied offsets (-1: none), the users' and movies'
+-- rows ('': none yet), the ratings' count and sum, how many were scored, the users' histories.
+local function state(topic, partitions, users, items)
+  local stats = redis.call('HMGET', 'mf:stats', 'n', 'sum')
+  return {mget(keys('mf:applied:' .. topic .. ':', partitions, '<i4', 4), '-1'),
+          mget(keys('mf:u:', users, '<i8', 8), ''), mget(keys('mf:i:', items, '<i8', 8), ''),
+          stats[1] or '0', stats[2] or '0', redis.call('HGET', 'mf:preq', 'n') or '0',
+          mget(keys('mf:h:', users, '<i8', 8), '')}
+end
+"""
+
+READ_LUA = _STATE_LUA + "return state(ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
+
+# Writes the batch only if nothing it started from has changed since (offsets and every row,
+# compared byte for byte): the same guarantee as WATCH/MULTI, in one round trip. Returns
+# {1, stats n, stats sum, prequential n} for the writer's cache, or on a conflict {0, state}: what
+# the batch must start from instead, so the retry needs no read of its own.
+# Commands take many keys or fields each (MGET, MSET, SADD, HSET): a Redis call per row was
+# most of the script's time.
+WRITE_LUA = _STATE_LUA + """
+local topic, partitions, expected_offsets, new_offsets = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local width = tonumber(ARGV[5])
+local user_ids, user_seen, user_old, user_new, user_touched = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local item_ids, item_seen, item_old, item_new, item_touched = ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
+local seen, stats, point, cap = ARGV[16], ARGV[17], ARGV[18], tonumber(ARGV[19])
+local history_sizes, histories = ARGV[20], ARGV[21]
+local prefix = 'mf:applied:' .. topic .. ':'
+local function offsets_unchanged()
+  local now = mget(keys(prefix, partitions, '<i4', 4), '-1')
+  for j = 1, #now do
+    if tonumber(now[j]) ~= struct.unpack('<i8', expected_offsets, 8 * j - 7) then return false end
+  end
+  return true
 end
 local function unchanged(keys, present, old)
   local now = call_sliced('MGET', nil, keys, 1)
@@ -159,23 +160,24 @@ local function unchanged(keys, present, old)
   end
   return true
 end
-local user_keys, item_keys = row_keys('mf:u:', user_ids), row_keys('mf:i:', item_ids)
-if not unchanged(user_keys, user_seen, user_old) or not unchanged(item_keys, item_seen, item_old) then
-  return 0
+local user_keys, item_keys = keys('mf:u:', user_ids, '<i8', 8), keys('mf:i:', item_ids, '<i8', 8)
+if not (offsets_unchanged() and unchanged(user_keys, user_seen, user_old)
+        and unchanged(item_keys, item_seen, item_old)) then
+  return {0, state(topic, partitions, user_ids, item_ids)}
 end
-local function write(keys, ids, rows, touched, set)
+local function write(keys, ids, rows, touched, present, set)
   local pairs_, members = {}, {}
   for j = 1, #keys do
     if string.byte(touched, j) == 1 then
       pairs_[#pairs_ + 1] = keys[j]
       pairs_[#pairs_ + 1] = string.sub(rows, width * (j - 1) + 1, width * j)
-      members[#members + 1] = struct.unpack('<i8', ids, 8 * j - 7)
+      if string.byte(present, j) == 0 then members[#members + 1] = struct.unpack('<i8', ids, 8 * j - 7) end
     end
   end
   if #pairs_ > 0 then call_sliced('MSET', nil, pairs_, 2) end
   if set and #members > 0 then call_sliced('SADD', set, members, 1) end
 end
-write(user_keys, user_ids, user_new, user_touched, nil)
+write(user_keys, user_ids, user_new, user_touched, user_seen, nil)
 local at = 1
 for j = 1, #history_sizes / 4 do  -- each user's recent (movie, MF error) pairs, when the batch has them
   local size = struct.unpack('<i4', history_sizes, 4 * j - 3)
@@ -184,7 +186,7 @@ for j = 1, #history_sizes / 4 do  -- each user's recent (movie, MF error) pairs,
   end
   at = at + size
 end
-write(item_keys, item_ids, item_new, item_touched, 'mf:items')
+write(item_keys, item_ids, item_new, item_touched, item_seen, 'mf:items')  -- a stored row is a member
 local by_user = {}
 for pos = 1, #seen, 20 do
   local user, movie, rating = struct.unpack('<i8i8f', seen, pos)
@@ -208,7 +210,8 @@ for pos = 1, #new_offsets, 12 do
   local p, o = struct.unpack('<i4i8', new_offsets, pos)
   redis.call('SET', prefix .. p, o)
 end
-return 1
+local stats_now = redis.call('HMGET', 'mf:stats', 'n', 'sum')
+return {1, stats_now[1] or '0', stats_now[2] or '0', redis.call('HGET', 'mf:preq', 'n') or '0'}
 """
 
 
@@ -218,27 +221,36 @@ def _ids(values: np.ndarray) -> bytes:
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """What a batch read: its unique partitions, users and movies, and their state in Redis."""
+    """What a batch starts from: its unique partitions, users and movies, and their state in Redis
+    (as read, or as this worker last read or wrote it)."""
 
     partitions: np.ndarray
     applied: np.ndarray  # each partition's last applied offset (-1: none yet)
+    cached_offsets: bool  # some offset came from the cache, not from Redis
     users: np.ndarray
     user_index: np.ndarray  # event -> position in ``users``
-    user_blobs: list[Any]  # stored rows (empty: none yet)
+    user_blobs: list[bytes]  # stored rows (empty: none yet)
     movies: np.ndarray
     movie_index: np.ndarray
-    item_blobs: list[Any]
+    item_blobs: list[bytes]
     mean: float  # of all ratings learned so far
     learned: int  # ratings learned so far (the learning curve's x)
-    history_blobs: list[Any]  # users' recent MF errors (``mf:h:<user>``)
+    history_blobs: list[bytes]  # users' recent MF errors (``mf:h:<user>``)
+
+    def fresh(self, batch: RatingBatch) -> np.ndarray:
+        """Events past their partition's applied offset."""
+        return batch.offsets > self.applied[np.searchsorted(self.partitions, batch.partitions)]
 
 
 @dataclass(frozen=True)
 class _Learned:
-    """A batch learned: the updated rows, and for ratings the prequential errors and curve point."""
+    """A batch learned: the updated rows (and which it changed), and for ratings the prequential
+    errors, the curve point and the users' new residual histories (``b""``: unchanged)."""
 
     user_rows: FloatArray
+    users_touched: np.ndarray  # bool per row: rows only replayed events touched are not written
     item_rows: FloatArray
+    items_touched: np.ndarray
     ratings: FloatArray
     errors: FloatArray
     point: str
@@ -249,15 +261,36 @@ class _Learned:
         return float(np.square(self.errors).sum())
 
 
+def _mean(n: Any, total: Any) -> float:
+    return float(total) / float(n) if float(n) else 3.5
+
+
+def _moved_offsets(batch: RatingBatch, fresh: np.ndarray) -> tuple[list[int], list[int]]:
+    """The partitions whose applied offset moves, and to what: only those with fresh events, and
+    only forward (a partition whose events in this batch were all replays keeps its higher one)."""
+    moved = np.unique(batch.partitions[fresh])
+    last = [int(batch.offsets[fresh & (batch.partitions == p)].max()) for p in moved]
+    return moved.tolist(), last
+
+
+def _split(rows: FloatArray, index: np.ndarray) -> list[bytes]:
+    data, width = rows.tobytes(), rows.shape[1] * 4
+    return [data[width * j:width * (j + 1)] for j in index.tolist()]
+
+
 class ModelStore:
-    def __init__(self, redis: aioredis.Redis, model: BiasedMF, correction: ResidualKNN | None = None) -> None:
+    def __init__(self, redis: aioredis.Redis, model: BiasedMF, correction: ResidualKNN | None = None,
+                 cache: RowCache | None = None) -> None:
         self.redis = redis
         self.model = model
         self.correction = correction
+        self.cache = cache if cache is not None else RowCache()
         self.content: tuple[np.ndarray, np.ndarray] | None = None
         self._next_content_check = 0.0
         self.tracker = Prequential()
         self.conflicts = 0
+        self.reads = 0  # read round trips (most batches need none: see ``_snapshot``)
+        self.guess_absent = True
         self._read = redis.register_script(READ_LUA)
         self._write = redis.register_script(WRITE_LUA)
 
@@ -281,22 +314,43 @@ class ModelStore:
                 return result
             self.conflicts += 1  # another worker wrote a row we read: recompute from fresh state
 
+    def forget(self) -> None:
+        """Drop everything cached (e.g. after a rebalance, when partitions changed hands)."""
+        self.cache.clear()
+
     async def _apply_once(self, batch: RatingBatch) -> ApplyResult | None:
-        """Read, learn, compare-and-write; ``None`` when another writer came in between."""
+        """Learn from what the batch starts from and compare-and-write it; ``None`` when the write
+        was refused (another writer came in between, or a guess was wrong), in which case the
+        refusal brought the current state and the next attempt starts from that."""
         snap = await self._snapshot(batch)
-        fresh = batch.offsets > snap.applied[np.searchsorted(snap.partitions, batch.partitions)]
+        fresh = snap.fresh(batch)
+        if not fresh.all() and snap.cached_offsets:
+            # a skip on the cache's word would write nothing, so nothing would check it: ask Redis
+            snap = await self._snapshot(batch, read_all=True)
+            fresh = snap.fresh(batch)
         skipped = int((~fresh).sum())
         if not fresh.any():
             return ApplyResult(0, skipped, 0.0)
         learned = self._learn(batch, snap, fresh)
-        if not await self._write(args=self._write_args(batch, snap, fresh, learned)):
+        written = await self._write(args=self._write_args(batch, snap, fresh, learned))
+        if not written[0]:
             if learned.point:
                 self.tracker.undo()  # the batch will be scored again, from the fresh state
+            state = written[1]
+            self._keep(batch.topic, snap.partitions.tolist(), snap.users.tolist(), snap.movies.tolist(), state)
+            if (any(a < 0 <= int(b) for a, b in zip(snap.applied.tolist(), state[0], strict=True))
+                    or any(not old and new for old, new in zip(snap.user_blobs, state[1], strict=True))
+                    or any(not old and new for old, new in zip(snap.item_blobs, state[2], strict=True))):
+                self.guess_absent = False  # something guessed new was there: read before guessing again
             return None
+        self._remember(batch, snap, fresh, learned, written)
         return ApplyResult(int(fresh.sum()), skipped, learned.sse)
 
-    async def _snapshot(self, batch: RatingBatch) -> _Snapshot:
-        """One round trip: the partitions' applied offsets and everything the batch's events touch."""
+    async def _snapshot(self, batch: RatingBatch, read_all: bool = False) -> _Snapshot:
+        """The partitions' applied offsets and everything the batch's events touch, from the cache;
+        what it lacks is read, or guessed new (a new user or film, a partition with nothing applied
+        yet) while recent reads showed that guess right. A wrong guess costs no more than the read:
+        the compare-and-write refuses it and answers with what is there."""
         partitions = np.unique(batch.partitions)
         users, user_index = np.unique(batch.users, return_inverse=True)
         movies, movie_index = np.unique(batch.movies, return_inverse=True)
@@ -304,36 +358,79 @@ class ModelStore:
             # installed by `model publish`; until then no correction (and one look every half minute)
             self.content = await content_store.load(self.redis)
             self._next_content_check = time.monotonic() + CONTENT_CHECK_S
-        applied, user_blobs, item_blobs, n, total, learned, history_blobs = await self._read(
-            args=[batch.topic, np.ascontiguousarray(partitions, dtype="<i4").tobytes(), _ids(users), _ids(movies)])
-        return _Snapshot(partitions, np.array([int(a) for a in applied], dtype=np.int64), users, user_index,
-                         user_blobs, movies, movie_index, item_blobs,
-                         float(total) / float(n) if float(n) else 3.5, int(float(learned)), history_blobs)
+        cache, topic = self.cache, batch.topic
+        cache.trim()
+        part_list, user_list, movie_list = partitions.tolist(), users.tolist(), movies.tolist()
+        need_partitions = part_list if read_all else [p for p in part_list if (topic, p) not in cache.applied]
+        need_users = user_list if read_all else cache.missing("u", user_list)
+        need_movies = movie_list if read_all else cache.missing("i", movie_list)
+        read = cache.stats is None or read_all or (
+            not self.guess_absent and bool(need_partitions or need_users or need_movies))
+        if read:
+            self.reads += 1
+            state = await self._read(args=[topic, np.array(need_partitions, dtype="<i4").tobytes(),
+                                           _ids(np.array(need_users)), _ids(np.array(need_movies))])
+            found = self._keep(topic, need_partitions, need_users, need_movies, state)
+            if not read_all:
+                self.guess_absent = not found  # would guessing have been right?
+        mean, learned_so_far = cache.stats or (3.5, 0)
+        return _Snapshot(partitions, np.array([cache.applied.get((topic, p), -1) for p in part_list], dtype=np.int64),
+                         not read or len(need_partitions) < len(part_list), users, user_index,
+                         cache.get("u", user_list), movies, movie_index, cache.get("i", movie_list), mean,
+                         learned_so_far, cache.get("h", user_list))
+
+    def _keep(self, topic: str, partitions: list[int], users: list[int], movies: list[int], state: list[Any]
+              ) -> bool:
+        """Cache what Redis answered (``_STATE_LUA``'s ``state``); whether any of it exists."""
+        applied, user_blobs, item_blobs, n, total, learned, history_blobs = state
+        self.cache.applied.update(((topic, p), int(a)) for p, a in zip(partitions, applied, strict=True))
+        self.cache.put("u", users, user_blobs)
+        self.cache.put("h", users, history_blobs)
+        self.cache.put("i", movies, item_blobs)
+        self.cache.stats = (_mean(n, total), int(float(learned)))
+        return any(user_blobs) or any(item_blobs) or any(int(a) >= 0 for a in applied)
+
+    def _remember(self, batch: RatingBatch, snap: _Snapshot, fresh: np.ndarray, learned: _Learned,
+                  written: list[Any]) -> None:
+        """What the write put in Redis is what the next batch starts from."""
+        users, movies = snap.users, snap.movies
+        self.cache.put("u", users[learned.users_touched].tolist(),
+                       _split(learned.user_rows, np.flatnonzero(learned.users_touched)))
+        self.cache.put("i", movies[learned.items_touched].tolist(),
+                       _split(learned.item_rows, np.flatnonzero(learned.items_touched)))
+        changed = [j for j, blob in enumerate(learned.histories) if blob]
+        self.cache.put("h", users[changed].tolist(), [learned.histories[j] for j in changed])
+        moved, last = _moved_offsets(batch, fresh)
+        self.cache.applied.update(((batch.topic, p), o) for p, o in zip(moved, last, strict=True))
+        _, n, total, learned_so_far = written
+        self.cache.stats = (_mean(n, total), int(float(learned_so_far)))
 
     def _learn(self, batch: RatingBatch, snap: _Snapshot, fresh: np.ndarray) -> _Learned:
         """The batch's fresh events learned in order from the snapshot's rows."""
         user_rows = self._rows(snap.users, snap.user_blobs, USER_SALT)
         item_rows = self._rows(snap.movies, snap.item_blobs, ITEM_SALT)
+        users_touched = np.zeros(len(snap.users), dtype=bool)
+        users_touched[snap.user_index[fresh]] = True
+        items_touched = np.zeros(len(snap.movies), dtype=bool)
+        items_touched[snap.movie_index[fresh]] = True
         ratings = batch.ratings[fresh].astype(np.float32)
         mf_batch = MFBatch(user_rows, item_rows, snap.user_index[fresh], snap.movie_index[fresh], ratings)
         if batch.watches:
             self.model.learn_watches(mf_batch)
-            return _Learned(user_rows, item_rows, np.zeros(0, np.float32), np.zeros(0, np.float32), "", [b"", b""])
+            return _Learned(user_rows, users_touched, item_rows, items_touched, np.zeros(0, np.float32),
+                            np.zeros(0, np.float32), "", [])
         estimates = self.model.learn_many(mf_batch, snap.mean)
-        histories = [b"", b""]  # (sizes, blobs) of the users' residual histories, when corrected
+        histories: list[bytes] = []
         if self.correction is not None and self.content is not None:
             estimates, histories = self._corrected(estimates, ratings, batch, fresh, snap.users, snap.user_index,
                                                    snap.history_blobs)
         errors = ratings - estimates
         point = json.dumps(self.tracker.update(errors, snap.learned).as_dict())
-        return _Learned(user_rows, item_rows, ratings, errors, point, histories)
+        return _Learned(user_rows, users_touched, item_rows, items_touched, ratings, errors, point, histories)
 
     def _write_args(self, batch: RatingBatch, snap: _Snapshot, fresh: np.ndarray, learned: _Learned) -> list[Any]:
         """The compare-and-write script's arguments: what was read (to compare) and what to write."""
-        # Only partitions with fresh events move, and only forward: a partition whose events in
-        # this batch were all replays must keep its (higher) applied offset.
-        moved = np.unique(batch.partitions[fresh])
-        last = np.array([batch.offsets[fresh & (batch.partitions == p)].max() for p in moved], dtype=np.int64)
+        moved, last = _moved_offsets(batch, fresh)
         new_offsets = np.empty(len(moved), dtype=[("p", "<i4"), ("o", "<i8")])
         new_offsets["p"], new_offsets["o"] = moved, last
         seen = np.empty(0 if batch.watches else int(fresh.sum()), dtype=[("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
@@ -343,30 +440,27 @@ class ModelStore:
         stats = np.array([len(learned.ratings), learned.ratings.sum(), learned.sse, np.abs(err).sum()],
                          dtype="<f4")  # ratings only
         width = self.model.width * 4
+        history_sizes = np.array([len(blob) for blob in learned.histories], dtype="<i4")
 
-        def present(blobs: list[Any]) -> bytes:
+        def present(blobs: list[bytes]) -> bytes:
             return bytes(1 if blob else 0 for blob in blobs)
 
-        def old(blobs: list[Any]) -> bytes:
+        def old(blobs: list[bytes]) -> bytes:
             return b"".join(blob if blob else bytes(width) for blob in blobs)
-
-        def touched(index: np.ndarray, count: int) -> bytes:
-            mask = np.zeros(count, dtype=np.uint8)
-            mask[index[fresh]] = 1  # rows only replayed events touched are not written
-            return mask.tobytes()
 
         return [batch.topic, np.ascontiguousarray(snap.partitions, dtype="<i4").tobytes(), _ids(snap.applied),
                 new_offsets.tobytes(), width,
                 _ids(snap.users), present(snap.user_blobs), old(snap.user_blobs), learned.user_rows.tobytes(),
-                touched(snap.user_index, len(snap.users)),
+                learned.users_touched.astype(np.uint8).tobytes(),
                 _ids(snap.movies), present(snap.item_blobs), old(snap.item_blobs), learned.item_rows.tobytes(),
-                touched(snap.movie_index, len(snap.movies)),
-                seen.tobytes(), stats.tobytes(), learned.point, CURVE_POINTS, *learned.histories]
+                learned.items_touched.astype(np.uint8).tobytes(),
+                seen.tobytes(), stats.tobytes(), learned.point, CURVE_POINTS, history_sizes.tobytes(),
+                b"".join(learned.histories)]
 
     def _corrected(self, estimates: FloatArray, ratings: FloatArray, batch: RatingBatch, fresh: np.ndarray,
-                   users: np.ndarray, user_index: np.ndarray, blobs: list[Any]) -> tuple[FloatArray, list[bytes]]:
+                   users: np.ndarray, user_index: np.ndarray, blobs: list[bytes]) -> tuple[FloatArray, list[bytes]]:
         """The MF's estimates corrected by each user's recent errors on similar films
-        (``online_models.residual_knn``), and the users' updated histories, packed for the write."""
+        (``online_models.residual_knn``), and each user's updated history (``b""``: unchanged)."""
         assert self.correction is not None and self.content is not None
         ids, vectors = self.content
         stored = [np.frombuffer(b, dtype=HISTORY_RECORD) if b else np.zeros(0, HISTORY_RECORD) for b in blobs]
@@ -386,14 +480,13 @@ class ModelStore:
             histories.errors[start[slot]:start[slot] + len(h)] = h["error"]
         corrections = self.correction.correct(histories, slots, np.searchsorted(movies, batch.movies[fresh]),
                                               ratings - estimates, local)
-        sizes, packed = np.zeros(len(users), dtype="<i4"), []
+        packed = [b""] * len(users)
         for slot in np.flatnonzero(new_counts).tolist():
             items, errors = histories.of(slot, self.correction.history)
             record = np.empty(len(items), dtype=HISTORY_RECORD)
             record["movie"], record["error"] = movies[items], errors
-            packed.append(record.tobytes())
-            sizes[slot] = record.nbytes
-        return np.clip(estimates + corrections, 0.5, 5.0).astype(np.float32), [sizes.tobytes(), b"".join(packed)]
+            packed[slot] = record.tobytes()
+        return np.clip(estimates + corrections, 0.5, 5.0).astype(np.float32), packed
 
     async def recommend(self, user: int, k: int = 10) -> list[tuple[int, float]]:
         """Top-``k`` unseen movies for ``user`` by the current model (empty for an unknown user)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from cinestream.settings import get_settings
+from storage.row_cache import RowCache
 
 settings = get_settings()
 
@@ -27,3 +28,6 @@ ratings_topic = app.topic(settings.topic_ratings, value_serializer="raw", partit
 watches_topic = app.topic(settings.topic_watches, value_serializer="raw", partitions=settings.partitions)
 events_topic = app.topic(settings.topic_ratings, settings.topic_watches, value_serializer="raw")
 dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw", partitions=1)
+# The MF rows this worker last read or wrote, shared by the agents that learn the MF (ratings and
+# watches write the same user rows: one cache keeps each from refusing the other's writes).
+model_rows = RowCache(settings.model_cache_rows)

@@ -38,9 +38,11 @@ def behind(assigned: Iterable[TP], topic: str, committed: dict[TP, int | None], 
 
 
 def rewind_to_redis(app: faust.App, store: ModelStore, topic: str) -> None:
-    """After every rebalance, move the committed offsets of ``topic`` back to what ``store`` has applied."""
+    """After every rebalance, empty ``store``'s row cache and move the committed offsets of
+    ``topic`` back to what it has applied."""
 
     async def before_fetching(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        store.forget()  # partitions may have changed hands: the rows cached from them may be stale
         consumer: Any = app.consumer  # the transport's consumer: commits offsets it did not read
         ours = [tp for tp in consumer.assignment() if tp.topic == topic]
         if not ours:

@@ -2,7 +2,7 @@
 
 faust's ``Stream.take_events(max_, within)`` waits ``within`` after each batch whatever the load:
 a short window keeps a lone rating fresh but, under a backlog, makes many small batches whose
-fixed costs (two Redis round trips, the numpy set-up) cap throughput; a long one does the
+fixed costs (a Redis round trip, the numpy set-up) cap throughput; a long one does the
 reverse. Here a batch closes ``idle_window`` after its last message unless the consumer's high
 water shows at least ``busy_messages`` more messages on the partitions the stream reads (a
 backlog: they are already on their way), in which case it keeps filling, for at most

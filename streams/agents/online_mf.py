@@ -4,7 +4,7 @@
 offset, waiting 0.5 ms for more while the stream is light and 30 ms under a backlog; every rating
 of the batch is learned in order (``online_models.biased_mf``), its prediction corrected by the
 user's recent errors on similar films (``online_models.residual_knn``, once ``model publish`` has
-installed the content vectors), in two Redis round trips (``storage.model_store``). This agent
+installed the content vectors), usually in one Redis round trip (``storage.model_store``). This agent
 owns the ratings topic's dead letters: a malformed message goes there with its reason and the
 stream goes on.
 """
@@ -19,13 +19,14 @@ from online_models.biased_mf import BiasedMF
 from online_models.residual_knn import ResidualKNN
 from storage.model_store import ModelStore, RatingBatch
 from storage.redis_store import connect
-from streams.app import app, ratings_topic, settings
+from streams.app import app, model_rows, ratings_topic, settings
 from streams.batch import collect
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
-store = ModelStore(connect(settings), BiasedMF(n_factors=32, lr=0.25, factor_lr=1.0, seed=0), ResidualKNN())
+store = ModelStore(connect(settings), BiasedMF(n_factors=32, lr=0.25, factor_lr=1.0, seed=0), ResidualKNN(),
+                   model_rows)
 
 store.model.warm_up()
 if store.correction is not None:

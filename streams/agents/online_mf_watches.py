@@ -16,13 +16,13 @@ import numpy as np
 from online_models.biased_mf import BiasedMF
 from storage.model_store import ModelStore, RatingBatch
 from storage.redis_store import connect
-from streams.app import app, settings, watches_topic
+from streams.app import app, model_rows, settings, watches_topic
 from streams.batch import collect
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
-store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0))
+store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0), cache=model_rows)
 
 store.model.warm_up()
 

@@ -189,3 +189,57 @@ async def test_the_content_correction_lowers_the_prequential_error(redis_db: aio
     assert errors[True] < errors[False] - 0.005, errors
     history = await redis_db.get(f"mf:h:{int(df['userId'].iloc[-1])}")
     assert history and len(history) % 12 == 0 and len(history) <= 100 * 12  # (movie, error) records, capped
+
+
+async def test_a_worker_starts_from_the_rows_it_wrote_and_catches_the_ones_changed_behind_it(
+        redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
+    """The row cache (``storage.row_cache``): a batch on rows this store wrote, or on new users and
+    films, needs no read round trip; a row another writer replaced meanwhile is caught by the
+    compare-and-write; and a Redis reset behind the cache's back is not taken for events already
+    applied. Each time the state must be what stores with nothing cached leave."""
+    first = batches(ratings, 500)[0]
+
+    def later(batch: RatingBatch, shift: int, topic: str = "ratings") -> RatingBatch:
+        """The same users rating the same films again, further along the partitions."""
+        return RatingBatch(topic, batch.partitions, batch.offsets + shift, batch.users, batch.movies,
+                           (6.0 - batch.ratings).astype(np.float32))
+
+    again, elsewhere, third = later(first, 10_000), later(first, 0, "other-topic"), later(first, 20_000)
+    newcomers, others, more = (RatingBatch("ratings", first.partitions, first.offsets + shift,
+                                           first.users + shift * 100, first.movies + shift * 100, first.ratings)
+                               for shift in (30_000, 40_000, 45_000))
+    fourth = later(first, 50_000)
+
+    async def uncached(order: list[RatingBatch]) -> dict[bytes, bytes | dict[bytes, bytes] | set[bytes]]:
+        await redis_db.flushdb()
+        for batch in order:
+            await ModelStore(redis_db, BiasedMF(n_factors=8, seed=0)).apply(batch)
+        return await snapshot(redis_db)
+
+    expected = [await uncached([first, again]), await uncached([first, again, elsewhere, third, newcomers]),
+                await uncached([first, again, elsewhere, third, newcomers, others, more, fourth]),
+                await uncached([first])]
+    await redis_db.flushdb()
+    store = ModelStore(redis_db, BiasedMF(n_factors=8, seed=0))
+    await store.apply(first)
+    await store.apply(again)
+    assert store.reads == 1  # the second batch touched only rows the first one wrote
+    assert await snapshot(redis_db) == expected[0]
+
+    await ModelStore(redis_db, BiasedMF(n_factors=8, seed=0)).apply(elsewhere)  # another writer
+    assert (await store.apply(third)).applied == len(third.users)
+    assert (store.conflicts, store.reads) == (1, 1)  # the stale write refused, answered with the fresh rows
+    await store.apply(newcomers)
+    assert (store.conflicts, store.reads) == (1, 1)  # new users and films are guessed absent, rightly
+    assert await snapshot(redis_db) == expected[1]
+
+    restarted = ModelStore(redis_db, BiasedMF(n_factors=8, seed=0))
+    await restarted.apply(others)  # nothing cached: a read, which finds the partitions' offsets
+    await restarted.apply(more)  # new users and films only: the read finds nothing...
+    await restarted.apply(fourth)  # ...so it guesses rows it never saw are new, wrongly this time
+    assert (restarted.reads, restarted.conflicts, restarted.guess_absent) == (2, 1, False)
+    assert await snapshot(redis_db) == expected[2]
+
+    await redis_db.flushdb()  # the cache now says every partition is far ahead of Redis
+    assert (await store.apply(first)).applied == len(first.users)
+    assert await snapshot(redis_db) == expected[3]
