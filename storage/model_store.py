@@ -244,9 +244,11 @@ class _Snapshot:
 
 @dataclass(frozen=True)
 class _Learned:
-    """A batch learned: the updated rows (and which it changed), and for ratings the prequential
-    errors, the curve point and the users' new residual histories (``b""``: unchanged)."""
+    """A batch learned: the new applied offsets, the updated rows (and which it changed), and for
+    ratings the prequential errors, the curve point and the users' new residual histories
+    (``b""``: unchanged)."""
 
+    offsets: np.ndarray  # (partition, offset) pairs: each partition's new applied offset
     user_rows: FloatArray
     users_touched: np.ndarray  # bool per row: rows only replayed events touched are not written
     item_rows: FloatArray
@@ -265,12 +267,16 @@ def _mean(n: Any, total: Any) -> float:
     return float(total) / float(n) if float(n) else 3.5
 
 
-def _moved_offsets(batch: RatingBatch, fresh: np.ndarray) -> tuple[list[int], list[int]]:
+def _new_offsets(batch: RatingBatch, fresh: np.ndarray) -> np.ndarray:
     """The partitions whose applied offset moves, and to what: only those with fresh events, and
     only forward (a partition whose events in this batch were all replays keeps its higher one)."""
-    moved = np.unique(batch.partitions[fresh])
-    last = [int(batch.offsets[fresh & (batch.partitions == p)].max()) for p in moved]
-    return moved.tolist(), last
+    partitions, offsets = batch.partitions[fresh], batch.offsets[fresh]
+    order = np.lexsort((offsets, partitions))
+    partitions, offsets = partitions[order], offsets[order]
+    last = np.r_[partitions[1:] != partitions[:-1], True]
+    out = np.empty(int(last.sum()), dtype=[("p", "<i4"), ("o", "<i8")])
+    out["p"], out["o"] = partitions[last], offsets[last]
+    return out
 
 
 def _split(rows: FloatArray, index: np.ndarray) -> list[bytes]:
@@ -400,8 +406,7 @@ class ModelStore:
                        _split(learned.item_rows, np.flatnonzero(learned.items_touched)))
         changed = [j for j, blob in enumerate(learned.histories) if blob]
         self.cache.put("h", users[changed].tolist(), [learned.histories[j] for j in changed])
-        moved, last = _moved_offsets(batch, fresh)
-        self.cache.applied.update(((batch.topic, p), o) for p, o in zip(moved, last, strict=True))
+        self.cache.applied.update(((batch.topic, p), o) for p, o in learned.offsets.tolist())
         _, n, total, learned_so_far = written
         self.cache.stats = (_mean(n, total), int(float(learned_so_far)))
 
@@ -414,10 +419,11 @@ class ModelStore:
         items_touched = np.zeros(len(snap.movies), dtype=bool)
         items_touched[snap.movie_index[fresh]] = True
         ratings = batch.ratings[fresh].astype(np.float32)
+        offsets = _new_offsets(batch, fresh)
         mf_batch = MFBatch(user_rows, item_rows, snap.user_index[fresh], snap.movie_index[fresh], ratings)
         if batch.watches:
             self.model.learn_watches(mf_batch)
-            return _Learned(user_rows, users_touched, item_rows, items_touched, np.zeros(0, np.float32),
+            return _Learned(offsets, user_rows, users_touched, item_rows, items_touched, np.zeros(0, np.float32),
                             np.zeros(0, np.float32), "", [])
         estimates = self.model.learn_many(mf_batch, snap.mean)
         histories: list[bytes] = []
@@ -426,13 +432,11 @@ class ModelStore:
                                                    snap.history_blobs)
         errors = ratings - estimates
         point = json.dumps(self.tracker.update(errors, snap.learned).as_dict())
-        return _Learned(user_rows, users_touched, item_rows, items_touched, ratings, errors, point, histories)
+        return _Learned(offsets, user_rows, users_touched, item_rows, items_touched, ratings, errors, point,
+                        histories)
 
     def _write_args(self, batch: RatingBatch, snap: _Snapshot, fresh: np.ndarray, learned: _Learned) -> list[Any]:
         """The compare-and-write script's arguments: what was read (to compare) and what to write."""
-        moved, last = _moved_offsets(batch, fresh)
-        new_offsets = np.empty(len(moved), dtype=[("p", "<i4"), ("o", "<i8")])
-        new_offsets["p"], new_offsets["o"] = moved, last
         seen = np.empty(0 if batch.watches else int(fresh.sum()), dtype=[("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
         if not batch.watches:  # what a user rated; a watch alone does not hide a film from suggestions
             seen["u"], seen["m"], seen["r"] = batch.users[fresh], batch.movies[fresh], batch.ratings[fresh]
@@ -449,7 +453,7 @@ class ModelStore:
             return b"".join(blob if blob else bytes(width) for blob in blobs)
 
         return [batch.topic, np.ascontiguousarray(snap.partitions, dtype="<i4").tobytes(), _ids(snap.applied),
-                new_offsets.tobytes(), width,
+                learned.offsets.tobytes(), width,
                 _ids(snap.users), present(snap.user_blobs), old(snap.user_blobs), learned.user_rows.tobytes(),
                 learned.users_touched.astype(np.uint8).tobytes(),
                 _ids(snap.movies), present(snap.item_blobs), old(snap.item_blobs), learned.item_rows.tobytes(),
