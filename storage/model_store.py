@@ -10,6 +10,7 @@ Layout (float32 rows as raw bytes, see ``online_models.biased_mf``):
 - ``mf:applied:<topic>:<partition>``: the last Kafka offset whose effect is in Redis
 - ``mf:preq``: prequential (test-then-train) error sums: ``n``, ``sse``, ``sae``
 - ``mf:curve``: the learning curve, one JSON point per batch (``online_models.prequential``)
+- ``mf:drifts``: where on that curve a worker's drift detector flagged a drift (``n``)
 
 A batch costs at most two round trips, each one Lua script: a read (offsets, rows, stats) of
 what ``storage.row_cache`` does not hold from the previous batches, and a write of the rows *and*
@@ -37,12 +38,13 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
-from online_models.prequential import Prequential
+from online_models.prequential import CurvePoint, Prequential
 from online_models.residual_knn import Histories, ResidualKNN
 from storage import content_store
 from storage.row_cache import RowCache
 
 APPLIED, STATS, PREQ, ITEMS, CURVE = "mf:applied:", "mf:stats", "mf:preq", "mf:items", "mf:curve"
+DRIFTS = "mf:drifts"
 CURVE_POINTS = 5000  # the list is trimmed to the latest points
 CONTENT_CHECK_S = 30.0
 HISTORY_RECORD = np.dtype([("movie", "<i8"), ("error", "<f4")])  # ``mf:h:<user>``: recent MF errors
@@ -255,7 +257,7 @@ class _Learned:
     items_touched: np.ndarray
     ratings: FloatArray
     errors: FloatArray
-    point: str
+    curve: CurvePoint | None  # ratings only: watches carry no stars to score
     histories: list[bytes]
 
     @cached_property
@@ -340,8 +342,6 @@ class ModelStore:
         learned = self._learn(batch, snap, fresh)
         written = await self._write(args=self._write_args(batch, snap, fresh, learned))
         if not written[0]:
-            if learned.point:
-                self.tracker.undo()  # the batch will be scored again, from the fresh state
             state = written[1]
             self._keep(batch.topic, snap.partitions.tolist(), snap.users.tolist(), snap.movies.tolist(), state)
             if (any(a < 0 <= int(b) for a, b in zip(snap.applied.tolist(), state[0], strict=True))
@@ -350,6 +350,11 @@ class ModelStore:
                 self.guess_absent = False  # something guessed new was there: read before guessing again
             return None
         self._remember(batch, snap, fresh, learned, written)
+        if learned.curve is not None and self.tracker.observe(learned.curve):
+            async with self.redis.pipeline(transaction=False) as pipe:  # rare: its own round trip
+                pipe.rpush(DRIFTS, learned.curve.n)
+                pipe.ltrim(DRIFTS, -CURVE_POINTS, -1)
+                await pipe.execute()
         return ApplyResult(int(fresh.sum()), skipped, learned.sse)
 
     async def _snapshot(self, batch: RatingBatch, read_all: bool = False) -> _Snapshot:
@@ -424,15 +429,15 @@ class ModelStore:
         if batch.watches:
             self.model.learn_watches(mf_batch)
             return _Learned(offsets, user_rows, users_touched, item_rows, items_touched, np.zeros(0, np.float32),
-                            np.zeros(0, np.float32), "", [])
+                            np.zeros(0, np.float32), None, [])
         estimates = self.model.learn_many(mf_batch, snap.mean)
         histories: list[bytes] = []
         if self.correction is not None and self.content is not None:
             estimates, histories = self._corrected(estimates, ratings, batch, fresh, snap.users, snap.user_index,
                                                    snap.history_blobs)
         errors = ratings - estimates
-        point = json.dumps(self.tracker.update(errors, snap.learned).as_dict())
-        return _Learned(offsets, user_rows, users_touched, item_rows, items_touched, ratings, errors, point,
+        curve = self.tracker.score(errors, snap.learned)
+        return _Learned(offsets, user_rows, users_touched, item_rows, items_touched, ratings, errors, curve,
                         histories)
 
     def _write_args(self, batch: RatingBatch, snap: _Snapshot, fresh: np.ndarray, learned: _Learned) -> list[Any]:
@@ -446,6 +451,8 @@ class ModelStore:
         width = self.model.width * 4
         history_sizes = np.array([len(blob) for blob in learned.histories], dtype="<i4")
 
+        point = json.dumps(learned.curve.as_dict()) if learned.curve else ""  # empty: watches, no statistics
+
         def present(blobs: list[bytes]) -> bytes:
             return bytes(1 if blob else 0 for blob in blobs)
 
@@ -458,7 +465,7 @@ class ModelStore:
                 learned.users_touched.astype(np.uint8).tobytes(),
                 _ids(snap.movies), present(snap.item_blobs), old(snap.item_blobs), learned.item_rows.tobytes(),
                 learned.items_touched.astype(np.uint8).tobytes(),
-                seen.tobytes(), stats.tobytes(), learned.point, CURVE_POINTS, history_sizes.tobytes(),
+                seen.tobytes(), stats.tobytes(), point, CURVE_POINTS, history_sizes.tobytes(),
                 b"".join(learned.histories)]
 
     def _corrected(self, estimates: FloatArray, ratings: FloatArray, batch: RatingBatch, fresh: np.ndarray,
@@ -518,7 +525,13 @@ class ModelStore:
         return {int(m): float(r) for m, r in (await self.redis.hgetall(seen_key(user))).items()}
 
     async def learning_curve(self) -> list[dict[str, float]]:
-        return [json.loads(p) for p in await self.redis.lrange(CURVE, 0, -1)]
+        """Each batch's point, with ``drift`` where a worker's detector flagged one."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(CURVE, 0, -1)
+            pipe.lrange(DRIFTS, 0, -1)
+            points, drifts = await pipe.execute()
+        flagged = {int(n) for n in drifts}
+        return [{**point, "drift": point["n"] in flagged} for point in map(json.loads, points)]
 
     async def applied_for(self, topic: str, partitions: list[int]) -> dict[int, int]:
         """The last applied offset of each of ``topic``'s ``partitions`` that has one."""

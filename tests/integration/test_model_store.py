@@ -243,3 +243,18 @@ async def test_a_worker_starts_from_the_rows_it_wrote_and_catches_the_ones_chang
     await redis_db.flushdb()  # the cache now says every partition is far ahead of Redis
     assert (await store.apply(first)).applied == len(first.users)
     assert await snapshot(redis_db) == expected[3]
+
+
+async def test_a_change_of_regime_is_flagged_on_the_learning_curve(redis_db: aioredis.Redis,
+                                                                  ratings: pd.DataFrame) -> None:
+    """Halfway, the ratings turn to noise (0.5 or 5 stars at random): the model's error jumps from
+    ~0.7 to ~2.2, and the drift detector flags it, after the change only."""
+    flipped = ratings.assign(rating=np.random.default_rng(0).choice([0.5, 5.0], len(ratings)))
+    half = len(ratings) // 2
+    store = ModelStore(redis_db, BiasedMF(n_factors=8, seed=0))
+    for batch in batches(pd.concat([ratings[:half], flipped[half:]]), 40):  # ADWIN looks every 32 points
+        await store.apply(batch)
+    curve = await store.learning_curve()
+    assert len(curve) == len(ratings) // 40
+    drifts = [p["n"] for p in curve if p["drift"]]
+    assert drifts and all(n > half for n in drifts), drifts
