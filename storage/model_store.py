@@ -275,7 +275,8 @@ def _new_offsets(batch: RatingBatch, fresh: np.ndarray) -> np.ndarray:
     partitions, offsets = batch.partitions[fresh], batch.offsets[fresh]
     order = np.lexsort((offsets, partitions))
     partitions, offsets = partitions[order], offsets[order]
-    last = np.r_[partitions[1:] != partitions[:-1], True]
+    last = np.empty(len(partitions), dtype=bool)  # the last of each partition's run (np.r_ is slow)
+    last[:-1], last[-1:] = partitions[1:] != partitions[:-1], True
     out = np.empty(int(last.sum()), dtype=[("p", "<i4"), ("o", "<i8")])
     out["p"], out["o"] = partitions[last], offsets[last]
     return out
