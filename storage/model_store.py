@@ -12,18 +12,19 @@ Layout (float32 rows as raw bytes, see ``online_models.biased_mf``):
 - ``mf:curve``: the learning curve, one JSON point per batch (``online_models.prequential``)
 - ``mf:drifts``: where on that curve a worker's drift detector flagged a drift (``n``)
 
-A batch costs at most two round trips, each one Lua script: a read (offsets, rows, stats) of
-what ``storage.row_cache`` does not hold from the previous batches, and a write of the rows *and*
-the partition's new offset. A script runs atomically: either both land or neither does, so a
-worker killed mid-batch replays from Kafka's committed offset and skips what was applied.
+A batch usually costs one round trip: a Lua script that writes the rows *and* the partition's new
+offset, learned from what ``storage.row_cache`` holds from the previous batches (rows it lacks are
+guessed new). A Lua read comes first only when nothing is cached yet or recent guesses were wrong.
+A script runs atomically: either both land or neither does, so a worker killed mid-batch replays
+from Kafka's committed offset and skips what was applied.
 
 Several workers share the item rows (a movie is rated on every partition), so a batch is an
 optimistic transaction: the write script first compares the offsets and every row it is about to
-replace with what the read returned, byte for byte, and if another worker wrote any of them in
-between it writes nothing and the batch is recomputed from the fresh state (as WATCH/MULTI would,
-without redis-py packing a key and a row per command argument). The result is always that of
-some serial order of batches: no update is lost to a race. The same check is what makes the row
-cache safe: a cached row someone else has replaced only costs a refused write and a fresh read.
+replace with what the batch started from, byte for byte, and if another worker wrote any of them
+since, it writes nothing, answers with the current state, and the batch is recomputed from that
+(as WATCH/MULTI would, without redis-py packing a key and a row per command argument). The result
+is always that of some serial order of batches: no update is lost to a race. The same check is
+what makes the row cache safe: a stale row or a wrong guess only costs a refused write.
 """
 
 from __future__ import annotations
@@ -282,6 +283,13 @@ def _new_offsets(batch: RatingBatch, fresh: np.ndarray) -> np.ndarray:
     return out
 
 
+def _found_where_absent(snap: _Snapshot, state: list[Any]) -> bool:
+    """Whether Redis' ``state`` has an offset or a row where the batch started from none."""
+    return (any(a < 0 <= int(b) for a, b in zip(snap.applied.tolist(), state[0], strict=True))
+            or any(not old and new for old, new in zip(snap.user_blobs, state[1], strict=True))
+            or any(not old and new for old, new in zip(snap.item_blobs, state[2], strict=True)))
+
+
 def _split(rows: FloatArray, index: np.ndarray) -> list[bytes]:
     data, width = rows.tobytes(), rows.shape[1] * 4
     return [data[width * j:width * (j + 1)] for j in index.tolist()]
@@ -345,12 +353,10 @@ class ModelStore:
         if not written[0]:
             state = written[1]
             self._keep(batch.topic, snap.partitions.tolist(), snap.users.tolist(), snap.movies.tolist(), state)
-            if (any(a < 0 <= int(b) for a, b in zip(snap.applied.tolist(), state[0], strict=True))
-                    or any(not old and new for old, new in zip(snap.user_blobs, state[1], strict=True))
-                    or any(not old and new for old, new in zip(snap.item_blobs, state[2], strict=True))):
+            if _found_where_absent(snap, state):
                 self.guess_absent = False  # something guessed new was there: read before guessing again
             return None
-        self._remember(batch, snap, fresh, learned, written)
+        self._remember(batch.topic, snap, learned, written)
         if learned.curve is not None and self.tracker.observe(learned.curve):
             async with self.redis.pipeline(transaction=False) as pipe:  # rare: its own round trip
                 pipe.rpush(DRIFTS, learned.curve.n)
@@ -402,8 +408,7 @@ class ModelStore:
         self.cache.stats = (_mean(n, total), int(float(learned)))
         return any(user_blobs) or any(item_blobs) or any(int(a) >= 0 for a in applied)
 
-    def _remember(self, batch: RatingBatch, snap: _Snapshot, fresh: np.ndarray, learned: _Learned,
-                  written: list[Any]) -> None:
+    def _remember(self, topic: str, snap: _Snapshot, learned: _Learned, written: list[Any]) -> None:
         """What the write put in Redis is what the next batch starts from."""
         users, movies = snap.users, snap.movies
         self.cache.put("u", users[learned.users_touched].tolist(),
@@ -412,7 +417,7 @@ class ModelStore:
                        _split(learned.item_rows, np.flatnonzero(learned.items_touched)))
         changed = [j for j, blob in enumerate(learned.histories) if blob]
         self.cache.put("h", users[changed].tolist(), [learned.histories[j] for j in changed])
-        self.cache.applied.update(((batch.topic, p), o) for p, o in learned.offsets.tolist())
+        self.cache.applied.update(((topic, p), o) for p, o in learned.offsets.tolist())
         _, n, total, learned_so_far = written
         self.cache.stats = (_mean(n, total), int(float(learned_so_far)))
 

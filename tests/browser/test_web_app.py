@@ -79,8 +79,10 @@ def test_a_bad_search_shows_the_apis_message(page: Page) -> None:
 
 def test_the_dashboard_shows_the_learning_curve(page: Page) -> None:
     expect(page.locator("#metrics")).to_contain_text("no events learned yet")
-    width = page.locator("#curve").evaluate("img => img.complete ? img.naturalWidth : 0")
-    assert width > 400  # the PNG rendered by the API loaded in the browser
+    # the PNG is rendered by the API (matplotlib, off the event loop): wait for it to arrive
+    page.wait_for_function("() => document.querySelector('#curve').complete", timeout=20_000)
+    width = page.locator("#curve").evaluate("img => img.naturalWidth")
+    assert width > 400  # the PNG loaded in the browser (a failed load leaves it at 0)
 
 
 @pytest.fixture()
