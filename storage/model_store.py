@@ -391,7 +391,8 @@ class ModelStore:
             found = self._keep(topic, need_partitions, need_users, need_movies, state)
             if not read_all:
                 self.guess_absent = not found  # would guessing have been right?
-        mean, learned_so_far = cache.stats or (3.5, 0)
+        assert cache.stats is not None  # a batch with none reads first
+        mean, learned_so_far = cache.stats
         return _Snapshot(partitions, np.array([cache.applied.get((topic, p), -1) for p in part_list], dtype=np.int64),
                          not read or len(need_partitions) < len(part_list), users, user_index,
                          cache.get("u", user_list), movies, movie_index, cache.get("i", movie_list), mean,

@@ -1,12 +1,12 @@
 """Agent: learn the online MF model from rating events, one micro-batch at a time.
 
 ``take_adaptive`` (``streams/take.py``) hands over up to 2,000 messages with their partition and
-offset, waiting 0.5 ms for more while the stream is light and 30 ms under a backlog; every rating
-of the batch is learned in order (``online_models.biased_mf``), its prediction corrected by the
-user's recent errors on similar films (``online_models.residual_knn``, once ``model publish`` has
-installed the content vectors), usually in one Redis round trip (``storage.model_store``). This agent
-owns the ratings topic's dead letters: a malformed message goes there with its reason and the
-stream goes on.
+offset, closing a batch 0.5 ms after its last message, or up to 30 ms later while Kafka holds a
+backlog; every rating of the batch is learned in order (``online_models.biased_mf``), its
+prediction corrected by the user's recent errors on similar films (``online_models.residual_knn``,
+once ``model publish`` has installed the content vectors), usually in one Redis round trip
+(``storage.model_store``). This agent owns the ratings topic's dead letters: a malformed message
+goes there with its reason and the stream goes on.
 """
 
 from __future__ import annotations

@@ -24,4 +24,4 @@ def test_each_users_events_of_a_tick_travel_in_one_envelope_in_order() -> None:
             parsed = parse_message(payload)
             assert isinstance(parsed, EventColumns) and set(parsed.users.tolist()) == {user}
             assert parsed.event_ids == [e["event_id"] for e in events if e["user_id"] == user]
-            assert parsed.kinds.all() == (kind == "watch")
+            assert (parsed.kinds == (kind == "watch")).all()
