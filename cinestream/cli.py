@@ -8,6 +8,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cinestream.settings import get_settings
 
@@ -25,11 +26,27 @@ plot_app = typer.Typer(help="Figures as PNG files.", no_args_is_help=True)
 app.add_typer(plot_app, name="plot")
 
 console = Console(width=None if sys.stdout.isatty() else 120)
+# Errors: one line on stderr, never wrapped, so a script or a newcomer reads cause and fix together.
+errors = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _say_error(message: str) -> None:
+    errors.print(Text.assemble(("error: ", "bold red"), message))
 
 
 def _fail(message: str) -> NoReturn:
-    console.print(f"[bold red]error:[/] {message}")
+    _say_error(message)
     raise typer.Exit(code=1)
+
+
+def _require(*servers: str) -> None:
+    """Fail in one line, before any work, when a server this command needs does not answer."""
+    from cinestream.preflight import ServerDown, require
+
+    try:
+        require(get_settings(), *servers)
+    except ServerDown as exc:
+        _fail(str(exc))
 
 
 @stack_app.command("up")
@@ -89,7 +106,7 @@ def data_fetch(
 
     settings = get_settings()
     with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                  console=console) as bar:
+                  console=console, transient=True) as bar:
         task = bar.add_task(f"fetching {name}", total=None)
 
         def advance(received: int, total: int | None) -> None:
@@ -105,6 +122,7 @@ def data_fetch(
 @catalogue_app.command("build")
 def catalogue_build(force: bool = typer.Option(False, help="Rebuild even if the inputs are unchanged.")) -> None:
     """Merge MovieLens + TMDB 5000 + ml-100k KG, clean it, and load it into MongoDB (idempotent)."""
+    _require("mongo")
     import asyncio
 
     from cinestream.catalogue.job import CatalogueJobError, run_build
@@ -119,6 +137,7 @@ def catalogue_build(force: bool = typer.Option(False, help="Rebuild even if the 
 @catalogue_app.command("report")
 def catalogue_report_cmd() -> None:
     """Print the preprocessing report of the last build (from MongoDB)."""
+    _require("mongo")
     import asyncio
 
     from cinestream.catalogue.job import print_report, stored_report
@@ -133,6 +152,7 @@ def catalogue_report_cmd() -> None:
 @catalogue_app.command("show")
 def catalogue_show(title: str, year: int | None = typer.Option(None)) -> None:
     """Look a movie up by title (and year): director, cast, genres, rating statistics."""
+    _require("mongo")
     import asyncio
     import json
 
@@ -149,6 +169,7 @@ def catalogue_show(title: str, year: int | None = typer.Option(None)) -> None:
 @app.command("api")
 def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (development).")) -> None:
     """Serve the REST API and the web app with uvicorn."""
+    _require("mongo", "redis")
     import uvicorn
 
     settings = get_settings()
@@ -159,6 +180,7 @@ def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (d
 @app.command("worker")
 def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or debug")) -> None:
     """Run a stream worker (faust); start several to share the partitions."""
+    _require("kafka", "mongo", "redis")
     import asyncio
     import os
 
@@ -186,7 +208,12 @@ def replay_cmd(
     from simulators.replay import load_ratings, replay
 
     settings = get_settings()
-    ratings = load_ratings(settings.data_dir / dataset / "ratings.csv", limit)
+    source = settings.data_dir / dataset / "ratings.csv"
+    if not source.exists():
+        _fail(f"{source} not found: run `cinestream data fetch {dataset}`, or set CINESTREAM_DATA_DIR to the "
+              f"folder holding {dataset}/")
+    _require("kafka")
+    ratings = load_ratings(source, limit)
     rate = None if speed == "max" else float(speed)
     with Progress(console=console) as bar:
         task = bar.add_task(f"replaying {dataset}", total=len(ratings))
@@ -235,6 +262,7 @@ def model_bootstrap(epochs: int = typer.Option(15, help="SGD epochs, or ALS iter
                     lr: float = typer.Option(0.1, help="the online model's base learning rate"),
                     method: str = typer.Option("sgd", help="'sgd' (the stream's update) or 'als'")) -> None:
     """Fit the MF model on the stored rating history and make it live as a new version."""
+    _require("mongo", "redis")
     import asyncio
 
     from cinestream.model_job import bootstrap
@@ -248,6 +276,7 @@ def model_bootstrap(epochs: int = typer.Option(15, help="SGD epochs, or ALS iter
 def model_publish(k: int = typer.Option(50, help="list length per user"),
                   text: bool = typer.Option(True, help="content vectors include overview embeddings")) -> None:
     """Fit the hybrid on the stored history and publish every user's list (with reasons) to Redis."""
+    _require("mongo", "redis")
     import asyncio
 
     from cinestream.publish_job import publish
@@ -258,6 +287,7 @@ def model_publish(k: int = typer.Option(50, help="list length per user"),
 @model_app.command("versions")
 def model_versions_cmd() -> None:
     """List the model versions kept in Redis."""
+    _require("redis")
     import asyncio
     import datetime
 
@@ -274,6 +304,7 @@ def model_versions_cmd() -> None:
 @model_app.command("snapshot")
 def model_snapshot(note: str = typer.Option("manual snapshot")) -> None:
     """Keep what the stream has learned so far as a new version."""
+    _require("redis")
     import asyncio
 
     from cinestream.model_job import snapshot
@@ -284,6 +315,7 @@ def model_snapshot(note: str = typer.Option("manual snapshot")) -> None:
 @model_app.command("rollback")
 def model_rollback(version: int) -> None:
     """Make a kept version live again (the stream keeps learning from there)."""
+    _require("redis")
     import asyncio
 
     from cinestream.model_job import rollback
@@ -299,6 +331,7 @@ def model_rollback(version: int) -> None:
 @plot_app.command("learning-curve")
 def plot_learning_curve(out: str = typer.Option("learning-curve.png")) -> None:
     """The streaming model's prequential learning curve, with ADWIN's drift marks."""
+    _require("redis")
     import asyncio
     from pathlib import Path
 
@@ -313,6 +346,7 @@ def plot_learning_curve(out: str = typer.Option("learning-curve.png")) -> None:
         finally:
             await redis.aclose()
 
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_bytes(learning_curve_png(asyncio.run(points())))
     console.print(f"wrote {out}")
 
@@ -321,6 +355,7 @@ def plot_learning_curve(out: str = typer.Option("learning-curve.png")) -> None:
 def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0, help="events per second"),
              duration: float = typer.Option(10.0, help="seconds")) -> None:
     """Generate synthetic users' ratings and watches into the topics (bounded, stops by itself)."""
+    _require("kafka")
     import asyncio
 
     from simulators.load import generate
@@ -333,7 +368,22 @@ def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0,
 
 
 def main() -> None:
-    app(sys.argv[1:])
+    """The console entry point: any failure ends in one line with its cause and, where known, the fix.
+
+    A traceback helps whoever develops CineStream, not whoever runs it: ``CINESTREAM_DEBUG=1`` shows it.
+    """
+    from cinestream.preflight import explain
+
+    try:
+        app(sys.argv[1:])
+    except Exception as exc:
+        settings = get_settings()
+        if settings.debug:
+            raise
+        advice = explain(exc, settings)
+        _say_error(advice or f"{type(exc).__name__}: {exc} (unexpected; run again with CINESTREAM_DEBUG=1 "
+                              "for the traceback, and report it)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

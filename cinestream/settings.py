@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_ttl_minutes: int = 60 * 24
 
+    # Show tracebacks of the `cinestream` command instead of its one-line errors.
+    debug: bool = False
+
     # Catalogue statistics: prior weight of the Bayesian-shrunk mean (in ratings).
     shrinkage_ratings: float = 10.0
 

@@ -26,7 +26,9 @@ for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,histor
 done
 for name in learn side; do
   until grep -q "Worker ready" "$logs/worker-$name.log" 2>/dev/null; do
-    kill -0 "${pids[@]}" 2>/dev/null || { echo "a worker failed to start, see $logs/worker-$name.log"; exit 1; }
+    kill -0 "${pids[@]}" 2>/dev/null || {
+      echo "error: the $name worker failed to start: $(grep -v '^\s*$' "$logs/worker-$name.log" | tail -1) (log: $logs/worker-$name.log)"
+      exit 1; }
     sleep 0.5
   done
 done

@@ -7,9 +7,19 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from cinestream.settings import Settings
 
 
-def connect(settings: Settings) -> AsyncIOMotorClient:
+def connect(settings: Settings, timeout_ms: int = 5000) -> AsyncIOMotorClient:
     # FerretDB 1.x answers no retryable-writes/sessions handshake; plain writes work on both it and MongoDB.
-    return AsyncIOMotorClient(settings.mongo_uri, serverSelectionTimeoutMS=5000, retryWrites=False, tz_aware=True)
+    return AsyncIOMotorClient(settings.mongo_uri, serverSelectionTimeoutMS=timeout_ms, retryWrites=False,
+                              tz_aware=True)
+
+
+async def ping(settings: Settings, timeout_s: float = 3.0) -> None:
+    """One round trip; raises when MongoDB does not answer within ``timeout_s``."""
+    client = connect(settings, int(timeout_s * 1000))
+    try:
+        await client.admin.command("ping")
+    finally:
+        client.close()
 
 
 def database(client: AsyncIOMotorClient, settings: Settings) -> AsyncIOMotorDatabase:

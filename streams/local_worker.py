@@ -15,9 +15,14 @@ from pathlib import Path
 
 
 def worker_argv(loglevel: str = "info", datadir: Path | None = None) -> list[str]:
-    """The worker command. No web server: faust's would bind 0.0.0.0:6066, one per machine."""
+    """The worker command. No web server: faust's would bind 0.0.0.0:6066, one per machine.
+
+    ``datadir`` is created here, with its parents: faust makes only the last folder of it, and a
+    fresh machine has none of the stack folder yet.
+    """
     argv = [sys.executable, "-m", "faust", "-A", "streams.worker"]
     if datadir is not None:
+        datadir.mkdir(parents=True, exist_ok=True)
         argv += ["--datadir", str(datadir)]
     return [*argv, "worker", "--without-web", "-l", loglevel]
 

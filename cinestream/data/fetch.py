@@ -43,6 +43,7 @@ def _pinned(cache: Path) -> dict[str, str]:
 
 def verify(path: Path, archive: Archive, cache: Path) -> str:
     """Check every checksum we have for ``archive``; pin the SHA-256 on first use. Returns it."""
+    cache.mkdir(parents=True, exist_ok=True)
     md5, sha256 = _digests(path)
     pinned = _pinned(cache)
     expected_sha = archive.sha256 or pinned.get(archive.name)
@@ -66,7 +67,7 @@ def download(url: str, target: Path, progress: Progress | None = None, timeout: 
             part.rename(target)
             return
         if response.status_code not in (200, 206):
-            raise FetchError(f"GET {url}: HTTP {response.status_code}")
+            raise FetchError(f"GET {url} answered HTTP {response.status_code}")
         if response.status_code == 200:
             have = 0  # the server ignored the Range header: start over
         length = response.headers.get("Content-Length")
@@ -93,13 +94,23 @@ def fetch(name: str, base_url: str, cache: Path, data_dir: Path, progress: Progr
         return folder  # fetched before, or provided (e.g. a shared read-only copy)
     downloads = cache / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
-    target = downloads / archive.filename()
+    placed = data_dir / archive.filename()  # an archive the user brought (offline machines)
+    target = placed if placed.exists() else downloads / archive.filename()
     if not target.exists():
-        download(base_url.rstrip("/") + "/" + archive.filename(), target, progress)
+        url = base_url.rstrip("/") + "/" + archive.filename()
+        offline = (f"to work offline, put {archive.filename()} or the unpacked {name}/ folder in {data_dir} "
+                   "(CINESTREAM_DATA_DIR), or set CINESTREAM_DATASET_BASE_URL to a mirror")
+        try:
+            download(url, target, progress)
+        except httpx.TransportError as exc:
+            raise FetchError(f"cannot reach {httpx.URL(url).host} ({exc or type(exc).__name__}); {offline}") from None
+        except FetchError as exc:
+            raise FetchError(f"{exc}; {offline}") from None
     try:
         sha256 = verify(target, archive, cache)
     except FetchError:
-        target.unlink(missing_ok=True)
+        if target != placed:
+            target.unlink(missing_ok=True)
         raise
     staging = data_dir / f".{name}.unpacking"
     shutil.rmtree(staging, ignore_errors=True)

@@ -82,7 +82,8 @@ class LocalServer(ABC):
         """Start unless already running; returns True if a process was started."""
         if self.external:
             if not self.healthy():
-                raise StackError(f"{self.name}: the server you configured at {self.address} does not answer")
+                raise StackError(f"{self.name}: the server you configured at {self.address} does not answer; "
+                                 f"start it, or unset its CINESTREAM_ address setting so the stack runs one")
             return False
         if self.pid() is not None:
             wait_until(self.healthy, self.start_timeout, self.name, self.log_file, self.pid() or 0)
