@@ -13,10 +13,27 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from api.routes import evaluation, events, health, metrics, movies, recommendations, web
+from api import errors
+from api.middleware import SecureAndMeasured
+from api.routes import (
+    admin,
+    auth,
+    evaluation,
+    events,
+    health,
+    me,
+    metrics,
+    metrics_prometheus,
+    movies,
+    recommendations,
+    web,
+)
 from api.search import TitleIndex
+from api.security.policy import document_policies
+from cinestream.secrets import load_secrets
 from cinestream.settings import Settings, get_settings
 from storage import mongo, redis_store
+from storage.field_crypto import FieldCipher
 from storage.models import Models
 
 
@@ -33,6 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        secrets = load_secrets(settings)  # outside development, a missing secret stops start-up here
+        app.state.secrets = secrets
+        app.state.cipher = FieldCipher(secrets.data_keys, secrets.current_key, secrets.blind_index_key)
+        app.state.key_cache = {}
         client = mongo.connect(settings)
         app.state.settings = settings
         app.state.db = mongo.database(client, settings)
@@ -57,14 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="CineStream", version="0.1.0", lifespan=lifespan,
                   description="Real-time movie recommendations from live rating and watch events.")
-    app.include_router(health.router)
-    app.include_router(movies.router)
-    app.include_router(recommendations.router)
-    app.include_router(events.router)
-    app.include_router(metrics.router)
-    app.include_router(evaluation.router)
-    app.include_router(web.router)
+    for module in (health, metrics_prometheus, auth, me, admin, movies, recommendations, events, metrics,
+                   evaluation, web):
+        app.include_router(document_policies(module.router))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+    errors.install(app)
+    app.add_middleware(SecureAndMeasured)
     return app
 
 

@@ -29,6 +29,10 @@ class TitleIndex:
     checked_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def has(self, movie_id: int) -> bool:
+        """Whether the catalogue holds this movie (events for any other are refused)."""
+        return movie_id in self.years
+
     def search(self, key: str, year: int | None, limit: int) -> list[int]:
         """Exact title matches first, then titles with a word starting with ``key``, most rated first."""
         pattern = re.compile(r"(^| )" + re.escape(key))

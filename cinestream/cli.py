@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,6 +24,12 @@ model_app = typer.Typer(help="The online model: warm start and versions.", no_ar
 app.add_typer(model_app, name="model")
 plot_app = typer.Typer(help="Figures as PNG files.", no_args_is_help=True)
 app.add_typer(plot_app, name="plot")
+users_app = typer.Typer(help="Accounts: demo logins and roles.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+keys_app = typer.Typer(help="Service API keys for streaming platforms.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+secrets_app = typer.Typer(help="Encryption keys of personal data.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 # Errors: one line on stderr, never wrapped, so a script or a newcomer reads cause and fix together.
@@ -172,7 +178,13 @@ def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (d
     _require("mongo", "redis")
     import uvicorn
 
+    from cinestream.secrets import MissingSecret, load_secrets
+
     settings = get_settings()
+    try:
+        load_secrets(settings)
+    except MissingSecret as exc:
+        _fail(str(exc))
     console.print(f"CineStream API on http://{settings.api_host}:{settings.api_port}  (docs at /docs)")
     uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, reload=reload, log_level="info")
 
@@ -365,6 +377,120 @@ def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0,
         summary = asyncio.run(generate(settings.kafka_bootstrap, settings.topic_ratings, settings.topic_watches,
                                        users=users, rate=rate, duration_s=duration))
     console.print(f"sent {summary.ratings} ratings and {summary.watches} watches in {summary.seconds:.1f}s")
+
+
+def _with_db(job: Any) -> Any:
+    """Run ``job(db, cipher)`` against the configured MongoDB, with the secrets the API uses."""
+    import asyncio
+
+    from cinestream.secrets import MissingSecret, load_secrets
+    from storage.field_crypto import FieldCipher
+    from storage.mongo import connect, database
+
+    settings = get_settings()
+    try:
+        found = load_secrets(settings)
+    except MissingSecret as exc:
+        _fail(str(exc))
+
+    async def run() -> Any:
+        client = connect(settings)
+        try:
+            cipher = FieldCipher(found.data_keys, found.current_key, found.blind_index_key)
+            return await job(database(client, settings), cipher)
+        finally:
+            client.close()
+
+    return asyncio.run(run())
+
+
+@users_app.command("demo")
+def users_demo(user_id: int = typer.Option(1, help="a MovieLens user id from the replayed dataset"),
+               admin: bool = typer.Option(False, help="also give the account the admin role")) -> None:
+    """Give an imported dataset user a login (a new password each time), for demos."""
+    _require("mongo")
+    from cinestream.accounts import demo_login
+
+    roles = ["user", "admin"] if admin else None
+    email, password = _with_db(lambda db, cipher: demo_login(db, cipher, user_id, roles))
+    console.print(f"demo account (MovieLens user {user_id}{', admin' if admin else ''}): {email}  password: {password}")
+
+
+@users_app.command("roles")
+def users_roles(user_id: int, admin: bool = typer.Option(..., "--admin/--no-admin")) -> None:
+    """Grant or take away the admin role."""
+    _require("mongo")
+    from cinestream.accounts import AccountError, set_roles
+
+    try:
+        _with_db(lambda db, cipher: set_roles(db, user_id, ["user", "admin"] if admin else ["user"], "cli"))
+    except AccountError as exc:
+        _fail(str(exc))
+    console.print(f"user {user_id}: {'admin' if admin else 'user'}")
+
+
+@keys_app.command("create")
+def keys_create(name: str, scopes: list[str] = typer.Option(["events:write"], "--scope",
+                                                           help="events:write, recommendations:read, history:read")
+                ) -> None:
+    """Create a service key; it is printed this once and stored only as a digest."""
+    _require("mongo")
+    from cinestream.accounts import AccountError, create_service_key
+
+    try:
+        made = _with_db(lambda db, cipher: create_service_key(db, name, scopes, "cli"))
+    except AccountError as exc:
+        _fail(str(exc))
+    console.print(f"key {made['key_id']} ({', '.join(made['scopes'])}): {made['key']}")
+    console.print("store it now: it cannot be shown again")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every service key: id, name, scopes, created, revoked."""
+    _require("mongo")
+    from storage.user_store import list_keys
+
+    table = Table("key id", "name", "scopes", "created", "revoked")
+    for k in _with_db(lambda db, cipher: list_keys(db)):
+        table.add_row(k["_id"], k["name"], ", ".join(k["scopes"]), str(k["created"])[:19], str(k["revoked"] or "")[:19])
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a service key (API processes stop accepting it within 10 s)."""
+    _require("mongo")
+    from cinestream.accounts import revoke_service_key
+
+    if not _with_db(lambda db, cipher: revoke_service_key(db, key_id, "cli")):
+        _fail(f"no active key {key_id}: `cinestream keys list` shows them")
+    console.print(f"key {key_id} revoked")
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new data key entry to put first in CINESTREAM_DATA_KEYS (then run `secrets rotate`)."""
+    from cinestream.secrets import new_data_key
+
+    console.print(new_data_key())
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every personal field under the current data key (development: makes a new key first)."""
+    _require("mongo")
+    from cinestream.secrets import MissingSecret, rotate_development_key
+    from storage.user_store import rotate_keys
+
+    settings = get_settings()
+    if settings.environment == "development" and settings.data_keys is None:
+        try:
+            console.print(f"new development key {rotate_development_key(settings)}")
+        except MissingSecret as exc:
+            _fail(str(exc))
+    seen, rewritten = _with_db(lambda db, cipher: rotate_keys(db, cipher))
+    console.print(f"{seen} accounts, {rewritten} re-encrypted under the current key")
 
 
 def main() -> None:

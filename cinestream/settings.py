@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,8 +79,24 @@ class Settings(BaseSettings):
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+
+    # Accounts and secrets. Outside "development" every secret must be set (start-up refuses
+    # otherwise); in development each missing one is generated once and kept under the stack folder,
+    # readable by its owner only (cinestream/secrets.py).
+    environment: Literal["development", "production"] = "development"
     jwt_secret: SecretStr | None = None
-    jwt_ttl_minutes: int = 60 * 24
+    # AES-256-GCM keys for personal fields, "kid:base64key" comma-separated; the first encrypts.
+    data_keys: SecretStr | None = None
+    blind_index_key: SecretStr | None = None  # HMAC key of the e-mail lookup index
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    # Rate limits (Redis, fixed windows): attempts per window; log-in backs off by doubling windows.
+    login_attempts_per_minute: int = 10
+    registrations_per_hour: int = 20
+    events_per_minute: int = 600  # per person, and per service key (a batch counts its events)
+    # Accounts created here get ids from this value up, above any MovieLens release's user ids
+    # (ml-32m's largest is 200,948), so they never collide with imported users.
+    first_account_id: int = 1_000_000_000
 
     # Show tracebacks of the `cinestream` command instead of its one-line errors.
     debug: bool = False

@@ -33,4 +33,6 @@ for name in learn side; do
   done
 done
 $cs replay --dataset "$dataset"
+# A login for a real MovieLens user of the replayed dataset, whose history the app then shows.
+$cs users demo --user-id "${CINESTREAM_DEMO_USER:-1}"
 $cs api

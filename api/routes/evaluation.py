@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import SettingsDep
+from api.errors import documented
+from api.security.policy import PUBLIC, Principal
 from cinestream.plots import precision_recall_png
 
 router = APIRouter(prefix="/api/evaluation", tags=["evaluation"])
@@ -38,13 +41,14 @@ def _load(folder: Path, run: str) -> dict[str, Any]:
 
 
 @router.get("")
-async def runs(settings: SettingsDep) -> dict[str, Any]:
+async def runs(settings: SettingsDep, who: Annotated[Principal, Depends(PUBLIC)]) -> dict[str, Any]:
     """Every saved run, newest first, without the curves."""
     return {"runs": await run_in_threadpool(_runs, settings.reports_dir)}
 
 
-@router.get("/{run}/precision-recall.png", response_class=Response)
-async def precision_recall(run: str, settings: SettingsDep) -> Response:
+@router.get("/{run}/precision-recall.png", response_class=Response, responses=documented(404, 422))
+async def precision_recall(run: Annotated[str, PathParam(max_length=120)], settings: SettingsDep,
+                           who: Annotated[Principal, Depends(PUBLIC)]) -> Response:
     body = await run_in_threadpool(_load, settings.reports_dir, run)
     curves = [{"name": r["name"], "precision": r["curve_precision"], "recall": r["curve_recall"]}
               for r in body["results"]]

@@ -1,59 +1,196 @@
-"""Events in: a platform (or the web app) posts ratings and watches; they go to Kafka."""
+"""Events in: people rate and watch as themselves; platforms post batches with a service key.
+
+A person's event carries the user id of their token and the server's clock; nothing in the body
+can name another user or move time. A service key speaks for its platform's users, so its events
+name them, with a timestamp checked against a window ([1995-01-01, now + 5 minutes]). Either way a
+movie not in the catalogue is refused here, and the stream dead-letters any that reach Kafka directly.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from collections import defaultdict
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from api.deps import ProducerDep, SettingsDep
-from streams.schemas import encode_events
+from api.deps import DbDep, ProducerDep, RedisDep, SearchDep, SettingsDep
+from api.errors import documented
+from api.search import TitleIndex
+from api.security.policy import EVENT_WRITER, PERSON, Principal
+from api.security.rate import limit
+from storage import event_ids
+from streams.schemas import MAX_ID, encode_events
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
+EARLIEST = 788_918_400.0  # 1995-01-01T00:00:00Z: MovieLens' first ratings
+FUTURE_SLACK_S = 300.0
+MAX_BATCH = 1000
 
-class RatingIn(BaseModel):
-    user_id: int = Field(ge=0)
-    movie_id: int = Field(ge=0)
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _half_stars(value: float) -> float:
+    if value * 2 != int(value * 2):
+        raise ValueError("rating must be in steps of 0.5")
+    return value
+
+
+class RatingIn(Strict):
+    movie_id: int = Field(ge=0, le=MAX_ID)
     rating: float = Field(ge=0.5, le=5.0, description="0.5 to 5.0 in steps of 0.5")
-    timestamp: float | None = None
-    source: str = Field("api", max_length=64)
 
     @field_validator("rating")
     @classmethod
-    def half_stars(cls, value: float) -> float:
-        if value * 2 != int(value * 2):
-            raise ValueError("rating must be in steps of 0.5")
-        return value
+    def _stars(cls, value: float) -> float:
+        return _half_stars(value)
 
 
-class WatchIn(BaseModel):
-    user_id: int = Field(ge=0)
-    movie_id: int = Field(ge=0)
-    seconds_watched: float = Field(ge=0)
+class WatchIn(Strict):
+    movie_id: int = Field(ge=0, le=MAX_ID)
+    seconds_watched: float = Field(ge=0, le=10**6)
     completed: bool = False
-    timestamp: float | None = None
-    source: str = Field("api", max_length=64)
 
 
-async def _publish(producer: Any, topic: str, kind: Literal["rating", "watch"], event: BaseModel) -> dict[str, str]:
-    body = event.model_dump()
-    body.update(type=kind, event_id=uuid.uuid4().hex, timestamp=body["timestamp"] or time.time())
+class ServiceEvent(Strict):
+    event_id: str = Field(min_length=1, max_length=64, pattern=r"^[\w.:-]+$")
+    type: Literal["rating", "watch"]
+    user_id: int = Field(ge=0, le=MAX_ID)
+    movie_id: int = Field(ge=0, le=MAX_ID)
+    rating: float | None = Field(None, ge=0.5, le=5.0)
+    seconds_watched: float | None = Field(None, ge=0, le=10**6)
+    completed: bool = False
+    timestamp: float = Field(description="seconds since the epoch, within [1995-01-01, now + 5 min]")
+
+    @field_validator("rating")
+    @classmethod
+    def _stars(cls, value: float | None) -> float | None:
+        return value if value is None else _half_stars(value)
+
+
+class BatchIn(Strict):
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH,
+                                         description="up to 1,000 ServiceEvent objects; each is checked alone")
+
+
+class Accepted(BaseModel):
+    event_id: str
+    status: Literal["accepted"] = "accepted"
+
+
+class EventResult(BaseModel):
+    index: int
+    event_id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None = None
+
+
+class BatchOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[EventResult]
+
+
+async def _known_movies(db: Any, index: TitleIndex) -> TitleIndex:
+    await index.ensure_fresh(db)
+    return index
+
+
+async def _send(producer: Any, topic: str, by_user: dict[int, list[dict[str, Any]]]) -> None:
+    """One envelope per user (their order kept on one partition); all sent before any is awaited."""
     try:
-        await producer.send_and_wait(topic, encode_events([body]), key=str(body["user_id"]).encode())
-    except Exception as exc:  # the broker is down: tell the client to retry, lose nothing silently
-        raise HTTPException(503, f"event not accepted, Kafka unavailable: {type(exc).__name__}") from exc
-    return {"event_id": body["event_id"], "status": "accepted"}
+        futures = [await producer.send(topic, encode_events(events), key=str(user).encode())
+                   for user, events in by_user.items()]
+        for future in futures:
+            await future
+    except Exception as exc:  # the broker is down: the client retries, nothing is lost silently
+        raise HTTPException(503, f"events not accepted, Kafka unavailable: {type(exc).__name__}") from exc
 
 
-@router.post("/ratings", status_code=202)
-async def post_rating(event: RatingIn, producer: ProducerDep, settings: SettingsDep) -> dict[str, str]:
-    return await _publish(producer, settings.topic_ratings, "rating", event)
+async def _person_event(who: Principal, kind: Literal["rating", "watch"], body: BaseModel, db: Any,
+                        index: TitleIndex, producer: Any, redis: Any, settings: Any) -> Accepted:
+    await limit(redis, "events", who.actor, settings.events_per_minute, 60)
+    movie_id = body.model_dump()["movie_id"]
+    if not (await _known_movies(db, index)).has(movie_id):
+        raise HTTPException(422, f"movie {movie_id} is not in the catalogue")
+    event = {**body.model_dump(), "type": kind, "event_id": uuid.uuid4().hex, "user_id": who.user_id,
+             "timestamp": time.time(), "source": "web"}
+    topic = settings.topic_ratings if kind == "rating" else settings.topic_watches
+    await _send(producer, topic, {int(who.user_id or 0): [event]})
+    return Accepted(event_id=event["event_id"])
 
 
-@router.post("/watches", status_code=202)
-async def post_watch(event: WatchIn, producer: ProducerDep, settings: SettingsDep) -> dict[str, str]:
-    return await _publish(producer, settings.topic_watches, "watch", event)
+@router.post("/ratings", status_code=202, responses=documented(422, 429, 503))
+async def post_rating(event: RatingIn, db: DbDep, index: SearchDep, producer: ProducerDep, redis: RedisDep,
+                      settings: SettingsDep, who: Annotated[Principal, Depends(PERSON)]) -> Accepted:
+    """Rate a movie as yourself (the user id is your token's, the time the server's)."""
+    return await _person_event(who, "rating", event, db, index, producer, redis, settings)
+
+
+@router.post("/watches", status_code=202, responses=documented(422, 429, 503))
+async def post_watch(event: WatchIn, db: DbDep, index: SearchDep, producer: ProducerDep, redis: RedisDep,
+                     settings: SettingsDep, who: Annotated[Principal, Depends(PERSON)]) -> Accepted:
+    """Record that you watched (part of) a movie."""
+    return await _person_event(who, "watch", event, db, index, producer, redis, settings)
+
+
+def _check(raw: dict[str, Any], known: TitleIndex, now: float) -> ServiceEvent | str:
+    """The event, or why it is refused."""
+    try:
+        event = ServiceEvent.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'event'}: {first['msg']}"
+    if event.type == "rating" and event.rating is None:
+        return "rating: required for a rating"
+    if event.type == "watch" and event.seconds_watched is None:
+        return "seconds_watched: required for a watch"
+    if not EARLIEST <= event.timestamp <= now + FUTURE_SLACK_S:
+        return "timestamp: outside [1995-01-01, now + 5 minutes]"
+    if not known.has(event.movie_id):
+        return f"movie_id: {event.movie_id} is not in the catalogue"
+    return event
+
+
+def _id_of(raw: dict[str, Any]) -> str | None:
+    event_id = raw.get("event_id")
+    return event_id[:64] if isinstance(event_id, str) else None
+
+
+@router.post("/batch", responses=documented(422, 429, 503))
+async def post_batch(body: BatchIn, db: DbDep, index: SearchDep, producer: ProducerDep, redis: RedisDep,
+                     settings: SettingsDep, who: Annotated[Principal, Depends(EVENT_WRITER)]) -> BatchOut:
+    """Up to 1,000 events of the platform's users, each accepted, refused with its reason, or
+    recognised as a repeat of an event id this key already sent (idempotent for a day)."""
+    await limit(redis, "events", who.actor, settings.events_per_minute, 60, cost=len(body.events))
+    known, now = await _known_movies(db, index), time.time()
+    checked = [_check(raw, known, now) for raw in body.events]
+    valid = [(i, e) for i, e in enumerate(checked) if isinstance(e, ServiceEvent)]
+    fresh = await event_ids.claim(redis, who.actor, [e.event_id for _, e in valid])
+    results = [EventResult(index=i, event_id=_id_of(raw), status="rejected", reason=e)
+               for i, (raw, e) in enumerate(zip(body.events, checked, strict=True)) if isinstance(e, str)]
+    by_topic: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    sent: list[str] = []
+    for (i, event), new in zip(valid, fresh, strict=True):
+        results.append(EventResult(index=i, event_id=event.event_id, status="accepted" if new else "duplicate"))
+        if new:
+            fields = event.model_dump(exclude_none=True) | {"source": f"key:{who.key_id}"}
+            topic = settings.topic_ratings if event.type == "rating" else settings.topic_watches
+            by_topic[topic][event.user_id].append(fields)
+            sent.append(event.event_id)
+    try:
+        for topic, by_user in by_topic.items():
+            await _send(producer, topic, by_user)
+    except HTTPException:
+        await event_ids.release(redis, who.actor, sent)
+        raise
+    results.sort(key=lambda r: r.index)
+    counts = {s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "rejected")}
+    return BatchOut(accepted=counts["accepted"], duplicates=counts["duplicate"], rejected=counts["rejected"],
+                    results=results)

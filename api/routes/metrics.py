@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import ModelsDep
+from api.security.policy import PUBLIC, Principal
 from cinestream.plots import learning_curve_png
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"])
 
 
 @router.get("/prequential")
-async def prequential(models: ModelsDep) -> dict[str, Any]:
+async def prequential(models: ModelsDep, who: Annotated[Principal, Depends(PUBLIC)]) -> dict[str, Any]:
+    """Aggregate model figures (no one's data): public, as the dashboard shows them."""
     curve = await models.mf.learning_curve()
     return {**await models.mf.prequential(), "batches": len(curve),
             "drifts": sum(1 for p in curve if p["drift"]), "recent": curve[-20:],
@@ -23,7 +25,7 @@ async def prequential(models: ModelsDep) -> dict[str, Any]:
 
 
 @router.get("/learning-curve.png", response_class=Response)
-async def learning_curve(models: ModelsDep) -> Response:
+async def learning_curve(models: ModelsDep, who: Annotated[Principal, Depends(PUBLIC)]) -> Response:
     points = await models.mf.learning_curve()
     png = await run_in_threadpool(learning_curve_png, points)  # matplotlib is CPU work: off the loop
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

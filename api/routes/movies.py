@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from api.deps import DbDep, SearchDep
+from api.errors import documented
+from api.security.policy import PUBLIC, Principal
 from cinestream.catalogue.titles import title_key
 from storage import catalogue_store
+from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/movies", tags=["movies"])
 
@@ -20,8 +23,9 @@ def public(movie: dict[str, Any]) -> dict[str, Any]:
     return {k: movie.get(k) for k in PUBLIC_FIELDS}
 
 
-@router.get("")
-async def search(db: DbDep, index: SearchDep, q: str = Query(..., min_length=1, max_length=200),
+@router.get("", responses=documented(422))
+async def search(db: DbDep, index: SearchDep, who: Annotated[Principal, Depends(PUBLIC)],
+                 q: str = Query(..., min_length=1, max_length=200),
                  year: int | None = Query(None, ge=1870, le=2100)) -> list[dict[str, Any]]:
     key = title_key(q, None).split("|")[0]
     if not key:
@@ -32,8 +36,9 @@ async def search(db: DbDep, index: SearchDep, q: str = Query(..., min_length=1, 
     return [public(found[i]) for i in ids if i in found]
 
 
-@router.get("/{movie_id}")
-async def movie(movie_id: int, db: DbDep) -> dict[str, Any]:
+@router.get("/{movie_id}", responses=documented(404, 422))
+async def movie(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep,
+                who: Annotated[Principal, Depends(PUBLIC)]) -> dict[str, Any]:
     found = await catalogue_store.get_movie(db, movie_id)
     if found is None:
         raise HTTPException(404, f"no movie with id {movie_id}")

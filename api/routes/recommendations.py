@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import DbDep, ModelsDep, RedisDep
+from api.errors import documented
+from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
 from storage import batch_store, catalogue_store, recent_history
+from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
 
@@ -35,11 +38,16 @@ def fuse(batch: list[int], online: list[int], exclude: set[int]) -> list[tuple[i
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
-@router.get("/users/{user_id}/recommendations")
-async def recommendations(user_id: int, db: DbDep, models: ModelsDep, redis: RedisDep,
+@router.get("/users/{user_id}/recommendations", responses=documented(422))
+async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, models: ModelsDep,
+                          redis: RedisDep, who: Annotated[Principal, Depends(OWNER_OR_READER)],
                           k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Top-k unseen movies: the offline hybrid's list fused with the online MF, which has seen the
     latest events; a new user gets what is trending."""
+    return await recommendations_for(user_id, db, models, redis, k)
+
+
+async def recommendations_for(user_id: int, db: Any, models: Any, redis: Any, k: int) -> dict[str, Any]:
     online = await models.mf.recommend(user_id, max(k, 50))
     published = await batch_store.recommendations(redis, user_id)
     if not online and not len(published):
@@ -67,10 +75,15 @@ async def recommendations(user_id: int, db: DbDep, models: ModelsDep, redis: Red
     return {"userId": user_id, "model": model, "items": items}
 
 
-@router.get("/users/{user_id}/history")
-async def history(user_id: int, db: DbDep, redis: RedisDep,
+@router.get("/users/{user_id}/history", responses=documented(422))
+async def history(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, redis: RedisDep,
+                  who: Annotated[Principal, Depends(OWNER_OR_HISTORY)],
                   limit: int = Query(50, ge=1, le=recent_history.KEEP)) -> dict[str, Any]:
     """The user's latest ratings and watches, as the history agent stored them."""
+    return await history_of(user_id, db, redis, limit)
+
+
+async def history_of(user_id: int, db: Any, redis: Any, limit: int) -> dict[str, Any]:
     events = await recent_history.latest(redis, user_id, limit)
     movies = await _titled(db, [e["movie_id"] for e in events])
     return {"userId": user_id, "items": [
@@ -78,9 +91,9 @@ async def history(user_id: int, db: DbDep, redis: RedisDep,
                                                                   "timestamp", "source")}} for e in events]}
 
 
-@router.get("/movies/{movie_id}/similar")
-async def similar(movie_id: int, db: DbDep, models: ModelsDep, redis: RedisDep,
-                  k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
+@router.get("/movies/{movie_id}/similar", responses=documented(422))
+async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, models: ModelsDep, redis: RedisDep,
+                  who: Annotated[Principal, Depends(PUBLIC)], k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Movies watched together with this one; for a movie too new for that, the closest in content."""
     neighbours = await models.similarity.similar(movie_id, k)
     basis = "watched together"
@@ -92,8 +105,9 @@ async def similar(movie_id: int, db: DbDep, models: ModelsDep, redis: RedisDep,
             "items": [{**_card(m, movies), "similarity": s} for m, s in neighbours]}
 
 
-@router.get("/trending")
-async def trending(db: DbDep, models: ModelsDep, k: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
+@router.get("/trending", responses=documented(422))
+async def trending(db: DbDep, models: ModelsDep, who: Annotated[Principal, Depends(PUBLIC)],
+                   k: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
     top = await models.trending.top(k)
     movies = await _titled(db, [m for m, _ in top])
     return {"items": [{**_card(m, movies), "score": s} for m, s in top]}

@@ -3,11 +3,17 @@ const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 const label = (m) => `${esc(m.title ?? m.movieId)}${m.year ? ` (${m.year})` : ""}`;
 
-async function getJSON(url) {
-  const response = await fetch(url);
+async function getJSON(url, options) {
+  const response = await fetch(url, options);
   const body = await response.json();
-  if (!response.ok) throw new Error(body.detail ? JSON.stringify(body.detail) : response.statusText);
+  if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
   return body;
+}
+
+async function showMine() {
+  const body = await getJSON("/api/me/recommendations?k=10");
+  $("model").textContent = `model: ${body.model}`;
+  fill($("recs"), body.items, (m) => `${label(m)}<span class="why">${esc(m.reason)}</span>`);
 }
 
 function fill(list, items, line) {
@@ -23,14 +29,18 @@ $("search").addEventListener("submit", async (e) => {
   } catch (err) { $("results").innerHTML = `<li class="muted">${esc(err.message)}</li>`; }
 });
 
-$("user").addEventListener("submit", async (e) => {
+$("login").addEventListener("submit", async (e) => {
   e.preventDefault();
   try {
-    const body = await getJSON(`/api/users/${encodeURIComponent(e.target.user.value)}/recommendations?k=10`);
-    $("model").textContent = `model: ${body.model}`;
-    fill($("recs"), body.items, (m) => `${label(m)}<span class="why">${esc(m.reason)}</span>`);
+    // The session comes back as HttpOnly cookies; GETs need nothing more.
+    await getJSON("/api/auth/login", {method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({email: e.target.email.value, password: e.target.password.value})});
+    $("login").hidden = true;
+    await showMine();
   } catch (err) { $("recs").innerHTML = `<li class="muted">${esc(err.message)}</li>`; }
 });
+
+showMine().then(() => { $("login").hidden = true; }, () => {});
 
 async function refresh() {
   try {

@@ -53,7 +53,7 @@ async def test_the_api_lists_the_run_and_draws_its_curves(evaluated: dict, clien
 async def test_an_unknown_run_is_a_404_that_says_how_to_make_one(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/evaluation/evaluation-nothing/precision-recall.png")
     assert response.status_code == 404
-    assert "cinestream evaluate" in response.json()["detail"]
+    assert "cinestream evaluate" in response.json()["error"]["message"]
 
 
 def test_a_bad_split_or_model_is_refused_with_the_choices() -> None:

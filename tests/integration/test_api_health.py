@@ -42,7 +42,7 @@ async def test_health_reports_a_dead_server_as_503() -> None:
 
 async def test_unknown_movie_is_a_404_with_a_message(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/movies/999999999")
-    assert response.status_code == 404 and "999999999" in response.json()["detail"]
+    assert response.status_code == 404 and "999999999" in response.json()["error"]["message"]
 
 
 async def test_search_without_letters_is_a_422(client: httpx.AsyncClient) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.main import create_app
+from cinestream import accounts
 from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
 from streams.local_worker import start_worker, stop_worker
 from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
+from tests.integration.people import login, register, running
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +42,28 @@ def live(stack: Settings, overrides: dict[str, str], data_dir: Path,
 
 
 @pytest.fixture()
-async def client(stack: Settings, overrides: dict[str, str], live: int) -> AsyncIterator[httpx.AsyncClient]:
+async def client(stack: Settings, overrides: dict[str, str], live: int,
+                 built_catalogue: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The API, reading as a platform's service key (people post as themselves, see :func:`person`)."""
     settings = Settings(topic_ratings=overrides["CINESTREAM_TOPIC_RATINGS"],
                         topic_watches=overrides["CINESTREAM_TOPIC_WATCHES"],
                         redis_url=overrides["CINESTREAM_REDIS_URL"], mongo_db="cinestream_test")
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+    async with running(settings) as http:
+        key = await accounts.create_service_key(http.app.state.db, "reader",  # type: ignore[attr-defined]
+                                                ["recommendations:read", "history:read"], "test")
+        http.headers["Authorization"] = f"Bearer {key['key']}"
         yield http
+
+
+async def person(client: httpx.AsyncClient, dataset_user: int | None = None) -> tuple[int, dict[str, str]]:
+    """A person's id and Bearer header: a new account, or a login given to a dataset user."""
+    if dataset_user is None:
+        someone = await register(client)
+        return someone.user_id, someone.auth
+    state = client.app.state  # type: ignore[attr-defined]
+    email, password = await accounts.demo_login(state.db, state.cipher, dataset_user)
+    body = (await login(client, email, password)).json()
+    return dataset_user, {"Authorization": f"Bearer {body['access_token']}"}
 
 
 async def test_recommendations_carry_titles_and_reasons(client: httpx.AsyncClient, built_catalogue: None) -> None:
@@ -60,10 +75,10 @@ async def test_recommendations_carry_titles_and_reasons(client: httpx.AsyncClien
 
 
 async def test_a_posted_rating_makes_a_new_user_known_within_a_second(client: httpx.AsyncClient) -> None:
-    new_user = 900_000_000 + int(time.time()) % 1000
+    new_user, auth = await person(client)
     cold = (await client.get(f"/api/users/{new_user}/recommendations")).json()
     assert cold["model"] == "trending (cold start)" and cold["items"][0]["reason"] == "trending now"
-    response = await client.post("/api/events/ratings", json={"user_id": new_user, "movie_id": STAR_WARS, "rating": 5})
+    response = await client.post("/api/events/ratings", json={"movie_id": STAR_WARS, "rating": 5}, headers=auth)
     assert response.status_code == 202
     deadline = time.monotonic() + 5
     while (body := (await client.get(f"/api/users/{new_user}/recommendations")).json())["model"] != "online biased MF":
@@ -74,9 +89,9 @@ async def test_a_posted_rating_makes_a_new_user_known_within_a_second(client: ht
 
 async def test_a_watch_alone_makes_a_new_user_known(client: httpx.AsyncClient) -> None:
     """Implicit feedback reaches the online MF: a user who only watched gets personal suggestions."""
-    new_user = 910_000_000 + int(time.time()) % 1000
-    response = await client.post("/api/events/watches", json={"user_id": new_user, "movie_id": STAR_WARS,
-                                                              "seconds_watched": 7200, "completed": True})
+    new_user, auth = await person(client)
+    response = await client.post("/api/events/watches", json={"movie_id": STAR_WARS, "seconds_watched": 7200,
+                                                              "completed": True}, headers=auth)
     assert response.status_code == 202
     deadline = time.monotonic() + 5
     while (body := (await client.get(f"/api/users/{new_user}/recommendations")).json())["model"] != "online biased MF":
@@ -86,9 +101,10 @@ async def test_a_watch_alone_makes_a_new_user_known(client: httpx.AsyncClient) -
 
 
 async def test_bad_events_are_4xx_with_a_message(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/events/ratings", json={"user_id": 1, "movie_id": 2, "rating": 4.3})
+    _, auth = await person(client)
+    response = await client.post("/api/events/ratings", json={"movie_id": 2, "rating": 4.3}, headers=auth)
     assert response.status_code == 422 and "steps of 0.5" in response.text
-    response = await client.post("/api/events/watches", json={"user_id": 1, "movie_id": 2, "seconds_watched": -5})
+    response = await client.post("/api/events/watches", json={"movie_id": 2, "seconds_watched": -5}, headers=auth)
     assert response.status_code == 422 and "seconds_watched" in response.text
 
 
@@ -130,7 +146,8 @@ async def test_published_hybrid_lists_are_fused_with_fresh_events(client: httpx.
     assert sum(item["reason"].startswith("because you rated ") for item in body["items"]) >= 8, body["items"]
 
     first = body["items"][0]["movieId"]  # rate it now: it must leave the list at once, batch list or not
-    response = await client.post("/api/events/ratings", json={"user_id": 1, "movie_id": first, "rating": 2})
+    _, auth = await person(client, dataset_user=1)
+    response = await client.post("/api/events/ratings", json={"movie_id": first, "rating": 2}, headers=auth)
     assert response.status_code == 202
     deadline = time.monotonic() + 5
     while first in [i["movieId"] for i in (await client.get("/api/users/1/recommendations")).json()["items"]]:

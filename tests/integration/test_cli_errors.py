@@ -40,6 +40,13 @@ CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "model snapshot": ([], 1, ["cannot reach Redis"]),
     "model rollback": (["1"], 1, ["cannot reach Redis"]),
     "plot learning-curve": ([], 1, ["cannot reach Redis"]),
+    "users demo": ([], 1, ["cannot reach MongoDB"]),
+    "users roles": (["1", "--admin"], 1, ["cannot reach MongoDB"]),
+    "keys create": (["platform"], 1, ["cannot reach MongoDB"]),
+    "keys list": ([], 1, ["cannot reach MongoDB"]),
+    "keys revoke": (["abc"], 1, ["cannot reach MongoDB"]),
+    "secrets new-key": ([], 0, []),
+    "secrets rotate": ([], 1, ["cannot reach MongoDB"]),
 }
 
 

@@ -1,0 +1,188 @@
+"""Accounts: register, log in, refresh, log out, change password.
+
+Sessions are a short-lived access token and a rotating refresh token. Browsers get both as HttpOnly
+SameSite=Lax cookies (Secure under TLS) plus a readable ``cs_csrf`` cookie to echo in
+``X-CSRF-Token``; API clients read them from the body and send ``Authorization: Bearer``. Each
+refresh spends its token and issues the next one of the same family; a spent token presented again
+means it was stolen, so the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import DbDep, RedisDep, SettingsDep
+from api.errors import documented
+from api.security import passwords, tokens
+from api.security.policy import ACCESS_COOKIE, CSRF_COOKIE, PERSON, PUBLIC, REFRESH_COOKIE, Principal
+from api.security.rate import limit
+from storage import revocations, user_store
+from storage.field_crypto import FieldCipher
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Register(Strict):
+    email: str = Field(max_length=254, pattern=EMAIL)
+    password: str = Field(min_length=10, max_length=128)
+    display_name: str = Field(min_length=1, max_length=80)
+
+
+class Credentials(Strict):
+    email: str = Field(max_length=254, pattern=EMAIL)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class RefreshIn(Strict):
+    refresh_token: str | None = Field(None, min_length=20, max_length=100)
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=10, max_length=128)
+
+
+class Session(BaseModel):
+    user_id: int
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    csrf_token: str
+
+
+def address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def open_session(request: Request, response: Response, user: dict[str, Any],
+                       family: str | None = None) -> Session:
+    """New access + refresh tokens (a new family unless continuing one), as body and cookies."""
+    state, settings = request.app.state, request.app.state.settings
+    family = family or tokens.new_family()
+    access = tokens.access_token(state.secrets.jwt_secret, user["user_id"], user["roles"], family,
+                                 settings.access_token_minutes)
+    refresh = tokens.new_refresh_token()
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.refresh_token_days)
+    await user_store.store_refresh(state.db, tokens.digest(refresh), user["user_id"], family, expires)
+    csrf = secrets.token_urlsafe(24)
+    secure = request.url.scheme == "https"
+    minutes = settings.access_token_minutes
+    response.set_cookie(ACCESS_COOKIE, access, max_age=minutes * 60, httponly=True, samesite="lax", secure=secure)
+    response.set_cookie(REFRESH_COOKIE, refresh, max_age=settings.refresh_token_days * 86400, httponly=True,
+                        samesite="lax", secure=secure, path="/api/auth")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=settings.refresh_token_days * 86400, samesite="lax",
+                        secure=secure)
+    return Session(user_id=user["user_id"], access_token=access, refresh_token=refresh, expires_in=minutes * 60,
+                   csrf_token=csrf)
+
+
+def end_cookies(response: Response) -> None:
+    response.delete_cookie(ACCESS_COOKIE)
+    response.delete_cookie(REFRESH_COOKIE, path="/api/auth")
+    response.delete_cookie(CSRF_COOKIE)
+
+
+def cipher_of(request: Request) -> FieldCipher:
+    return request.app.state.cipher
+
+
+@router.post("/register", status_code=201, responses=documented(409, 422, 429))
+async def register(body: Register, request: Request, response: Response, db: DbDep, settings: SettingsDep,
+                   who: Annotated[Principal, Depends(PUBLIC)], redis: RedisDep) -> Session:
+    """Create a person's account (role ``user``) and log them in."""
+    await limit(redis, "register", address(request), settings.registrations_per_hour, 3600)
+    user_id = await user_store.next_user_id(db, settings.first_account_id)
+    try:
+        user = await user_store.create_user(db, cipher_of(request), user_id, body.email, body.display_name,
+                                            await passwords.hash_password(body.password), ["user"], "signup")
+    except user_store.EmailTaken:
+        raise HTTPException(409, "an account with this e-mail exists: log in instead") from None
+    await user_store.audit(db, "register", f"user:{user_id}", address=address(request))
+    return await open_session(request, response, user)
+
+
+@router.post("/login", responses=documented(422, 429))
+async def login(body: Credentials, request: Request, response: Response, db: DbDep, redis: RedisDep,
+                settings: SettingsDep, who: Annotated[Principal, Depends(PUBLIC)]) -> Session:
+    """Log in with e-mail and password. Wrong attempts are limited per account and per address."""
+    cipher = cipher_of(request)
+    account, where = cipher.blind_index(body.email), address(request)
+    per_minute = settings.login_attempts_per_minute
+    await limit(redis, "login-account", account, per_minute, 60, backoff=True)
+    await limit(redis, "login-address", where, per_minute * 5, 60, backoff=True)
+    user = await user_store.find_by_email(db, cipher, body.email)
+    if not await passwords.verify_password(user["password_hash"] if user else None, body.password) or user is None:
+        await user_store.audit(db, "login", f"email:{account[:16]}", "failed", where)
+        raise HTTPException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
+    await user_store.audit(db, "login", f"user:{user['user_id']}", address=where)
+    return await open_session(request, response, user)
+
+
+@router.post("/refresh", responses=documented(422))
+async def refresh(request: Request, response: Response, db: DbDep, redis: RedisDep, settings: SettingsDep,
+                  who: Annotated[Principal, Depends(PUBLIC)], body: RefreshIn | None = None,
+                  cs_refresh: Annotated[str | None, Cookie()] = None) -> Session:
+    """Spend a refresh token (body, or the cookie) for a new pair. A token spent twice ends its family."""
+    token = (body.refresh_token if body else None) or cs_refresh
+    if not token:
+        raise HTTPException(401, "no refresh token", headers={"WWW-Authenticate": "Bearer"})
+    outcome, doc = await user_store.use_refresh(db, tokens.digest(token))
+    if outcome == "reused" and doc is not None:
+        await _end_family(db, redis, settings.access_token_minutes, doc["family"])
+        await user_store.audit(db, "refresh-reuse", f"user:{doc['user_id']}", "family revoked", address(request))
+    if outcome != "ok" or doc is None:
+        end_cookies(response)
+        raise HTTPException(401, "refresh token not valid: log in again", headers={"WWW-Authenticate": "Bearer"})
+    user = await user_store.get_user(db, doc["user_id"])
+    if user is None:
+        raise HTTPException(401, "the account no longer exists", headers={"WWW-Authenticate": "Bearer"})
+    return await open_session(request, response, user, family=doc["family"])
+
+
+async def _end_family(db: Any, redis: Any, access_minutes: int, family: str) -> None:
+    await user_store.revoke_family(db, family)
+    await revocations.revoke(redis, family, access_minutes * 60 + 60)
+
+
+async def end_all_sessions(db: Any, redis: Any, access_minutes: int, user_id: int) -> None:
+    """Every session of the person ends (password change, deletion)."""
+    for family in await user_store.families(db, user_id):
+        await _end_family(db, redis, access_minutes, family)
+
+
+@router.post("/logout", status_code=204)
+async def logout(response: Response, db: DbDep, redis: RedisDep, settings: SettingsDep,
+                 who: Annotated[Principal, Depends(PERSON)]) -> Response:
+    """End this session: its refresh tokens and access tokens stop working at once."""
+    if who.family:
+        await _end_family(db, redis, settings.access_token_minutes, who.family)
+    response.status_code = 204
+    end_cookies(response)
+    return response
+
+
+@router.post("/password", responses=documented(422))
+async def change_password(body: PasswordChange, request: Request, response: Response, db: DbDep, redis: RedisDep,
+                          settings: SettingsDep, who: Annotated[Principal, Depends(PERSON)]) -> Session:
+    """Change the password; other sessions end, this one continues with new tokens."""
+    user = await user_store.get_user(db, who.user_id or 0)
+    if user is None or not await passwords.verify_password(user["password_hash"], body.current_password):
+        raise HTTPException(403, "the current password is wrong")
+    new_hash = await passwords.hash_password(body.new_password)
+    await user_store.update_user(db, user["user_id"], {"password_hash": new_hash})
+    await end_all_sessions(db, redis, settings.access_token_minutes, user["user_id"])
+    await user_store.audit(db, "password-change", who.actor, address=address(request))
+    return await open_session(request, response, user)
+

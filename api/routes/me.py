@@ -1,0 +1,101 @@
+"""The signed-in person's own data: profile, history, recommendations, export, deletion.
+
+No user id in any path or body: the token says whose data it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import DbDep, ModelsDep, RedisDep, SettingsDep
+from api.errors import documented
+from api.routes.auth import address, cipher_of, end_all_sessions, end_cookies
+from api.routes.recommendations import history_of, recommendations_for
+from api.security import passwords
+from api.security.policy import PERSON, Principal
+from storage import erasure, recent_history, user_store
+
+router = APIRouter(prefix="/api/me", tags=["me"])
+
+
+class ProfileUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+    display_name: str | None = Field(None, min_length=1, max_length=80)
+    favourite_genres: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(None, max_length=20)
+
+
+class Deletion(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    password: str = Field(min_length=1, max_length=128)
+
+
+async def _account(db: Any, who: Principal) -> dict[str, Any]:
+    user = await user_store.get_user(db, who.user_id or 0)
+    if user is None:
+        raise HTTPException(404, "this account no longer exists")
+    return user
+
+
+@router.get("", responses=documented(404))
+async def profile(request: Request, db: DbDep, who: Annotated[Principal, Depends(PERSON)]) -> dict[str, Any]:
+    return user_store.readable(cipher_of(request), await _account(db, who))
+
+
+@router.patch("", responses=documented(404, 422))
+async def update_profile(body: ProfileUpdate, request: Request, db: DbDep,
+                         who: Annotated[Principal, Depends(PERSON)]) -> dict[str, Any]:
+    user = await _account(db, who)
+    fields: dict[str, Any] = {}
+    if body.display_name is not None:
+        fields["display_name"] = cipher_of(request).encrypt("display_name", body.display_name)
+    if body.favourite_genres is not None:
+        fields["favourite_genres"] = sorted(set(body.favourite_genres))
+    if fields:
+        await user_store.update_user(db, user["user_id"], fields)
+    return user_store.readable(cipher_of(request), await _account(db, who))
+
+
+@router.get("/history", responses=documented(422))
+async def my_history(db: DbDep, redis: RedisDep, who: Annotated[Principal, Depends(PERSON)],
+                     limit: int = Query(50, ge=1, le=recent_history.KEEP)) -> dict[str, Any]:
+    return await history_of(who.user_id or 0, db, redis, limit)
+
+
+@router.get("/recommendations", responses=documented(422))
+async def my_recommendations(db: DbDep, models: ModelsDep, redis: RedisDep,
+                             who: Annotated[Principal, Depends(PERSON)],
+                             k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
+    return await recommendations_for(who.user_id or 0, db, models, redis, k)
+
+
+@router.get("/export", responses=documented(404))
+async def export(request: Request, db: DbDep, who: Annotated[Principal, Depends(PERSON)]) -> Response:
+    """Everything kept about you, as a JSON file: profile, ratings and watches (a MongoDB read, not the hot path)."""
+    user = await _account(db, who)
+    events = await user_store.events_of(db, user["user_id"])
+    body = {"profile": user_store.readable(cipher_of(request), user),
+            "ratings": [e for e in events if e.get("type", "rating") == "rating"],
+            "watches": [e for e in events if e.get("type") == "watch"]}
+    await user_store.audit(db, "export", who.actor, address=address(request))
+    return Response(json.dumps(body, default=str), media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="cinestream-export.json"'})
+
+
+@router.delete("", status_code=204, responses=documented(404, 422))
+async def delete_account(body: Deletion, request: Request, response: Response, db: DbDep, redis: RedisDep,
+                         settings: SettingsDep, who: Annotated[Principal, Depends(PERSON)]) -> Response:
+    """Delete your account and what MongoDB and Redis hold about you (password required)."""
+    user = await _account(db, who)
+    if not await passwords.verify_password(user["password_hash"], body.password):
+        raise HTTPException(403, "wrong password")
+    await end_all_sessions(db, redis, settings.access_token_minutes, user["user_id"])
+    await user_store.delete_user(db, user["user_id"])
+    await erasure.forget_user(redis, user["user_id"])
+    await user_store.audit(db, "delete-account", who.actor, address=address(request))
+    response.status_code = 204
+    end_cookies(response)
+    return response

@@ -1,0 +1,1 @@
+"""Who is calling: passwords, tokens, service keys and the policy every route declares."""

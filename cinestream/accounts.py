@@ -1,0 +1,58 @@
+"""Account operations shared by the CLI and the admin routes: service keys, demo logins, key rotation."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from api.security import passwords, tokens
+from api.security.policy import SCOPES
+from storage import user_store
+from storage.field_crypto import FieldCipher
+
+
+class AccountError(ValueError):
+    """A request the operator can correct; the message says how."""
+
+
+async def create_service_key(db: AsyncIOMotorDatabase, name: str, scopes: list[str], actor: str) -> dict[str, Any]:
+    """A new key, returned with its secret this once; only its digest is stored."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise AccountError(f"scopes must be among {', '.join(SCOPES)} (got {', '.join(scopes) or 'none'})")
+    key, key_id, secret_digest = tokens.new_service_key()
+    await user_store.create_key(db, key_id, secret_digest, name, sorted(set(scopes)), actor)
+    await user_store.audit(db, "key-create", actor, key_id=key_id, scopes=sorted(set(scopes)))
+    return {"key": key, "key_id": key_id, "name": name, "scopes": sorted(set(scopes))}
+
+
+async def revoke_service_key(db: AsyncIOMotorDatabase, key_id: str, actor: str) -> bool:
+    revoked = await user_store.revoke_key(db, key_id)
+    await user_store.audit(db, "key-revoke", actor, "ok" if revoked else "unknown", key_id=key_id)
+    return revoked
+
+
+async def set_roles(db: AsyncIOMotorDatabase, user_id: int, roles: list[str], actor: str) -> None:
+    if not set(roles) <= {"user", "admin"} or "user" not in roles:
+        raise AccountError("roles: 'user', optionally with 'admin'")
+    if await user_store.get_user(db, user_id) is None:
+        raise AccountError(f"no account with id {user_id}")
+    await user_store.update_user(db, user_id, {"roles": sorted(set(roles))})
+    await user_store.audit(db, "roles-change", actor, subject=user_id, roles=sorted(set(roles)))
+
+
+async def demo_login(db: AsyncIOMotorDatabase, cipher: FieldCipher, user_id: int,
+                     roles: list[str] | None = None) -> tuple[str, str]:
+    """Give an imported dataset user a login (a new password each time); returns (e-mail, password)."""
+    email, password = f"user{user_id}@demo.cinestream.local", secrets.token_urlsafe(12)
+    digest = await passwords.hash_password(password)
+    existing = await user_store.find_by_email(db, cipher, email)
+    if existing is None:
+        await user_store.create_user(db, cipher, user_id, email, f"MovieLens user {user_id}", digest,
+                                     roles or ["user"], "dataset")
+    else:
+        await user_store.update_user(db, user_id, {"password_hash": digest, **({"roles": roles} if roles else {})})
+    await user_store.audit(db, "demo-login", "cli", subject=user_id)
+    return email, password

@@ -1,0 +1,21 @@
+"""Forget a person in Redis: every key that holds their id (the item side keeps only aggregates).
+
+What stays is what no longer identifies them: movie factors their ratings nudged, co-occurrence
+counts between movies, trending scores and the model's global statistics.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from storage import batch_store, model_store, recent_history, similarity_store
+
+
+def user_keys(user_id: int) -> list[str]:
+    return [model_store.user_key(user_id), model_store.seen_key(user_id), recent_history.history_key(user_id),
+            similarity_store.history_key(user_id), batch_store.recs_key(user_id)]
+
+
+async def forget_user(redis: aioredis.Redis, user_id: int) -> int:
+    """Delete the person's keys in one round trip; returns how many existed."""
+    return int(await redis.delete(*user_keys(user_id)))
