@@ -296,6 +296,20 @@ def model_publish(k: int = typer.Option(50, help="list length per user"),
     console.print(asyncio.run(publish(get_settings(), console, k, text)))
 
 
+@model_app.command("repair")
+def model_repair() -> None:
+    """Rebuild trending and similarity from the stored history, dropping movies outside the catalogue."""
+    _require("mongo", "redis")
+    import asyncio
+
+    from cinestream.repair_job import repair
+
+    try:
+        console.print(asyncio.run(repair(get_settings(), console)))
+    except RuntimeError as exc:
+        _fail(str(exc))
+
+
 @model_app.command("versions")
 def model_versions_cmd() -> None:
     """List the model versions kept in Redis."""
@@ -373,9 +387,16 @@ def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0,
     from simulators.load import generate
 
     settings = get_settings()
+    catalogue = settings.data_dir / settings.dataset / "movies.csv"
+    if not catalogue.exists():
+        _fail(f"{catalogue} not found: the load draws movies from the catalogue's dataset (the stream refuses "
+              f"others); run `cinestream data fetch {settings.dataset}` or set CINESTREAM_DATA_DIR")
+    import pandas as pd
+
+    movies = pd.read_csv(catalogue, usecols=["movieId"])["movieId"].to_numpy()
     with console.status(f"{rate:,.0f} events/s for {duration:.0f}s…"):
         summary = asyncio.run(generate(settings.kafka_bootstrap, settings.topic_ratings, settings.topic_watches,
-                                       users=users, rate=rate, duration_s=duration))
+                                       users=users, movies=movies, rate=rate, duration_s=duration))
     console.print(f"sent {summary.ratings} ratings and {summary.watches} watches in {summary.seconds:.1f}s")
 
 

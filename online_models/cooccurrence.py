@@ -40,6 +40,11 @@ class CoOccurrence:
     def rating_weight(self, ratings: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return (ratings >= self.min_rating).astype(np.float64)
 
+    def event_weights(self, watches: npt.NDArray[np.bool_], confidence: npt.NDArray[np.float64],
+                      ratings: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """A watch of at least half the film or a liked rating counts as a positive (weight 1)."""
+        return np.where(watches, (confidence >= 0.5).astype(np.float64), self.rating_weight(np.nan_to_num(ratings)))
+
     def pairs(self, items: npt.NDArray[np.int64], histories: list[list[int]],
               weights: npt.NDArray[np.float64]) -> Pairs:
         """Symmetric co-occurrence increments of new items with their users' histories."""

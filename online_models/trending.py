@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 MAX_EXPONENT = 500.0  # 2^500 ≈ 3e150: far from float64's 1.8e308, even summed over many events
+FUTURE_SLACK_S = 300.0  # clocks disagree by seconds, not by more than five minutes
 
 
 class Trending:
@@ -38,6 +39,20 @@ class Trending:
         decayed = weights * np.exp2((timestamps - epoch) / self.half_life_s)
         ids, index = np.unique(movies, return_inverse=True)
         return ids, np.bincount(index, weights=decayed, minlength=len(ids)).astype(np.float64)
+
+    @staticmethod
+    def bounded(timestamps: npt.NDArray[np.float64], now: float) -> npt.NDArray[np.float64]:
+        """No event counts as later than ``now`` + 5 minutes.
+
+        Unbounded, one event stamped in the far future would outweigh every real one (its weight
+        doubles each half-life it claims to be ahead) and, by moving the epoch, scale every real
+        score to nothing: trending would stay broken for good. Bounded, no single event weighs more
+        than ``2^(300 s / half-life)`` — 1.0003 with a week's half-life — times its confidence (≤ 1).
+
+        >>> Trending.bounded(np.array([0.0, 1e9, 4e9]), now=1e9).tolist()
+        [0.0, 1000000000.0, 1000000300.0]
+        """
+        return np.minimum(timestamps, now + FUTURE_SLACK_S)
 
     def rebase(self, epoch: float, latest: float) -> tuple[float, float]:
         """``(new_epoch, factor)``: where the epoch moves and what stored scores are multiplied by.

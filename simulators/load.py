@@ -27,10 +27,12 @@ class LoadSummary:
     seconds: float
 
 
-def synthetic_events(rng: np.random.Generator, users: int, movies: int, n: int, run: str,
+def synthetic_events(rng: np.random.Generator, users: int, movies: int | np.ndarray, n: int, run: str,
                      first_user: int, clusters: int = 20) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """``movies``: the catalogue's ids to draw from (the stream refuses any other), or a count for 1..n."""
+    catalogue = np.arange(1, movies + 1) if isinstance(movies, int) else np.asarray(movies, dtype=np.int64)
     user = rng.integers(0, users, n)
-    movie = rng.integers(0, movies, n)
+    movie = rng.integers(0, len(catalogue), n)
     taste = rng.integers(0, clusters, (users, 3))
     liked = (taste[user] == (movie % clusters)[:, None]).any(axis=1)
     stars = np.clip(np.round((np.where(liked, 4.2, 2.8) + rng.normal(0, 0.7, n)) * 2) / 2, 0.5, 5.0)
@@ -38,8 +40,8 @@ def synthetic_events(rng: np.random.Generator, users: int, movies: int, n: int, 
     now = time.time()
     ratings, watches = [], []
     for j in range(n):
-        base = {"event_id": f"load-{run}-{j}", "user_id": int(first_user + user[j]), "movie_id": int(movie[j]) + 1,
-                "timestamp": now, "source": "load"}
+        base = {"event_id": f"load-{run}-{j}", "user_id": int(first_user + user[j]),
+                "movie_id": int(catalogue[movie[j]]), "timestamp": now, "source": "load"}
         if is_watch[j]:
             completion = float(np.clip(rng.normal(0.85 if liked[j] else 0.35, 0.2), 0, 1))
             watches.append({**base, "type": "watch", "seconds_watched": round(completion * 5400, 1),
@@ -59,7 +61,8 @@ def envelopes(kind: Literal["rating", "watch"], events: list[dict[str, object]])
             for user, own in by_user.items()]
 
 
-async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users: int = 1000, movies: int = 9000,
+async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users: int = 1000,
+                   movies: int | np.ndarray = 9000,
                    rate: float = 1000.0, duration_s: float = 10.0, first_user: int = 1_000_000, seed: int = 0
                    ) -> LoadSummary:
     rng = np.random.default_rng(seed)

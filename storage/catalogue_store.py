@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -157,6 +158,11 @@ async def all_ratings(db: AsyncIOMotorDatabase) -> pd.DataFrame:
     projection = {"_id": 0, "userId": 1, "movieId": 1, "rating": 1, "timestamp": 1}
     docs = await db.ratings.find({}, projection).to_list(None)
     return pd.DataFrame(docs, columns=["userId", "movieId", "rating", "timestamp"])
+
+
+async def movie_ids(db: AsyncIOMotorDatabase) -> np.ndarray:
+    """Every movie id of the catalogue (int64), for the stream's check of incoming events."""
+    return np.array([d["movieId"] async for d in db.movies.find({}, {"movieId": 1, "_id": 0})], dtype=np.int64)
 
 
 async def title_rows(db: AsyncIOMotorDatabase) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import BulkWriteError
@@ -34,3 +35,15 @@ async def record(db: AsyncIOMotorDatabase, events: list[dict[str, Any]]) -> int:
         if unexpected:
             raise
         return int(exc.details.get("nInserted", len(events) - len(errors)))
+
+
+async def all_events(db: AsyncIOMotorDatabase) -> pd.DataFrame:
+    """Every stored event as columns, oldest first (a full scan: repair jobs, not requests)."""
+    projection = {"_id": 0, "type": 1, "user_id": 1, "movie_id": 1, "rating": 1, "seconds_watched": 1,
+                  "completed": 1, "timestamp": 1}
+    frame = pd.DataFrame(await db.events.find({}, projection).to_list(None),
+                         columns=["type", "user_id", "movie_id", "rating", "seconds_watched", "completed", "timestamp"])
+    frame["watch"] = frame["type"] == "watch"
+    frame["completed"] = frame["completed"].astype("boolean").fillna(False).astype(bool)
+    frame[["rating", "seconds_watched", "timestamp"]] = frame[["rating", "seconds_watched", "timestamp"]].astype(float)
+    return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)

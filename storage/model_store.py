@@ -549,3 +549,15 @@ class ModelStore:
         keys = [key async for key in self.redis.scan_iter(match=APPLIED + "*")]
         values = await self.redis.mget(keys) if keys else []
         return {_text(k).removeprefix(APPLIED): int(v) for k, v in zip(keys, values, strict=True) if v is not None}
+
+
+async def drop_items(redis: aioredis.Redis, keep: np.ndarray) -> list[int]:
+    """Delete the item rows of movies not in ``keep``: phantoms learned before the stream checked ids."""
+    members = np.array([int(m) for m in await redis.smembers(ITEMS)], dtype=np.int64)
+    phantoms = members[~np.isin(members, keep)].tolist()
+    if phantoms:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*(item_key(m) for m in phantoms))
+            pipe.srem(ITEMS, *phantoms)
+            await pipe.execute()
+    return phantoms

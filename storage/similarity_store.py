@@ -51,6 +51,15 @@ class SimilarityStore:
         self.model = model
         self._apply = redis.register_script(APPLY_LUA)
 
+    async def clear(self) -> int:
+        """Forget every co-occurrence, count and history (a rebuild from the stored history follows)."""
+        doomed = [COUNT]
+        async for key in self.redis.scan_iter(match="sim:*", count=5000):
+            doomed.append(key)
+        for start in range(0, len(doomed), 5000):
+            await self.redis.delete(*doomed[start:start + 5000])
+        return len(doomed)
+
     async def add(self, users: np.ndarray, movies: np.ndarray, weights: np.ndarray) -> int:
         keep = weights > 0
         users, movies, weights = users[keep], movies[keep], weights[keep]

@@ -6,6 +6,7 @@ forward rescales every score with one ``ZUNIONSTORE … WEIGHTS`` (atomic, in Re
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
 import numpy as np
@@ -21,9 +22,12 @@ class TrendingStore:
         self.redis = redis
         self.model = model
 
-    async def add(self, movies: np.ndarray, weights: np.ndarray, timestamps: np.ndarray) -> None:
+    async def add(self, movies: np.ndarray, weights: np.ndarray, timestamps: np.ndarray,
+                  now: float | None = None) -> None:
+        """Add a batch; timestamps are bounded by the worker's clock (``now``), see ``Trending.bounded``."""
         if not len(movies):
             return
+        timestamps = self.model.bounded(timestamps, time.time() if now is None else now)
         stored = await self.redis.get(EPOCH)
         epoch = float(stored) if stored is not None else float(timestamps.min())
         new_epoch, factor = self.model.rebase(epoch, float(timestamps.max()))
@@ -35,6 +39,10 @@ class TrendingStore:
             for movie, inc in zip(ids.tolist(), increments.tolist(), strict=True):
                 pipe.zincrby(TRENDING, inc, movie)
             await pipe.execute()
+
+    async def clear(self) -> None:
+        """Forget every score (a rebuild from the stored history follows)."""
+        await self.redis.delete(TRENDING, EPOCH)
 
     async def top(self, k: int = 20) -> list[tuple[int, float]]:
         """Top-``k`` movies with their score relative to the first (1.0 for the top one)."""

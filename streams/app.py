@@ -5,7 +5,9 @@ from __future__ import annotations
 import faust
 
 from cinestream.settings import get_settings
+from storage.mongo import connect, database
 from storage.row_cache import RowCache
+from streams.known_movies import KnownMovies
 
 settings = get_settings()
 
@@ -31,3 +33,12 @@ dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw"
 # The MF rows this worker last read or wrote, shared by the agents that learn the MF (ratings and
 # watches write the same user rows: one cache keeps each from refusing the other's writes).
 model_rows = RowCache(settings.model_cache_rows)
+# The catalogue's movie ids: every agent drops events for other movies (streams/batch.py).
+known_movies = KnownMovies()
+catalogue_db = database(connect(settings), settings)
+
+
+@app.task
+async def keep_known_movies_fresh() -> None:
+    await known_movies.ready(catalogue_db)
+    await known_movies.keep_fresh(catalogue_db)

@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from streams.app import dead_letter_topic
+from online_models.feedback import confidence
+from streams.app import catalogue_db, dead_letter_topic, known_movies
 from streams.dead_letter import dead_letter_record
 from streams.schemas import EventColumns, EventLists, Invalid, decode_message
-
-FULL_VIEW_S = 90 * 60.0  # a watch of 90 minutes counts as complete when the event does not say so
 
 
 @dataclass(frozen=True)
@@ -29,16 +28,19 @@ class Batch:
     @property
     def confidence(self) -> np.ndarray:
         """Ratings: 1; watches: the completion ratio."""
-        e = self.events
-        return np.where(e.kinds, np.where(e.completed, 1.0, np.minimum(np.nan_to_num(e.seconds) / FULL_VIEW_S, 1.0)),
-                        1.0)
+        return confidence(self.events.kinds, self.events.completed, self.events.seconds)
 
 
 async def collect(events: Sequence[Any], dead_letter: frozenset[str] = frozenset()) -> Batch:
     """The batch's valid events; refused messages from a topic in ``dead_letter`` are
-    dead-lettered (each topic's dead letters are owned by one agent, so none is sent twice)."""
+    dead-lettered (each topic's dead letters are owned by one agent, so none is sent twice).
+
+    An event for a movie not in the catalogue is dropped; its message is dead-lettered with the
+    reason, and the message's other events are learned."""
+    known = await known_movies.ready(catalogue_db)
     parts: list[EventLists] = []
     where: list[tuple[int, int, int]] = []
+    kept: list[Any] = []
     for event in events:
         message = event.message
         parsed = decode_message(event.value)
@@ -48,6 +50,29 @@ async def collect(events: Sequence[Any], dead_letter: frozenset[str] = frozenset
                     event.value, message.topic, message.partition, message.offset, parsed.reason))
             continue
         parts.append(parsed)
+        kept.append(event)
         where.append((message.partition, message.offset, len(parsed.users)))
     table = np.array(where, dtype=np.int64).reshape(-1, 3)
-    return Batch(EventColumns.of(parts), np.repeat(table[:, 0], table[:, 2]), np.repeat(table[:, 1], table[:, 2]))
+    columns = EventColumns.of(parts)
+    partitions, offsets = np.repeat(table[:, 0], table[:, 2]), np.repeat(table[:, 1], table[:, 2])
+    unknown = known.unknown(columns.movies)
+    if not unknown.any():
+        return Batch(columns, partitions, offsets)
+    await _dead_letter_unknown(kept, np.repeat(np.arange(len(kept)), table[:, 2]), columns, unknown, dead_letter)
+    keep = ~unknown
+    return Batch(columns.take(keep), partitions[keep], offsets[keep])
+
+
+async def _dead_letter_unknown(messages: list[Any], message_of: np.ndarray, columns: EventColumns,
+                               unknown: np.ndarray, dead_letter: frozenset[str]) -> None:
+    """One dead letter per message holding events for movies outside the catalogue."""
+    for j in np.unique(message_of[unknown]).tolist():
+        message = messages[j].message
+        if message.topic not in dead_letter:
+            continue
+        bad = np.flatnonzero(unknown & (message_of == j))
+        named = ", ".join(f"movie_id {columns.movies[b]} (event {columns.event_ids[b]})" for b in bad[:5].tolist())
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        reason = f"not in the catalogue: {named}{more}; {len(bad)} of {int((message_of == j).sum())} events refused"
+        await dead_letter_topic.send(value=dead_letter_record(messages[j].value, message.topic, message.partition,
+                                                              message.offset, reason))

@@ -139,6 +139,12 @@ class EventColumns:
     def __len__(self) -> int:
         return len(self.users)
 
+    def take(self, keep: np.ndarray) -> EventColumns:
+        """The events where ``keep`` is True (rare: a batch with refused events)."""
+        at = np.flatnonzero(keep).tolist()
+        return EventColumns(event_ids=[self.event_ids[j] for j in at], sources=[self.sources[j] for j in at],
+                            **{name: getattr(self, name)[keep] for name in _DTYPES})
+
     @staticmethod
     def of(parts: list[EventLists]) -> EventColumns:
         def joined(name: str) -> list[Any]:

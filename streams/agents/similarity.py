@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from online_models.cooccurrence import CoOccurrence
 from storage.redis_store import connect
 from storage.similarity_store import SimilarityStore
@@ -23,6 +21,5 @@ async def similarity(stream: Any) -> None:
         batch = await collect(events)
         if len(batch):
             e = batch.events
-            weights = np.where(e.kinds, (batch.confidence >= 0.5).astype(np.float64),
-                               model.rating_weight(np.nan_to_num(e.ratings)))
+            weights = model.event_weights(e.kinds, batch.confidence, e.ratings)
             await until_stored("similarity batch", store.add, e.users, e.movies, weights)

@@ -36,6 +36,7 @@ CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "evaluate": ([], 1, ["no ratings file", "cinestream data fetch ml-latest-small"]),
     "model bootstrap": ([], 1, ["cannot reach"]),
     "model publish": ([], 1, ["cannot reach"]),
+    "model repair": ([], 1, ["cannot reach"]),
     "model versions": ([], 1, ["cannot reach Redis", "CINESTREAM_REDIS_URL"]),
     "model snapshot": ([], 1, ["cannot reach Redis"]),
     "model rollback": (["1"], 1, ["cannot reach Redis"]),

@@ -59,3 +59,20 @@ async def test_trending_survives_decades_of_timestamps(redis_db: aioredis.Redis)
     await store.add(np.array([3]), np.ones(1), np.array([1.52e9]))  # 2018: 1,140 half-lives on
     top = await store.top(3)
     assert top[0][0] == 3 and all(np.isfinite(s) for _, s in top)
+
+
+async def test_an_event_with_an_extreme_timestamp_cannot_move_the_top_ten(redis_db: aioredis.Redis,
+                                                                        ratings: pd.DataFrame) -> None:
+    """A platform's bad clock (or an attacker) sends one event stamped 2106, the schema's limit."""
+    store = TrendingStore(redis_db, Trending(half_life_s=7 * 86400.0))
+    recent = ratings.iloc[-20000:]
+    now = float(recent["timestamp"].max())
+    await store.add(recent["movieId"].to_numpy(), np.ones(len(recent)), recent["timestamp"].to_numpy(dtype=float),
+                    now=now)
+    before = [m for m, _ in await store.top(10)]
+    phantom = 20232435016268
+    await store.add(np.array([phantom]), np.ones(1), np.array([2.0**32 - 1]), now=now)
+    await store.add(np.array([phantom]), np.ones(1), np.array([-3.9e165]), now=now)
+    after = await store.top(10)
+    assert [m for m, _ in after] == before and phantom not in [m for m, _ in after]
+    assert all(np.isfinite(s) and s > 0 for _, s in after)

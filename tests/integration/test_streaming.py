@@ -29,7 +29,8 @@ def topics(stack: Settings) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def worker(stack: Settings, topics: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def worker(stack: Settings, topics: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+           built_catalogue: str) -> Iterator[None]:
     prepare(stack, topics)
     proc = start_worker(topics, tmp_path_factory.mktemp("worker"))
     yield
@@ -73,6 +74,44 @@ def test_a_malformed_message_goes_to_the_dead_letter_topic(stack: Settings, topi
     assert str(record["reason"]) == "Expected `float` <= 5.0 - at `$.events[0].rating`"
     assert base64.b64decode(str(record["original_b64"])) == bad
     assert record["topic"] == topics["CINESTREAM_TOPIC_RATINGS"] and isinstance(record["offset"], int)
+
+
+def test_an_event_for_a_movie_outside_the_catalogue_is_dead_lettered_and_its_neighbours_learned(
+        stack: Settings, topics: dict[str, str], worker: None) -> None:
+    """Platforms write to Kafka directly: the stream refuses phantom movies itself."""
+    user, phantom = 77_000_001, 20232435016268
+    events = [{"event_id": "known-1", "user_id": user, "movie_id": 1, "rating": 4.0, "timestamp": 1.6e9},
+              {"event_id": "phantom-1", "user_id": user, "movie_id": phantom, "rating": 5.0, "timestamp": 4e9}]
+    raw = json.dumps({"v": 1, "events": events}).encode()
+
+    async def roundtrip() -> dict[str, object]:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+        await producer.start()
+        await producer.send_and_wait(topics["CINESTREAM_TOPIC_RATINGS"], raw, key=str(user).encode())
+        await producer.stop()
+        consumer = AIOKafkaConsumer(topics["CINESTREAM_TOPIC_DEAD_LETTER"], bootstrap_servers=stack.kafka_bootstrap,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            while True:
+                message = await asyncio.wait_for(consumer.getone(), 60)
+                record = dict(json.loads(message.value or b"{}"))
+                if "catalogue" in str(record["reason"]):
+                    return record
+        finally:
+            await consumer.stop()
+
+    record = asyncio.run(roundtrip())
+    assert record["reason"] == (f"not in the catalogue: movie_id {phantom} (event phantom-1); "
+                                "1 of 2 events refused")
+    assert base64.b64decode(str(record["original_b64"])) == raw
+    client = redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"])
+    deadline = time.monotonic() + 30
+    while not client.hexists(f"mf:seen:{user}", 1):
+        assert time.monotonic() < deadline, "the valid event of the message was not learned"
+        time.sleep(0.1)
+    assert not client.hexists(f"mf:seen:{user}", phantom) and not client.exists(f"mf:i:{phantom}")
+    assert not client.sismember("mf:items", phantom)
 
 
 def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
