@@ -11,10 +11,12 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 409: "conflict",
+CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict",
          413: "too_large", 422: "invalid", 429: "rate_limited", 503: "unavailable", 500: "internal"}
 
 
@@ -41,12 +43,28 @@ def error_response(status: int, message: str, details: list[dict[str, Any]] | No
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
+def allowed_methods(app: FastAPI, scope: Any) -> list[str]:
+    methods: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.path_regex.match(scope["path"]):
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
         details = exc.detail if isinstance(exc.detail, list) else None
-        return error_response(exc.status_code, message, details, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            # a body that is not JSON at all is as invalid as one with a wrong field: one status for both
+            return error_response(422, "body: not valid JSON", [{"loc": ["body"], "msg": "not valid JSON",
+                                                                  "type": "json_invalid"}])
+        if exc.status_code == 405:  # every method the path has, not only those of the first route matched
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        return error_response(exc.status_code, message, details, headers)
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

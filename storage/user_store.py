@@ -14,6 +14,7 @@ filter scans the collection), so each collection is keyed by what the API looks 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -77,9 +78,12 @@ def readable(cipher: FieldCipher, doc: dict[str, Any]) -> dict[str, Any]:
 
 async def events_of(db: AsyncIOMotorDatabase, user_id: int) -> list[dict[str, Any]]:
     """Every event and imported rating of the person, oldest first (scans: export only)."""
-    events = [{k: v for k, v in e.items() if k != "_id"} async for e in db.events.find({"user_id": user_id})]
+    stored, ratings = await asyncio.gather(  # FerretDB scans for both: at once, not one after the other
+        db.events.find({"user_id": user_id}, {"_id": 0}).to_list(None),
+        db.ratings.find({"userId": user_id}, {"_id": 0, "movieId": 1, "rating": 1, "timestamp": 1}).to_list(None))
+    events = [dict(e) for e in stored]
     imported = [{"type": "rating", "movie_id": r["movieId"], "rating": r["rating"], "timestamp": r.get("timestamp"),
-                 "source": "dataset"} async for r in db.ratings.find({"userId": user_id})]
+                 "source": "dataset"} for r in ratings]
     return sorted(imported + events, key=lambda e: float(e.get("timestamp") or 0))
 
 
@@ -106,10 +110,9 @@ async def delete_user(db: AsyncIOMotorDatabase, user_id: int) -> None:
     if doc is not None:
         await db.user_emails.delete_one({"_id": doc["email_index"]})
     await db.users.delete_one({"_id": str(user_id)})
-    await db.refresh_tokens.delete_many({"user_id": user_id})
-    await db.events.delete_many({"user_id": user_id})
-    await db.ratings.delete_many({"userId": user_id})
-    await db.user_stats.delete_many({"userId": user_id})
+    await asyncio.gather(db.refresh_tokens.delete_many({"user_id": user_id}),
+                         db.events.delete_many({"user_id": user_id}), db.ratings.delete_many({"userId": user_id}),
+                         db.user_stats.delete_many({"userId": user_id}))
 
 
 # --- refresh tokens ---------------------------------------------------------------------------

@@ -26,11 +26,12 @@ from storage.field_crypto import FieldCipher
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
-EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$"
+# local@domain.tld; whitespace spelled out, as JSON Schema's \s and Python's differ (U+0085)
+EMAIL = r"^[^@ \t\r\n]{1,64}@[^@ \t\r\n]{1,189}\.[^@ \t\r\n]{1,63}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class Register(Strict):

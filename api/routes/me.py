@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/me", tags=["me"])
 
 
 class ProfileUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
     display_name: str | None = Field(None, min_length=1, max_length=80)
     favourite_genres: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(None, max_length=20)
 

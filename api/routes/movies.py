@@ -25,7 +25,8 @@ def public(movie: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("", responses=documented(422))
 async def search(db: DbDep, index: SearchDep, who: Annotated[Principal, Depends(PUBLIC)],
-                 q: str = Query(..., min_length=1, max_length=200),
+                 q: str = Query(..., min_length=1, max_length=200, pattern=r"[A-Za-z0-9]",
+                                description="words of the title: at least one letter or digit (A-Z, 0-9)"),
                  year: int | None = Query(None, ge=1870, le=2100)) -> list[dict[str, Any]]:
     key = title_key(q, None).split("|")[0]
     if not key:

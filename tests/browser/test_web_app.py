@@ -74,7 +74,7 @@ def test_search_finds_the_matrix_with_its_directors(page: Page) -> None:
 
 def test_a_bad_search_shows_the_apis_message(page: Page) -> None:
     search(page, "!!")
-    expect(page.locator("#results")).to_contain_text("no letters or digits")
+    expect(page.locator("#results")).to_contain_text("q: String should match pattern '[A-Za-z0-9]'")
 
 
 def test_the_dashboard_shows_the_learning_curve(page: Page) -> None:
