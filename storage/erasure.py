@@ -6,6 +6,8 @@ counts between movies, trending scores and the model's global statistics.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis.asyncio as aioredis
 
 from storage import batch_store, model_store, recent_history, similarity_store
@@ -16,6 +18,8 @@ def user_keys(user_id: int) -> list[str]:
             similarity_store.history_key(user_id), batch_store.recs_key(user_id)]
 
 
-async def forget_user(redis: aioredis.Redis, user_id: int) -> int:
-    """Delete the person's keys in one round trip; returns how many existed."""
-    return int(await redis.delete(*user_keys(user_id)))
+async def forget_users(redis: aioredis.Redis, users: Sequence[int]) -> int:
+    """Delete these people's keys in one round trip; returns how many existed."""
+    if not users:
+        return 0
+    return int(await redis.delete(*(key for user in users for key in user_keys(user))))

@@ -6,6 +6,7 @@ insert is unordered and duplicate-key errors (code 11000) are the expected, igno
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -47,3 +48,9 @@ async def all_events(db: AsyncIOMotorDatabase) -> pd.DataFrame:
     frame["completed"] = frame["completed"].astype("boolean").fillna(False).astype(bool)
     frame[["rating", "seconds_watched", "timestamp"]] = frame[["rating", "seconds_watched", "timestamp"]].astype(float)
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+async def forget(db: AsyncIOMotorDatabase, users: Sequence[int]) -> int:
+    """Delete every stored event of these people (erasure); returns how many."""
+    result = await db.events.delete_many({"user_id": {"$in": list(users)}})
+    return int(result.deleted_count)

@@ -43,6 +43,11 @@ class RowCache:
     def put(self, kind: str, ids: Iterable[int], blobs: Iterable[bytes]) -> None:
         self.rows.update(((kind, i), blob) for i, blob in zip(ids, blobs, strict=True))
 
+    def forget_users(self, users: Iterable[int]) -> None:
+        """Drop erased people's rows: a worker's memory keeps no more of them than Redis does."""
+        for user in users:
+            self.rows.pop(("u", user), None)
+
     def trim(self) -> None:
         """Empty the rows once past the limit (called between batches, never within one)."""
         if len(self.rows) > self.limit:

@@ -11,7 +11,7 @@ import numpy as np
 from online_models.feedback import confidence
 from streams.app import catalogue_db, dead_letter_topic, known_movies
 from streams.dead_letter import dead_letter_record
-from streams.schemas import EventColumns, EventLists, Invalid, decode_message
+from streams.schemas import Erasure, EventColumns, EventLists, Invalid, decode_message
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Batch:
     events: EventColumns
     partitions: np.ndarray  # int64
     offsets: np.ndarray  # int64
+    erasures: tuple[int, ...] = ()  # people whose accounts were deleted: each agent forgets them
 
     def __len__(self) -> int:
         return len(self.events)
@@ -41,9 +42,13 @@ async def collect(events: Sequence[Any], dead_letter: frozenset[str] = frozenset
     parts: list[EventLists] = []
     where: list[tuple[int, int, int]] = []
     kept: list[Any] = []
+    erased: list[int] = []
     for event in events:
         message = event.message
         parsed = decode_message(event.value)
+        if isinstance(parsed, Erasure):
+            erased.append(parsed.user_id)
+            continue
         if isinstance(parsed, Invalid):
             if message.topic in dead_letter:
                 await dead_letter_topic.send(value=dead_letter_record(
@@ -57,10 +62,10 @@ async def collect(events: Sequence[Any], dead_letter: frozenset[str] = frozenset
     partitions, offsets = np.repeat(table[:, 0], table[:, 2]), np.repeat(table[:, 1], table[:, 2])
     unknown = known.unknown(columns.movies)
     if not unknown.any():
-        return Batch(columns, partitions, offsets)
+        return Batch(columns, partitions, offsets, tuple(erased))
     await _dead_letter_unknown(kept, np.repeat(np.arange(len(kept)), table[:, 2]), columns, unknown, dead_letter)
     keep = ~unknown
-    return Batch(columns.take(keep), partitions[keep], offsets[keep])
+    return Batch(columns.take(keep), partitions[keep], offsets[keep], tuple(erased))
 
 
 async def _dead_letter_unknown(messages: list[Any], message_of: np.ndarray, columns: EventColumns,

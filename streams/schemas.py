@@ -94,6 +94,14 @@ ColumnsV2 = msgspec.defstruct("ColumnsV2", [
 class _Header(msgspec.Struct):
     v: int = 1
     events: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)  # left undecoded: empty when absent
+    erase: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] | None = None  # an erasure: {"v": 1, "erase": <user>}
+
+
+class Erasure(NamedTuple):
+    """A deleted account: every worker forgets the person (sent by the API on deletion, keyed by the
+    user id so it follows the person's last events on their partition)."""
+
+    user_id: int
 
 
 _header = msgspec.json.Decoder(_Header)
@@ -163,7 +171,7 @@ class _Refused(ValueError):
     pass
 
 
-def decode_message(raw: bytes | None) -> EventLists | Invalid:
+def decode_message(raw: bytes | None) -> EventLists | Erasure | Invalid:
     """All events of one Kafka message, or why the message as a whole is refused.
 
     A message is refused whole if any event in it is bad: the dead-letter record keeps the
@@ -175,6 +183,8 @@ def decode_message(raw: bytes | None) -> EventLists | Invalid:
         if raw.startswith(b'{"v":2,'):  # as ``encode_columns`` writes it: skip the header pass
             return _from_columns(_columns_v2.decode(raw))
         header = _header.decode(raw)
+        if header.erase is not None:
+            return Erasure(header.erase)
         if header.v == 2:
             return _from_columns(_columns_v2.decode(raw))
         if header.v != 1:
@@ -197,6 +207,8 @@ def decode_message(raw: bytes | None) -> EventLists | Invalid:
 def parse_message(raw: bytes | None) -> EventColumns | Invalid:
     """``decode_message`` as columns: for one message on its own (a batch joins its messages first)."""
     decoded = decode_message(raw)
+    if isinstance(decoded, Erasure):
+        return Invalid("an erasure, not events")
     return decoded if isinstance(decoded, Invalid) else EventColumns.of([decoded])
 
 
@@ -239,6 +251,10 @@ def _from_events(events: list[Any], enveloped: bool) -> EventLists:
 def encode_events(events: list[dict[str, Any]]) -> bytes:
     """A version-1 envelope for events given as dicts (or ``Record.asdict()`` plus a ``type``)."""
     return _encoder.encode({"v": 1, "events": events})
+
+
+def encode_erasure(user_id: int) -> bytes:
+    return _encoder.encode({"v": 1, "erase": user_id})
 
 
 def encode_columns(kind: Literal["rating", "watch"], source: str, **columns: Any) -> bytes:

@@ -22,7 +22,7 @@ from api.search import TitleIndex
 from api.security.policy import EVENT_WRITER, PERSON, Principal
 from api.security.rate import limit
 from storage import event_ids
-from streams.schemas import MAX_ID, encode_events
+from streams.schemas import MAX_ID, encode_erasure, encode_events
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -111,6 +111,17 @@ async def _send(producer: Any, topic: str, by_user: dict[int, list[dict[str, Any
             await future
     except Exception as exc:  # the broker is down: the client retries, nothing is lost silently
         raise HTTPException(503, f"events not accepted, Kafka unavailable: {type(exc).__name__}") from exc
+
+
+async def send_erasure(producer: Any, settings: Any, user_id: int) -> None:
+    """Tell every worker to forget the person, on both topics (each learning agent reads one), keyed
+    by the user id so it arrives after the person's last events on their partition."""
+    try:
+        for topic in (settings.topic_ratings, settings.topic_watches):
+            await producer.send_and_wait(topic, encode_erasure(user_id), key=str(user_id).encode())
+    except Exception as exc:
+        raise HTTPException(503, f"cannot delete now, Kafka unavailable: {type(exc).__name__}; nothing was "
+                                 "deleted, try again") from exc
 
 
 async def _person_event(who: Principal, kind: Literal["rating", "watch"], body: BaseModel, db: Any,

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import DbDep, ModelsDep, RedisDep, SettingsDep
+from api.deps import DbDep, ModelsDep, ProducerDep, RedisDep, SettingsDep
 from api.errors import documented
 from api.routes.auth import address, cipher_of, end_all_sessions, end_cookies
+from api.routes.events import send_erasure
 from api.routes.recommendations import history_of, recommendations_for
 from api.security import passwords
 from api.security.policy import PERSON, Principal
@@ -85,16 +86,19 @@ async def export(request: Request, db: DbDep, who: Annotated[Principal, Depends(
                     headers={"Content-Disposition": 'attachment; filename="cinestream-export.json"'})
 
 
-@router.delete("", status_code=204, responses=documented(404, 422))
+@router.delete("", status_code=204, responses=documented(404, 422, 503))
 async def delete_account(body: Deletion, request: Request, response: Response, db: DbDep, redis: RedisDep,
-                         settings: SettingsDep, who: Annotated[Principal, Depends(PERSON)]) -> Response:
-    """Delete your account and what MongoDB and Redis hold about you (password required)."""
+                         producer: ProducerDep, settings: SettingsDep,
+                         who: Annotated[Principal, Depends(PERSON)]) -> Response:
+    """Delete your account and what MongoDB and Redis hold about you (password required); an erasure
+    event through Kafka makes every stream worker forget you too."""
     user = await _account(db, who)
     if not await passwords.verify_password(user["password_hash"], body.password):
         raise HTTPException(403, "wrong password")
+    await send_erasure(producer, settings, user["user_id"])  # first: if Kafka is down, nothing is deleted
     await end_all_sessions(db, redis, settings.access_token_minutes, user["user_id"])
     await user_store.delete_user(db, user["user_id"])
-    await erasure.forget_user(redis, user["user_id"])
+    await erasure.forget_users(redis, [user["user_id"]])
     await user_store.audit(db, "delete-account", who.actor, address=address(request))
     response.status_code = 204
     end_cookies(response)

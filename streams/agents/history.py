@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage import history_store, recent_history
+from storage import erasure, history_store, recent_history
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 from streams.app import app, events_topic, settings
@@ -41,3 +41,6 @@ async def history(stream: Any) -> None:
         stored = documents(batch)
         await until_stored("history batch", history_store.record, db, stored)
         await until_stored("recent history", recent_history.add, redis, stored)
+        if batch.erasures:
+            await until_stored("erasure", history_store.forget, db, batch.erasures)
+            await until_stored("erasure", erasure.forget_users, redis, batch.erasures)

@@ -114,6 +114,44 @@ def test_an_event_for_a_movie_outside_the_catalogue_is_dead_lettered_and_its_nei
     assert not client.sismember("mf:items", phantom)
 
 
+def test_an_erasure_makes_every_agent_forget_the_person(stack: Settings, topics: dict[str, str],
+                                                       worker: None) -> None:
+    """What a deleted account sends through Kafka: after it, no worker state holds the person."""
+    from pymongo import MongoClient
+
+    from storage.erasure import user_keys
+    from streams.schemas import encode_erasure
+
+    user = 77_000_002
+    events = [{"event_id": f"erase-me-{j}", "user_id": user, "movie_id": movie, "rating": 4.5, "timestamp": 1.6e9 + j}
+              for j, movie in enumerate((1, 260, 1196))]
+    client = redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"])
+    mongo = MongoClient(stack.mongo_uri)[stack.mongo_db]
+
+    async def send(payload: bytes, both: bool) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+        await producer.start()
+        for topic in ("CINESTREAM_TOPIC_RATINGS", "CINESTREAM_TOPIC_WATCHES")[:2 if both else 1]:
+            await producer.send_and_wait(topics[topic], payload, key=str(user).encode())
+        await producer.stop()
+
+    def wait(condition: object, what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not callable(condition) or not condition():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
+
+    asyncio.run(send(json.dumps({"v": 1, "events": events}).encode(), both=False))
+    wait(lambda: client.exists(f"mf:u:{user}", f"hist:{user}", f"sim:hist:{user}") == 3
+         and mongo.events.count_documents({"_id": {"$in": [e["event_id"] for e in events]}}) == 3,
+         "the person's events were not learned")
+    asyncio.run(send(encode_erasure(user), both=True))
+    wait(lambda: client.exists(*user_keys(user)) == 0, "a Redis key still holds the person")
+    wait(lambda: mongo.events.count_documents({"_id": {"$in": [e["event_id"] for e in events]}}) == 0,
+         "MongoDB still holds the person's events")
+    assert client.exists("mf:i:260")  # the item side keeps its aggregates
+
+
 def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     stack: Settings, data_dir: Path, tmp_path: Path
 ) -> None:

@@ -78,3 +78,11 @@ def test_every_cinestream_command_in_compose_exists() -> None:
         command = service.get("command", [])
         if command[:1] == ["cinestream"]:
             assert command[1] in commands, name
+
+
+def test_production_sets_no_secret_and_requires_every_one(compose: dict[str, Any]) -> None:
+    """compose runs in production mode, where a missing secret stops start-up: each must be given."""
+    api = compose["services"]["api"]["environment"]
+    assert api["CINESTREAM_ENVIRONMENT"] == "production"
+    for name in ("CINESTREAM_JWT_SECRET", "CINESTREAM_DATA_KEYS", "CINESTREAM_BLIND_INDEX_KEY"):
+        assert api[name].startswith("${" + name + ":?"), f"{name} must come from the environment, required"
