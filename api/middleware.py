@@ -14,10 +14,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-# Swagger UI at /docs loads its script and style from jsdelivr and runs an inline bootstrap.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-            "frame-ancestors 'none'")
 HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin"),
            (b"x-frame-options", b"DENY"), (b"cross-origin-opener-policy", b"same-origin")]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
@@ -36,14 +32,13 @@ class SecureAndMeasured:
             await self.app(scope, receive, send)
             return
         started, status = time.perf_counter(), [500]
-        docs = scope["path"] in ("/docs", "/redoc")
         tls = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 headers = list(message.get("headers", []))
-                headers += [*HEADERS, (b"content-security-policy", (DOCS_CSP if docs else CSP).encode())]
+                headers += [*HEADERS, (b"content-security-policy", CSP.encode())]
                 if tls:
                     headers.append(HSTS)
                 message["headers"] = headers

@@ -185,7 +185,7 @@ def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (d
         load_secrets(settings)
     except MissingSecret as exc:
         _fail(str(exc))
-    console.print(f"CineStream API on http://{settings.api_host}:{settings.api_port}  (docs at /docs)")
+    console.print(f"CineStream API on http://{settings.api_host}:{settings.api_port}  (OpenAPI at /openapi.json)")
     uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, reload=reload, log_level="info")
 
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from api.main import create_app
 from cinestream.settings import Settings
+from tests.serving import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -20,27 +16,10 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(stack: Settings, built_catalogue: str) -> Iterator[str]:
-    settings = Settings(mongo_db="cinestream_test", redis_url=stack.redis_url.rsplit("/", 1)[0] + "/7")
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
+    with serving(Settings(mongo_db="cinestream_test", redis_url=stack.redis_url.rsplit("/", 1)[0] + "/7")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +88,34 @@ def test_the_dashboard_shows_the_newest_evaluation_and_its_curves(saved_run: str
     expect(page.locator("#pr-curve")).to_be_visible()
     width = page.locator("#pr-curve").evaluate("img => img.complete ? img.naturalWidth : 0")
     assert width > 400
+
+
+def test_logging_in_shows_your_recommendations(page: Page, stack: Settings) -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cinestream import accounts
+    from cinestream.secrets import load_secrets
+    from storage.field_crypto import FieldCipher
+    from storage.mongo import connect, database
+
+    async def demo() -> tuple[str, str]:
+        client, found = connect(stack), load_secrets(stack)
+        try:
+            cipher = FieldCipher(found.data_keys, found.current_key, found.blind_index_key)
+            return await accounts.demo_login(database(client, stack), cipher, 1)
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API runs an event loop in this thread
+        email, password = pool.submit(asyncio.run, demo()).result()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#recs")).to_contain_text("wrong e-mail or password")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#model")).to_contain_text("model: ")
+    expect(page.locator("#login")).to_be_hidden()
+    page.reload()  # the session is an HttpOnly cookie: it survives a reload
+    expect(page.locator("#model")).to_contain_text("model: ")

@@ -162,3 +162,19 @@ async def test_a_deleted_account_leaves_nothing_and_cannot_log_in(http: httpx.As
     admin = await make_admin(http)
     cold = (await http.get(f"/api/users/{person.user_id}/recommendations", headers=admin.auth)).json()
     assert cold["model"] == "trending (cold start)"
+
+
+async def test_every_answer_carries_the_security_headers(http: httpx.AsyncClient) -> None:
+    for path in ("/", "/api/trending", "/openapi.json", "/api/me"):
+        headers = (await http.get(path)).headers
+        csp = headers["content-security-policy"]
+        assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"]
+        assert "strict-transport-security" not in headers  # plain HTTP: HSTS only under TLS
+    assert (await http.get("/docs")).status_code == 404  # no CDN-loaded docs page
+
+
+async def test_metrics_count_requests_by_route(http: httpx.AsyncClient) -> None:
+    await http.get("/api/trending")
+    body = (await http.get("/metrics")).text
+    assert 'cinestream_http_requests_total{method="GET",route="/api/trending",status="200"}' in body

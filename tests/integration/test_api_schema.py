@@ -10,20 +10,18 @@ import asyncio
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-import uvicorn
 
-from api.main import create_app
 from cinestream import accounts
 from cinestream.settings import Settings
 from storage.mongo import connect, database
 from tests.integration.people import api_settings
+from tests.serving import serving
 
 pytestmark = pytest.mark.integration
 
@@ -33,21 +31,10 @@ REDIS_DB = 2
 
 @pytest.fixture(scope="module")
 def served(stack: Settings, built_catalogue: str) -> Iterator[tuple[str, Settings]]:
-    from tests.browser.test_web_app import free_port
-
     settings = api_settings(stack, REDIS_DB)
     redis.Redis.from_url(settings.redis_url).flushdb()  # rate-limit counters of an earlier run
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", settings
-    server.should_exit = True
-    thread.join(10)
+    with serving(settings) as url:
+        yield url, settings
 
 
 def _credential(base: str, settings: Settings, who: str) -> str:

@@ -27,7 +27,7 @@ EVERYONE = set(CALLERS)
 PEOPLE = {"owner", "other", "admin"}
 ADMIN = {"admin"}
 OWNER_READ = {"owner", "admin", "service"}
-FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
+FRAMEWORK = {"/openapi.json", "/static"}
 
 ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/health"): EVERYONE, ("GET", "/metrics"): EVERYONE, ("GET", "/"): EVERYONE,
