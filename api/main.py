@@ -64,8 +64,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
         # but let the API serve reads (and /health say "degraded") when Kafka is down.
         app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1)
+        app.state.producer_started = False
         try:
             await asyncio.wait_for(app.state.producer.start(), 5)
+            app.state.producer_started = True
         except Exception:
             logging.getLogger(__name__).warning("Kafka unavailable at start-up: events will be refused (503)")
         try:

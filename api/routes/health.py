@@ -43,7 +43,12 @@ async def _check_all(state: Any) -> dict[str, Any]:
         return settings.redis_url
 
     async def kafka() -> str:
-        return f"{await broker_count(settings.kafka_bootstrap)} broker(s) at {settings.kafka_bootstrap}"
+        if state.producer_started:  # a metadata round trip on the producer's connection
+            cluster = await state.producer.client.fetch_all_metadata()
+            brokers = len(cluster.brokers())
+        else:  # not started (Kafka was down at start-up): a fresh client
+            brokers = await broker_count(settings.kafka_bootstrap)
+        return f"{brokers} broker(s) at {settings.kafka_bootstrap}"
 
     checks = dict(zip(("mongo", "redis", "kafka"),
                       await asyncio.gather(_probe(mongo), _probe(redis_ping), _probe(kafka)), strict=True))
