@@ -3,6 +3,10 @@
 FerretDB has no ``$text`` and scans for a regex (seconds over 10k movies), so the API keeps the
 ``search_key`` of every movie (about 1 MB for 10k movies) and matches in-process; MongoDB is
 then read by ``_id`` only. The index reloads when the catalogue's fingerprint changes.
+
+It also keeps every movie's card (id, title, year, genres: about 3 MB for 10k movies, 20 MB at
+ml-25m's 59,047), so lists of recommendations, similar films, trending and history are titled
+from memory: ten ``find_one`` calls on FerretDB took 1.5 s inside one request.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
@@ -25,9 +30,15 @@ class TitleIndex:
     keys: list[str] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     years: dict[int, int | None] = field(default_factory=dict)
+    #: movieId -> {movieId, title, year, genres}: the cards every list shows, served from memory
+    cards: dict[int, dict[str, Any]] = field(default_factory=dict)
     fingerprint: str | None = None
     checked_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def card(self, movie_id: int) -> dict[str, Any]:
+        """The movie's card; a movie outside the catalogue gets one without a title (never a MongoDB scan)."""
+        return self.cards.get(movie_id) or {"movieId": movie_id, "title": None, "year": None, "genres": []}
 
     def has(self, movie_id: int) -> bool:
         """Whether the catalogue holds this movie (events for any other are refused)."""
@@ -58,5 +69,7 @@ class TitleIndex:
                 self.keys = [r.get("search_key", "") for r in rows]
                 self.counts = [int(r.get("stats", {}).get("count", 0)) for r in rows]
                 self.years = {r["movieId"]: r.get("year") for r in rows}
+                self.cards = {r["movieId"]: {"movieId": r["movieId"], "title": r.get("title"), "year": r.get("year"),
+                                             "genres": r.get("genres", [])} for r in rows}
                 self.fingerprint = fingerprint
             self.checked_at = time.monotonic()

@@ -166,8 +166,8 @@ async def movie_ids(db: AsyncIOMotorDatabase) -> np.ndarray:
 
 
 async def title_rows(db: AsyncIOMotorDatabase) -> list[dict[str, Any]]:
-    """``_id``, ``search_key``, ``year`` and rating count of every movie (for an in-memory search index)."""
-    projection = {"movieId": 1, "search_key": 1, "year": 1, "stats.count": 1}
+    """Search key, card fields and rating count of every movie (the API's in-memory index and cards)."""
+    projection = {"movieId": 1, "search_key": 1, "title": 1, "year": 1, "genres": 1, "stats.count": 1}
     return await db.movies.find({}, projection).to_list(None)
 
 

@@ -21,7 +21,7 @@ from api.errors import documented
 from api.security import passwords, tokens
 from api.security.policy import ACCESS_COOKIE, CSRF_COOKIE, PERSON, PUBLIC, REFRESH_COOKIE, Principal
 from api.security.rate import limit
-from storage import revocations, user_store
+from storage import rate_limits, revocations, user_store
 from storage.field_crypto import FieldCipher
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -127,6 +127,7 @@ async def login(body: Credentials, request: Request, response: Response, db: DbD
     if not await passwords.verify_password(user["password_hash"] if user else None, body.password) or user is None:
         await user_store.audit(db, "login", f"email:{account[:16]}", "failed", where)
         raise HTTPException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
+    await rate_limits.clear(redis, "login-account", account)  # a mistyped password or two is forgiven
     await user_store.audit(db, "login", f"user:{user['user_id']}", address=where)
     return await open_session(request, response, user)
 

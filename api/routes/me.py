@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import DbDep, ModelsDep, ProducerDep, RedisDep, SettingsDep
+from api.deps import DbDep, ModelsDep, ProducerDep, RedisDep, SearchDep, SettingsDep
 from api.errors import documented
 from api.routes.auth import address, cipher_of, end_all_sessions, end_cookies
 from api.routes.events import send_erasure
@@ -61,16 +61,16 @@ async def update_profile(body: ProfileUpdate, request: Request, db: DbDep,
 
 
 @router.get("/history", responses=documented(422))
-async def my_history(db: DbDep, redis: RedisDep, who: Annotated[Principal, Depends(PERSON)],
+async def my_history(db: DbDep, index: SearchDep, redis: RedisDep, who: Annotated[Principal, Depends(PERSON)],
                      limit: int = Query(50, ge=1, le=recent_history.KEEP)) -> dict[str, Any]:
-    return await history_of(who.user_id or 0, db, redis, limit)
+    return await history_of(who.user_id or 0, (index, db), redis, limit)
 
 
 @router.get("/recommendations", responses=documented(422))
-async def my_recommendations(db: DbDep, models: ModelsDep, redis: RedisDep,
+async def my_recommendations(db: DbDep, index: SearchDep, models: ModelsDep, redis: RedisDep,
                              who: Annotated[Principal, Depends(PERSON)],
                              k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
-    return await recommendations_for(who.user_id or 0, db, models, redis, k)
+    return await recommendations_for(who.user_id or 0, (index, db), models, redis, k)
 
 
 @router.get("/export", responses=documented(404))

@@ -6,23 +6,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import DbDep, ModelsDep, RedisDep
+from api.deps import DbDep, ModelsDep, RedisDep, SearchDep
 from api.errors import documented
+from api.search import TitleIndex
 from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
-from storage import batch_store, catalogue_store, recent_history
+from storage import batch_store, recent_history
 from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
+Cards = tuple[TitleIndex, Any]  # the in-memory catalogue and the database it refreshes from
 
 
-async def _titled(db: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
-    return {m["movieId"]: m for m in await catalogue_store.get_movies(db, ids)}
+async def _titled(cards: Cards, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The movies' cards, from the API's memory (the catalogue is re-read only when it changed)."""
+    index, db = cards
+    await index.ensure_fresh(db)
+    return {m: index.card(m) for m in ids}
 
 
 def _card(movie_id: int, movies: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    movie = movies.get(movie_id, {})
-    return {"movieId": movie_id, "title": movie.get("title"), "year": movie.get("year"),
-            "genres": movie.get("genres", [])}
+    return movies[movie_id]
 
 
 RRF_K = 60  # reciprocal rank fusion's damping: the standard value (Cormack et al. 2009)
@@ -39,20 +42,20 @@ def fuse(batch: list[int], online: list[int], exclude: set[int]) -> list[tuple[i
 
 
 @router.get("/users/{user_id}/recommendations", responses=documented(422))
-async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, models: ModelsDep,
-                          redis: RedisDep, who: Annotated[Principal, Depends(OWNER_OR_READER)],
+async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep,
+                          models: ModelsDep, redis: RedisDep, who: Annotated[Principal, Depends(OWNER_OR_READER)],
                           k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Top-k unseen movies: the offline hybrid's list fused with the online MF, which has seen the
     latest events; a new user gets what is trending."""
-    return await recommendations_for(user_id, db, models, redis, k)
+    return await recommendations_for(user_id, (index, db), models, redis, k)
 
 
-async def recommendations_for(user_id: int, db: Any, models: Any, redis: Any, k: int) -> dict[str, Any]:
+async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: Any, k: int) -> dict[str, Any]:
     online = await models.mf.recommend(user_id, max(k, 50))
     published = await batch_store.recommendations(redis, user_id)
     if not online and not len(published):
         trending = await models.trending.top(k)
-        movies = await _titled(db, [m for m, _ in trending])
+        movies = await _titled(cards, [m for m, _ in trending])
         return {"userId": user_id, "model": "trending (cold start)",
                 "items": [{**_card(m, movies), "score": s, "reason": "trending now"} for m, s in trending]}
     rated = await models.mf.rated(user_id)
@@ -61,7 +64,7 @@ async def recommendations_for(user_id: int, db: Any, models: Any, redis: Any, k:
     liked = sorted(rated, key=lambda m: -rated[m])[:20]
     fresh = await models.similarity.best_anchor([m for m, _ in ranked if m not in batch_anchor], liked)
     chosen = {m: batch_anchor.get(m, fresh.get(m)) for m, _ in ranked}
-    movies = await _titled(db, [m for m, _ in ranked] + [a for a in chosen.values() if a is not None])
+    movies = await _titled(cards, [m for m, _ in ranked] + [a for a in chosen.values() if a is not None])
     items = []
     for movie_id, score in ranked:
         anchor = chosen[movie_id]
@@ -76,23 +79,24 @@ async def recommendations_for(user_id: int, db: Any, models: Any, redis: Any, k:
 
 
 @router.get("/users/{user_id}/history", responses=documented(422))
-async def history(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, redis: RedisDep,
+async def history(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep, redis: RedisDep,
                   who: Annotated[Principal, Depends(OWNER_OR_HISTORY)],
                   limit: int = Query(50, ge=1, le=recent_history.KEEP)) -> dict[str, Any]:
     """The user's latest ratings and watches, as the history agent stored them."""
-    return await history_of(user_id, db, redis, limit)
+    return await history_of(user_id, (index, db), redis, limit)
 
 
-async def history_of(user_id: int, db: Any, redis: Any, limit: int) -> dict[str, Any]:
+async def history_of(user_id: int, cards: Cards, redis: Any, limit: int) -> dict[str, Any]:
     events = await recent_history.latest(redis, user_id, limit)
-    movies = await _titled(db, [e["movie_id"] for e in events])
+    movies = await _titled(cards, [e["movie_id"] for e in events])
     return {"userId": user_id, "items": [
         {**_card(e["movie_id"], movies), **{k: e.get(k) for k in ("type", "rating", "seconds_watched", "completed",
                                                                   "timestamp", "source")}} for e in events]}
 
 
 @router.get("/movies/{movie_id}/similar", responses=documented(422))
-async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, models: ModelsDep, redis: RedisDep,
+async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep, models: ModelsDep,
+                  redis: RedisDep,
                   who: Annotated[Principal, Depends(PUBLIC)], k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Movies watched together with this one; for a movie too new for that, the closest in content."""
     neighbours = await models.similarity.similar(movie_id, k)
@@ -100,14 +104,14 @@ async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, mo
     if not neighbours:
         neighbours = [(int(m), float(s)) for m, s in (await batch_store.similar(redis, movie_id))[:k]]
         basis = "content"
-    movies = await _titled(db, [m for m, _ in neighbours])
+    movies = await _titled((index, db), [m for m, _ in neighbours])
     return {"movieId": movie_id, "basis": basis,
             "items": [{**_card(m, movies), "similarity": s} for m, s in neighbours]}
 
 
 @router.get("/trending", responses=documented(422))
-async def trending(db: DbDep, models: ModelsDep, who: Annotated[Principal, Depends(PUBLIC)],
+async def trending(db: DbDep, index: SearchDep, models: ModelsDep, who: Annotated[Principal, Depends(PUBLIC)],
                    k: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
     top = await models.trending.top(k)
-    movies = await _titled(db, [m for m, _ in top])
+    movies = await _titled((index, db), [m for m, _ in top])
     return {"items": [{**_card(m, movies), "score": s} for m, s in top]}
