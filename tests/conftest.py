@@ -34,6 +34,13 @@ def stack(settings: Settings) -> Settings:
     from deploy.local import stack as local_stack
 
     local_stack.up(settings)
+    if settings.mongo_db.endswith("_test"):
+        # Each run replays the events it needs; kept across runs on one machine, they piled up (400,000
+        # after a day) and FerretDB scans them for any filter but `_id` (11 s a query).
+        from pymongo import MongoClient
+
+        with MongoClient(settings.mongo_uri) as client:
+            client[settings.mongo_db].events.drop()
     return settings
 
 

@@ -141,14 +141,15 @@ def test_an_erasure_makes_every_agent_forget_the_person(stack: Settings, topics:
             assert time.monotonic() < deadline, what
             time.sleep(0.1)
 
+    def stored() -> int:  # one `_id` lookup each: FerretDB scans the collection for `$in`
+        return sum(mongo.events.find_one({"_id": e["event_id"]}) is not None for e in events)
+
     asyncio.run(send(json.dumps({"v": 1, "events": events}).encode(), both=False))
-    wait(lambda: client.exists(f"mf:u:{user}", f"hist:{user}", f"sim:hist:{user}") == 3
-         and mongo.events.count_documents({"_id": {"$in": [e["event_id"] for e in events]}}) == 3,
+    wait(lambda: client.exists(f"mf:u:{user}", f"hist:{user}", f"sim:hist:{user}") == 3 and stored() == 3,
          "the person's events were not learned")
     asyncio.run(send(encode_erasure(user), both=True))
     wait(lambda: client.exists(*user_keys(user)) == 0, "a Redis key still holds the person")
-    wait(lambda: mongo.events.count_documents({"_id": {"$in": [e["event_id"] for e in events]}}) == 0,
-         "MongoDB still holds the person's events")
+    wait(lambda: stored() == 0, "MongoDB still holds the person's events")
     assert client.exists("mf:i:260")  # the item side keeps its aggregates
 
 
