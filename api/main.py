@@ -33,7 +33,6 @@ from api.security.policy import document_policies
 from cinestream.secrets import load_secrets
 from cinestream.settings import Settings, get_settings
 from storage import mongo, redis_store
-from storage.field_crypto import FieldCipher
 from storage.models import Models
 
 
@@ -52,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         secrets = load_secrets(settings)  # outside development, a missing secret stops start-up here
         app.state.secrets = secrets
-        app.state.cipher = FieldCipher(secrets.data_keys, secrets.current_key, secrets.blind_index_key)
+        app.state.cipher = secrets.cipher()
         app.state.key_cache = {}
         client = mongo.connect(settings)
         app.state.settings = settings

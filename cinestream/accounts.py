@@ -23,9 +23,10 @@ async def create_service_key(db: AsyncIOMotorDatabase, name: str, scopes: list[s
     if unknown or not scopes:
         raise AccountError(f"scopes must be among {', '.join(SCOPES)} (got {', '.join(scopes) or 'none'})")
     key, key_id, secret_digest = tokens.new_service_key()
-    await user_store.create_key(db, key_id, secret_digest, name, sorted(set(scopes)), actor)
-    await user_store.audit(db, "key-create", actor, key_id=key_id, scopes=sorted(set(scopes)))
-    return {"key": key, "key_id": key_id, "name": name, "scopes": sorted(set(scopes))}
+    granted = sorted(set(scopes))
+    await user_store.create_key(db, key_id, secret_digest, name, granted, actor)
+    await user_store.audit(db, "key-create", actor, key_id=key_id, scopes=granted)
+    return {"key": key, "key_id": key_id, "name": name, "scopes": granted}
 
 
 async def revoke_service_key(db: AsyncIOMotorDatabase, key_id: str, actor: str) -> bool:
@@ -39,8 +40,9 @@ async def set_roles(db: AsyncIOMotorDatabase, user_id: int, roles: list[str], ac
         raise AccountError("roles: 'user', optionally with 'admin'")
     if await user_store.get_user(db, user_id) is None:
         raise AccountError(f"no account with id {user_id}")
-    await user_store.update_user(db, user_id, {"roles": sorted(set(roles))})
-    await user_store.audit(db, "roles-change", actor, subject=user_id, roles=sorted(set(roles)))
+    granted = sorted(set(roles))
+    await user_store.update_user(db, user_id, {"roles": granted})
+    await user_store.audit(db, "roles-change", actor, subject=user_id, roles=granted)
 
 
 async def demo_login(db: AsyncIOMotorDatabase, cipher: FieldCipher, user_id: int,

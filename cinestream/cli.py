@@ -405,7 +405,6 @@ def _with_db(job: Any) -> Any:
     import asyncio
 
     from cinestream.secrets import MissingSecret, load_secrets
-    from storage.field_crypto import FieldCipher
     from storage.mongo import connect, database
 
     settings = get_settings()
@@ -417,8 +416,7 @@ def _with_db(job: Any) -> Any:
     async def run() -> Any:
         client = connect(settings)
         try:
-            cipher = FieldCipher(found.data_keys, found.current_key, found.blind_index_key)
-            return await job(database(client, settings), cipher)
+            return await job(database(client, settings), found.cipher())
         finally:
             client.close()
 

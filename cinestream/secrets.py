@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cinestream.settings import Settings
+from storage.field_crypto import FieldCipher
 
 
 class MissingSecret(RuntimeError):
@@ -28,6 +29,10 @@ class Secrets:
     data_keys: dict[str, bytes]
     current_key: str
     blind_index_key: bytes
+
+    def cipher(self) -> FieldCipher:
+        """The cipher of personal fields these secrets define (the API and the CLI share it)."""
+        return FieldCipher(self.data_keys, self.current_key, self.blind_index_key)
 
 
 def parse_data_keys(text: str) -> tuple[dict[str, bytes], str]:

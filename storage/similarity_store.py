@@ -53,9 +53,7 @@ class SimilarityStore:
 
     async def clear(self) -> int:
         """Forget every co-occurrence, count and history (a rebuild from the stored history follows)."""
-        doomed = [COUNT]
-        async for key in self.redis.scan_iter(match="sim:*", count=5000):
-            doomed.append(key)
+        doomed = [key async for key in self.redis.scan_iter(match="sim:*", count=5000)]
         for start in range(0, len(doomed), 5000):
             await self.redis.delete(*doomed[start:start + 5000])
         return len(doomed)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import numpy as np
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -28,7 +27,6 @@ class KnownMovies:
     def __init__(self) -> None:
         self.ids: np.ndarray | None = None  # sorted int64; None until first loaded
         self.fingerprint: str | None = None
-        self.checked_at = 0.0
         self._lock = asyncio.Lock()
 
     def unknown(self, movies: np.ndarray) -> np.ndarray:
@@ -50,7 +48,6 @@ class KnownMovies:
                         self.fingerprint = fingerprint
                         if not len(self.ids):
                             log.warning("no catalogue in MongoDB: events are not checked against it")
-                    self.checked_at = time.monotonic()
                     return
                 except Exception:
                     if self.ids is not None:  # keep the ids we have; try again at the next check

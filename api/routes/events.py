@@ -21,13 +21,13 @@ from api.errors import documented
 from api.search import TitleIndex
 from api.security.policy import EVENT_WRITER, PERSON, Principal
 from api.security.rate import limit
+from online_models.trending import FUTURE_SLACK_S
 from storage import event_ids
 from streams.schemas import MAX_ID, encode_erasure, encode_events
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 EARLIEST = 788_918_400.0  # 1995-01-01T00:00:00Z: MovieLens' first ratings
-FUTURE_SLACK_S = 300.0
 MAX_BATCH = 1000
 
 
@@ -97,6 +97,10 @@ class BatchOut(BaseModel):
     results: list[EventResult]
 
 
+def _topic(settings: Any, kind: Literal["rating", "watch"]) -> str:
+    return str(settings.topic_ratings if kind == "rating" else settings.topic_watches)
+
+
 async def _known_movies(db: Any, index: TitleIndex) -> TitleIndex:
     await index.ensure_fresh(db)
     return index
@@ -127,13 +131,12 @@ async def send_erasure(producer: Any, settings: Any, user_id: int) -> None:
 async def _person_event(who: Principal, kind: Literal["rating", "watch"], body: BaseModel, db: Any,
                         index: TitleIndex, producer: Any, redis: Any, settings: Any) -> Accepted:
     await limit(redis, "events", who.actor, settings.events_per_minute, 60)
-    movie_id = body.model_dump()["movie_id"]
-    if not (await _known_movies(db, index)).has(movie_id):
-        raise HTTPException(422, f"movie {movie_id} is not in the catalogue")
-    event = {**body.model_dump(), "type": kind, "event_id": uuid.uuid4().hex, "user_id": who.user_id,
+    fields = body.model_dump()
+    if not (await _known_movies(db, index)).has(fields["movie_id"]):
+        raise HTTPException(422, f"movie {fields['movie_id']} is not in the catalogue")
+    event = {**fields, "type": kind, "event_id": uuid.uuid4().hex, "user_id": who.user_id,
              "timestamp": time.time(), "source": "web"}
-    topic = settings.topic_ratings if kind == "rating" else settings.topic_watches
-    await _send(producer, topic, {int(who.user_id or 0): [event]})
+    await _send(producer, _topic(settings, kind), {int(who.user_id or 0): [event]})
     return Accepted(event_id=event["event_id"])
 
 
@@ -192,8 +195,7 @@ async def post_batch(body: BatchIn, db: DbDep, index: SearchDep, producer: Produ
         results.append(EventResult(index=i, event_id=event.event_id, status="accepted" if new else "duplicate"))
         if new:
             fields = event.model_dump(exclude_none=True) | {"source": f"key:{who.key_id}"}
-            topic = settings.topic_ratings if event.type == "rating" else settings.topic_watches
-            by_topic[topic][event.user_id].append(fields)
+            by_topic[_topic(settings, event.type)][event.user_id].append(fields)
             sent.append(event.event_id)
     try:
         for topic, by_user in by_topic.items():

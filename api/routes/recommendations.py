@@ -24,10 +24,6 @@ async def _titled(cards: Cards, ids: list[int]) -> dict[int, dict[str, Any]]:
     return {m: index.card(m) for m in ids}
 
 
-def _card(movie_id: int, movies: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    return movies[movie_id]
-
-
 RRF_K = 60  # reciprocal rank fusion's damping: the standard value (Cormack et al. 2009)
 
 
@@ -57,7 +53,7 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
         trending = await models.trending.top(k)
         movies = await _titled(cards, [m for m, _ in trending])
         return {"userId": user_id, "model": "trending (cold start)",
-                "items": [{**_card(m, movies), "score": s, "reason": "trending now"} for m, s in trending]}
+                "items": [{**movies[m], "score": s, "reason": "trending now"} for m, s in trending]}
     rated = await models.mf.rated(user_id)
     batch_anchor = {int(m): int(a) for m, _, a in published if a >= 0}
     ranked = fuse([int(m) for m in published[:, 0]], [m for m, _ in online], set(rated))[:k]
@@ -73,7 +69,7 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
             reason = f"because you rated {movies.get(anchor, {}).get('title', anchor)}{stars}"
         else:
             reason = "matches the taste your ratings show"
-        items.append({**_card(movie_id, movies), "score": score, "reason": reason})
+        items.append({**movies[movie_id], "score": score, "reason": reason})
     model = "hybrid (offline) fused with online biased MF" if len(published) else "online biased MF"
     return {"userId": user_id, "model": model, "items": items}
 
@@ -90,7 +86,7 @@ async def history_of(user_id: int, cards: Cards, redis: Any, limit: int) -> dict
     events = await recent_history.latest(redis, user_id, limit)
     movies = await _titled(cards, [e["movie_id"] for e in events])
     return {"userId": user_id, "items": [
-        {**_card(e["movie_id"], movies), **{k: e.get(k) for k in ("type", "rating", "seconds_watched", "completed",
+        {**movies[e["movie_id"]], **{k: e.get(k) for k in ("type", "rating", "seconds_watched", "completed",
                                                                   "timestamp", "source")}} for e in events]}
 
 
@@ -106,7 +102,7 @@ async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, in
         basis = "content"
     movies = await _titled((index, db), [m for m, _ in neighbours])
     return {"movieId": movie_id, "basis": basis,
-            "items": [{**_card(m, movies), "similarity": s} for m, s in neighbours]}
+            "items": [{**movies[m], "similarity": s} for m, s in neighbours]}
 
 
 @router.get("/trending", responses=documented(422))
@@ -114,4 +110,4 @@ async def trending(db: DbDep, index: SearchDep, models: ModelsDep, who: Annotate
                    k: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
     top = await models.trending.top(k)
     movies = await _titled((index, db), [m for m, _ in top])
-    return {"items": [{**_card(m, movies), "score": s} for m, s in top]}
+    return {"items": [{**movies[m], "score": s} for m, s in top]}

@@ -96,14 +96,12 @@ def test_logging_in_shows_your_recommendations(page: Page, stack: Settings) -> N
 
     from cinestream import accounts
     from cinestream.secrets import load_secrets
-    from storage.field_crypto import FieldCipher
     from storage.mongo import connect, database
 
     async def demo() -> tuple[str, str]:
         client, found = connect(stack), load_secrets(stack)
         try:
-            cipher = FieldCipher(found.data_keys, found.current_key, found.blind_index_key)
-            return await accounts.demo_login(database(client, stack), cipher, 1)
+            return await accounts.demo_login(database(client, stack), found.cipher(), 1)
         finally:
             client.close()
 

@@ -31,11 +31,11 @@ def test_development_generates_them_once_readable_by_the_owner_only(tmp_path: Pa
 def test_a_rotated_key_encrypts_and_the_old_one_still_decrypts(tmp_path: Path) -> None:
     settings = Settings(stack_dir=tmp_path)
     before = load_secrets(settings)
-    old = FieldCipher(before.data_keys, before.current_key, before.blind_index_key)
+    old = before.cipher()
     stored = old.encrypt("email", "ada@example.org")
     new_kid = rotate_development_key(settings)
     after = load_secrets(settings)
-    cipher = FieldCipher(after.data_keys, after.current_key, after.blind_index_key)
+    cipher = after.cipher()
     assert after.current_key == new_kid != before.current_key
     assert cipher.decrypt("email", stored) == "ada@example.org"
     assert cipher.key_id(cipher.encrypt("email", "ada@example.org")) == new_kid
