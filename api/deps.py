@@ -14,27 +14,27 @@ from cinestream.settings import Settings
 from storage.models import Models
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> AsyncIOMotorDatabase:
+async def get_db(request: Request) -> AsyncIOMotorDatabase:
     return request.app.state.db
 
 
-def get_models(request: Request) -> Models:
+async def get_models(request: Request) -> Models:
     return request.app.state.models
 
 
-def get_producer(request: Request) -> AIOKafkaProducer:
+async def get_producer(request: Request) -> AIOKafkaProducer:
     return request.app.state.producer
 
 
-def get_search(request: Request) -> TitleIndex:
+async def get_search(request: Request) -> TitleIndex:
     return request.app.state.search
 
 
-def get_redis(request: Request) -> aioredis.Redis:
+async def get_redis(request: Request) -> aioredis.Redis:
     return request.app.state.redis
 
 

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.models = Models.over(app.state.redis)
         app.state.search = TitleIndex()
         warmup = asyncio.create_task(_warm(app.state.search, app.state.db))
+        following = asyncio.create_task(app.state.models.items.follow())
         # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
         # but let the API serve reads (and /health say "degraded") when Kafka is down.
         app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1)
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             warmup.cancel()
+            following.cancel()
             await app.state.producer.stop()
             await app.state.redis.aclose()
             client.close()

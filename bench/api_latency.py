@@ -1,12 +1,13 @@
-"""API latency at a fixed request rate, measured by hey (Debian), against the running main job.
+"""API latency at a fixed request rate, measured by vegeta, against the running main job.
 
-Each route is driven for ``--seconds`` at ``--rate`` requests/s in total, split over ``--users``
-hey processes (one URL each: hey cannot vary the URL) of ``--workers`` workers each (``-q`` is a
-per-worker rate). A hey worker waits for each answer, so the rate holds only while the latency stays
-under workers × users / rate (160 ms by default); the achieved rate is printed beside the figures.
-Meanwhile ``cinestream load`` writes ``--background-rate`` events/s into Kafka. Every request's
-latency and status come from hey's CSV output. The floor is ``/health``, which answers from a
-one-second cache without I/O: what the framework, the middleware and the loopback cost.
+vegeta (``github.com/tsenart/vegeta``, built with Go on first use into the tool cache) sends
+requests open-loop: on schedule, whatever the answers' latency, so queueing shows in the figures
+instead of slowing the load down (hey's workers wait for each answer, which hides it). Each route
+is driven for ``--seconds`` at ``--rate`` requests/s over a rotating list of targets (random
+users, popular movies), authenticated with a service key, while ``cinestream load`` writes
+``--background-rate`` events/s into Kafka. The floor is ``/health``, which answers from a
+one-second cache without I/O: what the framework, the middleware and the loopback cost in the
+same run, on the same loaded machine.
 
 Usage (with ``bash scripts/main.sh`` running): ``python -m bench.api_latency [--seconds 60 --rate 500]``.
 """
@@ -15,19 +16,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
-import shutil
+import json
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.progress import Progress
 
+from bench.tools import vegeta
 from cinestream import accounts
 from cinestream.settings import get_settings
 from storage.mongo import connect, database
+
+SEARCH_WORDS = ["star", "love", "man", "war", "matrix", "night", "day", "king", "life", "dead", "lord", "girl"]
 
 
 def _service_key() -> str:
@@ -45,57 +51,67 @@ def _service_key() -> str:
     return asyncio.run(make())
 
 
-def _hey(url: str, seconds: int, rate: float, workers: int, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(latencies in ms, status codes) of one hey process: ``workers`` workers, ``rate`` requests/s in all."""
-    done = subprocess.run(["hey", "-z", f"{seconds}s", "-c", str(workers), "-q", f"{rate / workers:g}", "-o", "csv",
-                           "-H", f"Authorization: Bearer {key}", url], capture_output=True, text=True, check=True)
-    rows = list(csv.DictReader(io.StringIO(done.stdout)))
-    return (np.array([float(r["response-time"]) * 1000 for r in rows]),
-            np.array([int(r["status-code"]) for r in rows]))
-
-
-def drive(urls: list[str], seconds: int, rate: float, workers: int, key: str) -> dict[str, float]:
-    with ThreadPoolExecutor(len(urls)) as pool:
-        parts = list(pool.map(lambda u: _hey(u, seconds, rate / len(urls), workers, key), urls))
-    ms, codes = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return {"requests/s": len(ms) / seconds, "p50 ms": float(np.percentile(ms, 50)),
-            "p99 ms": float(np.percentile(ms, 99)), "max ms": float(ms.max()),
-            "errors": int((codes >= 400).sum())}
+def attack(tool: Path, urls: list[str], seconds: int, rate: float, key: str) -> dict[str, float]:
+    """One vegeta run over ``urls`` (round robin): achieved rate, p50, p99, max (ms) and errors."""
+    with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as targets:
+        targets.write("\n".join(f"GET {u}" for u in urls) + "\n")
+    attacked = subprocess.run([str(tool), "attack", f"-targets={targets.name}", f"-rate={rate:g}/s",
+                               f"-duration={seconds}s", "-timeout=10s", "-keepalive=true",
+                               f"-header=Authorization: Bearer {key}"], capture_output=True, check=True)
+    report = subprocess.run([str(tool), "report", "-type=json"], input=attacked.stdout, capture_output=True,
+                            check=True)
+    Path(targets.name).unlink()
+    figures: dict[str, Any] = json.loads(report.stdout)
+    ms = {q: figures["latencies"][q] / 1e6 for q in ("50th", "99th", "max")}
+    codes = {int(c): n for c, n in figures["status_codes"].items()}
+    return {"requests/s": figures["rate"], "p50 ms": ms["50th"], "p99 ms": ms["99th"], "max ms": ms["max"],
+            "errors": sum(n for c, n in codes.items() if not 200 <= c < 400)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rate", type=float, default=500.0)
-    parser.add_argument("--users", type=int, default=10, help="distinct users (one hey process each)")
-    parser.add_argument("--workers", type=int, default=8, help="hey workers per process")
     parser.add_argument("--background-rate", type=float, default=2000.0)
+    parser.add_argument("--routes", default="floor,recommendations,similar,trending,movie,search",
+                        help="which routes, comma-separated")
     args = parser.parse_args()
-    if shutil.which("hey") is None:
-        sys.exit("error: hey not found: apt-get install -y hey")
+    tool = vegeta()
     settings = get_settings()
     base = f"http://{settings.api_host}:{settings.api_port}"
     key = _service_key()
-    users = np.random.default_rng(0).choice(np.arange(1, 611), args.users, replace=False).tolist()
-    movies = [1, 260, 318, 356, 480, 589, 593, 1196, 2571, 2959][: args.users]
+    rng = np.random.default_rng(0)
+    users = rng.integers(1, 611, 5000).tolist()  # the replayed dataset's users
+    movies = rng.choice([1, 2, 32, 47, 50, 110, 150, 260, 296, 318, 356, 480, 527, 589, 593, 780, 1196, 1198,
+                         1210, 2571, 2858, 2959, 4993, 5952, 7153, 58559, 79132], 5000).tolist()
     routes = {
-        "/health (floor)": [f"{base}/health"] * args.users,
-        "recommendations": [f"{base}/api/users/{u}/recommendations?k=10" for u in users],
-        "similar": [f"{base}/api/movies/{m}/similar?k=10" for m in movies],
-        "trending": [f"{base}/api/trending?k=10"] * args.users,
-        "movie card": [f"{base}/api/movies/{m}" for m in movies],
+        "floor": ("/health (floor)", [f"{base}/health"]),
+        "recommendations": ("recommendations", [f"{base}/api/users/{u}/recommendations?k=10" for u in users]),
+        "similar": ("similar", [f"{base}/api/movies/{m}/similar?k=10" for m in movies]),
+        "trending": ("trending", [f"{base}/api/trending?k=10"]),
+        "movie": ("movie card", [f"{base}/api/movies/{m}" for m in movies]),
+        "search": ("search", [f"{base}/api/movies?q={w}" for w in SEARCH_WORDS]),
     }
-    total = args.seconds * (len(routes) + 1)
+    chosen = [routes[name] for name in args.routes.split(",")]
+    total = args.seconds * len(chosen) + 30
     load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate", f"{args.background_rate:g}",
                              "--duration", str(total)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results: dict[str, dict[str, float]] = {}
     try:
-        results = {name: drive(urls, args.seconds, args.rate, args.workers, key) for name, urls in routes.items()}
+        time.sleep(3)  # the load generator's start-up
+        with Progress() as progress:
+            task = progress.add_task("routes", total=len(chosen))
+            for name, urls in chosen:
+                progress.update(task, description=name)
+                results[name] = attack(tool, urls, args.seconds, args.rate, key)
+                progress.advance(task)
     finally:
         load.terminate()
     table = pd.DataFrame(results).T
-    table["p99 / floor"] = table["p99 ms"] / table.loc["/health (floor)", "p99 ms"]
-    print(f"{args.rate:g} requests/s for {args.seconds} s per route, {args.background_rate:g} events/s in the "
-          f"background, {args.users} hey processes × {args.workers} workers")
+    if "/health (floor)" in table.index:
+        table["p99 / floor"] = table["p99 ms"] / table.loc["/health (floor)", "p99 ms"]
+    print(f"vegeta open-loop at {args.rate:g} requests/s for {args.seconds} s per route, "
+          f"{args.background_rate:g} events/s in the background")
     print(table.round(2).to_string())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -186,7 +187,9 @@ def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (d
     except MissingSecret as exc:
         _fail(str(exc))
     console.print(f"CineStream API on http://{settings.api_host}:{settings.api_port}  (OpenAPI at /openapi.json)")
-    uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, reload=reload, log_level="info")
+    workers = 1 if reload else settings.api_workers or min(os.cpu_count() or 1, 4)
+    uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, reload=reload, workers=workers,
+                log_level="info", loop="uvloop", http="httptools", access_log=False)  # /metrics counts requests
 
 
 @app.command("worker")

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Server processes (uvicorn workers) sharing the port; each holds its own copy of the catalogue
+    # and the item factors. 0: one per core, up to 4 (bench/api_latency.py measured 1 against 2).
+    api_workers: int = Field(default=1, ge=0, le=64)
 
     # Accounts and secrets. Outside "development" every secret must be set (start-up refuses
     # otherwise); in development each missing one is generated once and kept under the stack folder,

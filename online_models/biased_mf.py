@@ -257,10 +257,8 @@ class BiasedMF:
     def recommend(self, user: FloatArray, items: FloatArray, item_ids: IntArray, k: int,
                   exclude: set[int] | None = None) -> list[tuple[int, float]]:
         """Top-``k`` ``(item_id, score)`` for one user over a candidate matrix, skipping ``exclude``."""
-        scores = items[:, BIAS] + items[:, FACTORS:] @ user[FACTORS:]
-        if exclude:
-            scores = np.where(np.isin(item_ids, list(exclude)), -np.inf, scores)
-        k = min(k, int(np.isfinite(scores).sum()))
-        top = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=np.int64)
-        top = top[np.argsort(-scores[top])]
-        return [(int(item_ids[j]), float(scores[j])) for j in top]
+        from online_models.item_matrix import item_scores, top_k  # it builds on this module's layout
+
+        scores = item_scores(user, items[:, BIAS], np.ascontiguousarray(items[:, FACTORS:]))
+        excluded = np.flatnonzero(np.isin(item_ids, list(exclude))) if exclude else None
+        return top_k(scores, item_ids, k, excluded)

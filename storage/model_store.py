@@ -42,6 +42,7 @@ from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 from online_models.prequential import CurvePoint, Prequential
 from online_models.residual_knn import Histories, ResidualKNN
 from storage import content_store
+from storage.item_log import ANNOUNCE_IN_SCRIPT, announce
 from storage.row_cache import RowCache
 
 APPLIED, STATS, PREQ, ITEMS, CURVE = "mf:applied:", "mf:stats", "mf:preq", "mf:items", "mf:curve"
@@ -190,7 +191,11 @@ for j = 1, #history_sizes / 4 do  -- each user's recent (movie, MF error) pairs,
   at = at + size
 end
 write(item_keys, item_ids, item_new, item_touched, item_seen, 'mf:items')  -- a stored row is a member
-local by_user = {}
+local changed = {}  -- the API processes' copies re-read these rows (storage.item_factors)
+for j = 1, #item_keys do
+  if string.byte(item_touched, j) == 1 then changed[#changed + 1] = string.sub(item_ids, 8 * j - 7, 8 * j) end
+end
+""" + ANNOUNCE_IN_SCRIPT + """local by_user = {}
 for pos = 1, #seen, 20 do
   local user, movie, rating = struct.unpack('<i8i8f', seen, pos)
   local fields = by_user[user]
@@ -560,4 +565,5 @@ async def drop_items(redis: aioredis.Redis, keep: np.ndarray) -> list[int]:
             pipe.delete(*(item_key(m) for m in phantoms))
             pipe.srem(ITEMS, *phantoms)
             await pipe.execute()
+        await announce(redis, phantoms)
     return phantoms

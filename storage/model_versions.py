@@ -16,6 +16,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from online_models.batch_fit import Fitted
+from storage.item_log import announce_all
 from storage.model_store import ITEMS, STATS, item_key, user_key
 
 VERSIONS, CURRENT, COUNTER = "mf:versions", "mf:current", "mf:version-counter"
@@ -65,6 +66,7 @@ async def _make_live(redis: aioredis.Redis, version: int, users: dict[int, bytes
         pipe.hset(STATS, mapping={"n": n, "sum": total})
         pipe.set(CURRENT, version)
         await pipe.execute()
+    await announce_all(redis)  # the API processes reload their copies of the item rows
 
 
 async def snapshot(redis: aioredis.Redis, note: str) -> int:

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from online_models.biased_mf import BiasedMF
 from online_models.cooccurrence import CoOccurrence
 from online_models.trending import Trending
+from storage.item_factors import ItemFactors
 from storage.model_store import ModelStore
 from storage.similarity_store import SimilarityStore
 from storage.trending_store import TrendingStore
@@ -19,9 +20,11 @@ class Models:
     mf: ModelStore
     similarity: SimilarityStore
     trending: TrendingStore
+    items: ItemFactors  # the MF's item rows in this process, for recommendations
 
     @classmethod
     def over(cls, redis: aioredis.Redis) -> Models:
         # The same model parameters as the agents (streams/agents/*): they share Redis rows.
-        return cls(ModelStore(redis, BiasedMF(n_factors=32, seed=0)), SimilarityStore(redis, CoOccurrence()),
-                   TrendingStore(redis, Trending()))
+        mf = BiasedMF(n_factors=32, seed=0)
+        return cls(ModelStore(redis, mf), SimilarityStore(redis, CoOccurrence()), TrendingStore(redis, Trending()),
+                   ItemFactors(redis, mf.width))

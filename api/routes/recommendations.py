@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Collection
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import DbDep, ModelsDep, RedisDep, SearchDep
@@ -27,7 +30,7 @@ async def _titled(cards: Cards, ids: list[int]) -> dict[int, dict[str, Any]]:
 RRF_K = 60  # reciprocal rank fusion's damping: the standard value (Cormack et al. 2009)
 
 
-def fuse(batch: list[int], online: list[int], exclude: set[int]) -> list[tuple[int, float]]:
+def fuse(batch: list[int], online: list[int], exclude: Collection[int]) -> list[tuple[int, float]]:
     """Reciprocal rank fusion of the hybrid's list and the online model's: a movie high in either
     ranks high, and one both agree on ranks first; scores on different scales need no calibration."""
     scores: dict[int, float] = {}
@@ -47,17 +50,18 @@ async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: Db
 
 
 async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: Any, k: int) -> dict[str, Any]:
-    online = await models.mf.recommend(user_id, max(k, 50))
-    published = await batch_store.recommendations(redis, user_id)
+    online, rated, (recs_blob,) = await models.items.recommend(user_id, max(k, 50), [batch_store.recs_key(user_id)])
+    published = batch_store.unpack(recs_blob, 3)
     if not online and not len(published):
         trending = await models.trending.top(k)
         movies = await _titled(cards, [m for m, _ in trending])
         return {"userId": user_id, "model": "trending (cold start)",
                 "items": [{**movies[m], "score": s, "reason": "trending now"} for m, s in trending]}
-    rated = await models.mf.rated(user_id)
-    batch_anchor = {int(m): int(a) for m, _, a in published if a >= 0}
-    ranked = fuse([int(m) for m in published[:, 0]], [m for m, _ in online], set(rated))[:k]
-    liked = sorted(rated, key=lambda m: -rated[m])[:20]
+    explained = published[:, 2] >= 0
+    batch_anchor = dict(zip(published[explained, 0].astype(np.int64).tolist(),
+                            published[explained, 2].astype(np.int64).tolist(), strict=True))
+    ranked = fuse(published[:, 0].astype(np.int64).tolist(), [m for m, _ in online], rated.keys())[:k]
+    liked = heapq.nlargest(20, rated, key=rated.__getitem__)  # the best rated, ties in rating order
     fresh = await models.similarity.best_anchor([m for m, _ in ranked if m not in batch_anchor], liked)
     chosen = {m: batch_anchor.get(m, fresh.get(m)) for m, _ in ranked}
     movies = await _titled(cards, [m for m, _ in ranked] + [a for a in chosen.values() if a is not None])

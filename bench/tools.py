@@ -1,0 +1,32 @@
+"""Load tools the benchmarks drive, installed on first use into the project's tool cache.
+
+vegeta comes from the Go module proxy (``go install``) at a pinned version: Debian has no
+open-loop HTTP load tool (wrk and hey wait for each answer before sending the next request).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from cinestream.settings import get_settings
+
+VEGETA = "github.com/tsenart/vegeta/v12@v12.13.0"
+
+
+def vegeta() -> Path:
+    """The vegeta binary: on PATH, in the cache, or built now (about 20 s with Go)."""
+    found = shutil.which("vegeta")
+    if found:
+        return Path(found)
+    bin_dir = get_settings().cache_dir / "bin"
+    tool = bin_dir / "vegeta"
+    if not tool.exists():
+        if shutil.which("go") is None:
+            raise SystemExit("error: vegeta needs Go to build (apt-get install -y golang), or put vegeta on PATH")
+        print(f"building {VEGETA} into {bin_dir} …", flush=True)
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["go", "install", VEGETA], check=True, env={**os.environ, "GOBIN": str(bin_dir)})
+    return tool

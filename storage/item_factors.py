@@ -1,0 +1,140 @@
+"""The API process's copy of every item row, kept current from what the learning workers change.
+
+Each batch that changes item rows appends their ids to ``mf:item-log`` (a Redis stream, in the
+same script that writes the rows, so a row is never written without its notice): entry
+``<seq>-0`` with field ``ids`` (packed int64), where ``seq`` counts from ``mf:item-seq``. A
+wholesale change (a model installed or rolled back, phantom rows dropped) appends ``all``.
+A follower wakes on the stream (``XREAD``), re-reads only the rows named, and reloads everything
+when told to or when it finds a gap (it fell more than ``LOG_CAP`` entries behind, or Redis lost
+the log). Bound: the log keeps about ``LOG_CAP`` entries of at most a batch's ids each.
+
+A request reads the log's position with the user's row and ratings (one round trip) and refreshes
+the copy first when it is behind, so every list is scored with the rows as of that read, as if
+they had all been read from Redis; the follower keeps that refresh rare and small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from online_models.item_matrix import ItemMatrix
+from storage.item_log import EPOCH, LOG, LOG_CAP, SEQ
+from storage.model_store import ITEMS, item_key, seen_key, user_key
+
+CHUNK = 5000
+log = logging.getLogger(__name__)
+
+
+class ItemFactors:
+    """Every item row in process memory (``online_models.item_matrix``), following ``mf:item-log``."""
+
+    def __init__(self, redis: aioredis.Redis, width: int) -> None:
+        self.redis = redis
+        self.width = width
+        self.matrix = ItemMatrix(width - 2)
+        self.version: tuple[int, bytes | None] = (-1, None)  # (last notice applied, epoch); -1: never loaded
+        self.reloads = 0
+        self._lock = asyncio.Lock()
+
+    async def recommend(self, user: int, k: int, also: Sequence[str] = ()
+                        ) -> tuple[list[tuple[int, float]], dict[int, float], list[Any]]:
+        """Top-``k`` movies the user has not rated by the online MF, what they rated (movie -> stars),
+        and the values of the keys ``also`` (read in the same round trip as the user's row, their
+        ratings and the log's position). The copy is brought up to date first when the workers
+        changed rows it has not applied yet."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(user_key(user))
+            pipe.hgetall(seen_key(user))
+            pipe.get(SEQ)
+            pipe.get(EPOCH)
+            for key in also:
+                pipe.get(key)
+            blob, seen, seq, epoch, *values = await pipe.execute()
+        if (int(seq or 0), epoch) != self.version:
+            await self.refresh()
+        movies = np.array(list(seen), dtype=np.bytes_).astype(np.int64)  # parsed in C, not one int() each
+        rated = dict(zip(movies.tolist(), np.array(list(seen.values()), dtype=np.bytes_).astype(float).tolist(),
+                         strict=True))
+        if blob is None:
+            return [], rated, values
+        return self.matrix.recommend(np.frombuffer(blob, dtype=np.float32), k, movies), rated, values
+
+    async def _rows(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """(ids with a row, their rows, ids without one), read in chunks of one MGET each."""
+        found: list[int] = []
+        blobs: list[bytes] = []
+        gone: list[int] = []
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            for movie, blob in zip(chunk, await self.redis.mget([item_key(m) for m in chunk]), strict=True):
+                if blob is None:
+                    gone.append(movie)
+                else:
+                    found.append(movie)
+                    blobs.append(cast(bytes, blob))
+        rows = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), self.width)
+        return np.array(found, dtype=np.int64), rows, gone
+
+    async def _reload(self) -> None:
+        """Everything, from ``mf:items``. The log's position is read first, so a change made meanwhile
+        is applied again by the next refresh (applying a notice twice is harmless)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(SEQ)
+            pipe.get(EPOCH)
+            pipe.smembers(ITEMS)
+            seq, epoch, members = await pipe.execute()
+        ids, rows, _ = await self._rows(sorted(int(m) for m in members))
+        self.matrix = ItemMatrix.of(ids, rows) if len(ids) else ItemMatrix(self.width - 2)
+        self.version = (int(seq or 0), epoch)
+        self.reloads += 1
+
+    async def refresh(self) -> None:
+        """Apply the notices not applied yet, or reload everything when they cannot be trusted: never
+        loaded, the epoch changed (Redis lost or flushed the keys), a gap (the log was trimmed past
+        this copy), or a wholesale change. One refresh at a time, so rows are applied in log order."""
+        async with self._lock:
+            while True:
+                applied, epoch = self.version
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.get(SEQ)
+                    pipe.get(EPOCH)
+                    pipe.xread({LOG: f"{max(applied, 0)}-0"}, count=LOG_CAP)
+                    seq, now_epoch, answer = await pipe.execute()
+                entries: list[tuple[Any, dict[bytes, bytes]]] = answer[0][1] if answer else []
+                first = int(_text(entries[0][0]).split("-")[0]) if entries else int(seq or 0) + 1
+                if (applied < 0 or now_epoch != epoch or first != applied + 1
+                        or any(b"all" in fields for _, fields in entries)):
+                    await self._reload()
+                    return
+                if not entries:
+                    return
+                changed = np.unique(np.frombuffer(b"".join(fields[b"ids"] for _, fields in entries), dtype="<i8"))
+                ids, rows, gone = await self._rows(changed.tolist())
+                self.matrix.upsert(ids, rows)
+                self.matrix.remove(np.array(gone, dtype=np.int64))
+                self.version = (int(_text(entries[-1][0]).split("-")[0]), epoch)
+                if len(entries) < LOG_CAP:
+                    return
+
+    async def follow(self, block_ms: int = 1000) -> None:
+        """Refresh whenever the log grows, for as long as the process runs (requests refresh too, so
+        this only keeps them from having to)."""
+        while True:
+            try:
+                await self.refresh()
+                await self.redis.xread({LOG: f"{max(self.version[0], 0)}-0"}, count=1, block=block_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("item factors: Redis unavailable, retrying in 1 s", exc_info=True)
+                await asyncio.sleep(1.0)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

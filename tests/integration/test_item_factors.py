@@ -1,0 +1,113 @@
+"""The API's in-memory copy of the item rows gives the same lists as reading every row from Redis.
+
+The reference is what the API did before the copy existed: ``SMEMBERS mf:items``, an ``MGET`` of
+every row and a scan (``BiasedMF.recommend``). The copy follows the workers' notices while real
+MovieLens ratings are learned, and must reload when the rows change wholesale or Redis is flushed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import redis.asyncio as aioredis
+
+from online_models.batch_fit import Fitted
+from online_models.biased_mf import BiasedMF
+from storage import model_versions
+from storage.item_factors import ItemFactors
+from storage.model_store import ITEMS, ModelStore, RatingBatch, drop_items, item_key, seen_key, user_key
+
+pytestmark = pytest.mark.integration
+REDIS_DB = 13
+MF = BiasedMF(n_factors=32, seed=0)
+
+
+@pytest.fixture(scope="module")
+def ratings(data_dir: Path) -> pd.DataFrame:
+    df = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")
+    return df.iloc[:30_000].reset_index(drop=True)
+
+
+def batches(df: pd.DataFrame, size: int) -> list[RatingBatch]:
+    offsets = np.arange(len(df), dtype=np.int64)
+    return [RatingBatch("ratings", np.zeros(len(df[s:s + size]), np.int64), offsets[s:s + size],
+                        df["userId"].to_numpy()[s:s + size], df["movieId"].to_numpy()[s:s + size],
+                        df["rating"].to_numpy(np.float32)[s:s + size]) for s in range(0, len(df), size)]
+
+
+async def reference(redis: aioredis.Redis, user: int, k: int) -> list[tuple[int, float]]:
+    """Every item row read from Redis for the request, as before."""
+    blob = await redis.get(user_key(user))
+    ids = np.array(sorted(int(i) for i in await redis.smembers(ITEMS)), dtype=np.int64)
+    if blob is None or not len(ids):
+        return []
+    rows = np.frombuffer(b"".join(await redis.mget([item_key(int(i)) for i in ids])), np.float32).reshape(len(ids), -1)
+    seen = {int(m) for m in await redis.hkeys(seen_key(user))}
+    return MF.recommend(np.frombuffer(blob, np.float32), rows, ids, k, exclude=seen)
+
+
+async def assert_same_lists(copy: ItemFactors, redis: aioredis.Redis, users: list[int]) -> None:
+    for user in users:
+        mine, rated, _ = await copy.recommend(user, 50)
+        theirs = await reference(redis, user, 50)
+        assert [m for m, _ in mine] == [m for m, _ in theirs], user
+        assert np.allclose([s for _, s in mine], [s for _, s in theirs], rtol=0, atol=1e-5)
+        assert set(rated) == {int(m) for m in await redis.hkeys(seen_key(user))}
+
+
+async def test_lists_match_reading_every_row_while_the_model_learns(redis_db: aioredis.Redis,
+                                                                      ratings: pd.DataFrame) -> None:
+    store, copy = ModelStore(redis_db, MF), ItemFactors(redis_db, MF.width)
+    users = ratings["userId"].drop_duplicates().iloc[:25].tolist()
+    run = batches(ratings, 1000)
+    assert await copy.recommend(users[0], 10) == ([], {}, [])  # nothing learned yet
+    await store.apply(run[0])
+    await assert_same_lists(copy, redis_db, users)  # the first notice starts the log's epoch: a reload
+    for start in range(1, len(run), 10):
+        for batch in run[start:start + 10]:
+            await store.apply(batch)
+        await assert_same_lists(copy, redis_db, users)
+    assert copy.reloads == 2 and len(copy.matrix) == ratings["movieId"].nunique()  # followed the notices
+
+
+async def test_a_copy_that_fell_behind_the_log_or_missed_a_flush_reloads(redis_db: aioredis.Redis,
+                                                                          ratings: pd.DataFrame) -> None:
+    run = batches(ratings, 10)[:2100]  # more notices than the log keeps
+    store, copy = ModelStore(redis_db, MF), ItemFactors(redis_db, MF.width)
+    users = ratings["userId"].drop_duplicates().iloc[:5].tolist()
+    await copy.refresh()
+    for batch in run:
+        await store.apply(batch)
+    await assert_same_lists(copy, redis_db, users)
+    assert copy.reloads == 2
+
+    await redis_db.flushdb()  # Redis lost everything: the count starts again under a new epoch
+    store = ModelStore(redis_db, MF)
+    for batch in run[:3]:
+        await store.apply(batch)
+    await assert_same_lists(copy, redis_db, users)
+    assert copy.reloads == 3
+
+
+async def test_wholesale_changes_reach_the_copy(redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
+    store, copy = ModelStore(redis_db, MF), ItemFactors(redis_db, MF.width)
+    for batch in batches(ratings, 1000)[:5]:
+        await store.apply(batch)
+    user = int(ratings["userId"].iloc[0])
+    await assert_same_lists(copy, redis_db, [user])
+    held = copy.matrix.ids.copy()
+
+    await drop_items(redis_db, keep=held[:100])
+    await assert_same_lists(copy, redis_db, [user])
+    assert np.array_equal(copy.matrix.ids, held[:100])
+
+    rng = np.random.default_rng(0)
+    fitted = Fitted(user_ids=np.array([user]), users=MF.new_rows(1), item_ids=held[100:130],
+                    items=MF.new_rows(30) + rng.normal(0, 1, (30, MF.width)).astype(np.float32),
+                    global_mean=3.5, n_ratings=10, rmse=0.9)
+    await model_versions.install(redis_db, fitted, "test")
+    await assert_same_lists(copy, redis_db, [user])
+    assert np.array_equal(copy.matrix.ids, np.sort(held[100:130]))
