@@ -99,6 +99,8 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     try:
         time.sleep(3)  # the load generator's start-up
+        # every route once at a low rate first: a process's first requests load the catalogue and the item factors
+        attack(tool, [u for _, urls in chosen for u in urls[:50]], 5, 100, key)
         with Progress() as progress:
             task = progress.add_task("routes", total=len(chosen))
             for name, urls in chosen:

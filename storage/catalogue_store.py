@@ -8,7 +8,6 @@ re-inserted in batches instead of upserted one by one (identical result on Mongo
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -139,20 +138,6 @@ No ``$text`` index: FerretDB lacks it, so word matching is a regex over ``search
     return found
 
 
-async def get_movie(db: AsyncIOMotorDatabase, movie_id: int) -> dict[str, Any] | None:
-    return await db.movies.find_one({"_id": movie_key(movie_id)})
-
-
-async def get_movies(db: AsyncIOMotorDatabase, ids: list[int], full: bool = False) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    # One _id lookup each, concurrently: FerretDB pushes a string `_id` equality down to SQLite
-    # but scans for `$in`; on MongoDB both are index lookups.
-    projection = None if full else {"movieId": 1, "title": 1, "year": 1, "genres": 1}
-    found = await asyncio.gather(*(db.movies.find_one({"_id": movie_key(i)}, projection) for i in dict.fromkeys(ids)))
-    return [m for m in found if m is not None]
-
-
 async def all_ratings(db: AsyncIOMotorDatabase) -> pd.DataFrame:
     """Every stored rating as columns (userId, movieId, rating, timestamp), for batch training."""
     projection = {"_id": 0, "userId": 1, "movieId": 1, "rating": 1, "timestamp": 1}
@@ -165,9 +150,9 @@ async def movie_ids(db: AsyncIOMotorDatabase) -> np.ndarray:
     return np.array([d["movieId"] async for d in db.movies.find({}, {"movieId": 1, "_id": 0})], dtype=np.int64)
 
 
-async def title_rows(db: AsyncIOMotorDatabase) -> list[dict[str, Any]]:
-    """Search key, card fields and rating count of every movie (the API's in-memory index and cards)."""
-    projection = {"movieId": 1, "search_key": 1, "title": 1, "year": 1, "genres": 1, "stats.count": 1}
+async def public_rows(db: AsyncIOMotorDatabase, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Every movie's ``fields`` and search key, in one scan (the API's in-memory catalogue)."""
+    projection = {"_id": 0, "search_key": 1, **dict.fromkeys(fields, 1)}
     return await db.movies.find({}, projection).to_list(None)
 
 

@@ -5,7 +5,8 @@ Layout (float32 rows as raw bytes, see ``online_models.biased_mf``):
 - ``mf:u:<user>`` / ``mf:i:<movie>``: a user's / movie's row ``[bias, adagrad, f_1 … f_k]``
 - ``mf:items``: the set of movies that have a row (the recommendation candidates)
 - ``mf:seen:<user>``: hash movie -> the user's latest rating (excluded from recommendations,
-  and the "because you rated …" of a reason)
+  and the "because you rated …" of a reason); ``mf:seen-v:<user>``: the ``mf:item-seq`` of the
+  batch that last changed it, so the API processes re-read the hash only when it changed
 - ``mf:stats``: ``n`` and ``sum`` of all ratings learned (the global mean)
 - ``mf:applied:<topic>:<partition>``: the last Kafka offset whose effect is in Redis
 - ``mf:preq``: prequential (test-then-train) error sums: ``n``, ``sse``, ``sae``
@@ -71,6 +72,10 @@ def item_key(movie: int) -> str:
 
 def seen_key(user: int) -> str:
     return f"mf:seen:{user}"
+
+
+def seen_version_key(user: int) -> str:
+    return f"mf:seen-v:{user}"
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,11 @@ for pos = 1, #seen, 20 do
   fields[#fields + 1] = movie
   fields[#fields + 1] = tostring(rating)
 end
-for user, fields in pairs(by_user) do call_sliced('HSET', 'mf:seen:' .. user, fields, 2) end
+local version = redis.call('GET', 'mf:item-seq') or '0'  -- this batch's notice: unique, only grows
+for user, fields in pairs(by_user) do
+  call_sliced('HSET', 'mf:seen:' .. user, fields, 2)
+  redis.call('SET', 'mf:seen-v:' .. user, version)  -- lets readers keep the hash until it changes
+end
 if #point > 0 then  -- a batch of ratings (watches carry no stars and no prediction to score)
   local n, sum, sse, sae = struct.unpack('<ffff', stats)
   redis.call('HINCRBYFLOAT', 'mf:stats', 'n', n)
@@ -510,21 +519,6 @@ class ModelStore:
             record["movie"], record["error"] = movies[items], errors
             packed[slot] = record.tobytes()
         return np.clip(estimates + corrections, 0.5, 5.0).astype(np.float32), packed
-
-    async def recommend(self, user: int, k: int = 10) -> list[tuple[int, float]]:
-        """Top-``k`` unseen movies for ``user`` by the current model (empty for an unknown user)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(user_key(user))
-            pipe.smembers(ITEMS)
-            pipe.hkeys(seen_key(user))
-            blob, item_ids, seen = await pipe.execute()
-        if blob is None or not item_ids:
-            return []
-        ids = np.array(sorted(int(i) for i in item_ids), dtype=np.int64)
-        blobs = await self.redis.mget([item_key(int(i)) for i in ids])
-        items = self._rows(ids, blobs, ITEM_SALT)
-        user_row = np.frombuffer(blob, dtype=np.float32)
-        return self.model.recommend(user_row, items, ids, k, exclude={int(s) for s in seen})
 
     async def prequential(self) -> dict[str, float]:
         raw = await self.redis.hgetall(PREQ)
