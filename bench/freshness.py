@@ -9,25 +9,38 @@ floor any Kafka-fed model can reach. Prints p50/p99 of both and their ratio. The
 its JIT is still compiling the fetch path, and even the bare consumer's latency doubles (the test
 suite's traffic does not warm it: the first run after CI showed it).
 Usage: ``python -m bench.freshness`` with the local stack up.
+
+``--through-api`` measures what a person experiences instead, against the running main job
+(``bash scripts/main.sh``): each probe is a new person (a token minted with the API's secret)
+who posts a rating of the first movie of their list with ``POST /api/events/ratings`` and polls
+``GET /api/users/{id}/recommendations`` until the movie has left it. Reference in the same run:
+when the same rating became visible in Redis (polled in the same loop), the floor for the API.
+The background load is ``cinestream load`` into the main job's topics.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import httpx
 import numpy as np
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.progress import Progress
 
+from api.security import tokens
+from cinestream.secrets import load_secrets
 from cinestream.settings import get_settings
 from simulators.replay import load_ratings, replay
-from storage.model_store import user_key
+from storage import redis_store
+from storage.model_store import seen_key, user_key
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import start_worker, stop_worker
 from streams.schemas import encode_events
@@ -123,6 +136,73 @@ async def run(args: argparse.Namespace) -> None:
     print(f"ratio ours / bare consumer: p50 {p(ours, 50) / p(bare, 50):.1f}x, p99 {p(ours, 99) / p(bare, 99):.1f}x")
 
 
+async def run_through_api(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    key = load_secrets(settings).jwt_secret
+    redis = redis_store.connect(settings)
+    seconds = int(args.warmup_s + args.probes * (args.gap_ms + 200) / 1000 + 60)
+    load = await asyncio.create_subprocess_exec(sys.executable, "-m", "cinestream.cli", "load", "--rate",
+                                                f"{args.rate:g}", "--duration", str(seconds),
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    run_base = PROBE_BASE + int(time.time()) % 100_000 * 1000  # new people each run
+
+    async def probe(client: httpx.AsyncClient, number: int) -> tuple[float, float, float]:
+        """(POST answered, visible in Redis, gone from the list) in milliseconds after the POST was sent."""
+        user = run_base + number
+        auth = {"Authorization": f"Bearer {tokens.access_token(key, user, [], uuid.uuid4().hex, 10)}"}
+        url = f"{base}/api/users/{user}/recommendations?k=10"
+        listed = (await client.get(url, headers=auth)).raise_for_status().json()["items"]
+        movie = listed[0]["movieId"]
+        started = time.perf_counter()
+        (await client.post(f"{base}/api/events/ratings", json={"movie_id": movie, "rating": 4.5},
+                           headers=auth)).raise_for_status()
+        posted = (time.perf_counter() - started) * 1000
+        in_redis: float | None = None
+        while True:
+            seen, answer = await asyncio.gather(redis.hexists(seen_key(user), str(movie)),
+                                                client.get(url, headers=auth))
+            now = (time.perf_counter() - started) * 1000
+            if seen and in_redis is None:
+                in_redis = now
+            if movie not in {item["movieId"] for item in answer.raise_for_status().json()["items"]}:
+                return posted, now if in_redis is None else in_redis, now
+            if now > 10_000:
+                raise SystemExit(f"probe {number}: movie {movie} still listed after 10 s")
+
+    results: list[tuple[float, float, float]] = []
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            await asyncio.sleep(3.0)  # the load generator's start-up
+            with Progress(transient=True) as progress:
+                task = progress.add_task(f"warm-up ({args.warmup_s:.0f} s)", total=args.warmup_s)
+                warm_until = time.perf_counter() + args.warmup_s
+                number = 0
+                while time.perf_counter() < warm_until:
+                    number += 1
+                    await probe(client, number)
+                    progress.update(task, completed=args.warmup_s - (warm_until - time.perf_counter()))
+                task = progress.add_task("probes", total=args.probes)
+                for _ in range(args.probes):
+                    number += 1
+                    results.append(await probe(client, number))
+                    progress.advance(task)
+                    await asyncio.sleep(args.gap_ms / 1000)
+    finally:
+        load.terminate()
+        await load.wait()
+        await redis.aclose()
+    p = np.percentile
+    posted, in_redis, listed = (np.array(column) for column in zip(*results, strict=True))
+    print(f"background load: cinestream load at {args.rate:,.0f} events/s into the main job's topics")
+    print(f"probes: {len(results)} new people, each rating the first movie of their list")
+    print(f"POST /api/events/ratings answered: p50 {p(posted, 50):.1f} ms, p99 {p(posted, 99):.1f} ms")
+    print(f"reference, the rating visible in Redis: p50 {p(in_redis, 50):.1f} ms, p99 {p(in_redis, 99):.1f} ms")
+    print(f"the movie gone from GET recommendations: p50 {p(listed, 50):.1f} ms, p99 {p(listed, 99):.1f} ms, "
+          f"max {listed.max():.1f} ms")
+    print(f"ratio API / Redis: p50 {p(listed, 50) / p(in_redis, 50):.2f}x, p99 {p(listed, 99) / p(in_redis, 99):.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="ml-latest-small")
@@ -132,7 +212,10 @@ def main() -> None:
                         help="seconds of the same load and probes first, reported apart: a broker started a "
                              "minute or two ago is still compiling its fetch path (its bare consumer is 2x slower)")
     parser.add_argument("--gap-ms", type=float, default=20.0)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--through-api", action="store_true",
+                        help="what a person sees: POST a rating, poll GET recommendations (main job running)")
+    args = parser.parse_args()
+    asyncio.run(run_through_api(args) if args.through_api else run(args))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ MovieLens ratings are learned, and must reload when the rows change wholesale or
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +16,14 @@ import pandas as pd
 import pytest
 import redis.asyncio as aioredis
 
+from api.routes.recommendations import recommendations_for
+from api.search import TitleIndex
 from online_models.batch_fit import Fitted
 from online_models.biased_mf import BiasedMF
 from storage import model_versions
 from storage.item_factors import ItemFactors
 from storage.model_store import ITEMS, ModelStore, RatingBatch, drop_items, item_key, seen_key, user_key
+from storage.models import Models
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 13
@@ -111,3 +116,34 @@ async def test_wholesale_changes_reach_the_copy(redis_db: aioredis.Redis, rating
     await model_versions.install(redis_db, fitted, "test")
     await assert_same_lists(copy, redis_db, [user])
     assert np.array_equal(copy.matrix.ids, np.sort(held[100:130]))
+
+
+class EveryRow:
+    """The API's recommendation input as it was read before the copy: every row from Redis."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def recommend(self, user: int, k: int, also: list[str]) -> tuple[list[tuple[int, float]], dict[int, float],
+                                                                          list[object]]:
+        rated = {int(m): float(r) for m, r in (await self.redis.hgetall(seen_key(user))).items()}
+        return await reference(self.redis, user, k), rated, [await self.redis.get(key) for key in also]
+
+
+async def test_the_api_lists_are_the_same_items_order_and_reasons(redis_db: aioredis.Redis,
+                                                                   ratings: pd.DataFrame) -> None:
+    models = Models.over(redis_db)
+    for batch in batches(ratings, 1000):
+        await models.mf.apply(batch)
+    await models.similarity.add(ratings["userId"].to_numpy(), ratings["movieId"].to_numpy(),
+                                np.ones(len(ratings), dtype=np.float32))
+    cards = (TitleIndex(cards={m: {"movieId": m, "title": f"movie {m}", "year": None, "genres": []}
+                               for m in ratings["movieId"].unique().tolist()},
+                        ids=[1], checked_at=time.monotonic()), None)
+    before = dataclasses.replace(models, items=EveryRow(redis_db))
+    reasons = set()
+    for user in ratings["userId"].drop_duplicates().iloc[:30].tolist():
+        now = await recommendations_for(user, cards, models, redis_db, 10)
+        assert now == await recommendations_for(user, cards, before, redis_db, 10)
+        reasons |= {item["reason"].split(" ")[0] for item in now["items"]}
+    assert "because" in reasons  # the "because you rated …" reasons were compared, not only the fallback
