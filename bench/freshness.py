@@ -10,24 +10,26 @@ its JIT is still compiling the fetch path, and even the bare consumer's latency 
 suite's traffic does not warm it: the first run after CI showed it).
 Usage: ``python -m bench.freshness`` with the local stack up.
 
-``--through-api`` measures what a person experiences instead, against the running main job
-(``bash scripts/main.sh``): each probe is a new person (a token minted with the API's secret)
-who posts a rating of the first movie of their list with ``POST /api/events/ratings`` and polls
-``GET /api/users/{id}/recommendations`` until the movie has left it. Reference in the same run:
-when the same rating became visible in Redis (polled in the same loop), the floor for the API.
-The background load is ``cinestream load`` into the main job's topics.
+``--through-api`` measures what a person experiences instead: the same private topic, worker and
+load, plus an API process of their own. Each probe is a new person (a token minted with the API's
+secret) who posts a rating of the first movie of their list with ``POST /api/events/ratings`` and
+polls ``GET /api/users/{id}/recommendations`` until the movie has left it. Reference in the same
+run: when the same rating became visible in Redis (polled in the same loop).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -39,7 +41,6 @@ from api.security import tokens
 from cinestream.secrets import load_secrets
 from cinestream.settings import get_settings
 from simulators.replay import load_ratings, replay
-from storage import redis_store
 from storage.model_store import seen_key, user_key
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import start_worker, stop_worker
@@ -137,22 +138,45 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def run_through_api(args: argparse.Namespace) -> None:
+    """The same private topic, Redis database and learning worker as ``run``, plus an API process of
+    their own (``cinestream api`` on a free port): a person's rating travels the whole path."""
     settings = get_settings()
+    run_id = uuid.uuid4().hex[:8]
+    topic = f"fresh-ratings-{run_id}"
+    port = _free_port()
+    env = {"CINESTREAM_TOPIC_RATINGS": topic, "CINESTREAM_TOPIC_DEAD_LETTER": f"fresh-dlq-{run_id}",
+           "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/9", "CINESTREAM_AGENTS": "online_mf",
+           "CINESTREAM_API_PORT": str(port), "CINESTREAM_API_WORKERS": "1"}
+    redis = aioredis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
+    await redis.flushdb()
+    await ensure_topics(settings.kafka_bootstrap, settings.partitions, [topic], [env["CINESTREAM_TOPIC_DEAD_LETTER"]])
+    workdir = Path(tempfile.mkdtemp(prefix="cinestream-fresh-"))
+    worker = start_worker(env, workdir)
+    # a process group of its own, like the worker's, so stop_worker ends it; started before anything is timed
+    api = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "api"], env={**os.environ, **env},  # noqa: ASYNC220
+                           stdout=(workdir / "api.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     key = load_secrets(settings).jwt_secret
-    redis = redis_store.connect(settings)
-    seconds = int(args.warmup_s + args.probes * (args.gap_ms + 200) / 1000 + 60)
-    load = await asyncio.create_subprocess_exec(sys.executable, "-m", "cinestream.cli", "load", "--rate",
-                                                f"{args.rate:g}", "--duration", str(seconds),
-                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://{settings.api_host}:{settings.api_port}"
-    run_base = PROBE_BASE + int(time.time()) % 100_000 * 1000  # new people each run
+    base = f"http://127.0.0.1:{port}"
+    ratings = load_ratings(settings.data_dir / args.dataset / "ratings.csv")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
+    await producer.start()
+
+    async def background_load() -> None:
+        while True:
+            await replay(settings.kafka_bootstrap, topic, ratings, rate=args.rate)
 
     async def probe(client: httpx.AsyncClient, number: int) -> tuple[float, float, float]:
         """(POST answered, visible in Redis, gone from the list) in milliseconds after the POST was sent."""
-        user = run_base + number
+        user = PROBE_BASE + number
         auth = {"Authorization": f"Bearer {tokens.access_token(key, user, [], uuid.uuid4().hex, 10)}"}
         url = f"{base}/api/users/{user}/recommendations?k=10"
-        listed = (await client.get(url, headers=auth)).raise_for_status().json()["items"]
+        listed: list[dict[str, Any]] = []
+        # first a rating that makes the person known to the model (this worker keeps no trending list
+        # for a newcomer), then the timed one: the first movie of their own list
+        (await client.post(f"{base}/api/events/ratings", json={"movie_id": 1, "rating": 4.0},
+                           headers=auth)).raise_for_status()
+        while not listed:
+            listed = (await client.get(url, headers=auth)).raise_for_status().json()["items"]
         movie = listed[0]["movieId"]
         started = time.perf_counter()
         (await client.post(f"{base}/api/events/ratings", json={"movie_id": movie, "rating": 4.5},
@@ -171,13 +195,17 @@ async def run_through_api(args: argparse.Namespace) -> None:
                 raise SystemExit(f"probe {number}: movie {movie} still listed after 10 s")
 
     results: list[tuple[float, float, float]] = []
+    background: asyncio.Task[None] | None = None
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            await asyncio.sleep(3.0)  # the load generator's start-up
+            await _wait_until_served(client, f"{base}/health", api)
+            # the replay's own ratings first, so the list a probe starts from is the MF's (not only trending)
+            await replay(settings.kafka_bootstrap, topic, ratings.iloc[:20_000], rate=20_000)
+            background = asyncio.create_task(background_load())
+            await asyncio.sleep(2.0)
             with Progress(transient=True) as progress:
                 task = progress.add_task(f"warm-up ({args.warmup_s:.0f} s)", total=args.warmup_s)
-                warm_until = time.perf_counter() + args.warmup_s
-                number = 0
+                warm_until, number = time.perf_counter() + args.warmup_s, 0
                 while time.perf_counter() < warm_until:
                     number += 1
                     await probe(client, number)
@@ -189,18 +217,43 @@ async def run_through_api(args: argparse.Namespace) -> None:
                     progress.advance(task)
                     await asyncio.sleep(args.gap_ms / 1000)
     finally:
-        load.terminate()
-        await load.wait()
+        if background is not None:
+            background.cancel()
+        await producer.stop()
+        stop_worker(api)
+        stop_worker(worker)
+        await redis.flushdb()
         await redis.aclose()
+        await delete_topics(settings.kafka_bootstrap, [topic, env["CINESTREAM_TOPIC_DEAD_LETTER"]])
     p = np.percentile
     posted, in_redis, listed = (np.array(column) for column in zip(*results, strict=True))
-    print(f"background load: cinestream load at {args.rate:,.0f} events/s into the main job's topics")
-    print(f"probes: {len(results)} new people, each rating the first movie of their list")
+    print(f"background load: {args.rate:,.0f} events/s throughout; {len(results)} probes, each a new person "
+          "rating the first movie of their list")
     print(f"POST /api/events/ratings answered: p50 {p(posted, 50):.1f} ms, p99 {p(posted, 99):.1f} ms")
     print(f"reference, the rating visible in Redis: p50 {p(in_redis, 50):.1f} ms, p99 {p(in_redis, 99):.1f} ms")
     print(f"the movie gone from GET recommendations: p50 {p(listed, 50):.1f} ms, p99 {p(listed, 99):.1f} ms, "
           f"max {listed.max():.1f} ms")
     print(f"ratio API / Redis: p50 {p(listed, 50) / p(in_redis, 50):.2f}x, p99 {p(listed, 99) / p(in_redis, 99):.2f}x")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_until_served(client: httpx.AsyncClient, url: str, api: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if api.poll() is not None:
+            raise SystemExit(f"the API exited ({api.returncode}) before serving")
+        try:
+            if (await client.get(url)).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit("the API did not answer /health within 60 s")
 
 
 def main() -> None:

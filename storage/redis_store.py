@@ -7,8 +7,15 @@ import redis.asyncio as aioredis
 from cinestream.settings import Settings
 
 
+POOL_SIZE = 100  # connections per process; a request past them waits for one (up to POOL_WAIT_S), never fails
+POOL_WAIT_S = 5.0
+
+
 def connect(settings: Settings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
+    pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=POOL_SIZE,
+                                                    timeout=POOL_WAIT_S, socket_connect_timeout=2,
+                                                    health_check_interval=30)
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 async def ping(settings: Settings) -> None:

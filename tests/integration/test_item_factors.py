@@ -7,6 +7,7 @@ MovieLens ratings are learned, and must reload when the rows change wholesale or
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from online_models.batch_fit import Fitted
 from online_models.biased_mf import BiasedMF
 from storage import model_versions
 from storage.item_factors import ItemFactors
+from storage.item_log import SEQ
 from storage.model_store import ITEMS, ModelStore, RatingBatch, drop_items, item_key, seen_key, user_key
 from storage.models import Models
 
@@ -55,6 +57,7 @@ async def reference(redis: aioredis.Redis, user: int, k: int) -> list[tuple[int,
 
 
 async def assert_same_lists(copy: ItemFactors, redis: aioredis.Redis, users: list[int]) -> None:
+    await copy.refresh()  # what the API's follower does when the log grows
     for user in users:
         mine, rated, _ = await copy.recommend(user, 50)
         theirs = await reference(redis, user, 50)
@@ -147,3 +150,26 @@ async def test_the_api_lists_are_the_same_items_order_and_reasons(redis_db: aior
         assert now == await recommendations_for(user, cards, before, redis_db, 10)
         reasons |= {item["reason"].split(" ")[0] for item in now["items"]}
     assert "because" in reasons  # the "because you rated …" reasons were compared, not only the fallback
+
+
+async def test_the_follower_applies_what_the_workers_write_within_milliseconds(redis_db: aioredis.Redis,
+                                                                              ratings: pd.DataFrame) -> None:
+    store, copy = ModelStore(redis_db, MF), ItemFactors(redis_db, MF.width)
+    await store.apply(batches(ratings, 1000)[0])
+    following = asyncio.create_task(copy.follow(block_ms=1000))
+    try:
+        lags = []
+        for batch in batches(ratings, 1000)[1:11]:
+            await store.apply(batch)
+            written, seq = time.perf_counter(), int(await redis_db.get(SEQ) or 0)
+            while copy.version[0] < seq:
+                assert time.perf_counter() - written < 2, "the follower did not apply the notice"
+                await asyncio.sleep(0.001)
+            lags.append(time.perf_counter() - written)
+        following.cancel()
+        user = int(ratings["userId"].iloc[0])
+        mine, _, _ = await copy.recommend(user, 50)
+        assert [m for m, _ in mine] == [m for m, _ in await reference(redis_db, user, 50)]
+        assert copy.reloads == 1 and sorted(lags)[len(lags) // 2] < 0.05  # woken by the notice, not by a timer
+    finally:
+        following.cancel()
