@@ -6,7 +6,6 @@ import redis.asyncio as aioredis
 
 from cinestream.settings import Settings
 
-
 POOL_SIZE = 100  # connections per process; a request past them waits for one (up to POOL_WAIT_S), never fails
 POOL_WAIT_S = 5.0
 
