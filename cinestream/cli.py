@@ -197,7 +197,6 @@ def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or
     """Run a stream worker (faust); start several to share the partitions."""
     _require("kafka", "mongo", "redis")
     import asyncio
-    import os
 
     from streams.admin import ensure_topics
     from streams.local_worker import worker_argv
@@ -206,6 +205,7 @@ def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
                               [settings.topic_ratings, settings.topic_watches], [settings.topic_dead_letter]))
     argv = worker_argv(loglevel, settings.stack_dir / "faust" / settings.worker_group)
+    os.nice(settings.worker_nice)
     os.execv(argv[0], argv)
 
 

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # Server processes (uvicorn workers) sharing the port; each holds its own copy of the catalogue
     # and the item factors. 0: one per core, up to 4 (bench/api_latency.py measured 1 against 2).
     api_workers: int = Field(default=1, ge=0, le=64)
+    # CPU priority (nice) of stream workers: where they share cores with the API, requests come
+    # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
+    worker_nice: int = Field(default=10, ge=0, le=19)
 
     # Accounts and secrets. Outside "development" every secret must be set (start-up refuses
     # otherwise); in development each missing one is generated once and kept under the stack folder,

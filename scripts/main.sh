@@ -13,7 +13,7 @@ logs="${CINESTREAM_STACK_DIR:-$HOME/.local/share/cinestream}/logs"
 mkdir -p "$logs"
 # In the background, while the stream runs: the hybrid's lists for the API, then the offline
 # evaluation the dashboard shows (tables and precision–recall curves).
-( $cs model publish && $cs evaluate --dataset "$dataset" ) >"$logs/batch.log" 2>&1 &
+( nice -n 15 $cs model publish && nice -n 15 $cs evaluate --dataset "$dataset" ) >"$logs/batch.log" 2>&1 &
 # Two worker roles, as in docker-compose.yml: the learning path, and the side models (trending,
 # similarity, history), each in a consumer group of its own so MongoDB inserts never pace the model.
 pids=()
