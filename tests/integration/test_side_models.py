@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from online_models.cooccurrence import CoOccurrence
 from online_models.trending import Trending
-from storage.similarity_store import SimilarityStore
+from storage.similarity_store import KEEP, PRUNE_AT, SimilarityStore
 from storage.trending_store import TrendingStore
 
 pytestmark = pytest.mark.integration
@@ -37,6 +37,9 @@ async def test_star_wars_neighbours_are_its_sequels(redis_db: aioredis.Redis, ra
     scores = [s for _, s in await store.similar(STAR_WARS, k=10)]
     assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
     assert len(await redis_db.lrange("sim:hist:1", 0, -1)) <= 20
+    sizes = [await redis_db.zcard(key) async for key in redis_db.scan_iter(match="sim:co:*")]
+    assert max(sizes) <= PRUNE_AT and sum(s > KEEP for s in sizes) > 0  # capped, and the cap was reached
+    assert await redis_db.object("encoding", f"sim:co:{STAR_WARS}") == b"listpack"
 
 
 async def test_trending_follows_recent_activity(redis_db: aioredis.Redis) -> None:
