@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.secrets = secrets
         app.state.cipher = secrets.cipher()
         app.state.key_cache = {}
+        app.state.key_loads = {}
         client = mongo.connect(settings)
         app.state.settings = settings
         app.state.db = mongo.database(client, settings)

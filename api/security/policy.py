@@ -11,6 +11,7 @@ a cookie caller must echo the ``cs_csrf`` cookie in ``X-CSRF-Token`` on unsafe m
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,7 +26,7 @@ from storage import revocations, user_store
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE, CSRF_HEADER = "cs_access", "cs_refresh", "cs_csrf", "x-csrf-token"
 SCOPES = ("events:write", "recommendations:read", "history:read")
-KEY_CACHE_S = 10.0  # a revoked service key stops working within this many seconds in every API process
+KEY_CACHE_S = 10.0  # a revoked service key stops working within about this many seconds in every API process
 
 
 @dataclass(frozen=True)
@@ -53,17 +54,40 @@ def _unauthenticated(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+async def _key_document(state: Any, key_id: str) -> dict[str, Any] | None:
+    """The key's stored document from this process' cache. A stale entry is still used while one
+    task reloads it, and a missing one is loaded once however many requests ask at the same moment:
+    a cache that expired for every request at once sent hundreds of reads to MongoDB together."""
+    cache: dict[str, tuple[float, dict[str, Any] | None]] = state.key_cache
+    loads: dict[str, asyncio.Task[dict[str, Any] | None]] = state.key_loads
+
+    def load() -> asyncio.Task[dict[str, Any] | None]:
+        if key_id not in loads:
+            async def read() -> dict[str, Any] | None:
+                try:
+                    doc = await user_store.get_key(state.db, key_id)
+                    cache[key_id] = (time.monotonic(), doc)
+                    return doc
+                finally:
+                    loads.pop(key_id, None)
+            loads[key_id] = asyncio.create_task(read())
+        return loads[key_id]
+
+    hit = cache.get(key_id)
+    if hit is None:
+        return await asyncio.shield(load())
+    if time.monotonic() - hit[0] > KEY_CACHE_S:
+        load()  # in the background: this request uses what the cache holds
+    return hit[1]
+
+
 async def _service(request: Request, key: str) -> Principal:
     parts = tokens.split_service_key(key)
     if parts is None:
         raise _unauthenticated("malformed service key")
     key_id, secret = parts
-    cache: dict[str, tuple[float, dict[str, Any] | None]] = request.app.state.key_cache
-    hit = cache.get(key_id)
-    if hit is None or time.monotonic() - hit[0] > KEY_CACHE_S:
-        hit = (time.monotonic(), await user_store.get_key(request.app.state.db, key_id))
-        cache[key_id] = hit
-    doc = hit[1]
+    hit = await _key_document(request.app.state, key_id)
+    doc = hit
     if doc is None or doc.get("revoked") or not tokens.secret_matches(secret, doc["hash"]):
         raise _unauthenticated("unknown or revoked service key")
     return Principal("service", roles=frozenset({"service"}), scopes=frozenset(doc["scopes"]), key_id=key_id)
