@@ -31,8 +31,6 @@ PUBLIC_FIELDS = ("movieId", "title", "alt_title", "year", "genres", "directors",
 @dataclass
 class TitleIndex:
     ids: list[int] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-    counts: list[int] = field(default_factory=list)
     years: dict[int, int | None] = field(default_factory=dict)
     #: movieId -> {movieId, title, year, genres}: the cards every list shows, served from memory
     cards: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -83,13 +81,13 @@ class TitleIndex:
             if fingerprint != self.fingerprint or not self.ids:
                 rows = await catalogue_store.public_rows(db, PUBLIC_FIELDS)
                 self.ids = [r["movieId"] for r in rows]
-                self.keys = [r.get("search_key", "") for r in rows]
-                self.counts = [int(r.get("stats", {}).get("count", 0)) for r in rows]
-                self._ids, self._counts = np.array(self.ids, dtype=np.int64), np.array(self.counts)
-                self._keys_array = np.array(self.keys, dtype=object)
+                keys = [r.get("search_key", "") for r in rows]
+                self._ids = np.array(self.ids, dtype=np.int64)
+                self._counts = np.array([int(r.get("stats", {}).get("count", 0)) for r in rows])
+                self._keys_array = np.array(keys, dtype=object)
                 self._years = np.array([r.get("year") or 0 for r in rows])
-                self._text = "\n" + "\n".join(self.keys)  # search keys hold no newline
-                self._starts = np.cumsum([0] + [len(k) + 1 for k in self.keys[:-1]])  # where each title's "\n" is
+                self._text = "\n" + "\n".join(keys)  # search keys hold no newline
+                self._starts = np.cumsum([0] + [len(k) + 1 for k in keys[:-1]])  # where each title's "\n" is
                 self.years = {r["movieId"]: r.get("year") for r in rows}
                 self.cards = {r["movieId"]: {"movieId": r["movieId"], "title": r.get("title"), "year": r.get("year"),
                                              "genres": r.get("genres", [])} for r in rows}

@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 
 from online_models.item_matrix import ItemMatrix
 from storage.item_log import EPOCH, LOG, LOG_CAP, SEQ
-from storage.model_store import ITEMS, item_key, seen_key, seen_version_key, user_key
+from storage.model_store import ITEMS, _text, item_key, seen_key, seen_version_key, user_key
 
 CHUNK = 5000
 RATED_CACHE = 10_000  # users whose ratings a process keeps: about 1 KB each on MovieLens, 32 KB the heaviest
@@ -132,7 +132,7 @@ class ItemFactors:
                     pipe.xread({LOG: f"{max(applied, 0)}-0"}, count=LOG_CAP)
                     seq, now_epoch, answer = await pipe.execute()
                 entries: list[tuple[Any, dict[bytes, bytes]]] = answer[0][1] if answer else []
-                first = int(_text(entries[0][0]).split("-")[0]) if entries else int(seq or 0) + 1
+                first = _seq(entries[0][0]) if entries else int(seq or 0) + 1
                 if (applied < 0 or now_epoch != epoch or first != applied + 1
                         or any(b"all" in fields for _, fields in entries)):
                     await self._reload()
@@ -143,7 +143,7 @@ class ItemFactors:
                 ids, rows, gone = await self._rows(changed.tolist())
                 self.matrix.upsert(ids, rows)
                 self.matrix.remove(np.array(gone, dtype=np.int64))
-                self.version = (int(_text(entries[-1][0]).split("-")[0]), epoch)
+                self.version = (_seq(entries[-1][0]), epoch)
                 if len(entries) < LOG_CAP:
                     return
 
@@ -161,5 +161,6 @@ class ItemFactors:
                 await asyncio.sleep(1.0)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _seq(entry_id: bytes | str) -> int:
+    """The notice's number: its stream id is ``<seq>-0``."""
+    return int(_text(entry_id).split("-")[0])
