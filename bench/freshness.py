@@ -28,18 +28,22 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
+import pandas as pd
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.progress import Progress
 
 from api.security import tokens
 from cinestream.secrets import load_secrets
-from cinestream.settings import get_settings
+from cinestream.settings import Settings, get_settings
 from simulators.replay import load_ratings, replay
 from storage.model_store import seen_key, user_key
 from streams.admin import delete_topics, ensure_topics
@@ -47,82 +51,107 @@ from streams.local_worker import start_worker, stop_worker
 from streams.schemas import encode_events
 
 PROBE_BASE = 2_000_000_000
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _private_stream(settings: Settings, extra_env: dict[str, str] | None = None
+                          ) -> AsyncIterator[tuple[str, str, dict[str, str], aioredis.Redis, Path]]:
+    """A topic, a dead-letter topic and Redis database 9 of this run's own, and a learning worker
+    (the online MF alone) on them: ``(run id, topic, environment, redis, work folder)``."""
+    run_id = uuid.uuid4().hex[:8]
+    topic = f"fresh-ratings-{run_id}"
+    env = {"CINESTREAM_TOPIC_RATINGS": topic, "CINESTREAM_TOPIC_DEAD_LETTER": f"fresh-dlq-{run_id}",
+           "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/9", "CINESTREAM_AGENTS": "online_mf",
+           **(extra_env or {})}
+    redis = aioredis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
+    await redis.flushdb()
+    await ensure_topics(settings.kafka_bootstrap, settings.partitions, [topic], [env["CINESTREAM_TOPIC_DEAD_LETTER"]])
+    workdir = Path(tempfile.mkdtemp(prefix="cinestream-fresh-"))
+    worker = start_worker(env, workdir)
+    try:
+        yield run_id, topic, env, redis, workdir
+    finally:
+        stop_worker(worker)
+        await redis.flushdb()
+        await redis.aclose()
+        await delete_topics(settings.kafka_bootstrap, [topic, env["CINESTREAM_TOPIC_DEAD_LETTER"]])
+
+
+def _background_load(settings: Settings, topic: str, ratings: pd.DataFrame, rate: float) -> asyncio.Task[None]:
+    """The dataset replayed into ``topic`` at ``rate`` until cancelled (each pass with new event ids)."""
+    async def load() -> None:
+        while True:
+            await replay(settings.kafka_bootstrap, topic, ratings, rate=rate)
+
+    return asyncio.create_task(load())
+
+
+async def _probes(args: argparse.Namespace, probe: Callable[[int], Awaitable[T]]) -> tuple[list[T], list[T]]:
+    """``--warmup-s`` seconds of probes, then ``--probes`` more, ``--gap-ms`` apart: (warm-up, measured)."""
+    warm: list[T] = []
+    measured: list[T] = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"warm-up ({args.warmup_s:.0f} s)", total=args.warmup_s)
+        warm_until = time.perf_counter() + args.warmup_s
+        while time.perf_counter() < warm_until:
+            warm.append(await probe(len(warm)))
+            await asyncio.sleep(args.gap_ms / 1000)
+            progress.update(task, completed=args.warmup_s - (warm_until - time.perf_counter()))
+        task = progress.add_task("probes", total=args.probes)
+        for _ in range(args.probes):
+            measured.append(await probe(len(warm) + len(measured)))
+            await asyncio.sleep(args.gap_ms / 1000)
+            progress.advance(task)
+    return warm, measured
 
 
 async def run(args: argparse.Namespace) -> None:
     settings = get_settings()
-    run_id = uuid.uuid4().hex[:8]
-    topic = f"fresh-ratings-{run_id}"
-    env = {"CINESTREAM_TOPIC_RATINGS": topic, "CINESTREAM_TOPIC_DEAD_LETTER": f"fresh-dlq-{run_id}",
-           "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/9", "CINESTREAM_AGENTS": "online_mf"}
-    redis = aioredis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
-    await redis.flushdb()
-    await ensure_topics(settings.kafka_bootstrap, settings.partitions, [topic], [env["CINESTREAM_TOPIC_DEAD_LETTER"]])
-    proc = start_worker(env, Path(tempfile.mkdtemp(prefix="cinestream-fresh-")))
-    arrivals: dict[int, float] = {}
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="latest",
-                                group_id=f"fresh-ref-{run_id}")
-    await consumer.start()
-
-    async def reference() -> None:
-        async for message in consumer:
-            user = int(message.key or b"0")
-            if user >= PROBE_BASE:
-                arrivals[user] = time.perf_counter()
-
-    ref_task = asyncio.create_task(reference())
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
-    await producer.start()
     ratings = load_ratings(settings.data_dir / args.dataset / "ratings.csv")
+    async with _private_stream(settings) as (run_id, topic, _, redis, _):
+        arrivals: dict[int, float] = {}
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="latest",
+                                    group_id=f"fresh-ref-{run_id}")
+        await consumer.start()
 
-    async def background_load() -> None:
-        while True:  # each pass with new event ids: the load runs until the probes are done
-            await replay(settings.kafka_bootstrap, topic, ratings, rate=args.rate)
+        async def reference() -> None:
+            async for message in consumer:
+                user = int(message.key or b"0")
+                if user >= PROBE_BASE:
+                    arrivals[user] = time.perf_counter()
 
-    background = asyncio.create_task(background_load())
-    await asyncio.sleep(2.0)  # let the background load reach its steady rate
+        ref_task = asyncio.create_task(reference())
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
+        await producer.start()
+        background = _background_load(settings, topic, ratings, args.rate)
+        await asyncio.sleep(2.0)  # let the background load reach its steady rate
 
-    async def probe(number: int) -> tuple[float, float | None]:
-        """Milliseconds until the probe's user has a vector in Redis, and until the bare consumer saw it."""
-        user = PROBE_BASE + number
-        payload = encode_events([{"type": "rating", "event_id": f"probe-{run_id}-{number}", "user_id": user,
-                                  "movie_id": 1, "rating": 4.0, "timestamp": time.time(), "source": "probe"}])
-        started = time.perf_counter()
-        await producer.send_and_wait(topic, payload, key=str(user).encode())
-        while not await redis.exists(user_key(user)):
-            if time.perf_counter() - started > 10:
-                raise SystemExit(f"probe {number} not visible after 10 s")
-            await asyncio.sleep(0.001)
-        visible = (time.perf_counter() - started) * 1000
-        for _ in range(200):
-            if user in arrivals:
-                break
-            await asyncio.sleep(0.001)
-        await asyncio.sleep(args.gap_ms / 1000)
-        return visible, (arrivals[user] - started) * 1000 if user in arrivals else None
+        async def probe(number: int) -> tuple[float, float | None]:
+            """Milliseconds until the probe's user has a vector in Redis, and until the bare consumer saw it."""
+            user = PROBE_BASE + number
+            payload = encode_events([{"type": "rating", "event_id": f"probe-{run_id}-{number}", "user_id": user,
+                                      "movie_id": 1, "rating": 4.0, "timestamp": time.time(), "source": "probe"}])
+            started = time.perf_counter()
+            await producer.send_and_wait(topic, payload, key=str(user).encode())
+            while not await redis.exists(user_key(user)):
+                if time.perf_counter() - started > 10:
+                    raise SystemExit(f"probe {number} not visible after 10 s")
+                await asyncio.sleep(0.001)
+            visible = (time.perf_counter() - started) * 1000
+            for _ in range(200):
+                if user in arrivals:
+                    break
+                await asyncio.sleep(0.001)
+            return visible, (arrivals[user] - started) * 1000 if user in arrivals else None
 
-    warm: list[tuple[float, float | None]] = []
-    measured: list[tuple[float, float | None]] = []
-    try:
-        with Progress(transient=True) as progress:
-            task = progress.add_task(f"warm-up ({args.warmup_s:.0f} s)", total=args.warmup_s)
-            warm_until = time.perf_counter() + args.warmup_s
-            while time.perf_counter() < warm_until:
-                warm.append(await probe(len(warm)))
-                progress.update(task, completed=args.warmup_s - (warm_until - time.perf_counter()))
-            task = progress.add_task("probes", total=args.probes)
-            for _ in range(args.probes):
-                measured.append(await probe(len(warm) + len(measured)))
-                progress.advance(task)
-    finally:
-        background.cancel()
-        ref_task.cancel()
-        await producer.stop()
-        await consumer.stop()
-        stop_worker(proc)
-        await redis.flushdb()
-        await redis.aclose()
-        await delete_topics(settings.kafka_bootstrap, [topic, env["CINESTREAM_TOPIC_DEAD_LETTER"]])
+        try:
+            warm, measured = await _probes(args, probe)
+        finally:
+            background.cancel()
+            ref_task.cancel()
+            await producer.stop()
+            await consumer.stop()
     p = np.percentile
     ours, bare = [v for v, _ in measured], [b for _, b in measured if b is not None]
     warm_ours, warm_bare = [v for v, _ in warm], [b for _, b in warm if b is not None]
@@ -141,90 +170,59 @@ async def run_through_api(args: argparse.Namespace) -> None:
     """The same private topic, Redis database and learning worker as ``run``, plus an API process of
     their own (``cinestream api`` on a free port): a person's rating travels the whole path."""
     settings = get_settings()
-    run_id = uuid.uuid4().hex[:8]
-    topic = f"fresh-ratings-{run_id}"
     port = _free_port()
-    env = {"CINESTREAM_TOPIC_RATINGS": topic, "CINESTREAM_TOPIC_DEAD_LETTER": f"fresh-dlq-{run_id}",
-           "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/9", "CINESTREAM_AGENTS": "online_mf",
-           "CINESTREAM_API_PORT": str(port), "CINESTREAM_API_WORKERS": "1"}
-    redis = aioredis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
-    await redis.flushdb()
-    await ensure_topics(settings.kafka_bootstrap, settings.partitions, [topic], [env["CINESTREAM_TOPIC_DEAD_LETTER"]])
-    workdir = Path(tempfile.mkdtemp(prefix="cinestream-fresh-"))
-    worker = start_worker(env, workdir)
-    # a process group of its own, like the worker's, so stop_worker ends it; started before anything is timed
-    api = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "api"], env={**os.environ, **env},  # noqa: ASYNC220
-                           stdout=(workdir / "api.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     key = load_secrets(settings).jwt_secret
     base = f"http://127.0.0.1:{port}"
     ratings = load_ratings(settings.data_dir / args.dataset / "ratings.csv")
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
-    await producer.start()
+    extra = {"CINESTREAM_API_PORT": str(port), "CINESTREAM_API_WORKERS": "1"}
+    async with _private_stream(settings, extra) as (_, topic, env, redis, workdir):
+        # a process group of its own, like the worker's, so stop_worker ends it; started before anything is timed
+        api = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "api"],  # noqa: ASYNC220
+                               env={**os.environ, **env}, stdout=(workdir / "api.log").open("wb"),
+                               stderr=subprocess.STDOUT, start_new_session=True)
 
-    async def background_load() -> None:
-        while True:
-            await replay(settings.kafka_bootstrap, topic, ratings, rate=args.rate)
+        async def probe(client: httpx.AsyncClient, number: int) -> tuple[float, float, float]:
+            """(POST answered, visible in Redis, gone from the list) in milliseconds after the POST was sent."""
+            user = PROBE_BASE + number
+            auth = {"Authorization": f"Bearer {tokens.access_token(key, user, [], uuid.uuid4().hex, 10)}"}
+            url = f"{base}/api/users/{user}/recommendations?k=10"
+            listed: list[dict[str, Any]] = []
+            # first a rating that makes the person known to the model (this worker keeps no trending list
+            # for a newcomer), then the timed one: the first movie of their own list
+            (await client.post(f"{base}/api/events/ratings", json={"movie_id": 1, "rating": 4.0},
+                               headers=auth)).raise_for_status()
+            while not listed:
+                listed = (await client.get(url, headers=auth)).raise_for_status().json()["items"]
+            movie = listed[0]["movieId"]
+            started = time.perf_counter()
+            (await client.post(f"{base}/api/events/ratings", json={"movie_id": movie, "rating": 4.5},
+                               headers=auth)).raise_for_status()
+            posted = (time.perf_counter() - started) * 1000
+            in_redis: float | None = None
+            while True:
+                seen, answer = await asyncio.gather(redis.hexists(seen_key(user), str(movie)),
+                                                    client.get(url, headers=auth))
+                now = (time.perf_counter() - started) * 1000
+                if seen and in_redis is None:
+                    in_redis = now
+                if movie not in {item["movieId"] for item in answer.raise_for_status().json()["items"]}:
+                    return posted, now if in_redis is None else in_redis, now
+                if now > 10_000:
+                    raise SystemExit(f"probe {number}: movie {movie} still listed after 10 s")
 
-    async def probe(client: httpx.AsyncClient, number: int) -> tuple[float, float, float]:
-        """(POST answered, visible in Redis, gone from the list) in milliseconds after the POST was sent."""
-        user = PROBE_BASE + number
-        auth = {"Authorization": f"Bearer {tokens.access_token(key, user, [], uuid.uuid4().hex, 10)}"}
-        url = f"{base}/api/users/{user}/recommendations?k=10"
-        listed: list[dict[str, Any]] = []
-        # first a rating that makes the person known to the model (this worker keeps no trending list
-        # for a newcomer), then the timed one: the first movie of their own list
-        (await client.post(f"{base}/api/events/ratings", json={"movie_id": 1, "rating": 4.0},
-                           headers=auth)).raise_for_status()
-        while not listed:
-            listed = (await client.get(url, headers=auth)).raise_for_status().json()["items"]
-        movie = listed[0]["movieId"]
-        started = time.perf_counter()
-        (await client.post(f"{base}/api/events/ratings", json={"movie_id": movie, "rating": 4.5},
-                           headers=auth)).raise_for_status()
-        posted = (time.perf_counter() - started) * 1000
-        in_redis: float | None = None
-        while True:
-            seen, answer = await asyncio.gather(redis.hexists(seen_key(user), str(movie)),
-                                                client.get(url, headers=auth))
-            now = (time.perf_counter() - started) * 1000
-            if seen and in_redis is None:
-                in_redis = now
-            if movie not in {item["movieId"] for item in answer.raise_for_status().json()["items"]}:
-                return posted, now if in_redis is None else in_redis, now
-            if now > 10_000:
-                raise SystemExit(f"probe {number}: movie {movie} still listed after 10 s")
-
-    results: list[tuple[float, float, float]] = []
-    background: asyncio.Task[None] | None = None
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            await _wait_until_served(client, f"{base}/health", api)
-            # the replay's own ratings first, so the list a probe starts from is the MF's (not only trending)
-            await replay(settings.kafka_bootstrap, topic, ratings.iloc[:20_000], rate=20_000)
-            background = asyncio.create_task(background_load())
-            await asyncio.sleep(2.0)
-            with Progress(transient=True) as progress:
-                task = progress.add_task(f"warm-up ({args.warmup_s:.0f} s)", total=args.warmup_s)
-                warm_until, number = time.perf_counter() + args.warmup_s, 0
-                while time.perf_counter() < warm_until:
-                    number += 1
-                    await probe(client, number)
-                    progress.update(task, completed=args.warmup_s - (warm_until - time.perf_counter()))
-                task = progress.add_task("probes", total=args.probes)
-                for _ in range(args.probes):
-                    number += 1
-                    results.append(await probe(client, number))
-                    progress.advance(task)
-                    await asyncio.sleep(args.gap_ms / 1000)
-    finally:
-        if background is not None:
-            background.cancel()
-        await producer.stop()
-        stop_worker(api)
-        stop_worker(worker)
-        await redis.flushdb()
-        await redis.aclose()
-        await delete_topics(settings.kafka_bootstrap, [topic, env["CINESTREAM_TOPIC_DEAD_LETTER"]])
+        background: asyncio.Task[None] | None = None
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                await _wait_until_served(client, f"{base}/health", api)
+                # the replay's own ratings first, so the list a probe starts from is the MF's (not only trending)
+                await replay(settings.kafka_bootstrap, topic, ratings.iloc[:20_000], rate=20_000)
+                background = _background_load(settings, topic, ratings, args.rate)
+                await asyncio.sleep(2.0)
+                _, results = await _probes(args, partial(probe, client))
+        finally:
+            if background is not None:
+                background.cancel()
+            stop_worker(api)
     p = np.percentile
     posted, in_redis, listed = (np.array(column) for column in zip(*results, strict=True))
     print(f"background load: {args.rate:,.0f} events/s throughout; {len(results)} probes, each a new person "
