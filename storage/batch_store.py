@@ -26,6 +26,8 @@ CHUNK = 1000  # keys per pipeline round trip
 
 
 def recs_key(user: int) -> str:
+    """The user's published rows ``(movie, score, anchor)``: ``unpack(blob, 3)``, read by the API in
+    the same round trip as the user's MF row (``storage.item_factors``)."""
     return f"batch:recs:{user}"
 
 
@@ -61,11 +63,6 @@ async def publish(redis: aioredis.Redis, recommendations: Mapping[int, np.ndarra
     await _write(redis, ((recs_key(u), pack(rows)) for u, rows in recommendations.items()))
     await _write(redis, ((similar_key(m), pack(rows)) for m, rows in similar.items()))
     await redis.set(META, json.dumps(meta))
-
-
-async def recommendations(redis: aioredis.Redis, user: int) -> np.ndarray:
-    """The user's published rows ``(movie, score, anchor)`` (empty if none)."""
-    return unpack(await redis.get(recs_key(user)), 3)
 
 
 async def similar(redis: aioredis.Redis, movie: int) -> np.ndarray:

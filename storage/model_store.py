@@ -527,9 +527,6 @@ class ModelStore:
         return {"n": n, "rmse": (values.get("sse", 0.0) / n) ** 0.5 if n else float("nan"),
                 "mae": values.get("sae", 0.0) / n if n else float("nan")}
 
-    async def rated(self, user: int) -> dict[int, float]:
-        return {int(m): float(r) for m, r in (await self.redis.hgetall(seen_key(user))).items()}
-
     async def learning_curve(self) -> list[dict[str, float]]:
         """Each batch's point, with ``drift`` where a worker's detector flagged one."""
         async with self.redis.pipeline(transaction=False) as pipe:
