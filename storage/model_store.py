@@ -43,7 +43,7 @@ from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 from online_models.prequential import CurvePoint, Prequential
 from online_models.residual_knn import Histories, ResidualKNN
 from storage import content_store
-from storage.item_log import ANNOUNCE_IN_SCRIPT, announce
+from storage.item_log import ANNOUNCE_IN_SCRIPT, SEQ, announce
 from storage.row_cache import RowCache
 
 APPLIED, STATS, PREQ, ITEMS, CURVE = "mf:applied:", "mf:stats", "mf:preq", "mf:items", "mf:curve"
@@ -208,8 +208,9 @@ for pos = 1, #seen, 20 do
   fields[#fields + 1] = movie
   fields[#fields + 1] = tostring(rating)
 end
-local version = redis.call('GET', 'mf:item-seq') or '0'  -- this batch's notice: unique, only grows
-for user, fields in pairs(by_user) do
+""" + f"""
+local version = redis.call('GET', '{SEQ}') or '0'  -- this batch's notice: unique, only grows
+""" + """for user, fields in pairs(by_user) do
   call_sliced('HSET', 'mf:seen:' .. user, fields, 2)
   redis.call('SET', 'mf:seen-v:' .. user, version)  -- lets readers keep the hash until it changes
 end

@@ -6,7 +6,7 @@ import redis.asyncio as aioredis
 
 from cinestream.settings import Settings
 
-POOL_SIZE = 100  # connections per process; a request past them waits for one (up to POOL_WAIT_S), never fails
+POOL_SIZE = 100  # connections per process; a request past them waits up to POOL_WAIT_S for one, not failing at once
 POOL_WAIT_S = 5.0
 
 

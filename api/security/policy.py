@@ -86,8 +86,7 @@ async def _service(request: Request, key: str) -> Principal:
     if parts is None:
         raise _unauthenticated("malformed service key")
     key_id, secret = parts
-    hit = await _key_document(request.app.state, key_id)
-    doc = hit
+    doc = await _key_document(request.app.state, key_id)
     if doc is None or doc.get("revoked") or not tokens.secret_matches(secret, doc["hash"]):
         raise _unauthenticated("unknown or revoked service key")
     return Principal("service", roles=frozenset({"service"}), scopes=frozenset(doc["scopes"]), key_id=key_id)
