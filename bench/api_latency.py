@@ -55,12 +55,14 @@ def attack(tool: Path, urls: list[str], seconds: int, rate: float, key: str) -> 
     """One vegeta run over ``urls`` (round robin): achieved rate, p50, p99, max (ms) and errors."""
     with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as targets:
         targets.write("\n".join(f"GET {u}" for u in urls) + "\n")
-    attacked = subprocess.run([str(tool), "attack", f"-targets={targets.name}", f"-rate={rate:g}/s",
-                               f"-duration={seconds}s", "-timeout=10s", "-keepalive=true",
-                               f"-header=Authorization: Bearer {key}"], capture_output=True, check=True)
+    try:
+        attacked = subprocess.run([str(tool), "attack", f"-targets={targets.name}", f"-rate={rate:g}/s",
+                                   f"-duration={seconds}s", "-timeout=10s", "-keepalive=true",
+                                   f"-header=Authorization: Bearer {key}"], capture_output=True, check=True)
+    finally:
+        Path(targets.name).unlink()
     report = subprocess.run([str(tool), "report", "-type=json"], input=attacked.stdout, capture_output=True,
                             check=True)
-    Path(targets.name).unlink()
     figures: dict[str, Any] = json.loads(report.stdout)
     ms = {q: figures["latencies"][q] / 1e6 for q in ("50th", "99th", "max")}
     codes = {int(c): n for c, n in figures["status_codes"].items()}
