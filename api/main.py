@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.search = TitleIndex()
         warmup = asyncio.create_task(_warm(app.state.search, app.state.db))
         following = asyncio.create_task(app.state.models.items.follow())
+        watching = asyncio.create_task(app.state.models.watch.run())
         # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
         # but let the API serve reads (and /health say "degraded") when Kafka is down.
         app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1)
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             warmup.cancel()
             following.cancel()
+            watching.cancel()
             await app.state.producer.stop()
             await app.state.redis.aclose()
             client.close()

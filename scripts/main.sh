@@ -33,6 +33,7 @@ for name in learn side; do
   done
 done
 $cs replay --dataset "$dataset"
-# A login for a real MovieLens user of the replayed dataset, whose history the app then shows.
-$cs users demo --user-id "${CINESTREAM_DEMO_USER:-1}"
+# A login for a real MovieLens user of the replayed dataset, whose history the app then shows; it is
+# an admin too, so the demo reaches the admin area (the stream, the model versions, the evaluation).
+$cs users demo --user-id "${CINESTREAM_DEMO_USER:-1}" --admin
 $cs api

@@ -33,6 +33,17 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# axe-core (npm registry, pinned) for the browser tests' accessibility checks: installed into the
+# cache, never into the repository, and injected by the tests (the app itself loads nothing of it).
+AXE_VERSION=4.14.1
+axe_dir="${CINESTREAM_CACHE_DIR:-$HOME/.cache/cinestream}/npm"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ] || ! grep -q "\"version\": \"$AXE_VERSION\"" "$axe_dir/node_modules/axe-core/package.json"; then
+  command -v npm >/dev/null || { echo "setup: 'npm' is missing (the browser tests check accessibility with axe-core)"; exit 1; }
+  echo "setup: installing axe-core $AXE_VERSION from the npm registry"
+  mkdir -p "$axe_dir"
+  npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$AXE_VERSION" >/dev/null
+fi
+
 # Datasets: the shared read-only copy beside the checkout when there is one, else the download cache.
 if [ -z "${CINESTREAM_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   CINESTREAM_DATA_DIR="$(cd ../shared/data && pwd)"

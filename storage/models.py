@@ -11,6 +11,7 @@ from online_models.cooccurrence import CoOccurrence
 from online_models.trending import Trending
 from storage.item_factors import ItemFactors
 from storage.model_store import ModelStore
+from storage.rating_watch import RatingWatch
 from storage.similarity_store import SimilarityStore
 from storage.trending_store import TrendingStore
 
@@ -21,10 +22,11 @@ class Models:
     similarity: SimilarityStore
     trending: TrendingStore
     items: ItemFactors  # the MF's item rows in this process, for recommendations
+    watch: RatingWatch  # wakes the live pages of people whose ratings were learned
 
     @classmethod
     def over(cls, redis: aioredis.Redis) -> Models:
         # The same model parameters as the agents (streams/agents/*): they share Redis rows.
         mf = BiasedMF(n_factors=32, seed=0)
         return cls(ModelStore(redis, mf), SimilarityStore(redis, CoOccurrence()), TrendingStore(redis, Trending()),
-                   ItemFactors(redis, mf.width))
+                   ItemFactors(redis, mf.width), RatingWatch(redis))

@@ -15,6 +15,8 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
+from storage.model_store import seen_key
+
 KEEP = 500  # the most the API serves
 _encode = msgspec.json.Encoder(order="sorted").encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
@@ -42,3 +44,15 @@ async def latest(redis: aioredis.Redis, user: int, limit: int = 100) -> list[dic
     """The user's latest ``limit`` events, newest first."""
     members = await redis.zrevrange(history_key(user), 0, limit - 1)  # without scores: bytes
     return [_decode(member) for member in members if isinstance(member, bytes | str)]
+
+
+async def about_movie(redis: aioredis.Redis, user: int, movie: int) -> dict[str, Any]:
+    """The person's rating of the movie (from the model's ratings, which keep every one) and whether
+    their recent history holds a watch of it, in one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hget(seen_key(user), str(movie))
+        pipe.zrevrange(history_key(user), 0, KEEP - 1)
+        rating, members = await pipe.execute()
+    watches = [e for e in map(_decode, members) if e.get("movie_id") == movie and e.get("type") == "watch"]
+    return {"movieId": movie, "rating": float(rating) if rating is not None else None,
+            "watched": bool(watches), "watchedAt": max((e["timestamp"] for e in watches), default=None)}

@@ -48,3 +48,30 @@ async def delete_topics(bootstrap: str, names: list[str]) -> None:
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
+
+
+async def consumer_lag(bootstrap: str, topics: list[str], wait_s: float = 5.0) -> list[dict[str, object]]:
+    """Per consumer group reading ``topics``: its committed offsets, the topics' ends and the lag
+    between them (events written but not yet processed), summed over partitions per topic."""
+    from aiokafka import AIOKafkaConsumer
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
+    ends = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
+    try:
+        await asyncio.wait_for(asyncio.gather(admin.start(), ends.start()), wait_s)
+        groups = sorted(group for group, _ in await admin.list_consumer_groups())
+        committed = await asyncio.gather(*(admin.list_consumer_group_offsets(g) for g in groups))
+        wanted = {tp for offsets in committed for tp in offsets if tp.topic in topics}
+        end = await ends.end_offsets(list(wanted)) if wanted else {}
+        rows = []
+        for group, offsets in zip(groups, committed, strict=True):
+            for topic in sorted({tp.topic for tp in offsets if tp in wanted}):
+                mine = [tp for tp in offsets if tp.topic == topic]
+                done = sum(max(offsets[tp].offset, 0) for tp in mine)
+                total = sum(end[tp] for tp in mine)
+                rows.append({"group": group, "topic": topic, "committed": done, "end": total,
+                             "lag": max(total - done, 0)})
+        return rows
+    finally:
+        await admin.close()
+        await ends.stop()

@@ -1,4 +1,5 @@
-"""Administration: service keys (created, listed, revoked) and people's roles. Admins only."""
+"""Administration: service keys (created, listed, revoked), people's roles, the stream's progress and
+the model versions (listed, rolled back). Admins only."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import DbDep
+from api.deps import DbDep, ModelsDep, RedisDep, SettingsDep
 from api.errors import documented
 from api.security.policy import ADMIN, Principal
 from cinestream import accounts
-from storage import user_store
+from storage import model_versions, user_store
+from streams.admin import consumer_lag
 from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -58,3 +60,32 @@ async def set_roles(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], body: RolesI
     except accounts.AccountError as exc:
         raise HTTPException(404 if "no account" in str(exc) else 422, str(exc)) from None
     return {"user_id": user_id, "roles": sorted(set(body.roles))}
+
+
+@router.get("/stream", responses=documented(503))
+async def stream(models: ModelsDep, settings: SettingsDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    """How far each consumer group is behind the event topics, and how many ratings the online
+    model has learned (a client polling this draws events/s from the count's change)."""
+    try:
+        lag = await consumer_lag(settings.kafka_bootstrap, [settings.topic_ratings, settings.topic_watches])
+    except Exception as exc:  # the broker is down: say so, the rest of the page still works
+        raise HTTPException(503, f"Kafka did not answer: {type(exc).__name__}") from exc
+    return {"learned": (await models.mf.prequential()).get("n", 0), "groups": lag}
+
+
+@router.get("/models")
+async def list_models(redis: RedisDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    """The saved model versions, newest last; ``current`` marks the one serving."""
+    return {"versions": await model_versions.versions(redis)}
+
+
+@router.post("/models/{version}/rollback", responses=documented(404, 422))
+async def rollback_model(version: Annotated[int, Path(ge=1, le=MAX_ID)], redis: RedisDep, db: DbDep,
+                         who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    """Serve a saved version again; the API processes reload their item factors at once."""
+    try:
+        meta = await model_versions.rollback(redis, version)
+    except KeyError as exc:
+        raise HTTPException(404, f"no model version {version}") from exc
+    await user_store.audit(db, "model-rollback", who.actor, subject=version)
+    return {"version": version, **meta}

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import DbDep, RedisDep, SettingsDep
 from api.errors import documented
 from api.security import passwords, tokens
-from api.security.policy import ACCESS_COOKIE, CSRF_COOKIE, PERSON, PUBLIC, REFRESH_COOKIE, Principal
+from api.security.policy import ACCESS_COOKIE, CSRF_COOKIE, PAGE, PERSON, PUBLIC, REFRESH_COOKIE, Principal
 from api.security.rate import limit
 from storage import rate_limits, revocations, user_store
 from storage.field_crypto import FieldCipher
@@ -162,6 +162,15 @@ async def end_all_sessions(db: Any, redis: Any, access_minutes: int, user_id: in
     """Every session of the person ends (password change, deletion)."""
     for family in await user_store.families(db, user_id):
         await _end_family(db, redis, access_minutes, family)
+
+
+@router.get("/session")
+async def current_session(request: Request, who: Annotated[Principal, Depends(PAGE)]) -> dict[str, Any]:
+    """Who the session cookie says you are, answered 200 to everyone: a page asks this before calling
+    routes for people, so a visitor sees no 401s. ``refreshable``: no valid access token, but a
+    refresh token to spend (``POST /api/auth/refresh``). Read from the token alone: no database."""
+    return {"signed_in": who.kind == "user", "user_id": who.user_id, "roles": sorted(who.roles),
+            "refreshable": who.kind != "user" and REFRESH_COOKIE in request.cookies}
 
 
 @router.post("/logout", status_code=204)

@@ -6,9 +6,11 @@ No user id in any path or body: the token says whose data it is.
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DbDep, ModelsDep, ProducerDep, RedisDep, SearchDep, SettingsDep
@@ -19,6 +21,7 @@ from api.routes.recommendations import history_of, recommendations_for
 from api.security import passwords
 from api.security.policy import PERSON, Principal
 from storage import erasure, recent_history, user_store
+from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -71,6 +74,46 @@ async def my_recommendations(db: DbDep, index: SearchDep, models: ModelsDep, red
                              who: Annotated[Principal, Depends(PERSON)],
                              k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     return await recommendations_for(who.user_id or 0, (index, db), models, redis, k)
+
+
+@router.get("/movies/{movie_id}", responses=documented(422))
+async def my_movie(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], redis: RedisDep,
+                   who: Annotated[Principal, Depends(PERSON)]) -> dict[str, Any]:
+    """Your rating of the movie (or null) and whether you watched it, as the stream has learned them."""
+    return await recent_history.about_movie(redis, who.user_id or 0, movie_id)
+
+
+HEARTBEAT_S = 15.0  # proxies close connections idle for a minute or so; a comment line keeps them open
+#: a stream ends after this long and the browser reconnects, showing its credentials again: a session
+#: logged out or revoked meanwhile stops receiving within this bound
+LIVE_MAX_S = 300.0
+
+
+@router.get("/live", response_class=StreamingResponse, responses={
+    200: {"description": "server-sent events: `recommendations`, the same body as GET /api/me/recommendations, "
+                         "at once and again each time the stream has learned a new rating of yours",
+          "content": {"text/event-stream": {}}}, **documented(422)})
+async def live(request: Request, db: DbDep, index: SearchDep, models: ModelsDep, redis: RedisDep,
+               who: Annotated[Principal, Depends(PERSON)], k: int = Query(10, ge=1, le=100)) -> StreamingResponse:
+    """Your recommendations, pushed: the open page changes within a poll (0.1 s) of the worker
+    applying your rating, without asking (``storage.rating_watch``)."""
+    user = who.user_id or 0
+
+    async def events() -> Any:
+        ends = time.monotonic() + LIVE_MAX_S
+        body = await recommendations_for(user, (index, db), models, redis, k)
+        yield f"retry: 1000\nevent: recommendations\ndata: {json.dumps(body)}\n\n"
+        async for changed in models.watch.changes(user, HEARTBEAT_S):
+            if time.monotonic() > ends or await request.is_disconnected():
+                return
+            if changed:
+                body = await recommendations_for(user, (index, db), models, redis, k)
+                yield f"event: recommendations\ndata: {json.dumps(body)}\n\n"
+            else:
+                yield ": still here\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 @router.get("/export", responses=documented(404))

@@ -19,17 +19,30 @@ JSON_PAGES: dict[int | str, dict[str, Any]] = {
 
 @router.get("", responses={**JSON_PAGES, **documented(422)}, response_class=Response)
 async def search(db: DbDep, index: SearchDep, who: Annotated[Principal, Depends(PUBLIC)],
-                 q: str = Query(..., min_length=1, max_length=200, pattern=r"[A-Za-z0-9]",
-                                description="words of the title: at least one letter or digit (A-Z, 0-9)"),
-                 year: int | None = Query(None, ge=1870, le=2100)) -> Response:
-    """Up to 20 movies: exact title matches first, then titles with a word starting with ``q``, the
-    most rated first. Served from the API's memory, as stored JSON (``api.search``)."""
-    key = title_key(q, None).split("|")[0]
-    if not key:
-        raise HTTPException(422, "the query has no letters or digits to search for")
+                 q: str | None = Query(None, min_length=1, max_length=200, pattern=r"[A-Za-z0-9]",
+                                       description="words of a title or a director's or actor's name: at least "
+                                                   "one letter or digit (A-Z, 0-9); none: the most rated"),
+                 year: int | None = Query(None, ge=1870, le=2100),
+                 genre: str | None = Query(None, min_length=1, max_length=40, description="one of /api/movies/genres"),
+                 limit: int = Query(20, ge=1, le=100)) -> Response:
+    """Movies by title, then by director or cast: exact title matches first, then titles with a word
+    starting with ``q``, then people's names; the most rated first within each. Served from the
+    API's memory, as stored JSON (``api.search``); fast enough to call on each key press."""
+    key = ""
+    if q is not None:
+        key = title_key(q, None).split("|")[0]
+        if not key:
+            raise HTTPException(422, "the query has no letters or digits to search for")
     await index.ensure_fresh(db)
-    pages = [index.pages[i] for i in index.search(key, year, limit=20)]
+    pages = [index.pages[i] for i in index.search(key, year, limit, genre)]
     return Response(b"[" + b",".join(pages) + b"]", media_type="application/json")
+
+
+@router.get("/genres")
+async def genres(db: DbDep, index: SearchDep, who: Annotated[Principal, Depends(PUBLIC)]) -> dict[str, int]:
+    """Every genre in the catalogue and how many movies carry it, most common first."""
+    await index.ensure_fresh(db)
+    return index.genres()
 
 
 @router.get("/{movie_id}", responses={**JSON_PAGES, **documented(404, 422)}, response_class=Response)

@@ -136,9 +136,15 @@ class Policy:
     admin: bool = True
     scope: str | None = None
     statuses: tuple[int, ...] = field(default=(401, 403))
+    lenient: bool = False  # bad credentials make an anonymous caller instead of a 401 (the web app's pages)
 
     async def __call__(self, request: Request) -> Principal:
-        principal = await resolve(request)
+        try:
+            principal = await resolve(request)
+        except HTTPException:
+            if not self.lenient:
+                raise
+            return ANONYMOUS
         if self.public:
             return principal
         if principal.kind == "anonymous":
@@ -155,6 +161,9 @@ class Policy:
 
 
 PUBLIC = Policy("everyone", public=True, statuses=(401,))
+#: the web app's pages: shells anyone may load, whose data comes from the API as the signed-in person;
+#: an expired session cookie must still get the page (its script refreshes the session), never a 401
+PAGE = Policy("everyone (the page's data comes from the API)", public=True, statuses=(), lenient=True)
 PERSON = Policy("signed-in people", persons=True, admin=True)
 ADMIN = Policy("admins")
 OWNER_OR_READER = Policy("the person themself, admins, and services with recommendations:read", owner=True,

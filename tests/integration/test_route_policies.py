@@ -30,13 +30,19 @@ OWNER_READ = {"owner", "admin", "service"}
 FRAMEWORK = {"/openapi.json", "/static"}
 
 ACCESS: dict[tuple[str, str], set[str]] = {
-    ("GET", "/health"): EVERYONE, ("GET", "/metrics"): EVERYONE, ("GET", "/"): EVERYONE,
+    ("GET", "/health"): EVERYONE, ("GET", "/metrics"): EVERYONE,
+    **{("GET", page): EVERYONE for page in ("/", "/login", "/signup", "/onboarding", "/search", "/movies/{movie_id}",
+                                            "/history", "/profile", "/admin")},  # shells: their data is the API's
+    ("GET", "/api/auth/session"): EVERYONE,
     ("POST", "/api/auth/register"): EVERYONE, ("POST", "/api/auth/login"): EVERYONE,
     ("POST", "/api/auth/refresh"): EVERYONE,
     ("POST", "/api/auth/logout"): PEOPLE, ("POST", "/api/auth/password"): PEOPLE,
     ("GET", "/api/me"): PEOPLE, ("PATCH", "/api/me"): PEOPLE, ("DELETE", "/api/me"): PEOPLE,
     ("GET", "/api/me/history"): PEOPLE, ("GET", "/api/me/recommendations"): PEOPLE,
-    ("GET", "/api/me/export"): PEOPLE,
+    ("GET", "/api/me/export"): PEOPLE, ("GET", "/api/me/movies/{movie_id}"): PEOPLE, ("GET", "/api/me/live"): PEOPLE,
+    ("GET", "/api/admin/stream"): ADMIN, ("GET", "/api/admin/models"): ADMIN,
+    ("POST", "/api/admin/models/{version}/rollback"): ADMIN,
+    ("GET", "/api/movies/genres"): EVERYONE,
     ("POST", "/api/admin/keys"): ADMIN, ("GET", "/api/admin/keys"): ADMIN,
     ("DELETE", "/api/admin/keys/{key_id}"): ADMIN, ("PUT", "/api/admin/users/{user_id}/roles"): ADMIN,
     ("GET", "/api/movies"): EVERYONE, ("GET", "/api/movies/{movie_id}"): EVERYONE,
@@ -89,15 +95,17 @@ async def test_every_route_has_a_policy_and_answers_every_caller_as_declared(htt
     tried = 0
     for method, path, _ in table:
         url = path.replace("{user_id}", str(owner.user_id)).replace("{movie_id}", "1").replace(
-            "{key_id}", "abc123").replace("{run}", "evaluation-none")
+            "{key_id}", "abc123").replace("{run}", "evaluation-none").replace("{version}", "999")
         for caller in CALLERS:
             auth = headers[caller]
             if path == "/api/auth/logout" and caller in PEOPLE:  # a session of its own, or the others end
                 auth = await _fresh_session(http, {"owner": owner, "other": other, "admin": admin}[caller])
             body = {} if method in ("POST", "PUT", "PATCH", "DELETE") and path != "/api/auth/logout" else None
+            allowed = caller in ACCESS[(method, path)]
+            if allowed and path == "/api/me/live":
+                continue  # an event stream answers until the client leaves (the browser tests follow it)
             response = await http.request(method, url, json=body, headers=auth)
             http.cookies.clear()
-            allowed = caller in ACCESS[(method, path)]
             tried += 1
             assert refused_by_policy(response) != allowed, f"{caller} {method} {url}: {response.status_code} " \
                                                            f"{response.text[:200]}"
@@ -122,10 +130,12 @@ async def test_a_service_key_without_the_scope_is_refused(http: httpx.AsyncClien
 
 async def test_the_openapi_documents_every_status_with_one_error_shape(http: httpx.AsyncClient) -> None:
     spec = (await http.get("/openapi.json")).json()
+    lenient = {(m.lower(), p) for m, p, r in routes(http.app)  # type: ignore[attr-defined]
+               if (policy := policy_of(r)) is not None and policy.lenient}  # bad credentials: anonymous, not 401
     assert "ErrorBody" in spec["components"]["schemas"]
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             codes = set(operation["responses"])
-            assert "401" in codes, f"{method} {path}: 401 undocumented"
+            assert "401" in codes or (method, path) in lenient, f"{method} {path}: 401 undocumented"
             if operation.get("parameters") or operation.get("requestBody"):
                 assert "422" in codes, f"{method} {path}: 422 undocumented"

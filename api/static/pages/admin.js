@@ -1,0 +1,71 @@
+// Admin: the stream (events/s drawn from the learned count, consumer lag), the online model's
+// learning curve, model versions with roll back, and the newest offline evaluation.
+import { $, api, esc, notice, required, when } from "/static/app.js";
+
+await required();
+const samples = [];  // [seconds, events learned]
+const WINDOW = 60;
+
+function drawRate() {
+  const rates = samples.slice(1).map(([t, n], i) => Math.max(0, (n - samples[i][1]) / (t - samples[i][0])));
+  $("rate-now").textContent = rates.length ? `${Math.round(rates.at(-1)).toLocaleString()} events/s` : "—";
+  const top = Math.max(1, ...rates);
+  const points = rates.map((r, i) => `${(i / (WINDOW - 1)) * 300},${78 - (r / top) * 70}`).join(" ");
+  $("rate-chart").innerHTML = `<line x1="0" y1="78" x2="300" y2="78" class="axis"/>` +
+    `<polyline points="${points}" class="line"/><text x="2" y="10" class="label">${Math.round(top).toLocaleString()}/s</text>`;
+}
+
+async function stream() {
+  const m = await api("/api/metrics/prequential");
+  $("metrics").textContent = m.n
+    ? `${m.n.toLocaleString()} ratings learned · prequential RMSE ${m.rmse.toFixed(3)} · MAE ${m.mae.toFixed(3)} · ${m.drifts} drift(s) in ${m.batches} batches`
+    : "no events learned yet";
+  if (samples.length % 5 === 0) $("curve").src = `/api/metrics/learning-curve.png?t=${Date.now()}`;  // a PNG is drawn per call
+  try {
+    const s = await api("/api/admin/stream");
+    samples.push([performance.now() / 1000, s.learned]);
+    if (samples.length > WINDOW) samples.shift();
+    drawRate();
+    $("lag").querySelector("tbody").innerHTML = s.groups.map((g) =>
+      `<tr><td>${esc(g.group)}</td><td>${esc(g.topic)}</td><td>${g.lag.toLocaleString()}</td></tr>`).join("")
+      || "<tr><td colspan='3'>no consumer group has committed yet</td></tr>";
+  } catch (err) { notice(err.message); }
+}
+
+async function versions() {
+  const { versions } = await api("/api/admin/models");
+  $("versions").querySelector("tbody").innerHTML = versions.slice().reverse().map((v) =>
+    `<tr><td>${v.version}${v.current ? " (serving)" : ""}</td><td>${esc(v.note)} · ${esc(when(v.created))}</td>
+      <td>${(v.n ?? 0).toLocaleString()}</td><td>${v.current ? "" :
+      `<button type="button" data-version="${v.version}">Roll back to ${v.version}</button>`}</td></tr>`).join("")
+    || "<tr><td colspan='4'>no saved version yet: <code>cinestream model publish</code> saves one</td></tr>";
+}
+
+$("versions").addEventListener("click", async (e) => {
+  const version = e.target.dataset?.version;
+  if (!version || !confirm(`Serve model version ${version} again?`)) return;
+  try {
+    await api(`/api/admin/models/${version}/rollback`, {method: "POST"});
+    $("versions-status").textContent = `Version ${version} is serving.`;
+    await versions();
+  } catch (err) { $("versions-status").textContent = err.message; }
+});
+
+async function evaluation() {
+  const { runs } = await api("/api/evaluation");
+  if (!runs.length) return;
+  const run = runs[0];
+  $("evaluation").textContent = `${run.run}: ${run.dataset}, ${run.split}; relevant = rated ≥ 4`;
+  const cell = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(4));
+  const columns = ["P@10", "R@10", "NDCG@10", "MAP@10", "coverage"];
+  $("evaluation-table").innerHTML =
+    `<tr><th scope="col">model</th><th scope="col">RMSE</th><th scope="col">MAE</th>${columns.map((c) => `<th scope="col">${c}</th>`).join("")}<th scope="col">fit s</th></tr>` +
+    run.results.map((r) => `<tr><td>${esc(r.name)}</td><td>${cell(r.rmse)}</td><td>${cell(r.mae)}</td>` +
+      columns.map((c) => `<td>${cell(r.ranking[c])}</td>`).join("") + `<td>${r.fit_seconds.toFixed(2)}</td></tr>`).join("");
+  $("pr-curve").src = `/api/evaluation/${encodeURIComponent(run.run)}/precision-recall.png`;
+  $("pr-curve").hidden = false;
+}
+
+await Promise.all([stream(), versions().catch((err) => notice(err.message)),
+                   evaluation().catch((err) => { $("evaluation").textContent = err.message; })]);
+setInterval(() => stream().catch((err) => notice(err.message)), 2000);
