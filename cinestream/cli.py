@@ -214,6 +214,7 @@ def replay_cmd(
     dataset: str = typer.Option("ml-latest-small"),
     speed: str = typer.Option("max", help="'max' or events per second, e.g. 5000"),
     limit: int | None = typer.Option(None, help="Only the first N ratings (in time order)."),
+    once: bool = typer.Option(False, help="Skip it if this dataset was already replayed into this stack's Redis."),
 ) -> None:
     """Replay a MovieLens dataset into the ratings topic in timestamp order."""
     import asyncio
@@ -221,6 +222,17 @@ def replay_cmd(
     from rich.progress import Progress
 
     from simulators.replay import load_ratings, replay
+    from storage import redis_store, replays
+
+    async def recorded(events: int | None = None) -> dict[str, float] | None:
+        redis = redis_store.connect(get_settings())
+        try:
+            name = f"{dataset}:{limit or 'all'}"
+            if events is not None:
+                await replays.mark(redis, name, events)
+            return await replays.done(redis, name)
+        finally:
+            await redis.aclose()
 
     settings = get_settings()
     source = settings.data_dir / dataset / "ratings.csv"
@@ -228,12 +240,19 @@ def replay_cmd(
         _fail(f"{source} not found: run `cinestream data fetch {dataset}`, or set CINESTREAM_DATA_DIR to the "
               f"folder holding {dataset}/")
     _require("kafka")
+    if once:
+        _require("redis")
+        if (before := asyncio.run(recorded())) is not None:
+            console.print(f"{dataset} was replayed into this stack already ({before['events']:,.0f} events): "
+                          "not again (--no-once replays it anyway)")
+            return
     ratings = load_ratings(source, limit)
     rate = None if speed == "max" else float(speed)
     with Progress(console=console) as bar:
         task = bar.add_task(f"replaying {dataset}", total=len(ratings))
         summary = asyncio.run(replay(settings.kafka_bootstrap, settings.topic_ratings, ratings, rate,
                                      progress=lambda n: bar.advance(task, n)))
+    asyncio.run(recorded(summary.events))
     console.print(f"replayed {summary.events} events in {summary.messages} messages in {summary.seconds:.1f}s "
                   f"({summary.events / summary.seconds:,.0f} events/s)")
 

@@ -32,7 +32,7 @@ for name in learn side; do
     sleep 0.5
   done
 done
-$cs replay --dataset "$dataset"
+$cs replay --dataset "$dataset" --once  # a second run of the main job does not teach every rating twice
 # A login for a real MovieLens user of the replayed dataset, whose history the app then shows; it is
 # an admin too, so the demo reaches the admin area (the stream, the model versions, the evaluation).
 $cs users demo --user-id "${CINESTREAM_DEMO_USER:-1}" --admin
