@@ -216,12 +216,15 @@ def replay_cmd(
     limit: int | None = typer.Option(None, help="Only the first N ratings (in time order)."),
     once: bool = typer.Option(False, help="Skip it if this dataset was already replayed into this stack's Redis."),
 ) -> None:
-    """Replay a MovieLens dataset into the ratings topic in timestamp order."""
+    """Replay a MovieLens dataset (any release's layout) into the ratings topic in timestamp order."""
     import asyncio
 
     from rich.progress import Progress
 
-    from simulators.replay import load_ratings, replay
+    from cinestream.catalogue.readers import BadFileError, Rejections
+    from cinestream.catalogue.sources import read_ratings
+    from evaluation.datasets import layout_of
+    from simulators.replay import replay
     from storage import redis_store, replays
 
     async def recorded(events: int | None = None) -> dict[str, float] | None:
@@ -235,10 +238,10 @@ def replay_cmd(
             await redis.aclose()
 
     settings = get_settings()
-    source = settings.data_dir / dataset / "ratings.csv"
-    if not source.exists():
-        _fail(f"{source} not found: run `cinestream data fetch {dataset}`, or set CINESTREAM_DATA_DIR to the "
-              f"folder holding {dataset}/")
+    try:
+        layout = layout_of(settings.data_dir, dataset)
+    except FileNotFoundError as exc:  # its advice names the fetch command and the setting
+        _fail(str(exc))
     _require("kafka")
     if once:
         _require("redis")
@@ -246,7 +249,17 @@ def replay_cmd(
             console.print(f"{dataset} was replayed into this stack already ({before['events']:,.0f} events): "
                           "not again (--no-once replays it anyway)")
             return
-    ratings = load_ratings(source, limit)
+    rejections = Rejections()
+    try:
+        frame = read_ratings(layout, rejections)
+    except BadFileError as exc:
+        _fail(str(exc))
+    if rejections.rows:  # the catalogue build rejected the same rows: replay what it kept
+        first = rejections.rows[0]
+        console.print(f"skipping {len(rejections.rows)} rejected row(s), first {first.file}:{first.line}: "
+                      f"{first.reason}")
+    ratings = frame.sort_values("timestamp", kind="stable")
+    ratings = ratings.iloc[:limit] if limit else ratings
     rate = None if speed == "max" else float(speed)
     with Progress(console=console) as bar:
         task = bar.add_task(f"replaying {dataset}", total=len(ratings))

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from storage.field_crypto import FieldCipher
 
-ENCRYPTED = ("email", "display_name")
+ENCRYPTED = ("email", "display_name", "demographics")
 
 
 class EmailTaken(Exception):
@@ -54,8 +55,24 @@ async def create_user(db: AsyncIOMotorDatabase, cipher: FieldCipher, user_id: in
     doc = {"_id": str(user_id), "user_id": user_id, "email": cipher.encrypt("email", email), "email_index": index,
            "display_name": cipher.encrypt("display_name", display_name), "password_hash": password_hash,
            "roles": roles, "favourite_genres": [], "source": source, "created": _now(), **(extra or {})}
-    await db.users.replace_one({"_id": str(user_id)}, doc, upsert=True)
+    # $set, not a replacement: an imported user's demographics (import_demographics) stay with the account
+    await db.users.update_one({"_id": str(user_id)}, {"$set": doc}, upsert=True)
     return doc
+
+
+async def import_demographics(db: AsyncIOMotorDatabase, cipher: FieldCipher, rows: list[dict[str, Any]]) -> int:
+    """Keep a release's users' gender, age, occupation and zip code (one encrypted field per person:
+    personal data), on their ``users`` document, made if they have no account yet; one bulk write.
+    Re-importing replaces the field: idempotent."""
+    if not rows:
+        return 0
+    writes = [UpdateOne({"_id": str(row["userId"])},
+                        {"$set": {"demographics": cipher.encrypt("demographics", json.dumps(
+                            {k: v for k, v in row.items() if k != "userId"}, sort_keys=True))},
+                         "$setOnInsert": {"user_id": int(row["userId"]), "source": "dataset", "roles": []}},
+                        upsert=True) for row in rows]
+    result = await db.users.bulk_write(writes, ordered=False)
+    return int(result.upserted_count + result.modified_count)
 
 
 async def get_user(db: AsyncIOMotorDatabase, user_id: int) -> dict[str, Any] | None:
@@ -73,7 +90,8 @@ def readable(cipher: FieldCipher, doc: dict[str, Any]) -> dict[str, Any]:
             "display_name": cipher.decrypt("display_name", doc["display_name"]), "roles": doc["roles"],
             "favourite_genres": doc.get("favourite_genres", []), "source": doc.get("source"),
             "created": doc["created"].isoformat() if doc.get("created") else None,
-            **({"demographics": doc["demographics"]} if doc.get("demographics") else {})}
+            **({"demographics": json.loads(cipher.decrypt("demographics", doc["demographics"]))}
+               if doc.get("demographics") else {})}
 
 
 async def events_of(db: AsyncIOMotorDatabase, user_id: int) -> list[dict[str, Any]]:
@@ -107,7 +125,7 @@ async def rotate_keys(db: AsyncIOMotorDatabase, cipher: FieldCipher) -> tuple[in
 async def delete_user(db: AsyncIOMotorDatabase, user_id: int) -> None:
     """The account and everything MongoDB holds about the person (events and ratings included)."""
     doc = await get_user(db, user_id)
-    if doc is not None:
+    if doc is not None and "email_index" in doc:  # an imported user without a login has none
         await db.user_emails.delete_one({"_id": doc["email_index"]})
     await db.users.delete_one({"_id": str(user_id)})
     await asyncio.gather(db.refresh_tokens.delete_many({"user_id": user_id}),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from cinestream.catalogue.layouts import find_layout
 from cinestream.catalogue.readers import Rejections
 from cinestream.catalogue.sources import read_kg, read_movielens, read_tmdb
 from cinestream.catalogue.stats import movie_stats, normalise, user_stats
@@ -30,6 +31,8 @@ class Catalogue:
     ratings: pd.DataFrame
     users: pd.DataFrame
     report: dict[str, Any] = field(default_factory=dict)
+    #: userId, gender, age, occupation, zip of the release's users (ml-1m, ml-100k); empty for others
+    demographics: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def search_key(title: str, alt_title: str | None) -> str:
@@ -49,7 +52,7 @@ def fingerprint(paths: list[Path]) -> str:
 
 
 def input_files(movielens: Path, tmdb: Path | None, kg: Path | None) -> list[Path]:
-    files = [movielens / f for f in ("movies.csv", "links.csv", "tags.csv", "ratings.csv")]
+    files = find_layout(movielens).files()
     if tmdb:
         files += [tmdb / "tmdb_5000_movies.csv", tmdb / "tmdb_5000_credits.csv"]
     if kg:
@@ -69,14 +72,19 @@ def build_catalogue(movielens: Path, tmdb: Path | None, kg: Path | None, prior_w
     users = user_stats(ratings)
     ratings = normalise(ratings, users)
     stats = movie_stats(ratings, prior_weight)
+    # without a links file (ml-1m, ml-10m, ml-100k), TMDB is joined by normalised title and year
+    by_title = {title_key(m["tmdb_title"], int(m["release_date"][:4]) if m["release_date"] else None): tid
+                for tid, m in tmdb_movies.items()} if not ml.links else {}
 
-    fixed_titles = merged_tmdb = merged_kg = year_from_tmdb = 0
+    fixed_titles = merged_tmdb = merged_kg = year_from_tmdb = tmdb_by_title = 0
     by_key: dict[str, list[int]] = {}
     movies: list[dict[str, Any]] = []
     for base in ml.movies:
         parsed = parse_title(base["raw_title"])
         fixed_titles += parsed.fixed
         imdb_id, tmdb_id = ml.links.get(base["movieId"], (None, None))
+        if by_title and (tmdb_id := by_title.get(title_key(parsed.title, parsed.year))) is not None:
+            tmdb_by_title += 1
         extra = tmdb_movies.get(tmdb_id) if tmdb_id is not None else None
         year = parsed.year
         if year is None and extra and extra["release_date"]:
@@ -117,6 +125,8 @@ def build_catalogue(movielens: Path, tmdb: Path | None, kg: Path | None, prior_w
 
     report: dict[str, Any] = {
         "build_version": BUILD_VERSION,
+        "layout": ml.layout,
+        "tmdb_by_title": tmdb_by_title if by_title else None,
         # a list, not a dict: MongoDB keys may not contain the '.' of a file name
         "rows_read": [{"file": f, "rows": n} for f, n in {**ml.rows_read, "tmdb_5000_movies.csv": tmdb_rows}.items()],
         "movies": len(movies),
@@ -130,6 +140,8 @@ def build_catalogue(movielens: Path, tmdb: Path | None, kg: Path | None, prior_w
         "ratings": len(ratings),
         "ratings_orphan_movie": int(orphan.sum()),
         "users": len(users),
+        "users_with_demographics": len(ml.users),
         "rejected": [{"file": r.file, "line": r.line, "reason": r.reason} for r in rejections.rows],
     }
-    return Catalogue(movies=movies, ratings=ratings.reset_index(drop=True), users=users, report=report)
+    return Catalogue(movies=movies, ratings=ratings.reset_index(drop=True), users=users, report=report,
+                     demographics=ml.users)

@@ -12,10 +12,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cinestream.catalogue.build import build_catalogue, fingerprint, input_files
+from cinestream.catalogue.layouts import find_layout
 from cinestream.catalogue.readers import BadFileError
 from cinestream.catalogue.titles import title_key
+from cinestream.secrets import load_secrets
 from cinestream.settings import Settings
-from storage import catalogue_store
+from storage import catalogue_store, user_store
 from storage.mongo import connect, database
 
 
@@ -25,11 +27,10 @@ class CatalogueJobError(RuntimeError):
 
 def dataset_folders(settings: Settings) -> tuple[Path, Path | None, Path | None]:
     movielens = settings.data_dir / settings.dataset
-    if not (movielens / "movies.csv").exists():
-        raise CatalogueJobError(
-            f"{movielens}/movies.csv not found: set CINESTREAM_DATA_DIR to the folder holding "
-            f"{settings.dataset}/, or run `cinestream data fetch {settings.dataset}`"
-        )
+    try:
+        find_layout(movielens)
+    except BadFileError as exc:  # the advice names every layout and what the folder holds
+        raise CatalogueJobError(str(exc)) from None
     tmdb = settings.data_dir / "tmdb-5000"
     kg = settings.data_dir / "ml-100k"
     return movielens, tmdb if tmdb.is_dir() else None, kg if (kg / "ml-100k.kg").exists() else None
@@ -63,6 +64,10 @@ async def run_build(settings: Settings, console: Console, force: bool = False) -
                 db, catalogue.movies, catalogue.ratings, catalogue.users, catalogue.report, stamp,
                 progress=lambda n: bar.advance(task, n),
             )
+        if len(catalogue.demographics):
+            cipher = load_secrets(settings).cipher()
+            imported = await user_store.import_demographics(db, cipher, catalogue.demographics.to_dict("records"))
+            result["demographics"] = {"users": imported}
         print_(f"report saved to {report_file}")
         return f"catalogue loaded: {json.dumps(result)} in {time.monotonic() - started:.1f}s"
     finally:
@@ -96,6 +101,9 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         table.add_row(f"merged with {name}", str(count), f"{count / movies:.1%}")
     for name, count in report["have"].items():
         table.add_row(f"with {name}", str(count), f"{count / movies:.1%}")
+    if report.get("tmdb_by_title") is not None:
+        table.add_row(f"TMDB joined by title and year ({report['layout']} layout: no links file)",
+                      str(report["tmdb_by_title"]), f"{report['tmdb_by_title'] / movies:.1%}")
     table.add_row("titles fixed (article/alt title)", str(report["fixed_titles"]), "")
     table.add_row("duplicate titles (kept, distinct ids)", str(len(report["duplicate_titles"])), "")
     table.add_row("ratings / users", f"{report['ratings']} / {report['users']}", "")

@@ -14,7 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cinestream.catalogue.readers import BadFileError, Rejections, read_rows
+from cinestream.catalogue.layouts import (
+    RATING_COLUMNS,
+    Layout,
+    find_layout,
+    genre_list,
+    read_movies,
+    read_ratings_file,
+    read_tags,
+    read_users,
+)
+from cinestream.catalogue.readers import Rejections, read_rows
 from cinestream.catalogue.titles import clean_text, parse_title, title_key
 
 RATING_STEPS = np.arange(0.5, 5.01, 0.5)
@@ -23,86 +33,83 @@ RATING_STEPS = np.arange(0.5, 5.01, 0.5)
 @dataclass
 class MovieLens:
     movies: list[dict]
-    links: dict[int, tuple[str | None, int | None]]  # movieId -> (imdbId, tmdbId)
+    links: dict[int, tuple[str | None, int | None]]  # movieId -> (imdbId, tmdbId); empty without a links file
     tags: dict[int, list[str]]
     ratings: pd.DataFrame  # userId, movieId, rating, timestamp
+    users: pd.DataFrame  # userId, gender, age, occupation, zip: the release's demographics (may be empty)
     rows_read: dict[str, int]
+    layout: str
 
 
 def read_movielens(folder: Path, rejections: Rejections) -> MovieLens:
+    """Any MovieLens release (``cinestream.catalogue.layouts``): movies, links, tags, ratings, users."""
+    layout = find_layout(folder)
     rows_read: dict[str, int] = {}
+
+    def count(path: Path) -> None:
+        rows_read[path.name] = rows_read.get(path.name, 0) + 1
+
     movies: list[dict] = []
     seen: set[int] = set()
-    path = folder / "movies.csv"
-    for line, row in read_rows(path, ("movieId", "title", "genres")):
-        rows_read["movies.csv"] = rows_read.get("movies.csv", 0) + 1
-        try:
-            movie_id = int(row["movieId"])
-        except ValueError:
-            rejections.add(path, line, f"movieId {row['movieId']!r} is not an integer")
+    path = layout.movies
+    for line, movie_id, title, genres in read_movies(layout, rejections):
+        count(path)
+        if movie_id < 0:
+            rejections.add(path, line, "the movie id is not an integer")
             continue
         if movie_id in seen:
             rejections.add(path, line, f"duplicate movieId {movie_id}")
             continue
-        if not row["title"].strip():
+        if not title.strip():
             rejections.add(path, line, "empty title")
             continue
         seen.add(movie_id)
-        genres = [] if row["genres"].strip() == "(no genres listed)" else row["genres"].split("|")
-        movies.append({"movieId": movie_id, "raw_title": row["title"],
-                       "genres": list(dict.fromkeys(clean_text(g) for g in genres if g.strip()))})
+        movies.append({"movieId": movie_id, "raw_title": title, "genres": genre_list(genres)})
 
     links: dict[int, tuple[str | None, int | None]] = {}
-    path = folder / "links.csv"
-    for line, row in read_rows(path, ("movieId", "imdbId", "tmdbId")):
-        rows_read["links.csv"] = rows_read.get("links.csv", 0) + 1
-        try:
-            links[int(row["movieId"])] = (row["imdbId"] or None, int(row["tmdbId"]) if row["tmdbId"] else None)
-        except ValueError:
-            rejections.add(path, line, f"non-integer movieId/tmdbId {row['movieId']!r}/{row['tmdbId']!r}")
+    if layout.links is not None:
+        for line, row in read_rows(layout.links, ("movieId", "imdbId", "tmdbId")):
+            count(layout.links)
+            try:
+                links[int(row["movieId"])] = (row["imdbId"] or None, int(row["tmdbId"]) if row["tmdbId"] else None)
+            except ValueError:
+                rejections.add(layout.links, line, f"non-integer movieId/tmdbId {row['movieId']!r}/{row['tmdbId']!r}")
 
     tags: dict[int, dict[str, int]] = defaultdict(dict)
-    path = folder / "tags.csv"
-    if path.exists():
-        for line, row in read_rows(path, ("userId", "movieId", "tag")):
-            rows_read["tags.csv"] = rows_read.get("tags.csv", 0) + 1
-            tag = clean_text(row["tag"]).lower()
-            if not tag or not row["movieId"].isdigit():
-                rejections.add(path, line, "empty tag or bad movieId")
-                continue
-            counts = tags[int(row["movieId"])]
-            counts[tag] = counts.get(tag, 0) + 1
+    for line, movie_id, raw_tag in read_tags(layout, rejections):
+        count(layout.tags)  # type: ignore[arg-type]  # read_tags yields only when the layout has tags
+        tag = clean_text(raw_tag).lower()
+        if not tag or movie_id < 0:
+            rejections.add(layout.tags, line, "empty tag or bad movieId")  # type: ignore[arg-type]
+            continue
+        counts = tags[movie_id]
+        counts[tag] = counts.get(tag, 0) + 1
 
-    ratings = read_ratings(folder / "ratings.csv", rejections)
-    rows_read["ratings.csv"] = int(ratings.attrs["rows_read"])
+    ratings = read_ratings(layout, rejections)
+    rows_read[layout.ratings.name] = int(ratings.attrs["rows_read"])
+    users = read_users(layout, rejections)
+    if layout.users is not None:
+        rows_read[layout.users.name] = len(users)
     ranked = {m: sorted(c, key=lambda t: (-c[t], t)) for m, c in tags.items()}
-    return MovieLens(movies, links, ranked, ratings, rows_read)
+    return MovieLens(movies, links, ranked, ratings, users, rows_read, layout.kind)
 
 
-def read_ratings(path: Path, rejections: Rejections) -> pd.DataFrame:
-    """Ratings, validated in bulk (pandas' C parser); the file line of a bad row is its index + 2."""
-    if not path.is_file():
-        raise BadFileError(path, 0, "file not found (check CINESTREAM_DATA_DIR or run `cinestream data fetch`)")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as exc:
-        raise BadFileError(path, 0, str(exc)) from None
-    missing = {"userId", "movieId", "rating", "timestamp"} - set(raw.columns)
-    if missing:
-        raise BadFileError(path, 1, f"header lacks column(s) {', '.join(sorted(missing))}")
-    columns = ("userId", "movieId", "rating", "timestamp")
-    frame = pd.DataFrame({c: pd.to_numeric(raw[c], errors="coerce") for c in columns})
+def read_ratings(layout: Layout, rejections: Rejections) -> pd.DataFrame:
+    """Ratings of any layout, validated in bulk (pandas' C parser); each bad row is rejected with its line."""
+    raw, first_line = read_ratings_file(layout)
+    path = layout.ratings
+    frame = pd.DataFrame({c: pd.to_numeric(raw[c], errors="coerce") for c in RATING_COLUMNS})
     bad_number = frame.isna().any(axis=1)
     on_scale = np.isin(frame["rating"].to_numpy(), RATING_STEPS)
     bad = bad_number | ~on_scale
     for index in np.flatnonzero(bad.to_numpy()):
         rating = raw["rating"].iloc[index]
         reason = "non-numeric field" if bad_number.iloc[index] else f"rating {rating} not in 0.5..5.0 step 0.5"
-        rejections.add(path, int(index) + 2, reason)
+        rejections.add(path, int(index) + first_line, reason)
     good = frame[~bad].astype({"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"})
     dupes = good.duplicated(["userId", "movieId", "timestamp"], keep="first")
     for index in np.flatnonzero(dupes.to_numpy()):
-        rejections.add(path, int(good.index[index]) + 2, "duplicate (userId, movieId, timestamp)")
+        rejections.add(path, int(good.index[index]) + first_line, "duplicate (userId, movieId, timestamp)")
     good = good[~dupes].reset_index(drop=True)
     good.attrs["rows_read"] = len(raw)
     return good

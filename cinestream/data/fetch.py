@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from cinestream.catalogue.layouts import find_layout
+from cinestream.catalogue.readers import BadFileError
 from cinestream.data.registry import ARCHIVES, Archive
 
 Progress = Callable[[int, int | None], None]  # (bytes just received, total size if known)
@@ -82,16 +84,23 @@ def download(url: str, target: Path, progress: Progress | None = None, timeout: 
     part.rename(target)
 
 
+def _holds_a_release(folder: Path) -> bool:
+    try:
+        return find_layout(folder).ratings.is_file()
+    except BadFileError:
+        return False
+
+
 def fetch(name: str, base_url: str, cache: Path, data_dir: Path, progress: Progress | None = None,
           archive: Archive | None = None) -> Path:
     """Make ``data_dir/name`` hold the unpacked dataset; download only what is not cached."""
+    folder = data_dir / name
+    marker = folder / ".verified"
+    if marker.exists() or _holds_a_release(folder):
+        return folder  # fetched before, or provided in any layout (a shared copy, a generated release)
     archive = archive or ARCHIVES.get(name)
     if archive is None:
         raise FetchError(f"unknown dataset {name!r}; known: {', '.join(ARCHIVES)}")
-    folder = data_dir / name
-    marker = folder / ".verified"
-    if marker.exists() or (folder / archive.ratings_file).exists():
-        return folder  # fetched before, or provided (e.g. a shared read-only copy)
     downloads = cache / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     placed = data_dir / archive.filename()  # an archive the user brought (offline machines)

@@ -49,3 +49,34 @@ async def test_duplicate_rating_is_refused_by_the_unique_index(built_catalogue: 
 
     with pytest.raises(DuplicateKeyError):
         await db.ratings.insert_one({"_id": "other-id", "userId": 1, "movieId": 1, "timestamp": 964982703})
+
+
+async def test_the_shared_ml_100k_in_recbole_layout_builds_with_its_users_demographics(stack: Settings) -> None:
+    """Another layout end to end: RecBole's atomic files, TMDB joined by title and year (no links file),
+    the users' demographics kept encrypted on their documents and readable by their owner."""
+    from cinestream import accounts
+    from cinestream.secrets import load_secrets
+    from storage import user_store
+    from storage.mongo import connect, database
+
+    settings = stack.model_copy(update={"dataset": "ml-100k", "mongo_db": "cinestream_test_layouts"})
+    client = connect(settings)
+    db = database(client, settings)
+    try:
+        said = await run_build(settings, Console(quiet=True), force=True)
+        assert said.startswith("catalogue loaded") and '"demographics": {"users": 943}' in said, said
+        assert await db.movies.count_documents({}) == 1682
+        report = (await db.meta.find_one({"_id": "catalogue"}))["report"]
+        assert report["layout"] == "recbole" and report["tmdb_by_title"] > 400 and not report["rejected"]
+        toy = await db.movies.find_one({"movieId": 1})
+        assert toy is not None and toy["title"] == "Toy Story" and toy["directors"] == ["John Lasseter"]
+        stored = await db.users.find_one({"_id": "1"})
+        assert stored is not None and "technician" not in str(stored)  # encrypted at rest
+        cipher = load_secrets(settings).cipher()
+        email, _ = await accounts.demo_login(db, cipher, 1)
+        account = await user_store.find_by_email(db, cipher, email)
+        assert account is not None and user_store.readable(cipher, account)["demographics"] == {
+            "age": "24", "gender": "M", "occupation": "technician", "zip": "85711"}  # kept through the login
+    finally:
+        await client.drop_database("cinestream_test_layouts")
+        client.close()

@@ -31,7 +31,7 @@ CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "catalogue show": (["toy story"], 1, ["cannot reach MongoDB"]),
     "api": ([], 1, ["cannot reach MongoDB"]),
     "worker": ([], 1, ["cannot reach Kafka", "CINESTREAM_KAFKA_BOOTSTRAP"]),
-    "replay": ([], 1, ["ratings.csv not found", "cinestream data fetch ml-latest-small"]),
+    "replay": ([], 1, ["no ratings file for 'ml-latest-small'", "movies.csv", "cinestream data fetch ml-latest-small"]),
     "load": (["--duration", "1"], 1, ["cannot reach Kafka"]),
     "evaluate": ([], 1, ["no ratings file", "cinestream data fetch ml-latest-small"]),
     "model bootstrap": ([], 1, ["cannot reach"]),

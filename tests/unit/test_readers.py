@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from cinestream.catalogue.layouts import Layout
 from cinestream.catalogue.readers import BadFileError, Rejections, read_rows
 from cinestream.catalogue.sources import read_ratings
 
@@ -38,7 +39,7 @@ def test_bad_ratings_are_rejected_with_their_line(tmp_path: Path) -> None:
         "2,10,0.5,100\n"
     )
     rejections = Rejections()
-    ratings = read_ratings(path, rejections)
+    ratings = read_ratings(Layout("csv", tmp_path, tmp_path / "movies.csv", path), rejections)
     assert ratings[["userId", "movieId", "rating"]].values.tolist() == [[1, 10, 4.0], [2, 10, 0.5]]
     lines = [(r.line, r.reason.split()[0]) for r in rejections.rows]
     assert lines == [(3, "rating"), (4, "non-numeric"), (5, "duplicate")]
