@@ -120,10 +120,47 @@ def data_fetch(
             bar.update(task, advance=received, total=total)
 
         try:
-            folder = fetch(name, settings.dataset_base_url, settings.cache_dir, settings.data_dir, advance)
+            folder = fetch(name, settings.dataset_base_url, settings.cache_dir, settings.release_dir(name).parent,
+                           advance)  # a generated release counts as fetched
         except (FetchError, OSError) as exc:
             _fail(str(exc))
     console.print(f"{name}: ready in {folder}")
+
+
+@data_app.command("generate")
+def data_generate(
+    name: str = typer.Argument(..., help="the release's name, e.g. ml-1m-synthetic (then CINESTREAM_DATASET=it)"),
+    like: str = typer.Option("ml-1m", help="imitate this release's users, movies, ratings and layout: "
+                                           "ml-100k, ml-1m, ml-10m or ml-25m"),
+    scale: float = typer.Option(1.0, help="multiply users and ratings (movies stay)"),
+    layout: str | None = typer.Option(None, help="'csv' or 'dat' (default: the imitated release's)"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Write a synthetic MovieLens release (Zipf popularity, MovieLens-shaped users and timestamps, real
+    titles reused) into the cache's generated folder, for sizes this machine cannot download."""
+    from rich.progress import Progress
+
+    from cinestream.data.synthetic import LIKE, generate
+
+    if like not in LIKE:
+        _fail(f"--like must be one of {', '.join(LIKE)}, not {like!r}")
+    settings = get_settings()
+    template = settings.data_dir / "ml-latest-small" / "movies.csv"
+    if not template.is_file():
+        _fail(f"{template} not found: the generator reuses ml-latest-small's titles; run "
+              "`cinestream data fetch ml-latest-small` or set CINESTREAM_DATA_DIR")
+    if (settings.data_dir / name).exists():
+        _fail(f"{settings.data_dir / name} exists: a generated release must not shadow a real one; pick another name")
+    import pandas as pd
+
+    users, movies, ratings, shipped = LIKE[like]
+    users, ratings = max(1, round(users * scale)), max(1, round(ratings * scale))
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"generating {name} ({ratings:,} ratings)", total=ratings)
+        made = generate(settings.generated_dir / name, users, movies, ratings, layout or shipped,
+                        pd.read_csv(template), seed, progress=lambda n: bar.advance(task, n))
+    console.print(f"{name}: {made.ratings:,} ratings of {made.users:,} users on {made.movies:,} movies in "
+                  f"{made.folder} (use it with CINESTREAM_DATASET={name})")
 
 
 @catalogue_app.command("build")
@@ -239,7 +276,7 @@ def replay_cmd(
 
     settings = get_settings()
     try:
-        layout = layout_of(settings.data_dir, dataset)
+        layout = layout_of(settings.release_dir(dataset).parent, dataset)
     except FileNotFoundError as exc:  # its advice names the fetch command and the setting
         _fail(str(exc))
     _require("kafka")
@@ -288,8 +325,8 @@ def evaluate_cmd(
         _fail(f"--split must be 'random' or 'temporal', not {split!r}")
     settings = get_settings()
     try:
-        prepared = prepare(settings.data_dir, dataset, "random" if split == "random" else "temporal", test_share,
-                           last, seed)
+        prepared = prepare(settings.release_dir(dataset).parent, dataset,
+                           "random" if split == "random" else "temporal", test_share, last, seed)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     lineup = our_models(prepared.vectors, seed)
@@ -419,16 +456,18 @@ def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0,
     _require("kafka")
     import asyncio
 
+    import numpy as np
+
+    from cinestream.catalogue.layouts import find_layout, read_movies
+    from cinestream.catalogue.readers import BadFileError, Rejections
     from simulators.load import generate
 
     settings = get_settings()
-    catalogue = settings.data_dir / settings.dataset / "movies.csv"
-    if not catalogue.exists():
-        _fail(f"{catalogue} not found: the load draws movies from the catalogue's dataset (the stream refuses "
-              f"others); run `cinestream data fetch {settings.dataset}` or set CINESTREAM_DATA_DIR")
-    import pandas as pd
-
-    movies = pd.read_csv(catalogue, usecols=["movieId"])["movieId"].to_numpy()
+    try:  # the load draws movies from the catalogue's release: the stream refuses others
+        layout = find_layout(settings.release_dir(settings.dataset))
+        movies = np.array([m for _, m, _, _ in read_movies(layout, Rejections()) if m >= 0])
+    except BadFileError as exc:
+        _fail(str(exc))
     with console.status(f"{rate:,.0f} events/s for {duration:.0f}s…"):
         summary = asyncio.run(generate(settings.kafka_bootstrap, settings.topic_ratings, settings.topic_watches,
                                        users=users, movies=movies, rate=rate, duration_s=duration))

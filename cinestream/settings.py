@@ -129,6 +129,19 @@ class Settings(BaseSettings):
         return server in self._external
 
     @property
+    def generated_dir(self) -> Path:
+        """Where ``cinestream data generate`` writes synthetic releases (the data dir may be a shared,
+        read-only copy)."""
+        return self.cache_dir / "generated"
+
+    def release_dir(self, name: str) -> Path:
+        """The folder of release ``name``: under the data dir, else a generated one, else where a fetch puts it."""
+        for folder in (self.data_dir / name, self.generated_dir / name):
+            if folder.is_dir():
+                return folder
+        return self.data_dir / name
+
+    @property
     def reports_dir(self) -> Path:
         return self.stack_dir / "reports"
 

@@ -26,7 +26,7 @@ class CatalogueJobError(RuntimeError):
 
 
 def dataset_folders(settings: Settings) -> tuple[Path, Path | None, Path | None]:
-    movielens = settings.data_dir / settings.dataset
+    movielens = settings.release_dir(settings.dataset)
     try:
         find_layout(movielens)
     except BadFileError as exc:  # the advice names every layout and what the folder holds
