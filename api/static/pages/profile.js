@@ -5,6 +5,11 @@ await required();
 const person = await api("/api/me");
 $("display_name").value = person.display_name;
 $("email").textContent = person.email;
+if (person.demographics) {  // an imported MovieLens user: what the release said about them (stored encrypted)
+  const d = person.demographics;
+  $("demographics").textContent = `From the dataset: ${d.gender}, age ${d.age}, occupation ${d.occupation}, zip ${d.zip}`;
+  $("demographics").hidden = false;
+}
 
 $("profile").addEventListener("submit", async (e) => {
   e.preventDefault();
