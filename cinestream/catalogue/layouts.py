@@ -86,8 +86,8 @@ def _encoding(path: Path) -> str:
 
 
 def _split_lines(path: Path, sep: str, fields: int) -> Iterator[tuple[int, list[str]]]:
-    """``(line, fields)`` of a headerless file split by ``sep`` (titles may hold ``sep`` in the
-    last-but-one position only for ``::`` files, which never happens in GroupLens' releases)."""
+    """``(line, fields)`` of a headerless file split by ``sep`` into at most ``fields`` parts (0: all),
+    so a last field may hold the separator (never seen in GroupLens' files, but not then misread)."""
     if not path.is_file():
         raise BadFileError(path, 0, "file not found")
     with path.open(encoding=_encoding(path), newline="") as handle:
