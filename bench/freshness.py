@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.progress import Progress
 
 from api.security import tokens
+from bench.tools import free_port
 from cinestream.secrets import load_secrets
 from cinestream.settings import Settings, get_settings
 from simulators.replay import load_ratings, replay
@@ -170,7 +170,7 @@ async def run_through_api(args: argparse.Namespace) -> None:
     """The same private topic, Redis database and learning worker as ``run``, plus an API process of
     their own (``cinestream api`` on a free port): a person's rating travels the whole path."""
     settings = get_settings()
-    port = _free_port()
+    port = free_port()
     key = load_secrets(settings).jwt_secret
     base = f"http://127.0.0.1:{port}"
     ratings = load_ratings(settings.data_dir / args.dataset / "ratings.csv")
@@ -233,11 +233,6 @@ async def run_through_api(args: argparse.Namespace) -> None:
           f"max {listed.max():.1f} ms")
     print(f"ratio API / Redis: p50 {p(listed, 50) / p(in_redis, 50):.2f}x, p99 {p(listed, 99) / p(in_redis, 99):.2f}x")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _wait_until_served(client: httpx.AsyncClient, url: str, api: subprocess.Popen[bytes]) -> None:

@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     ratings = load_ratings(get_settings().data_dir / args.dataset / "ratings.csv")
-    v2 = [payload for _, payload, _ in envelopes(ratings, 200, "replay")]
+    v2 = [payload for _, payload, _ in envelopes(ratings, 200, "replay", 8)]
     v1 = [as_version_1(payload) for payload in v2]
     n = len(ratings)
     assert len(columns_of(v2)) == len(columns_of(v1)) == n

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -30,3 +31,10 @@ def vegeta() -> Path:
         bin_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(["go", "install", VEGETA], check=True, env={**os.environ, "GOBIN": str(bin_dir)})
     return tool
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,7 +1,12 @@
 """Replay a MovieLens ratings file into Kafka in timestamp order, through the public topic only.
 
-Consecutive ratings of one user are packed into one envelope (up to ``per_message`` events),
-keyed by the user id so a user's events stay in order on one partition.
+Events are packed per partition, not per user: each user's events go to the partition Kafka's
+default partitioner gives their id as a key (murmur2, as aiokafka and the Java client hash it),
+so a user's events stay in order on one partition and an erasure keyed by the user lands behind
+them, and one envelope carries up to ``per_message`` events of any users of that partition. Real
+traffic interleaves users: packed per user, ml-1m-shaped data made 915,466 messages of 1.08 events
+for 984,991 ratings, and the workers paid faust's per-message cost for each. The stream is cut into
+windows of ``per_message`` x partitions events in time order, so a paced replay stays in time order.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from streams.schemas import encode_columns
 
@@ -28,17 +34,31 @@ class ReplaySummary:
     started: float  # ``time.perf_counter()`` when the first message was handed to the producer
 
 
-def envelopes(ratings: pd.DataFrame, per_message: int, source: str) -> list[tuple[int, bytes, int]]:
-    """``(user, payload, n_events)`` per message (columnar, schema version 2), in the ratings' order."""
+def partition_of(users: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition Kafka's default partitioner picks for each user id as a key (``str(id)``)."""
+    unique, inverse = np.unique(users, return_inverse=True)
+    hashed = np.array([(murmur2(str(u).encode()) & 0x7FFFFFFF) % partitions for u in unique.tolist()],
+                      dtype=np.int64)
+    return hashed[inverse] if len(unique) else np.zeros(0, dtype=np.int64)
+
+
+def envelopes(ratings: pd.DataFrame, per_message: int, source: str, partitions: int
+              ) -> list[tuple[int, bytes, int]]:
+    """``(partition, payload, n_events)`` per message (columnar, schema version 2), in time windows."""
     users = ratings["userId"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    runs = zip(starts.tolist(), [*starts[1:].tolist(), len(users)], strict=True)
+    parts = partition_of(users, partitions)
+    window = np.arange(len(users)) // (per_message * partitions)
+    order = np.lexsort((parts, window))  # stable: each partition's events keep their time order
+    key = window[order] * partitions + parts[order]
+    cut = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    runs = zip(cut.tolist(), [*cut[1:].tolist(), len(order)], strict=True)
     bounds = [(a, min(a + per_message, end)) for start, end in runs for a in range(start, end, per_message)]
     run = uuid.uuid4().hex[:8]
-    event_ids = [f"{source}-{run}-{j}" for j in range(len(users))]
-    movies, stars = ratings["movieId"].to_numpy(), ratings["rating"].to_numpy(dtype=np.float64)
-    times = ratings["timestamp"].to_numpy(dtype=np.float64)
-    return [(int(users[a]), encode_columns("rating", source, event_id=event_ids[a:b], user_id=users[a:b],
+    event_ids = np.array([f"{source}-{run}-{j}" for j in range(len(users))], dtype=object)[order]
+    users, parts = users[order], parts[order]
+    movies, stars = ratings["movieId"].to_numpy()[order], ratings["rating"].to_numpy(dtype=np.float64)[order]
+    times = ratings["timestamp"].to_numpy(dtype=np.float64)[order]
+    return [(int(parts[a]), encode_columns("rating", source, event_id=event_ids[a:b].tolist(), user_id=users[a:b],
                                            movie_id=movies[a:b], rating=stars[a:b], timestamp=times[a:b]), b - a)
             for a, b in bounds]
 
@@ -52,16 +72,16 @@ async def replay(bootstrap: str, topic: str, ratings: pd.DataFrame, rate: float 
                  per_message: int = 200, source: str = "replay",
                  progress: Callable[[int], None] | None = None) -> ReplaySummary:
     """Produce ``ratings``; ``rate`` caps events per second (None: as fast as the broker takes them)."""
-    messages = envelopes(ratings, per_message, source)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
                                 max_batch_size=256 * 1024)
     await producer.start()
-    started = time.perf_counter()
-    sent = 0
-    deliveries = []
     try:
-        for user, payload, n in messages:
-            deliveries.append(await producer.send(topic, payload, key=str(user).encode()))
+        messages = envelopes(ratings, per_message, source, len(await producer.partitions_for(topic)))
+        started = time.perf_counter()
+        sent = 0
+        deliveries = []
+        for partition, payload, n in messages:
+            deliveries.append(await producer.send(topic, payload, partition=partition))
             sent += n
             if progress:
                 progress(n)
