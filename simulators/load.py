@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
+from simulators.partitions import partition_of
 from streams.schemas import KIND_FIELDS, encode_columns
 
 
@@ -51,14 +52,17 @@ def synthetic_events(rng: np.random.Generator, users: int, movies: int | np.ndar
     return ratings, watches
 
 
-def envelopes(kind: Literal["rating", "watch"], events: list[dict[str, object]]) -> list[tuple[object, bytes]]:
-    """One columnar envelope (schema version 2) per user: that user's events of this tick, in order."""
-    by_user: dict[object, list[dict[str, object]]] = defaultdict(list)
-    for event in events:
-        by_user[event["user_id"]].append(event)
+def envelopes(kind: Literal["rating", "watch"], events: list[dict[str, object]], partitions: int
+              ) -> list[tuple[int, bytes]]:
+    """One columnar envelope (schema version 2) per partition: the events of this tick whose users
+    Kafka's partitioner puts there, in order (``simulators.partitions``)."""
+    parts = partition_of(np.array([e["user_id"] for e in events], dtype=np.int64), partitions)
+    by_partition: dict[int, list[dict[str, object]]] = defaultdict(list)
+    for event, partition in zip(events, parts.tolist(), strict=True):
+        by_partition[partition].append(event)
     fields = ["event_id", *KIND_FIELDS[kind]]
-    return [(user, encode_columns(kind, "load", **{name: [e[name] for e in own] for name in fields}))
-            for user, own in by_user.items()]
+    return [(partition, encode_columns(kind, "load", **{name: [e[name] for e in own] for name in fields}))
+            for partition, own in sorted(by_partition.items())]
 
 
 async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users: int = 1000,
@@ -72,14 +76,16 @@ async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users
     started = time.perf_counter()
     sent_r = sent_w = 0
     try:
+        partitions = {topic: len(await producer.partitions_for(topic)) for topic in (ratings_topic, watches_topic)}
         tick = 0.1
         while (elapsed := time.perf_counter() - started) < duration_s:
             n = max(1, int(rate * tick))
             ratings, watches = synthetic_events(rng, users, movies, n, f"{run}-{sent_r + sent_w}", first_user)
             batches: list[tuple[str, Literal["rating", "watch"], list[dict[str, object]]]] = [
                 (ratings_topic, "rating", ratings), (watches_topic, "watch", watches)]
-            deliveries = [await producer.send(topic, payload, key=str(user).encode())
-                          for topic, kind, events in batches for user, payload in envelopes(kind, events)]
+            deliveries = [await producer.send(topic, payload, partition=partition)
+                          for topic, kind, events in batches if events
+                          for partition, payload in envelopes(kind, events, partitions[topic])]
             await asyncio.gather(*deliveries)  # a failed delivery raises here instead of vanishing
             sent_r, sent_w = sent_r + len(ratings), sent_w + len(watches)
             ahead = (sent_r + sent_w) / rate - elapsed

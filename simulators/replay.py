@@ -1,11 +1,8 @@
 """Replay a MovieLens ratings file into Kafka in timestamp order, through the public topic only.
 
-Events are packed per partition, not per user: each user's events go to the partition Kafka's
-default partitioner gives their id as a key (murmur2, as aiokafka and the Java client hash it),
-so a user's events stay in order on one partition and an erasure keyed by the user lands behind
-them, and one envelope carries up to ``per_message`` events of any users of that partition. Real
-traffic interleaves users: packed per user, ml-1m-shaped data made 915,466 messages of 1.08 events
-for 984,991 ratings, and the workers paid faust's per-message cost for each. The stream is cut into
+Events are packed per partition, not per user (``simulators.partitions``): one envelope carries up
+to ``per_message`` events of any users of that partition. Packed per user, ml-1m-shaped data
+(interleaved users) made 915,466 messages of 1.08 events for 984,991 ratings. The stream is cut into
 windows of ``per_message`` x partitions events in time order, so a paced replay stays in time order.
 """
 
@@ -21,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
+from simulators.partitions import partition_of
 from streams.schemas import encode_columns
 
 
@@ -32,14 +29,6 @@ class ReplaySummary:
     messages: int
     seconds: float
     started: float  # ``time.perf_counter()`` when the first message was handed to the producer
-
-
-def partition_of(users: np.ndarray, partitions: int) -> np.ndarray:
-    """The partition Kafka's default partitioner picks for each user id as a key (``str(id)``)."""
-    unique, inverse = np.unique(users, return_inverse=True)
-    hashed = np.array([(murmur2(str(u).encode()) & 0x7FFFFFFF) % partitions for u in unique.tolist()],
-                      dtype=np.int64)
-    return hashed[inverse] if len(unique) else np.zeros(0, dtype=np.int64)
 
 
 def envelopes(ratings: pd.DataFrame, per_message: int, source: str, partitions: int

@@ -1,6 +1,7 @@
 import numpy as np
 
 from simulators.load import envelopes, synthetic_events
+from simulators.partitions import partition_of
 from streams.schemas import EventColumns, Invalid, encode_events, parse_message
 
 
@@ -15,13 +16,19 @@ def test_synthetic_events_are_valid_and_follow_taste() -> None:
     assert 2.5 < stars.mean() < 4.0 and stars.std() > 0.6  # tastes spread the ratings
 
 
-def test_each_users_events_of_a_tick_travel_in_one_envelope_in_order() -> None:
-    ratings, watches = synthetic_events(np.random.default_rng(1), users=5, movies=50, n=60, run="t", first_user=10)
+def test_a_ticks_events_travel_one_envelope_per_partition_each_users_in_order() -> None:
+    ratings, watches = synthetic_events(np.random.default_rng(1), users=40, movies=50, n=600, run="t", first_user=10)
     for kind, events in (("rating", ratings), ("watch", watches)):
-        sent = envelopes(kind, events)  # type: ignore[arg-type]
-        assert len(sent) == len({e["user_id"] for e in events})
-        for user, payload in sent:
+        sent = envelopes(kind, events, partitions=4)  # type: ignore[arg-type]
+        users = np.array([e["user_id"] for e in events])
+        assert len(sent) == len(set(partition_of(users, 4).tolist())) <= 4  # not one message per user
+        seen = []
+        for partition, payload in sent:
             parsed = parse_message(payload)
-            assert isinstance(parsed, EventColumns) and set(parsed.users.tolist()) == {user}
-            assert parsed.event_ids == [e["event_id"] for e in events if e["user_id"] == user]
+            assert isinstance(parsed, EventColumns)
+            assert set(partition_of(parsed.users, 4).tolist()) == {partition}
+            assert parsed.event_ids == [e["event_id"] for e in events if partition_of(np.array([e["user_id"]]), 4)[0]
+                                        == partition]  # each user's events in their order
             assert (parsed.kinds == (kind == "watch")).all()
+            seen += parsed.event_ids
+        assert sorted(seen) == sorted(e["event_id"] for e in events)
