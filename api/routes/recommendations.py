@@ -91,7 +91,7 @@ async def history_of(user_id: int, cards: Cards, redis: Any, limit: int) -> dict
     movies = await _titled(cards, [e["movie_id"] for e in events])
     return {"userId": user_id, "items": [
         {**movies[e["movie_id"]], **{k: e.get(k) for k in ("type", "rating", "seconds_watched", "completed",
-                                                                  "timestamp", "source")}} for e in events]}
+                                                                  "timestamp")}} for e in events]}
 
 
 @router.get("/movies/{movie_id}/similar", responses=documented(422))

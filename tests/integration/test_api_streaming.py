@@ -13,6 +13,7 @@ import pytest
 from cinestream import accounts
 from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
+from storage import recent_history
 from streams.local_worker import start_worker, stop_worker
 from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
 from tests.integration.people import login, register, running
@@ -118,7 +119,9 @@ async def test_similar_and_trending_are_served(client: httpx.AsyncClient) -> Non
 async def test_the_history_page_lists_what_the_stream_stored(client: httpx.AsyncClient,
                                                               built_catalogue: None) -> None:
     deadline = time.monotonic() + 30  # FerretDB takes ~8k inserts/s: the history agent trails the model
-    while len(items := (await client.get("/api/users/1/history", params={"limit": 500})).json()["items"]) < 232:
+    # user 1 has 232 ratings in the first 20,000; the page serves the latest KEEP of them
+    while len(items := (await client.get("/api/users/1/history", params={"limit": recent_history.KEEP})).json()[
+            "items"]) < min(232, recent_history.KEEP):
         assert time.monotonic() < deadline, len(items)
         await asyncio.sleep(0.5)
     assert items[0]["timestamp"] >= items[-1]["timestamp"] and items[0]["type"] == "rating"

@@ -39,6 +39,23 @@ async def test_the_latest_events_per_user_are_kept_once_newest_first(redis_db: a
     await recent_history.add(redis_db, events)  # a batch delivered again, then newer events
     latest = await recent_history.latest(redis_db, 7, limit=recent_history.KEEP + 50)
     assert len(latest) == recent_history.KEEP  # capped, and nothing counted twice
-    assert [e["movie_id"] for e in latest[:3]] == [599, 598, 597] and latest[0] == events[599]
+    newest = recent_history.KEEP + 99
+    assert [e["movie_id"] for e in latest[:3]] == [newest, newest - 1, newest - 2]
+    assert latest[0] == {"user_id": 7, "movie_id": newest, "type": "rating", "rating": 4.0, "seconds_watched": None,
+                         "completed": None, "timestamp": float(newest)}
     assert [e["movie_id"] for e in await recent_history.latest(redis_db, 8)] == [2, 1, 0]
     assert await recent_history.latest(redis_db, 9) == []
+
+
+async def test_a_person_s_history_is_a_compact_listpack_of_packed_events(redis_db: aioredis.Redis) -> None:
+    watch = {"user_id": 5, "movie_id": 2571, "type": "watch", "seconds_watched": 8160.5, "completed": True,
+             "timestamp": 1_700_000_000.0, "source": "api", "_id": "w1"}
+    half = {"user_id": 5, "movie_id": 1, "type": "rating", "rating": 3.5, "timestamp": 1_700_000_100.0}
+    await recent_history.add(redis_db, [watch, half, *events_of(5, recent_history.KEEP - 2, "p")])
+    latest = await recent_history.latest(redis_db, 5, limit=recent_history.KEEP)
+    assert {"movie_id": 1, "type": "rating", "rating": 3.5}.items() <= latest[0].items()
+    assert {"movie_id": 2571, "type": "watch", "seconds_watched": 8160.5, "completed": True,
+            "rating": None}.items() <= latest[1].items()
+    if int((await redis_db.config_get("zset-max-listpack-entries"))["zset-max-listpack-entries"]) >= 256:
+        assert await redis_db.object("encoding", recent_history.history_key(5)) in (b"listpack", "listpack")
+    assert (await redis_db.memory_usage(recent_history.history_key(5)) or 0) < 6_000  # was ~38 KB as JSON
