@@ -26,6 +26,7 @@ CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "stack status": ([], 1, []),
     "data fetch": (["ml-1m"], 1, ["cannot reach 127.0.0.1", "ml-1m.zip", "CINESTREAM_DATA_DIR",
                                   "CINESTREAM_DATASET_BASE_URL"]),
+    "data generate": (["ml-1m-synthetic"], 1, ["movies.csv not found", "cinestream data fetch ml-latest-small"]),
     "catalogue build": ([], 1, ["cannot reach MongoDB", "CINESTREAM_MONGO_URI"]),
     "catalogue report": ([], 1, ["cannot reach MongoDB"]),
     "catalogue show": (["toy story"], 1, ["cannot reach MongoDB"]),
