@@ -262,19 +262,10 @@ def replay_cmd(
     from cinestream.catalogue.sources import read_ratings
     from evaluation.datasets import layout_of
     from simulators.replay import replay
-    from storage import redis_store, replays
-
-    async def recorded(events: int | None = None) -> dict[str, float] | None:
-        redis = redis_store.connect(get_settings())
-        try:
-            name = f"{dataset}:{limit or 'all'}"
-            if events is not None:
-                await replays.mark(redis, name, events)
-            return await replays.done(redis, name)
-        finally:
-            await redis.aclose()
+    from storage import replays
 
     settings = get_settings()
+    mark = f"{dataset}:{limit or 'all'}"
     try:
         layout = layout_of(settings.release_dir(dataset).parent, dataset)
     except FileNotFoundError as exc:  # its advice names the fetch command and the setting
@@ -282,7 +273,7 @@ def replay_cmd(
     _require("kafka")
     if once:
         _require("redis")
-        if (before := asyncio.run(recorded())) is not None:
+        if (before := _with_redis(lambda redis: replays.done(redis, mark))) is not None:
             console.print(f"{dataset} was replayed into this stack already ({before['events']:,.0f} events): "
                           "not again (--no-once replays it anyway)")
             return
@@ -302,7 +293,7 @@ def replay_cmd(
         task = bar.add_task(f"replaying {dataset}", total=len(ratings))
         summary = asyncio.run(replay(settings.kafka_bootstrap, settings.topic_ratings, ratings, rate,
                                      progress=lambda n: bar.advance(task, n)))
-    asyncio.run(recorded(summary.events))
+    _with_redis(lambda redis: replays.mark(redis, mark, summary.events))
     console.print(f"replayed {summary.events} events in {summary.messages} messages in {summary.seconds:.1f}s "
                   f"({summary.events / summary.seconds:,.0f} events/s)")
 
@@ -472,6 +463,22 @@ def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0,
         summary = asyncio.run(generate(settings.kafka_bootstrap, settings.topic_ratings, settings.topic_watches,
                                        users=users, movies=movies, rate=rate, duration_s=duration))
     console.print(f"sent {summary.ratings} ratings and {summary.watches} watches in {summary.seconds:.1f}s")
+
+
+def _with_redis(job: Any) -> Any:
+    """Run ``job(redis)`` against the configured Redis (``_with_db``'s twin for Redis)."""
+    import asyncio
+
+    from storage import redis_store
+
+    async def run() -> Any:
+        redis = redis_store.connect(get_settings())
+        try:
+            return await job(redis)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())
 
 
 def _with_db(job: Any) -> Any:
