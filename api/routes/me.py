@@ -99,18 +99,17 @@ async def live(request: Request, db: DbDep, index: SearchDep, models: ModelsDep,
     applying your rating, without asking (``storage.rating_watch``)."""
     user = who.user_id or 0
 
+    async def current() -> str:
+        body = await recommendations_for(user, (index, db), models, redis, k)
+        return f"event: recommendations\ndata: {json.dumps(body)}\n\n"
+
     async def events() -> Any:
         ends = time.monotonic() + LIVE_MAX_S
-        body = await recommendations_for(user, (index, db), models, redis, k)
-        yield f"retry: 1000\nevent: recommendations\ndata: {json.dumps(body)}\n\n"
+        yield "retry: 1000\n" + await current()  # the browser reconnects a second after the stream ends
         async for changed in models.watch.changes(user, HEARTBEAT_S):
             if time.monotonic() > ends or await request.is_disconnected():
                 return
-            if changed:
-                body = await recommendations_for(user, (index, db), models, redis, k)
-                yield f"event: recommendations\ndata: {json.dumps(body)}\n\n"
-            else:
-                yield ": still here\n\n"
+            yield await current() if changed else ": still here\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
