@@ -61,3 +61,24 @@ class CoOccurrence:
                ) -> npt.NDArray[np.float64]:
         denom = np.sqrt(count_i * counts_j)
         return np.divide(cooc, denom, out=np.zeros_like(cooc), where=denom > 0)
+
+
+def merge_rows(stored: Pairs, increments: Pairs, keep: int, prune_at: int) -> Pairs:
+    """Movies' stored neighbour weights plus a batch's increments, summed per pair, sorted by
+    ``(a, b)``; a movie's row that reached ``prune_at`` neighbours keeps its ``keep`` heaviest
+    (ties: the lower id), the heavy-hitters compromise that bounds a row whatever the traffic."""
+    a = np.r_[stored.a, increments.a].astype(np.int64)
+    b = np.r_[stored.b, increments.b].astype(np.int64)
+    unique, index = np.unique((a << 32) | b, return_inverse=True)
+    w = np.asarray(np.bincount(index.ravel(), weights=np.r_[stored.w, increments.w], minlength=len(unique)),
+                   dtype=np.float64)  # float64 already: no copy
+    a, b = unique >> 32, unique & 0xFFFFFFFF
+    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[starts, len(a)])
+    size_of = np.repeat(sizes, sizes)
+    if len(a) and size_of.max() >= prune_at:
+        heaviest_first = np.lexsort((b, -w, a))  # grouped by movie as (a, b) is, so group offsets carry over
+        rank = np.arange(len(a)) - np.repeat(starts, sizes)
+        kept = np.sort(heaviest_first[(rank < keep) | (size_of < prune_at)])
+        a, b, w = a[kept], b[kept], w[kept]
+    return Pairs(a, b, w)

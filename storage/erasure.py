@@ -15,7 +15,7 @@ from storage import batch_store, model_store, recent_history, similarity_store
 
 def user_keys(user_id: int) -> list[str]:
     return [model_store.user_key(user_id), model_store.seen_key(user_id), model_store.seen_version_key(user_id),
-            recent_history.history_key(user_id), similarity_store.history_key(user_id), batch_store.recs_key(user_id)]
+            recent_history.history_key(user_id), similarity_store.recent_key(user_id), batch_store.recs_key(user_id)]
 
 
 async def forget_users(redis: aioredis.Redis, users: Sequence[int]) -> int:

@@ -101,7 +101,7 @@ class ApplyResult:
 # The read and the compare-and-write of a batch as two scripts over packed binary arguments:
 # redis-py packs every command argument in Python, and with a key and a row per user and movie
 # that packing was half of a batch's time. Ids travel as one int64 string, rows as one blob.
-# Keys are computed inside the scripts (as in ``storage.similarity_store``), which Redis Cluster
+# Keys are computed inside the scripts, which Redis Cluster
 # forbids: a cluster deployment needs the MF keys under one hash tag (noted in the README).
 _STATE_LUA = """
 local SLICE = 1000

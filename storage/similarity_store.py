@@ -1,17 +1,24 @@
 """Item–item co-occurrence in Redis (see ``online_models.cooccurrence``).
 
-- ``sim:hist:<user>``: the user's recent positive items, newest first (capped list)
-- ``sim:co:<movie>``: sorted set of co-occurrence weights with other movies, at most
-  ``PRUNE_AT`` (128) members: on reaching it, it keeps its ``KEEP`` (100) heaviest, so it stays in
-  Redis' compact listpack encoding (about 2 KB a movie, 120 MB at ml-25m's 59,047). Unbounded, a
-  replayed ml-latest-small and a few load runs grew them to 2,400 members and Redis to 1.8 GB, whose
-  AOF rewrites forked for 66 ms at a time and stalled every API request behind them. A pair
-  evicted while light starts again from its next weight: the strong neighbours, the ones ever
-  shown or used as a reason, are the ones kept (the heavy-hitters compromise of a capped top list).
+- ``sim:recent:<user>``: the user's recent positive movies, newest first, packed ``<i4`` (at most
+  ``history``, 20: 80 bytes)
+- ``sim:row:<movie>``: the movie's neighbours and co-occurrence weights, packed ``(<i4 id, <f4 w)``
+  sorted by id, at most ``PRUNE_AT`` (128) of them: a row that reaches it keeps its ``KEEP`` (100)
+  heaviest. Bound: 1 KB a movie (59 MB at ml-25m's 59,047). A pair evicted while light starts again
+  from its next weight: the strong neighbours, the ones ever shown or used as a reason, are the
+  ones kept (the heavy-hitters compromise of a capped top list).
 - ``sim:count``: hash movie -> its total positive weight N(i)
 
-One pipelined read of the batch's users' histories, then one pipelined write of the
-aggregated increments (duplicate pairs in a batch are summed first).
+Why rows and not sorted sets: a sorted set took one ``ZINCRBY`` per pair inside a Lua script, forty
+pairs per positive event, and those scripts held Redis 5-16 ms at a time at 2,000 events/s, every API
+request queued behind them (recommendations p99 345 ms at 500 requests/s, 8 ms with the side worker
+stopped). Now a batch sums its pairs in numpy, reads the rows it touches with ``MGET``, merges
+them in numpy (``online_models.cooccurrence.merge_rows``) and writes each row back whole with a
+compare-and-set script (a few microseconds a movie, ``ROWS_PER_SCRIPT`` movies a call), so Redis does
+per movie what it did per pair. Several side workers share the rows (a movie is rated on every
+partition): a row another worker wrote since it was read is refused, re-read and merged again, so
+no increment is lost to a race. The script names every key it touches (``KEYS``), as Redis Cluster
+requires; a cluster deployment sends one call per hash slot.
 """
 
 from __future__ import annotations
@@ -21,49 +28,67 @@ from typing import cast
 import numpy as np
 import redis.asyncio as aioredis
 
-from online_models.cooccurrence import CoOccurrence
+from online_models.cooccurrence import CoOccurrence, Pairs, merge_rows
 
 COUNT = "sim:count"
-# Pairs per script call: a script blocks Redis while it runs, and one call for a whole batch (40,000
-# increments) held every API request behind it for tens of milliseconds; 2,000 take about a
-# millisecond, and the calls of one batch still travel in one pipeline.
-SCRIPT_PAIRS = 2000
 KEEP, PRUNE_AT = 100, 128  # a movie's co-occurrences: see the module's docstring
+ROWS_PER_SCRIPT = 100  # a script blocks Redis while it runs: 5-8 µs a row, under a millisecond a call
+READ_CHUNK = 1000  # rows per MGET
+ROW = np.dtype([("b", "<i4"), ("w", "<f4")])
+RECENT = np.dtype("<i4")
 
-# Applies a whole batch of increments sent as packed binary (int32 a, int32 b, float32 w):
-# one command instead of one per pair: on 30k real ratings (history 20) a command per pair ran
-# 2.8k events/s, this script 10.3k, now bound by Redis itself. Keys are computed inside the script,
-# which Redis Cluster forbids: a cluster deployment needs per-slot batches (noted in README).
-APPLY_LUA = """
-local packed, counts, keep, prune_at = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-for pos = 1, #packed, 12 do
-  local a, b, w = struct.unpack('<i4i4f', packed, pos)
-  local key = 'sim:co:' .. a
-  redis.call('ZINCRBY', key, w, b)
-  -- at once, not at the end of the call: past 128 members Redis converts the set to a skiplist for good
-  if redis.call('ZCARD', key) >= prune_at then redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1)) end
+# KEYS: the rows, then sim:count. ARGV: packed <i4 (expected length, new length) per row, the
+# expected rows concatenated, the new rows concatenated, packed (<i4 movie, <f4 count increment)
+# per row. Writes each row whose stored bytes are still the expected ones, with its count, and
+# answers the 1-based positions of the rows it refused.
+CAS_ROWS_LUA = """
+local lengths, expected, new, counts = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local refused, at_old, at_new = {}, 1, 1
+for i = 1, #KEYS - 1 do
+  local old_len, new_len = struct.unpack('<i4i4', lengths, 8 * (i - 1) + 1)
+  local stored = redis.call('GET', KEYS[i]) or ''
+  if stored == string.sub(expected, at_old, at_old + old_len - 1) then
+    redis.call('SET', KEYS[i], string.sub(new, at_new, at_new + new_len - 1))
+    local movie, count = struct.unpack('<i4f', counts, 8 * (i - 1) + 1)
+    if count ~= 0 then redis.call('HINCRBYFLOAT', KEYS[#KEYS], movie, count) end
+  else
+    refused[#refused + 1] = i
+  end
+  at_old, at_new = at_old + old_len, at_new + new_len
 end
-for pos = 1, #counts, 8 do
-  local m, c = struct.unpack('<i4f', counts, pos)
-  redis.call('HINCRBYFLOAT', 'sim:count', m, c)
-end
-return #packed / 12
+return refused
 """
 
 
-def history_key(user: int) -> str:
-    return f"sim:hist:{user}"
+def recent_key(user: int) -> str:
+    return f"sim:recent:{user}"
 
 
-def cooc_key(movie: int) -> str:
-    return f"sim:co:{movie}"
+def row_key(movie: int) -> str:
+    return f"sim:row:{movie}"
+
+
+def _unpack_rows(movies: list[int], blobs: list[bytes]) -> Pairs:
+    rows = np.frombuffer(b"".join(blobs), dtype=ROW)
+    a = np.repeat(np.asarray(movies, dtype=np.int64), [len(blob) // ROW.itemsize for blob in blobs])
+    return Pairs(a, rows["b"].astype(np.int64), rows["w"].astype(np.float64))
+
+
+def _pack_rows(merged: Pairs, movies: np.ndarray) -> list[bytes]:
+    """Each of ``movies`` (sorted) as its packed row, from ``merged`` (sorted by movie)."""
+    packed = np.empty(len(merged.a), dtype=ROW)
+    packed["b"], packed["w"] = merged.b, merged.w
+    bounds = np.searchsorted(merged.a, movies, side="right") * ROW.itemsize
+    raw = packed.tobytes()
+    return [raw[start:end] for start, end in zip(np.r_[0, bounds[:-1]].tolist(), bounds.tolist(), strict=True)]
 
 
 class SimilarityStore:
     def __init__(self, redis: aioredis.Redis, model: CoOccurrence) -> None:
         self.redis = redis
         self.model = model
-        self._apply = redis.register_script(APPLY_LUA)
+        self._cas = redis.register_script(CAS_ROWS_LUA)
+        self.refused = 0  # rows another worker wrote between this one's read and write (then merged again)
 
     async def clear(self) -> int:
         """Forget every co-occurrence, count and history (a rebuild from the stored history follows)."""
@@ -72,57 +97,83 @@ class SimilarityStore:
             await self.redis.delete(*doomed[start:start + 5000])
         return len(doomed)
 
+    async def _read(self, keys: list[str]) -> list[bytes]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(keys), READ_CHUNK):
+                pipe.mget(keys[start:start + READ_CHUNK])
+            chunks = await pipe.execute()
+        return [cast(bytes, blob) or b"" for chunk in chunks for blob in chunk]
+
     async def add(self, users: np.ndarray, movies: np.ndarray, weights: np.ndarray) -> int:
+        """Learn a batch of positive events; returns how many distinct pairs it changed."""
         keep = weights > 0
         users, movies, weights = users[keep], movies[keep], weights[keep]
         if not len(users):
             return 0
         distinct = np.unique(users).tolist()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user in distinct:
-                pipe.lrange(history_key(user), 0, self.model.history - 1)
-            stored = dict(zip(distinct, await pipe.execute(), strict=True))
+        stored = await self._read([recent_key(u) for u in distinct])
         # A user's earlier events in this batch are part of the history of their later ones.
-        recent = {u: [int(m) for m in stored[u]] for u in distinct}
+        recent = {u: np.frombuffer(blob, dtype=RECENT).tolist() for u, blob in zip(distinct, stored, strict=True)}
         histories: list[list[int]] = []
         for user, movie in zip(users.tolist(), movies.tolist(), strict=True):
             histories.append(recent[user][: self.model.history])
             recent[user].insert(0, movie)
         pairs = self.model.pairs(movies, histories, weights)
-        # one int64 per pair (ids are non-negative int32): a 1-D unique, where np.unique(axis=0) on
-        # two columns had kept the side role at a full core for minutes on ml-1m-sized batches
-        keys = (np.asarray(pairs.a, dtype=np.int64) << 32) | np.asarray(pairs.b, dtype=np.int64)
-        unique_keys, index = np.unique(keys, return_inverse=True)
-        summed = np.bincount(index.ravel(), weights=pairs.w, minlength=len(unique_keys))
-        unique_pairs = np.stack([unique_keys >> 32, unique_keys & 0xFFFFFFFF], axis=1)
         counted, count_index = np.unique(movies, return_inverse=True)
         counts = np.bincount(count_index, weights=weights, minlength=len(counted))
-        packed_pairs = np.empty(len(unique_pairs), dtype=[("a", "<i4"), ("b", "<i4"), ("w", "<f4")])
-        packed_pairs["a"], packed_pairs["b"], packed_pairs["w"] = unique_pairs[:, 0], unique_pairs[:, 1], summed
-        packed_counts = np.empty(len(counted), dtype=[("m", "<i4"), ("c", "<f4")])
-        packed_counts["m"], packed_counts["c"] = counted, counts
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, max(len(packed_pairs), 1), SCRIPT_PAIRS):  # Redis serves others in between
-                counts_once = packed_counts.tobytes() if start == 0 else b""
-                await self._apply(args=[packed_pairs[start:start + SCRIPT_PAIRS].tobytes(), counts_once, KEEP,
-                                        PRUNE_AT], client=pipe)
-            for user in distinct:
-                pipe.delete(history_key(user))
-                pipe.rpush(history_key(user), *recent[user][: self.model.history])
-            await pipe.execute()
-        return len(unique_pairs)
+        changed = await self._merge(pairs, counted, counts)
+        # users belong to one partition, so to one worker: their histories need no compare-and-set
+        await self.redis.mset({recent_key(u): np.asarray(recent[u][: self.model.history], dtype=RECENT).tobytes()
+                               for u in distinct})
+        return changed
+
+    async def _merge(self, pairs: Pairs, counted: np.ndarray, counts: np.ndarray) -> int:
+        """Merge the increments into their rows, re-reading and merging again the rows another
+        worker wrote in between, until every row is written once."""
+        touched = np.union1d(np.unique(pairs.a), counted)
+        count_of = dict(zip(counted.tolist(), counts.tolist(), strict=True))
+        changed = 0
+        while len(touched):
+            mine = np.isin(pairs.a, touched)
+            increments = Pairs(pairs.a[mine], pairs.b[mine], pairs.w[mine])
+            blobs = await self._read([row_key(m) for m in touched.tolist()])
+            merged = merge_rows(_unpack_rows(touched.tolist(), blobs), increments, KEEP, PRUNE_AT)
+            rows = _pack_rows(merged, touched)
+            refused: list[int] = []
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for start in range(0, len(touched), ROWS_PER_SCRIPT):
+                    part = slice(start, start + ROWS_PER_SCRIPT)
+                    ids = touched[part].tolist()
+                    lengths = np.array([(len(o), len(n)) for o, n in zip(blobs[part], rows[part], strict=True)],
+                                       dtype="<i4")
+                    movie_counts = np.empty(len(ids), dtype=[("m", "<i4"), ("c", "<f4")])
+                    movie_counts["m"], movie_counts["c"] = ids, [count_of.get(m, 0.0) for m in ids]
+                    await self._cas(keys=[*map(row_key, ids), COUNT],
+                                    args=[lengths.tobytes(), b"".join(blobs[part]), b"".join(rows[part]),
+                                          movie_counts.tobytes()], client=pipe)
+                for start, answer in zip(range(0, len(touched), ROWS_PER_SCRIPT), await pipe.execute(),
+                                         strict=True):
+                    refused += [start + int(i) - 1 for i in answer]
+            changed += int(np.isin(merged.a, np.delete(touched, refused)).sum())
+            self.refused += len(refused)
+            touched = touched[refused]
+        return changed
+
+    async def neighbours(self, movie: int) -> np.ndarray:
+        """The movie's stored row: ``ROW`` records sorted by id (empty when it has none)."""
+        return np.frombuffer(cast(bytes, await self.redis.get(row_key(movie))) or b"", dtype=ROW)
 
     async def similar(self, movie: int, k: int = 10) -> list[tuple[int, float]]:
-        """Top-``k`` neighbours by cosine, re-ranked from the strongest raw co-occurrences."""
-        candidates = cast(list[tuple[bytes, float]],
-                          await self.redis.zrevrange(cooc_key(movie), 0, 4 * k - 1, withscores=True))
-        if not candidates:
+        """Top-``k`` neighbours by cosine, re-ranked from the ``4k`` strongest raw co-occurrences."""
+        row = await self.neighbours(movie)
+        if not len(row):
             return []
-        ids = [int(m) for m, _ in candidates]
+        strongest = row[np.lexsort((row["b"], -row["w"]))[: 4 * k]]
+        ids = strongest["b"].tolist()
         counts = await self.redis.hmget(COUNT, [str(movie), *map(str, ids)])
         own = float(counts[0] or 0)
         others = np.array([float(c or 0) for c in counts[1:]])
-        scores = self.model.cosine(np.array([s for _, s in candidates]), own, others)
+        scores = self.model.cosine(strongest["w"].astype(np.float64), own, others)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(ids[j], float(scores[j])) for j in order]
 
@@ -130,18 +181,24 @@ class SimilarityStore:
         """For each candidate, the liked movie most similar to it (the "because you rated …").
 
         Similarity is the cosine ``C(j, a) / sqrt(N(j) N(a))``, so a blockbuster everyone rated
-        does not explain every suggestion."""
+        does not explain every suggestion. One round trip: the liked movies' counts and the
+        candidates' rows."""
         if not candidates or not liked:
             return dict.fromkeys(candidates)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(COUNT, [str(m) for m in liked])
-            for movie in candidates:
-                pipe.zmscore(cooc_key(movie), [str(m) for m in liked])
-            counts, *rows = await pipe.execute()
+            pipe.mget([row_key(m) for m in candidates])
+            counts, blobs = await pipe.execute()
+        liked_ids = np.asarray(liked, dtype=np.int64)
         liked_counts = np.array([float(c or 0) for c in counts])
         anchors: dict[int, int | None] = {}
-        for movie, scores in zip(candidates, rows, strict=True):
-            cooc = np.array([s or 0.0 for s in scores])
+        for movie, blob in zip(candidates, blobs, strict=True):
+            row = np.frombuffer(cast(bytes, blob) or b"", dtype=ROW)
+            if not len(row):
+                anchors[movie] = None
+                continue
+            at = np.minimum(np.searchsorted(row["b"], liked_ids), len(row) - 1)
+            cooc = np.where(row["b"][at] == liked_ids, row["w"][at], 0.0).astype(np.float64)
             similarity = self.model.cosine(cooc, 1.0, liked_counts)  # N(j) is common to all anchors
             best = int(np.argmax(similarity))
             anchors[movie] = liked[best] if similarity[best] > 0 else None

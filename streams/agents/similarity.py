@@ -18,7 +18,7 @@ store = SimilarityStore(connect(settings), model)
 
 @app.agent(events_topic)
 async def similarity(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
+    async for events in stream.take_events(settings.batch_max_messages, within=settings.similarity_window_ms / 1000):
         batch = await collect(events)
         if len(batch):
             e = batch.events

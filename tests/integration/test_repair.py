@@ -60,4 +60,4 @@ async def test_repair_rebuilds_trending_without_phantoms(poisoned: tuple[Setting
     assert PHANTOM not in top and set(top) == set(REAL)
     assert not await redis_db.exists(model_store.item_key(PHANTOM))
     assert {int(m) for m in await redis_db.smembers(model_store.ITEMS)} == set(REAL)
-    assert await redis_db.exists(f"sim:co:{REAL[0]}")  # similarity rebuilt from the same history
+    assert await redis_db.exists(f"sim:row:{REAL[0]}")  # similarity rebuilt from the same history

@@ -1,0 +1,40 @@
+"""Merging a batch's co-occurrence increments into capped per-movie rows (pure numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from online_models.cooccurrence import Pairs, merge_rows
+
+EMPTY = Pairs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+
+
+def test_increments_add_to_stored_weights_and_new_pairs_join() -> None:
+    stored = Pairs(np.array([1, 1, 2]), np.array([5, 6, 5]), np.array([1.0, 2.0, 3.0]))
+    batch = Pairs(np.array([1, 3, 1]), np.array([5, 1, 5]), np.array([0.5, 1.0, 0.25]))
+    merged = merge_rows(stored, batch, keep=10, prune_at=20)
+    assert list(zip(merged.a.tolist(), merged.b.tolist(), merged.w.tolist(), strict=True)) == [
+        (1, 5, 1.75), (1, 6, 2.0), (2, 5, 3.0), (3, 1, 1.0)]
+
+
+def test_a_row_that_reaches_the_cap_keeps_its_heaviest_and_others_are_untouched() -> None:
+    batch = Pairs(np.r_[np.full(6, 7), [8, 8]], np.r_[np.arange(10, 16), [1, 2]],
+                  np.r_[[5.0, 1.0, 4.0, 1.0, 3.0, 2.0], [1.0, 1.0]])
+    merged = merge_rows(EMPTY, batch, keep=3, prune_at=5)
+    assert merged.b[merged.a == 7].tolist() == [10, 12, 14]  # weights 5, 4, 3, sorted by id
+    assert merged.b[merged.a == 8].tolist() == [1, 2]
+    # ties at the cut go to the lower id, so every worker prunes a row the same way
+    tied = merge_rows(EMPTY, Pairs(np.full(4, 1), np.array([4, 3, 2, 1]), np.ones(4)), keep=2, prune_at=3)
+    assert tied.b.tolist() == [1, 2]
+
+
+def test_merging_batch_by_batch_equals_merging_everything_at_once_below_the_cap() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 30, 2000), rng.integers(0, 30, 2000)
+    w = rng.random(2000)
+    at_once = merge_rows(EMPTY, Pairs(a, b, w), keep=100, prune_at=128)
+    stepwise = EMPTY
+    for part in np.array_split(np.arange(2000), 7):
+        stepwise = merge_rows(stepwise, Pairs(a[part], b[part], w[part]), keep=100, prune_at=128)
+    assert np.array_equal(stepwise.a, at_once.a) and np.array_equal(stepwise.b, at_once.b)
+    assert np.allclose(stepwise.w, at_once.w)
