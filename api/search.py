@@ -13,6 +13,7 @@ catalogue's fingerprint changes, checked every ``RECHECK_S``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,7 @@ class TitleIndex:
     genre_rows: dict[str, np.ndarray] = field(default_factory=dict)
     checked_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _checking: asyncio.Task[None] | None = None
 
     def card(self, movie_id: int) -> dict[str, Any]:
         """The movie's card; a movie outside the catalogue gets one without a title (never a MongoDB scan)."""
@@ -87,9 +89,22 @@ class TitleIndex:
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
     async def ensure_fresh(self, db: AsyncIOMotorDatabase) -> None:
-        if time.monotonic() - self.checked_at < RECHECK_S and self.ids:
+        """Load the catalogue if nothing is loaded; otherwise, past ``RECHECK_S``, start one check in
+        the background and answer from what is loaded. Checking on the request's path queued every
+        request of that moment behind the lock, each asking FerretDB for the fingerprint in turn."""
+        if self.ids and time.monotonic() - self.checked_at < RECHECK_S:
             return
+        if not self.ids:
+            await self._reload_if_changed(db)
+        elif self._checking is None or self._checking.done():
+            self.checked_at = time.monotonic()  # one check at a time; the next after RECHECK_S
+            self._checking = asyncio.create_task(self._reload_if_changed(db))
+            self._checking.add_done_callback(_log_failure)
+
+    async def _reload_if_changed(self, db: AsyncIOMotorDatabase) -> None:
         async with self._lock:
+            if self.ids and time.monotonic() - self.checked_at < RECHECK_S and self._checking is None:
+                return  # loaded by the request this one waited for
             fingerprint = await catalogue_store.recorded_fingerprint(db)
             if fingerprint != self.fingerprint or not self.ids:
                 rows = await catalogue_store.public_rows(db, PUBLIC_FIELDS)
@@ -112,6 +127,12 @@ class TitleIndex:
                 self.pages = {r["movieId"]: to_json({k: r.get(k) for k in PUBLIC_FIELDS}) for r in rows}
                 self.fingerprint = fingerprint
             self.checked_at = time.monotonic()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger(__name__).warning("catalogue check failed; answering from the loaded copy",
+                                            exc_info=task.exception())
 
 
 def _starts(lines: list[str]) -> np.ndarray:

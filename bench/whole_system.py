@@ -1,10 +1,11 @@
 """The whole system at full speed, in the main job's own configuration: a release replayed into
-Kafka while both worker roles (learn: the online MF; side: trending, similarity, history, each in its
-own consumer group) and the API (following the item log) run, as ``scripts/main.sh`` starts them.
+Kafka while the three worker roles (learn: the online MF; side: trending, similarity, recent history;
+archive: every event into MongoDB; each in its own consumer group) and the API (following the item
+log) run, as ``scripts/main.sh`` starts them.
 
 Prints per role the events/s from the first event produced to the last one applied (learn: the
-model's prequential count in Redis; side: its group's committed offsets reaching the topic's end, so
-within faust's 2.8 s commit interval), next to a bare aiokafka consumer reading the same messages in
+model's prequential count in Redis; side and archive: their groups' committed offsets reaching the
+topic's end, so within faust's 2.8 s commit interval), next to a bare aiokafka consumer reading the same messages in
 the same run (the ceiling of any consumer here), and the CPU seconds of every process over the run
 (workers, API, Redis, FerretDB, Kafka, this replaying process). Redis bytes per user and per movie at
 the end. Its own topics, Redis database and MongoDB database, removed afterwards; needs the local stack.
@@ -40,7 +41,7 @@ from streams.admin import consumer_lag, delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
 REDIS_DB = 13
-ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,history"}
+ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,recent", "archive": "history"}
 STALL_S = 90.0
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -124,18 +125,19 @@ def main() -> None:
         summary = asyncio.run(replay(settings.kafka_bootstrap, topic, ratings))
         done: dict[str, float] = {}
         learned, last_change, side_checked = 0.0, time.monotonic(), 0.0
-        while len(done) < 2:
+        while len(done) < len(ROLES):
             time.sleep(0.02)
             now = float(client.hget("mf:preq", "n") or 0)
             if now > learned:
                 learned, last_change = now, time.monotonic()
             if "learn" not in done and learned >= n:
                 done["learn"] = time.perf_counter() - summary.started
-            if "side" not in done and time.monotonic() - side_checked > 0.25:
+            if time.monotonic() - side_checked > 0.25:
                 side_checked = time.monotonic()
-                if side_done(settings, f"whole-side-{run}", topic):
-                    done["side"] = time.perf_counter() - summary.started
-                    last_change = time.monotonic()
+                for role in ROLES.keys() - done.keys() - {"learn"}:
+                    if side_done(settings, f"whole-{role}-{run}", topic):
+                        done[role] = time.perf_counter() - summary.started
+                        last_change = time.monotonic()
             if time.monotonic() - last_change > STALL_S and "learn" not in done:
                 raise SystemExit(f"the learning role stalled at {learned:,.0f} of {n:,}: logs in {workdir}")
         cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
@@ -167,7 +169,7 @@ def main() -> None:
           f"run: {n / bare:,.0f} events/s")
     for role in ROLES:
         rate = n / done[role]
-        print(f"{role:>5} role: {done[role]:6.2f} s from first produced to last applied = {rate:,.0f} events/s "
+        print(f"{role:>7} role: {done[role]:6.2f} s from first produced to last applied = {rate:,.0f} events/s "
               f"({rate / (n / bare):.2f}x the bare consumer); RSS {rss[role]:.0f} MiB")
     print(f"CPU seconds over the {wall:.1f} s run (cores busy on average):")
     for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     topic_dead_letter: str = "dead-letter"
     # Agents this worker runs (streams/agents/<name>.py). Run the learning path and the
     # heavier side models in separate worker processes when they compete for cores.
-    agents: str = "online_mf,online_mf_watches,trending,similarity,history"
+    agents: str = "online_mf,online_mf_watches,trending,similarity,recent,history"
     # The worker's consumer group (faust app id). Workers of one role share it and split the
     # partitions; each role needs its own, or its workers would take partitions from the other's.
     worker_group: str = "cinestream"

@@ -14,17 +14,18 @@ mkdir -p "$logs"
 # In the background, while the stream runs: the hybrid's lists for the API, then the offline
 # evaluation the dashboard shows (tables and precision–recall curves).
 ( nice -n 15 $cs model publish && nice -n 15 $cs evaluate --dataset "$dataset" ) >"$logs/batch.log" 2>&1 &
-# Two worker roles, as in docker-compose.yml: the learning path, and the side models (trending,
-# similarity, history), each in a consumer group of its own so MongoDB inserts never pace the model.
+# Three worker roles, as in docker-compose.yml: the learning path, the side models (trending,
+# similarity, recent history in Redis) and the archive (every event into MongoDB), each in a
+# consumer group of its own so MongoDB inserts pace neither the model nor the side models.
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,history"; do
+for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,recent" "archive:history"; do
   name=${role%%:*}
   CINESTREAM_AGENTS=${role#*:} CINESTREAM_WORKER_GROUP="cinestream-$name" \
     $cs worker --loglevel info >"$logs/worker-$name.log" 2>&1 &
   pids+=($!)
 done
-for name in learn side; do
+for name in learn side archive; do
   until grep -q "Worker ready" "$logs/worker-$name.log" 2>/dev/null; do
     kill -0 "${pids[@]}" 2>/dev/null || {
       echo "error: the $name worker failed to start: $(grep -v '^\s*$' "$logs/worker-$name.log" | tail -1) (log: $logs/worker-$name.log)"

@@ -32,13 +32,13 @@ def test_the_stack_has_kafka_mongodb_redis_and_cinestream_roles(compose: dict[st
     assert services["mongo"]["image"] == "mongo:7"
     assert services["redis"]["image"] == "redis:7"
     assert "--appendonly" in services["redis"]["command"]
-    assert {"api", "worker-learn", "worker-side", "import"} <= services.keys()
+    assert {"api", "worker-learn", "worker-side", "worker-archive", "import"} <= services.keys()
     assert services["import"]["restart"] == "no"
 
 
 def test_environment_names_are_settings_and_addresses_match_ports(compose: dict[str, Any]) -> None:
     fields = set(Settings.model_fields)
-    for name in ("api", "worker-learn", "worker-side", "import"):
+    for name in ("api", "worker-learn", "worker-side", "worker-archive", "import"):
         env = compose["services"][name]["environment"]
         for key in env:
             assert key.startswith("CINESTREAM_"), key
@@ -86,3 +86,16 @@ def test_production_sets_no_secret_and_requires_every_one(compose: dict[str, Any
     assert api["CINESTREAM_ENVIRONMENT"] == "production"
     for name in ("CINESTREAM_JWT_SECRET", "CINESTREAM_DATA_KEYS", "CINESTREAM_BLIND_INDEX_KEY"):
         assert api[name].startswith("${" + name + ":?"), f"{name} must come from the environment, required"
+
+
+def test_every_agent_runs_in_exactly_one_worker_role(compose: dict[str, Any]) -> None:
+    """The roles split the agents between consumer groups: an agent left out would never run, one
+    listed twice would apply every event twice (main.sh's roles are the same, see its loop)."""
+    roles = [service["environment"]["CINESTREAM_AGENTS"].split(",") for name, service in compose["services"].items()
+             if name.startswith("worker-")]
+    listed = [agent for agents in roles for agent in agents]
+    modules = {path.stem for path in (Path(__file__).parents[2] / "streams" / "agents").glob("*.py")} - {"__init__"}
+    assert sorted(listed) == sorted(set(listed)) and set(listed) == modules
+    script = (Path(__file__).parents[2] / "scripts" / "main.sh").read_text()
+    for agents in roles:
+        assert f':{",".join(agents)}"' in script, agents
