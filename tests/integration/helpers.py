@@ -34,6 +34,18 @@ def cleanup(stack: Settings, overrides: dict[str, str]) -> None:
     asyncio.run(delete_topics(stack.kafka_bootstrap, names))
 
 
+def wait_for_similarity(url: str, positives: int, timeout: float = 60) -> None:
+    """Until the similarity agent counted ``positives`` positive events (its batches close a second
+    after the MF's, so an "MF learned everything" wait does not cover it)."""
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(float(c) for c in client.hvals("sim:count")) >= positives:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"similarity counted {sum(float(c) for c in client.hvals('sim:count'))} of {positives}")
+
+
 def wait_for_preq(url: str, n: int, timeout: float = 60) -> dict[bytes, bytes]:
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
 from storage import recent_history
 from streams.local_worker import start_worker, stop_worker
-from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
+from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq, wait_for_similarity
 from tests.integration.people import login, register, running
 
 pytestmark = pytest.mark.integration
@@ -37,6 +37,7 @@ def live(stack: Settings, overrides: dict[str, str], data_dir: Path,
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
     asyncio.run(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
     wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
+    wait_for_similarity(overrides["CINESTREAM_REDIS_URL"], int((ratings["rating"] >= 3.5).sum()))
     yield len(ratings)
     stop_worker(proc)
     cleanup(stack, overrides)
