@@ -105,7 +105,7 @@ class SimilarityStore:
         return [cast(bytes, blob) or b"" for chunk in chunks for blob in chunk]
 
     async def add(self, users: np.ndarray, movies: np.ndarray, weights: np.ndarray) -> int:
-        """Learn a batch of positive events; returns how many distinct pairs it changed."""
+        """Learn a batch of positive events; returns how many movies' rows it wrote."""
         keep = weights > 0
         users, movies, weights = users[keep], movies[keep], weights[keep]
         if not len(users):
@@ -121,18 +121,18 @@ class SimilarityStore:
         pairs = self.model.pairs(movies, histories, weights)
         counted, count_index = np.unique(movies, return_inverse=True)
         counts = np.bincount(count_index, weights=weights, minlength=len(counted))
-        changed = await self._merge(pairs, counted, counts)
+        written = await self._merge(pairs, counted, counts)
         # users belong to one partition, so to one worker: their histories need no compare-and-set
         await self.redis.mset({recent_key(u): np.asarray(recent[u][: self.model.history], dtype=RECENT).tobytes()
                                for u in distinct})
-        return changed
+        return written
 
     async def _merge(self, pairs: Pairs, counted: np.ndarray, counts: np.ndarray) -> int:
         """Merge the increments into their rows, re-reading and merging again the rows another
-        worker wrote in between, until every row is written once."""
+        worker wrote in between, until every row is written once; returns how many rows."""
         touched = np.union1d(np.unique(pairs.a), counted)
         count_of = dict(zip(counted.tolist(), counts.tolist(), strict=True))
-        changed = 0
+        written = len(touched)
         while len(touched):
             mine = np.isin(pairs.a, touched)
             increments = Pairs(pairs.a[mine], pairs.b[mine], pairs.w[mine])
@@ -154,10 +154,9 @@ class SimilarityStore:
                 for start, answer in zip(range(0, len(touched), ROWS_PER_SCRIPT), await pipe.execute(),
                                          strict=True):
                     refused += [start + int(i) - 1 for i in answer]
-            changed += int(np.isin(merged.a, np.delete(touched, refused)).sum())
             self.refused += len(refused)
             touched = touched[refused]
-        return changed
+        return written
 
     async def neighbours(self, movie: int) -> np.ndarray:
         """The movie's stored row: ``ROW`` records sorted by id (empty when it has none)."""
