@@ -68,8 +68,9 @@ class TitleIndex:
         director or cast has a name starting with it, each group most rated first; no ``key``: the most
         rated of all. ``year`` and ``genre`` filter.
 
-        One ``str.find`` pass over all titles joined by newlines (0.2-0.7 ms over 9,742 titles;
-        a regex per title took 3 ms, which capped search at about 300 requests/s), and one over names."""
+        A one-word key is a range of each field's ``WordIndex``; a key of several words (a prefix
+        across words) is one ``str.find`` pass over the field's lines joined by newlines (a regex
+        per title took 3 ms, which capped search at about 300 requests/s)."""
         if key:
             if " " in key:  # a prefix across words: one pass over the text
                 titles = _lines_with(self._text, self._starts, key)
@@ -98,42 +99,39 @@ class TitleIndex:
         """Load the catalogue if nothing is loaded; otherwise, past ``RECHECK_S``, start one check in
         the background and answer from what is loaded. Checking on the request's path queued every
         request of that moment behind the lock, each asking FerretDB for the fingerprint in turn."""
-        if self.ids and time.monotonic() - self.checked_at < RECHECK_S:
-            return
         if not self.ids:
-            await self._reload_if_changed(db)
-        elif self._checking is None or self._checking.done():
+            async with self._lock:  # the first requests wait for one load, not one each
+                if not self.ids:
+                    await self._reload_if_changed(db)
+        elif time.monotonic() - self.checked_at >= RECHECK_S and (self._checking is None or self._checking.done()):
             self.checked_at = time.monotonic()  # one check at a time; the next after RECHECK_S
             self._checking = asyncio.create_task(self._reload_if_changed(db))
             self._checking.add_done_callback(_log_failure)
 
     async def _reload_if_changed(self, db: AsyncIOMotorDatabase) -> None:
-        async with self._lock:
-            if self.ids and time.monotonic() - self.checked_at < RECHECK_S and self._checking is None:
-                return  # loaded by the request this one waited for
-            fingerprint = await catalogue_store.recorded_fingerprint(db)
-            if fingerprint != self.fingerprint or not self.ids:
-                rows = await catalogue_store.public_rows(db, PUBLIC_FIELDS)
-                self.ids = [r["movieId"] for r in rows]
-                keys = [r.get("search_key", "") for r in rows]
-                self._ids = np.array(self.ids, dtype=np.int64)
-                self._counts = np.array([int(r.get("stats", {}).get("count", 0)) for r in rows])
-                self._keys_array = np.array(keys, dtype=object)
-                self._years = np.array([r.get("year") or 0 for r in rows])
-                self._text = "\n" + "\n".join(keys)  # search keys hold no newline
-                self._starts = _starts(keys)
-                names = [" ".join(title_key(name, None)[:-1] for field in ("directors", "cast")
-                                  for name in r.get(field) or []) for r in rows]
-                self._people, self._people_starts = "\n" + "\n".join(names), _starts(names)
-                self._title_words, self._people_words = WordIndex(keys), WordIndex(names)
-                genres = sorted({g for r in rows for g in r.get("genres", [])})
-                self.genre_rows = {g: np.array([g in r.get("genres", []) for r in rows], dtype=bool) for g in genres}
-                self.years = {r["movieId"]: r.get("year") for r in rows}
-                self.cards = {r["movieId"]: {"movieId": r["movieId"], "title": r.get("title"), "year": r.get("year"),
-                                             "genres": r.get("genres", [])} for r in rows}
-                self.pages = {r["movieId"]: to_json({k: r.get(k) for k in PUBLIC_FIELDS}) for r in rows}
-                self.fingerprint = fingerprint
-            self.checked_at = time.monotonic()
+        fingerprint = await catalogue_store.recorded_fingerprint(db)
+        if fingerprint != self.fingerprint or not self.ids:
+            rows = await catalogue_store.public_rows(db, PUBLIC_FIELDS)
+            self.ids = [r["movieId"] for r in rows]
+            keys = [r.get("search_key", "") for r in rows]
+            self._ids = np.array(self.ids, dtype=np.int64)
+            self._counts = np.array([int(r.get("stats", {}).get("count", 0)) for r in rows])
+            self._keys_array = np.array(keys, dtype=object)
+            self._years = np.array([r.get("year") or 0 for r in rows])
+            self._text = "\n" + "\n".join(keys)  # search keys hold no newline
+            self._starts = _starts(keys)
+            names = [" ".join(title_key(name, None)[:-1] for field in ("directors", "cast")
+                              for name in r.get(field) or []) for r in rows]
+            self._people, self._people_starts = "\n" + "\n".join(names), _starts(names)
+            self._title_words, self._people_words = WordIndex(keys), WordIndex(names)
+            genres = sorted({g for r in rows for g in r.get("genres", [])})
+            self.genre_rows = {g: np.array([g in r.get("genres", []) for r in rows], dtype=bool) for g in genres}
+            self.years = {r["movieId"]: r.get("year") for r in rows}
+            self.cards = {r["movieId"]: {"movieId": r["movieId"], "title": r.get("title"), "year": r.get("year"),
+                                         "genres": r.get("genres", [])} for r in rows}
+            self.pages = {r["movieId"]: to_json({k: r.get(k) for k in PUBLIC_FIELDS}) for r in rows}
+            self.fingerprint = fingerprint
+        self.checked_at = time.monotonic()
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
