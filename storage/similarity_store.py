@@ -131,7 +131,8 @@ class SimilarityStore:
         """Merge the increments into their rows, re-reading and merging again the rows another
         worker wrote in between, until every row is written once; returns how many rows."""
         touched = np.union1d(np.unique(pairs.a), counted)
-        count_of = dict(zip(counted.tolist(), counts.tolist(), strict=True))
+        count_of = np.zeros(len(touched))  # each touched movie's count increment, aligned with ``touched``
+        count_of[np.searchsorted(touched, counted)] = counts
         written = len(touched)
         while len(touched):
             mine = np.isin(pairs.a, touched)
@@ -147,7 +148,7 @@ class SimilarityStore:
                     lengths = np.array([(len(o), len(n)) for o, n in zip(blobs[part], rows[part], strict=True)],
                                        dtype="<i4")
                     movie_counts = np.empty(len(ids), dtype=[("m", "<i4"), ("c", "<f4")])
-                    movie_counts["m"], movie_counts["c"] = ids, [count_of.get(m, 0.0) for m in ids]
+                    movie_counts["m"], movie_counts["c"] = ids, count_of[part]
                     await self._cas(keys=[*map(row_key, ids), COUNT],
                                     args=[lengths.tobytes(), b"".join(blobs[part]), b"".join(rows[part]),
                                           movie_counts.tobytes()], client=pipe)
@@ -155,7 +156,7 @@ class SimilarityStore:
                                          strict=True):
                     refused += [start + int(i) - 1 for i in answer]
             self.refused += len(refused)
-            touched = touched[refused]
+            touched, count_of = touched[refused], count_of[refused]
         return written
 
     async def neighbours(self, movie: int) -> np.ndarray:
