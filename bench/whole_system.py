@@ -154,7 +154,7 @@ def main() -> None:
     users = np.unique(ratings["userId"].to_numpy())
     movies = np.unique(ratings["movieId"].to_numpy())
     memory = client.info("memory")["used_memory"]
-    sample_users = [f"mf:u:{u}" for u in users[:200]] + [f"hist:{u}" for u in users[:200]]
+    sample_users = [f"mf:u:{u}" for u in users[:200]] + [f"recent:{u}" for u in users[:200]]
     sample_movies = [f"mf:i:{m}" for m in movies[:200]] + [f"sim:row:{m}" for m in movies[:200]]
     per_user = sum(client.memory_usage(k) or 0 for k in sample_users) / min(len(users), 200)
     per_movie = sum(client.memory_usage(k) or 0 for k in sample_movies) / min(len(movies), 200)

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import redis.asyncio as aioredis
@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 from online_models.item_matrix import ItemMatrix
 from storage.item_log import EPOCH, LOG, LOG_CAP, SEQ
 from storage.model_store import ITEMS, _text, item_key, seen_key, seen_version_key, user_key
+from storage.redis_store import mget_chunked
 
 CHUNK = 5000
 RATED_CACHE = 10_000  # users whose ratings a process keeps: about 1 KB each on MovieLens, 32 KB the heaviest
@@ -89,20 +90,12 @@ class ItemFactors:
         return entry
 
     async def _rows(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """(ids with a row, their rows, ids without one), read in chunks of one MGET each."""
-        found: list[int] = []
-        blobs: list[bytes] = []
-        gone: list[int] = []
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            for movie, blob in zip(chunk, await self.redis.mget([item_key(m) for m in chunk]), strict=True):
-                if blob is None:
-                    gone.append(movie)
-                else:
-                    found.append(movie)
-                    blobs.append(cast(bytes, blob))
-        rows = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(found), self.width)
-        return np.array(found, dtype=np.int64), rows, gone
+        """(ids with a row, their rows, ids without one), in one round trip."""
+        blobs = await mget_chunked(self.redis, [item_key(m) for m in ids], CHUNK)
+        found = [m for m, blob in zip(ids, blobs, strict=True) if blob is not None]
+        gone = [m for m, blob in zip(ids, blobs, strict=True) if blob is None]
+        rows = np.frombuffer(b"".join(blob for blob in blobs if blob is not None), dtype=np.float32)
+        return np.array(found, dtype=np.int64), rows.reshape(len(found), self.width), gone
 
     async def _reload(self) -> None:
         """Everything, from ``mf:items``. The log's position is read first, so a change made meanwhile

@@ -2,70 +2,131 @@
 
 MongoDB keeps every event (``storage.history_store``), but the local MongoDB-protocol server
 (FerretDB on SQLite) pushes down no filter but ``_id`` equality: finding one user's events scans
-the whole collection (measured: 30 s over 271,000 events). Here a sorted set per user,
-``hist:<user>``, scored by timestamp and capped at ``KEEP``, answers in one round trip on any
-deployment.
+the whole collection (measured: 30 s over 271,000 events). Here one string per user,
+``recent:<user>``, holds the latest ``KEEP`` events as packed ``RECORD``s, newest first, and answers
+in one round trip on any deployment.
 
-A member is 10 packed bytes (movie int32, flags, half-stars, seconds watched float32): the event's
-canonical JSON had taken 38 KB per user after ml-latest-small (``bench.whole_system``), which at
-ml-25m's 162,541 users alone would be 6 GB. Bound: ``KEEP`` members of about 20 bytes each in a
-listpack (the stack's Redis keeps sorted sets of up to 256 entries as listpacks), about 4 KB a user,
-whatever the dataset. The same event delivered twice is the same member: nothing is added; the
-event id and source stay in MongoDB (the export holds them).
+Bound: ``KEEP`` records of 18 bytes, 3.6 KB a user whatever the dataset (an event's canonical JSON
+had taken 38 KB per user after ml-latest-small). The same event delivered twice is the same record:
+it is kept once. The event id and source stay in MongoDB (the export holds them).
+
+Why strings merged by the worker and not a sorted set per user (``hist:<user>``, until this
+layout): a ``ZADD`` into a 200-entry listpack cost Redis 27 µs, the largest item of Redis' time at
+2,000 events/s (``SLOWLOG`` at threshold 0), while the API's requests waited behind it. Now a batch
+reads its users' records with ``MGET``, merges them in numpy and writes them back with ``MSET``: a
+few microseconds of Redis a user. Each user belongs to one partition, so to one worker of the
+``recent`` agent, the only writer: the read-merge-write needs no compare-and-set.
 """
 
 from __future__ import annotations
 
-import struct
-from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, cast
 
+import numpy as np
 import redis.asyncio as aioredis
 
 from storage.model_store import seen_key
+from storage.redis_store import mget_chunked
 
 KEEP = 200  # the most the API serves
-_MEMBER = struct.Struct("<iBBf")  # movie, flags (1: a watch, 2: completed), rating x 2, seconds watched
-WATCH, COMPLETED = 1, 2
+RECORD = np.dtype([("t", "<f8"), ("movie", "<i4"), ("flags", "u1"), ("stars", "u1"), ("seconds", "<f4")])
+_BYTES = np.dtype((np.void, RECORD.itemsize))
+WATCH, COMPLETED = 1, 2  # flags; stars are the rating times two
 
 
 def history_key(user: int) -> str:
-    return f"hist:{user}"
+    return f"recent:{user}"
 
 
-def _pack(event: dict[str, Any]) -> bytes:
-    watch = event.get("type") == "watch"
-    flags = (WATCH if watch else 0) | (COMPLETED if event.get("completed") else 0)
-    stars = 0 if watch else round(float(event.get("rating") or 0) * 2)
-    return _MEMBER.pack(int(event["movie_id"]), flags, stars, float(event.get("seconds_watched") or 0.0))
+def records(watch: np.ndarray, movies: np.ndarray, ratings: np.ndarray, seconds: np.ndarray, completed: np.ndarray,
+            timestamps: np.ndarray) -> np.ndarray:
+    """Events given as columns (NaN ratings for watches, NaN seconds for ratings), packed."""
+    packed = np.zeros(len(movies), dtype=RECORD)
+    packed["t"], packed["movie"] = timestamps, movies
+    packed["flags"] = np.where(watch, WATCH, 0) | np.where(watch & completed, COMPLETED, 0)
+    packed["stars"] = np.where(watch, 0, np.rint(np.nan_to_num(ratings) * 2))
+    packed["seconds"] = np.where(watch, np.nan_to_num(seconds), 0.0)
+    return packed
 
 
-def _unpack(user: int, member: bytes, timestamp: float) -> dict[str, Any]:
-    movie, flags, stars, seconds = _MEMBER.unpack(member)
-    watch = bool(flags & WATCH)
-    return {"user_id": user, "movie_id": movie, "type": "watch" if watch else "rating",
-            "rating": None if watch else stars / 2, "seconds_watched": round(seconds, 1) if watch else None,
-            "completed": bool(flags & COMPLETED) if watch else None, "timestamp": timestamp}
+def _newest_first(users: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted by user, then newest first (ties by the record's fields), each record once."""
+    order = np.lexsort((events["seconds"], events["stars"], events["flags"], events["movie"], -events["t"], users))
+    users, events = users[order], events[order]
+    fresh = np.r_[True, (users[1:] != users[:-1]) | (events[1:] != events[:-1])][: len(users)]
+    return users[fresh], events[fresh]
 
 
-async def add(redis: aioredis.Redis, events: list[dict[str, Any]]) -> None:
-    """Add events (with ``user_id`` and ``timestamp``) to their users' lists, in one round trip."""
-    by_user: dict[int, dict[bytes, float]] = defaultdict(dict)
-    for event in events:
-        by_user[int(event["user_id"])][_pack(event)] = float(event["timestamp"])
-    if not by_user:
+def merge(stored: np.ndarray, sizes: np.ndarray, users: np.ndarray, events: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's new ``events`` merged into their ``stored`` records (``sizes[i]`` records of user
+    ``i`` after user ``i - 1``'s, each user's newest first and every record once; ``users`` holds
+    these indexes): every user's records newest first, each once, at most ``KEEP``, as (user index,
+    record) sorted by user.
+
+    Events usually arrive in time order, newer than all a user has stored: their records are then
+    put in front, and only a user with an older or repeated event is sorted again, since a
+    several-key ``lexsort`` of everyone's 200 stored records took 7 ms a batch."""
+    users, events = _newest_first(users, events)
+    newest = np.full(len(sizes), -np.inf)
+    newest[sizes > 0] = stored["t"][(np.cumsum(sizes) - sizes)[sizes > 0]]
+    late = np.bincount(users[events["t"] <= newest[users]], minlength=len(sizes)) > 0  # users to sort again
+    owner = np.r_[users, np.repeat(np.arange(len(sizes)), sizes)]
+    merged = np.concatenate([events.view(_BYTES), stored.view(_BYTES)])  # as bytes: 10x faster to copy
+    order = np.argsort(owner, kind="stable")  # two runs grouped by user: new records, then stored ones
+    owner, merged = owner[order], merged[order]
+    again = late[owner]
+    if again.any():
+        owner_again, merged_again = _newest_first(owner[again], merged[again].view(RECORD))
+        owner = np.r_[owner[~again], owner_again]
+        merged = np.concatenate([merged[~again], merged_again.view(_BYTES)])
+        order = np.argsort(owner, kind="stable")
+        owner, merged = owner[order], merged[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]][: len(owner)])
+    kept = np.arange(len(owner)) - np.repeat(starts, np.diff(np.r_[starts, len(owner)])) < KEEP
+    return owner[kept], merged[kept].view(RECORD)
+
+
+async def store(redis: aioredis.Redis, users: np.ndarray, events: np.ndarray) -> None:
+    """Add packed events (``RECORD``) to their users' lists: one ``MGET`` and one ``MSET``."""
+    if not len(users):
         return
-    async with redis.pipeline(transaction=False) as pipe:
-        for user, members in by_user.items():
-            pipe.zadd(history_key(user), members)
-            pipe.zremrangebyrank(history_key(user), 0, -KEEP - 1)
-        await pipe.execute()
+    distinct, index = np.unique(users, return_inverse=True)
+    blobs = [blob or b"" for blob in await mget_chunked(redis, [history_key(u) for u in distinct.tolist()])]
+    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // RECORD.itemsize
+    owners, merged = merge(np.frombuffer(b"".join(blobs), dtype=RECORD), sizes, index.ravel(), events)
+    bounds = np.searchsorted(owners, np.arange(len(distinct)), side="right")
+    raw = merged.tobytes()
+    size = RECORD.itemsize
+    await redis.mset({history_key(u): raw[start * size:end * size] for u, start, end
+                      in zip(distinct.tolist(), np.r_[0, bounds[:-1]].tolist(), bounds.tolist(), strict=True)})
+
+
+async def add(redis: aioredis.Redis, events: Sequence[dict[str, Any]]) -> None:
+    """Events as documents (``user_id``, ``movie_id``, ``type``, ``timestamp``, …): for callers
+    that hold a few, such as tests and imports."""
+    if not events:
+        return
+    watch = np.array([e.get("type") == "watch" for e in events])
+    await store(redis, np.array([int(e["user_id"]) for e in events], dtype=np.int64), records(
+        watch, np.array([int(e["movie_id"]) for e in events]), np.array([float(e.get("rating") or 0) for e in events]),
+        np.array([float(e.get("seconds_watched") or 0) for e in events]),
+        np.array([bool(e.get("completed")) for e in events]), np.array([float(e["timestamp"]) for e in events])))
+
+
+def _unpack(user: int, record: np.void) -> dict[str, Any]:
+    watch = bool(record["flags"] & WATCH)
+    return {"user_id": user, "movie_id": int(record["movie"]), "type": "watch" if watch else "rating",
+            "rating": None if watch else int(record["stars"]) / 2,
+            "seconds_watched": round(float(record["seconds"]), 1) if watch else None,
+            "completed": bool(record["flags"] & COMPLETED) if watch else None, "timestamp": float(record["t"])}
 
 
 async def latest(redis: aioredis.Redis, user: int, limit: int = 100) -> list[dict[str, Any]]:
     """The user's latest ``limit`` events, newest first."""
-    members = cast(list[tuple[bytes, float]], await redis.zrevrange(history_key(user), 0, limit - 1, withscores=True))
-    return [_unpack(user, member, score) for member, score in members]
+    blob = cast(bytes | None, await redis.getrange(history_key(user), 0, limit * RECORD.itemsize - 1))
+    return [_unpack(user, r) for r in np.frombuffer(blob or b"", dtype=RECORD)]
 
 
 async def about_movie(redis: aioredis.Redis, user: int, movie: int) -> dict[str, Any]:
@@ -73,9 +134,9 @@ async def about_movie(redis: aioredis.Redis, user: int, movie: int) -> dict[str,
     their recent history holds a watch of it, in one round trip."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hget(seen_key(user), str(movie))
-        pipe.zrevrange(history_key(user), 0, KEEP - 1, withscores=True)
-        rating, members = await pipe.execute()
-    events = (_unpack(user, member, score) for member, score in members)
-    watches = [e for e in events if e["movie_id"] == movie and e["type"] == "watch"]
+        pipe.get(history_key(user))
+        rating, blob = await pipe.execute()
+    events = np.frombuffer(blob or b"", dtype=RECORD)
+    watches = events[(events["movie"] == movie) & (events["flags"] & WATCH > 0)]
     return {"movieId": movie, "rating": float(rating) if rating is not None else None,
-            "watched": bool(watches), "watchedAt": max((e["timestamp"] for e in watches), default=None)}
+            "watched": bool(len(watches)), "watchedAt": float(watches["t"].max()) if len(watches) else None}

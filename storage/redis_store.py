@@ -24,3 +24,15 @@ async def ping(settings: Settings) -> None:
         await client.ping()
     finally:
         await client.aclose()
+
+
+MGET_CHUNK = 1000  # keys per MGET: a reply of a few hundred KB at most, so no single command holds Redis long
+
+
+async def mget_chunked(redis: aioredis.Redis, keys: list[str], chunk: int = MGET_CHUNK) -> list[bytes | None]:
+    """``MGET`` of any number of keys in one round trip: a pipeline of ``MGET``s of ``chunk`` keys."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for start in range(0, len(keys), chunk):
+            pipe.mget(keys[start:start + chunk])
+        replies = await pipe.execute()
+    return [blob for reply in replies for blob in reply]

@@ -29,11 +29,11 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.cooccurrence import CoOccurrence, Pairs, merge_rows
+from storage.redis_store import mget_chunked
 
 COUNT = "sim:count"
 KEEP, PRUNE_AT = 100, 128  # a movie's co-occurrences: see the module's docstring
 ROWS_PER_SCRIPT = 100  # a script blocks Redis while it runs: 5-8 µs a row, under a millisecond a call
-READ_CHUNK = 1000  # rows per MGET
 ROW = np.dtype([("b", "<i4"), ("w", "<f4")])
 RECENT = np.dtype("<i4")
 
@@ -98,11 +98,7 @@ class SimilarityStore:
         return len(doomed)
 
     async def _read(self, keys: list[str]) -> list[bytes]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(keys), READ_CHUNK):
-                pipe.mget(keys[start:start + READ_CHUNK])
-            chunks = await pipe.execute()
-        return [cast(bytes, blob) or b"" for chunk in chunks for blob in chunk]
+        return [blob or b"" for blob in await mget_chunked(self.redis, keys)]
 
     async def add(self, users: np.ndarray, movies: np.ndarray, weights: np.ndarray) -> int:
         """Learn a batch of positive events; returns how many movies' rows it wrote."""

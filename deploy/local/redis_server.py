@@ -37,9 +37,6 @@ class RedisServer(LocalServer):
             # Redis rewrote it about once a minute, forking its 200 MB process each time: the
             # freshness run one such rewrite hit had p99 104 ms, against 40-55 ms in the others.
             "--auto-aof-rewrite-min-size", "512mb",
-            # a person's recent history (storage/recent_history.py, up to 200 events) stays a compact
-            # listpack instead of a skiplist (about 4 KB a person instead of 15)
-            "--zset-max-listpack-entries", "256",
         ]
 
     def _client(self) -> redis.Redis:

@@ -9,7 +9,6 @@ from storage import erasure, recent_history
 from storage.redis_store import connect
 from streams.app import app, events_topic, settings
 from streams.batch import collect
-from streams.event_documents import documents
 from streams.retry import until_stored
 
 redis = connect(settings)
@@ -19,6 +18,8 @@ redis = connect(settings)
 async def recent(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
         batch = await collect(events)
-        await until_stored("recent history", recent_history.add, redis, documents(batch))
+        e = batch.events
+        packed = recent_history.records(e.kinds, e.movies, e.ratings, e.seconds, e.completed, e.timestamps)
+        await until_stored("recent history", recent_history.store, redis, e.users, packed)
         if batch.erasures:
             await until_stored("erasure", erasure.forget_users, redis, batch.erasures)

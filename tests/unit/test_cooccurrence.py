@@ -38,3 +38,25 @@ def test_merging_batch_by_batch_equals_merging_everything_at_once_below_the_cap(
         stepwise = merge_rows(stepwise, Pairs(a[part], b[part], w[part]), keep=100, prune_at=128)
     assert np.array_equal(stepwise.a, at_once.a) and np.array_equal(stepwise.b, at_once.b)
     assert np.allclose(stepwise.w, at_once.w)
+
+
+def _reference(rows: dict[int, dict[int, float]], batch: Pairs, keep: int, prune_at: int) -> None:
+    """The definition, one pair at a time: sum, then cut each row at the cap to its heaviest."""
+    for a, b, w in zip(batch.a.tolist(), batch.b.tolist(), batch.w.tolist(), strict=True):
+        rows.setdefault(a, {})[b] = rows.get(a, {}).get(b, 0.0) + w
+    for a, row in rows.items():
+        if len(row) >= prune_at:
+            rows[a] = dict(sorted(row.items(), key=lambda bw: (-bw[1], bw[0]))[:keep])
+
+
+def test_batches_merged_into_capped_rows_match_the_definition() -> None:
+    rng = np.random.default_rng(1)
+    merged, rows = EMPTY, {}
+    for _ in range(12):  # Zipf-popular neighbours, so rows reach the cap and are cut again and again
+        batch = Pairs(rng.integers(0, 20, 3000), rng.zipf(1.5, 3000) % 300, rng.integers(1, 3, 3000).astype(float))
+        merged = merge_rows(merged, batch, keep=40, prune_at=50)
+        _reference(rows, batch, keep=40, prune_at=50)
+    expected = sorted((a, b, w) for a, row in rows.items() for b, w in row.items())
+    assert list(zip(merged.a.tolist(), merged.b.tolist(), strict=True)) == [(a, b) for a, b, _ in expected]
+    assert np.allclose(merged.w, [w for _, _, w in expected])
+    assert set(np.bincount(merged.a).tolist()) == {40}  # every row grew past the cap and was cut: pruning ran
