@@ -23,6 +23,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
+from storage import history_store
 from storage.field_crypto import FieldCipher
 
 ENCRYPTED = ("email", "display_name", "demographics")
@@ -97,9 +98,9 @@ def readable(cipher: FieldCipher, doc: dict[str, Any]) -> dict[str, Any]:
 async def events_of(db: AsyncIOMotorDatabase, user_id: int) -> list[dict[str, Any]]:
     """Every event and imported rating of the person, oldest first (scans: export only)."""
     stored, ratings = await asyncio.gather(  # FerretDB scans for both: at once, not one after the other
-        db.events.find({"user_id": user_id}, {"_id": 0}).to_list(None),
+        history_store.of_user(db, user_id),
         db.ratings.find({"userId": user_id}, {"_id": 0, "movieId": 1, "rating": 1, "timestamp": 1}).to_list(None))
-    events = [dict(e) for e in stored]
+    events = list(stored)
     imported = [{"type": "rating", "movie_id": r["movieId"], "rating": r["rating"], "timestamp": r.get("timestamp"),
                  "source": "dataset"} for r in ratings]
     return sorted(imported + events, key=lambda e: float(e.get("timestamp") or 0))

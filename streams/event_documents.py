@@ -1,20 +1,29 @@
-"""A batch's events as the documents the history keeps (MongoDB) and shows (Redis' recent history)."""
+"""A batch's events as the documents the archive keeps in MongoDB."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from streams.batch import Batch
 
 
-def documents(batch: Batch) -> list[dict[str, Any]]:
-    """One document per event, ``_id`` its event id; a watch keeps its seconds, a rating its stars."""
-    e = batch.events
-    common = zip(e.event_ids, e.kinds.tolist(), e.users.tolist(), e.movies.tolist(), e.timestamps.tolist(), e.sources,
-                 batch.partitions.tolist(), batch.offsets.tolist(), strict=True)
-    kind_fields = zip(e.ratings.tolist(), e.seconds.tolist(), e.completed.tolist(), strict=True)
-    return [{"_id": event_id, "type": "watch" if watch else "rating", "user_id": user, "movie_id": movie,
-             "timestamp": timestamp, "source": source, "partition": partition, "offset": offset,
-             **({"seconds_watched": seconds, "completed": completed} if watch else {"rating": rating})}
-            for (event_id, watch, user, movie, timestamp, source, partition, offset), (rating, seconds, completed)
-            in zip(common, kind_fields, strict=True)]
+def archived(batch: Batch) -> list[dict[str, Any]]:
+    """The batch as the documents the archive stores (``storage.history_store``): one per message
+    and kind of event, its events as columns. A message's events arrive together and in order."""
+    e, n = batch.events, len(batch)
+    if not n:
+        return []
+    key = np.stack([batch.partitions, batch.offsets, e.kinds.astype(np.int64)])
+    starts = np.flatnonzero(np.r_[True, (key[:, 1:] != key[:, :-1]).any(axis=0)])
+    watch = e.kinds.tolist()
+    columns = {
+        "event_id": e.event_ids, "type": ["watch" if w else "rating" for w in watch], "user_id": e.users.tolist(),
+        "movie_id": e.movies.tolist(), "timestamp": e.timestamps.tolist(), "source": e.sources,
+        "rating": [None if w else r for w, r in zip(watch, e.ratings.tolist(), strict=True)],
+        "seconds_watched": [s if w else None for w, s in zip(watch, e.seconds.tolist(), strict=True)],
+        "completed": [c if w else None for w, c in zip(watch, e.completed.tolist(), strict=True)]}
+    return [{"_id": e.event_ids[a], "partition": int(batch.partitions[a]), "offset": int(batch.offsets[a]),
+             "n": b - a, **{name: values[a:b] for name, values in columns.items()}}
+            for a, b in zip(starts.tolist(), np.r_[starts[1:], n].tolist(), strict=True)]

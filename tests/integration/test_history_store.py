@@ -20,15 +20,37 @@ def events_of(user: int, n: int, run: str) -> list[dict[str, Any]]:
              "timestamp": float(i), "source": "test"} for i in range(n)]
 
 
-async def test_redelivered_events_are_stored_once(db: AsyncIOMotorDatabase) -> None:
+def messages_of(events: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """The events as the archive stores them: ``size`` a message (column documents)."""
+    docs = []
+    for offset, start in enumerate(range(0, len(events), size)):
+        part = events[start:start + size]
+        docs.append({"_id": part[0]["_id"], "partition": 0, "offset": offset, "n": len(part),
+                     "event_id": [e["_id"] for e in part], **{name: [e.get(name) for e in part] for name in (
+                         "type", "user_id", "movie_id", "rating", "timestamp", "source")}})
+    return docs
+
+
+async def test_redelivered_messages_are_stored_once_and_erasure_keeps_other_people_s_events(
+        db: AsyncIOMotorDatabase) -> None:
     run = uuid.uuid4().hex[:8]
     own = db.client[f"history_{run}"]  # a database of its own: FerretDB scans a collection for any filter
-    events = events_of(7, 300, run)
+    events = [e | {"user_id": 7 + j % 2} for j, e in enumerate(events_of(7, 300, run))]
+    legacy = {"_id": f"{run}-legacy", "type": "rating", "user_id": 7, "movie_id": 1, "rating": 3.0, "timestamp": 0.5}
     try:
         await history_store.ensure_indexes(own)
-        assert await history_store.record(own, events[:200]) == 200
-        assert await history_store.record(own, events) == 100  # the first 200 again, then 100 new
-        assert await own.events.count_documents({"user_id": 7}) == 300
+        assert await history_store.record(own, messages_of(events[:200], 50)) == 200
+        assert await history_store.record(own, messages_of(events, 50)) == 100  # the first 4 messages again, 2 new
+        assert await own.events.count_documents({}) == 6
+        await own.events.insert_one(legacy)  # one event a document: what earlier versions stored
+        mine = await history_store.of_user(own, 7)
+        assert [e["event_id"] for e in mine[:2]] == [f"{run}-0", f"{run}-2"] and len(mine) == 151
+        assert {"movie_id": 4, "type": "rating", "rating": 4.0, "timestamp": 4.0}.items() <= mine[2].items()
+        assert len(await history_store.all_events(own)) == 301
+        assert await history_store.forget(own, [7]) == 151
+        assert await history_store.of_user(own, 7) == []
+        assert [e["movie_id"] for e in await history_store.of_user(own, 8)] == list(range(1, 300, 2))
+        assert await own.events.count_documents({}) == 6  # each message keeps user 8's half
     finally:
         await db.client.drop_database(own.name)
 
