@@ -15,6 +15,8 @@ from storage.rating_watch import RatingWatch
 from storage.similarity_store import SimilarityStore
 from storage.trending_store import TrendingStore
 
+SIMILARITY_COPIES_S = 1.0  # the age of the co-occurrence rows a request may explain from (the agent's window)
+
 
 @dataclass(frozen=True)
 class Models:
@@ -28,5 +30,6 @@ class Models:
     def over(cls, redis: aioredis.Redis) -> Models:
         # The same model parameters as the agents (streams/agents/*): they share Redis rows.
         mf = BiasedMF(n_factors=32, seed=0)
-        return cls(ModelStore(redis, mf), SimilarityStore(redis, CoOccurrence()), TrendingStore(redis, Trending()),
+        similarity = SimilarityStore(redis, CoOccurrence(), read_cache_s=SIMILARITY_COPIES_S)
+        return cls(ModelStore(redis, mf), similarity, TrendingStore(redis, Trending()),
                    ItemFactors(redis, mf.width), RatingWatch(redis))

@@ -42,6 +42,31 @@ async def test_star_wars_neighbours_are_its_sequels(redis_db: aioredis.Redis, ra
     assert max(sizes) < PRUNE_AT and sum(s >= KEEP for s in sizes) > 0  # capped, and the cap was reached
 
 
+async def test_reasons_are_the_most_similar_liked_movie_and_copies_live_only_their_age(
+        redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
+    model = CoOccurrence(history=20)
+    writer = SimilarityStore(redis_db, model)
+    chunk = ratings.iloc[:20000]
+    await writer.add(chunk["userId"].to_numpy(), chunk["movieId"].to_numpy(),
+                     model.rating_weight(chunk["rating"].to_numpy()))
+    liked = [STAR_WARS, 1, 296, 318, 2571]
+    candidates = [EMPIRE, JEDI, 356, 593, 999_999]  # the last has no row: no reason
+    reader = SimilarityStore(redis_db, model, read_cache_s=60.0)
+    anchors = await reader.best_anchor(candidates, liked)
+    counts = [float(c or 0) for c in await redis_db.hmget("sim:count", [str(m) for m in liked])]
+    for movie in candidates:  # the definition, one candidate at a time
+        row = np.frombuffer(await redis_db.get(f"sim:row:{movie}") or b"", dtype=ROW)
+        cooc = [float(row["w"][row["b"] == a].sum()) for a in liked]
+        cosine = [c / np.sqrt(n) if n else 0.0 for c, n in zip(cooc, counts, strict=True)]
+        assert anchors[movie] == (liked[int(np.argmax(cosine))] if max(cosine) > 0 else None), movie
+    assert anchors[EMPIRE] == STAR_WARS and anchors[999_999] is None
+    await redis_db.delete(f"sim:row:{EMPIRE}")  # as if the row changed: a copy younger than its age is used
+    assert (await reader.best_anchor([EMPIRE], liked))[EMPIRE] == STAR_WARS
+    assert (await SimilarityStore(redis_db, model).best_anchor([EMPIRE], liked))[EMPIRE] is None
+    reader.read_cache_s = 0.0
+    assert (await reader.best_anchor([EMPIRE], liked))[EMPIRE] is None
+
+
 async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
     """Two side workers (two stores, two connections' worth of interleaving) write the same movies'
     rows at once, users split between them as Kafka partitions split them: every weight arrives."""
