@@ -76,7 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         watching = asyncio.create_task(app.state.models.watch.run())
         # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
         # but let the API serve reads (and /health say "degraded") when Kafka is down.
-        app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1)
+        # acks from every in-sync replica, and a retried send never stored twice (idempotence)
+        app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1, acks="all",
+                                              enable_idempotence=True)
         app.state.producer_started = False
         try:
             await asyncio.wait_for(app.state.producer.start(), 5)

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = ""
     mongo_uri: str = ""
     mongo_db: str = "cinestream"
+    # MongoDB durability, for a replica set (docker-compose sets majority / true / primaryPreferred): a
+    # write acknowledged by a majority survives the primary's loss, and a write the driver retries
+    # after a failover is applied once. FerretDB 1.x (the local stack) has neither sessions nor
+    # replication, hence the defaults. The history's inserts stay idempotent under retries anyway.
+    mongo_write_concern: Literal["1", "majority"] = "1"
+    mongo_retry_writes: bool = False
+    mongo_read_preference: Literal["primary", "primaryPreferred", "secondaryPreferred", "nearest"] = "primary"
     redis_url: str = ""
 
     # Streams.

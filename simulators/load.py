@@ -71,7 +71,7 @@ async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users
                    ) -> LoadSummary:
     rng = np.random.default_rng(seed)
     run = uuid.uuid4().hex[:8]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", enable_idempotence=True)
     await producer.start()
     started = time.perf_counter()
     sent_r = sent_w = 0

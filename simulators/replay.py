@@ -61,7 +61,7 @@ async def replay(bootstrap: str, topic: str, ratings: pd.DataFrame, rate: float 
                  per_message: int = 200, source: str = "replay",
                  progress: Callable[[int], None] | None = None) -> ReplaySummary:
     """Produce ``ratings``; ``rate`` caps events per second (None: as fast as the broker takes them)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", enable_idempotence=True,
                                 max_batch_size=256 * 1024)
     await producer.start()
     try:

@@ -8,9 +8,12 @@ from cinestream.settings import Settings
 
 
 def connect(settings: Settings, timeout_ms: int = 5000) -> AsyncIOMotorClient:
-    # FerretDB 1.x answers no retryable-writes/sessions handshake; plain writes work on both it and MongoDB.
-    return AsyncIOMotorClient(settings.mongo_uri, serverSelectionTimeoutMS=timeout_ms, retryWrites=False,
-                              tz_aware=True)
+    """A client with the deployment's write concern, retryable writes and read preference (see the
+    settings: FerretDB 1.x answers no retryable-writes handshake, a replica set should have them)."""
+    w: int | str = int(settings.mongo_write_concern) if settings.mongo_write_concern.isdigit() else "majority"
+    return AsyncIOMotorClient(settings.mongo_uri, serverSelectionTimeoutMS=timeout_ms, tz_aware=True, w=w,
+                              retryWrites=settings.mongo_retry_writes,
+                              readPreference=settings.mongo_read_preference)
 
 
 async def ping(settings: Settings, timeout_s: float = 3.0) -> None:

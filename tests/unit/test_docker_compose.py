@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from cinestream.settings import Settings
+from storage import mongo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,3 +100,22 @@ def test_every_agent_runs_in_exactly_one_worker_role(compose: dict[str, Any]) ->
     script = (Path(__file__).parents[2] / "scripts" / "main.sh").read_text()
     for agents in roles:
         assert f':{",".join(agents)}"' in script, agents
+
+
+def test_production_mongodb_writes_reach_a_majority_and_are_retried_once(compose: dict[str, Any]) -> None:
+    env = {name: str(value) for name, value in compose["x-cinestream-env"].items()}
+    assert "replicaSet=" in env["CINESTREAM_MONGO_URI"]
+    settings = Settings(**{name.removeprefix("CINESTREAM_").lower(): value for name, value in env.items()
+                           if name.startswith("CINESTREAM_MONGO_")})
+    client = mongo.connect(settings)  # connects lazily: no server needed to read its options
+    try:
+        assert client.write_concern.document == {"w": "majority"}
+        assert client.options.retry_writes is True
+        assert client.read_preference.mongos_mode == "primaryPreferred"
+    finally:
+        client.close()
+    local = mongo.connect(Settings())
+    try:  # FerretDB 1.x: no sessions, so no retryable writes
+        assert local.options.retry_writes is False and local.write_concern.document == {"w": 1}
+    finally:
+        local.close()
