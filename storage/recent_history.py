@@ -27,7 +27,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from storage.model_store import seen_key
-from storage.redis_store import mget_chunked
+from storage.redis_store import mget_chunked, mset_chunked
 
 KEEP = 200  # the most the API serves
 RECORD = np.dtype([("t", "<f8"), ("movie", "<i4"), ("flags", "u1"), ("stars", "u1"), ("seconds", "<f4")])
@@ -89,7 +89,7 @@ def merge(stored: np.ndarray, sizes: np.ndarray, users: np.ndarray, events: np.n
 
 
 async def store(redis: aioredis.Redis, users: np.ndarray, events: np.ndarray) -> None:
-    """Add packed events (``RECORD``) to their users' lists: one ``MGET`` and one ``MSET``."""
+    """Add packed events (``RECORD``) to their users' lists: two round trips (``MGET``, ``MSET``)."""
     if not len(users):
         return
     distinct, index = np.unique(users, return_inverse=True)
@@ -99,8 +99,8 @@ async def store(redis: aioredis.Redis, users: np.ndarray, events: np.ndarray) ->
     bounds = np.searchsorted(owners, np.arange(len(distinct)), side="right")
     raw = merged.tobytes()
     size = RECORD.itemsize
-    await redis.mset({history_key(u): raw[start * size:end * size] for u, start, end
-                      in zip(distinct.tolist(), np.r_[0, bounds[:-1]].tolist(), bounds.tolist(), strict=True)})
+    await mset_chunked(redis, {history_key(u): raw[start * size:end * size] for u, start, end
+                               in zip(distinct.tolist(), np.r_[0, bounds[:-1]].tolist(), bounds.tolist(), strict=True)})
 
 
 async def add(redis: aioredis.Redis, events: Sequence[dict[str, Any]]) -> None:

@@ -26,7 +26,7 @@ async def ping(settings: Settings) -> None:
         await client.aclose()
 
 
-MGET_CHUNK = 1000  # keys per MGET: a reply of a few hundred KB at most, so no single command holds Redis long
+MGET_CHUNK = 1000  # keys per MGET or MSET: a few MB at most, so no single command holds Redis long
 
 
 async def mget_chunked(redis: aioredis.Redis, keys: list[str], chunk: int = MGET_CHUNK) -> list[bytes | None]:
@@ -36,3 +36,13 @@ async def mget_chunked(redis: aioredis.Redis, keys: list[str], chunk: int = MGET
             pipe.mget(keys[start:start + chunk])
         replies = await pipe.execute()
     return [blob for reply in replies for blob in reply]
+
+
+async def mset_chunked(redis: aioredis.Redis, values: dict[str, bytes], chunk: int = MGET_CHUNK) -> None:
+    """``MSET`` of any number of keys in one round trip, ``chunk`` keys a command: a replay's batch
+    writes 3.6 KB for each of thousands of people, and one command would hold Redis meanwhile."""
+    items = list(values.items())
+    async with redis.pipeline(transaction=False) as pipe:
+        for start in range(0, len(items), chunk):
+            pipe.mset(dict(items[start:start + chunk]))
+        await pipe.execute()

@@ -30,7 +30,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.cooccurrence import CoOccurrence, Pairs, merge_rows
-from storage.redis_store import mget_chunked
+from storage.redis_store import mget_chunked, mset_chunked
 
 COUNT = "sim:count"
 KEEP, PRUNE_AT = 100, 128  # a movie's co-occurrences: see the module's docstring
@@ -138,8 +138,8 @@ class SimilarityStore:
         counts = np.bincount(count_index, weights=weights, minlength=len(counted))
         written = await self._merge(pairs, counted, counts)
         # users belong to one partition, so to one worker: their histories need no compare-and-set
-        await self.redis.mset({recent_key(u): np.asarray(recent[u][: self.model.history], dtype=RECENT).tobytes()
-                               for u in distinct})
+        await mset_chunked(self.redis, {recent_key(u): np.asarray(recent[u][: self.model.history],
+                                                                   dtype=RECENT).tobytes() for u in distinct})
         return written
 
     async def _merge(self, pairs: Pairs, counted: np.ndarray, counts: np.ndarray) -> int:
