@@ -30,11 +30,18 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import BulkWriteError
 
 DUPLICATE_KEY = 11000
-INDEXES = [IndexModel([("user_id", ASCENDING), ("timestamp", ASCENDING)], name="user_time")]
+INDEXES = [IndexModel([("user_id", ASCENDING)], name="user")]  # multikey: each person in a message's document
+# Earlier versions' index on (user_id, timestamp): MongoDB refuses a document with two array fields in one
+# index ("cannot index parallel arrays"), so it goes before the first message's document does.
+REPLACED_INDEXES = ("user_time",)
 FIELDS = ("event_id", "type", "user_id", "movie_id", "timestamp", "source", "rating", "seconds_watched", "completed")
 
 
 async def ensure_indexes(db: AsyncIOMotorDatabase) -> None:
+    existing = await db.events.index_information()
+    for name in REPLACED_INDEXES:
+        if name in existing:
+            await db.events.drop_index(name)
     for model in INDEXES:
         await db.events.create_indexes([model])
 
