@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from online_models.runs import rank_in_runs, run_starts
+
 
 @dataclass(frozen=True)
 class Pairs:
@@ -92,8 +94,7 @@ def merge_rows(stored: Pairs, increments: Pairs, keep: int, prune_at: int) -> Pa
     keys = np.insert(keys, at[~known], added[~known])
     weights = np.insert(weights, at[~known], sums[~known])
     a, b = keys >> 32, keys & 0xFFFFFFFF
-    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]]) if len(a) else np.zeros(0, dtype=np.int64)
-    sizes = np.diff(np.r_[starts, len(a)])
+    sizes = np.diff(np.r_[run_starts(a), len(a)])
     full = np.repeat(sizes >= prune_at, sizes)
     if full.any():
         over = np.flatnonzero(full)  # the entries of the rows at the cap, still grouped by movie
@@ -101,8 +102,6 @@ def merge_rows(stored: Pairs, increments: Pairs, keep: int, prune_at: int) -> Pa
         # lexsort took 2.6x as long, and most rows reach the cap in a replay's batches)
         by_weight = np.argsort(-weights[over], kind="stable")
         heaviest_first = over[by_weight[np.argsort(a[over][by_weight], kind="stable")]]
-        rank = np.arange(len(over)) - np.repeat(np.flatnonzero(np.r_[True, a[over][1:] != a[over][:-1]]),
-                                                sizes[sizes >= prune_at])
-        full[heaviest_first[rank < keep]] = False  # what is left marked full is pruned
+        full[heaviest_first[rank_in_runs(a[over]) < keep]] = False  # what is left marked full is pruned
         a, b, weights = a[~full], b[~full], weights[~full]
     return Pairs(a, b, weights)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from aiokafka import AIOKafkaProducer
 
+from online_models.runs import run_starts
 from simulators.partitions import partition_of
 from streams.schemas import encode_columns
 
@@ -39,7 +40,7 @@ def envelopes(ratings: pd.DataFrame, per_message: int, source: str, partitions: 
     window = np.arange(len(users)) // (per_message * partitions)
     order = np.lexsort((parts, window))  # stable: each partition's events keep their time order
     key = window[order] * partitions + parts[order]
-    cut = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    cut = run_starts(key)
     runs = zip(cut.tolist(), [*cut[1:].tolist(), len(order)], strict=True)
     bounds = [(a, min(a + per_message, end)) for start, end in runs for a in range(start, end, per_message)]
     run = uuid.uuid4().hex[:8]

@@ -26,6 +26,7 @@ from typing import Any, cast
 import numpy as np
 import redis.asyncio as aioredis
 
+from online_models.runs import rank_in_runs, run_starts
 from storage.model_store import seen_key
 from storage.redis_store import mget_chunked, mset_chunked
 
@@ -54,8 +55,8 @@ def _newest_first(users: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np
     """Sorted by user, then newest first (ties by the record's fields), each record once."""
     order = np.lexsort((events["seconds"], events["stars"], events["flags"], events["movie"], -events["t"], users))
     users, events = users[order], events[order]
-    fresh = np.r_[True, (users[1:] != users[:-1]) | (events[1:] != events[:-1])][: len(users)]
-    return users[fresh], events[fresh]
+    first = run_starts(users, events)  # a record repeated is one run
+    return users[first], events[first]
 
 
 def merge(stored: np.ndarray, sizes: np.ndarray, users: np.ndarray, events: np.ndarray
@@ -83,8 +84,7 @@ def merge(stored: np.ndarray, sizes: np.ndarray, users: np.ndarray, events: np.n
         merged = np.concatenate([merged[~again], merged_again.view(_BYTES)])
         order = np.argsort(owner, kind="stable")
         owner, merged = owner[order], merged[order]
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]][: len(owner)])
-    kept = np.arange(len(owner)) - np.repeat(starts, np.diff(np.r_[starts, len(owner)])) < KEEP
+    kept = rank_in_runs(owner) < KEEP
     return owner[kept], merged[kept].view(RECORD)
 
 

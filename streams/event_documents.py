@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from online_models.runs import run_starts
 from streams.batch import Batch
 
 
@@ -15,8 +16,7 @@ def archived(batch: Batch) -> list[dict[str, Any]]:
     e, n = batch.events, len(batch)
     if not n:
         return []
-    key = np.stack([batch.partitions, batch.offsets, e.kinds.astype(np.int64)])
-    starts = np.flatnonzero(np.r_[True, (key[:, 1:] != key[:, :-1]).any(axis=0)])
+    starts = run_starts(batch.partitions, batch.offsets, e.kinds)
     watch = e.kinds.tolist()
     columns = {
         "event_id": e.event_ids, "type": ["watch" if w else "rating" for w in watch], "user_id": e.users.tolist(),
