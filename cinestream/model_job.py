@@ -13,7 +13,7 @@ from online_models.batch_fit import fit
 from online_models.biased_mf import BiasedMF
 from recommenders.als import ExplicitALS, as_online_rows
 from recommenders.data import Ratings
-from storage import catalogue_store, model_versions
+from storage import model_versions, rating_store
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 
@@ -23,7 +23,7 @@ async def bootstrap(settings: Settings, console: Console, epochs: int, lr: float
     client = connect(settings)
     try:
         with console.status("reading the rating history from MongoDB…"):
-            ratings = await catalogue_store.all_ratings(database(client, settings))
+            ratings = await rating_store.all_ratings(database(client, settings))
     finally:
         client.close()
     if ratings.empty:

@@ -14,14 +14,14 @@ from rich.console import Console
 from rich.progress import Progress
 
 from cinestream.settings import Settings
-from evaluation.lineup import content_vectors, our_models, text_content_vectors
+from evaluation.lineup import content_vectors, text_content_vectors
+from evaluation.lineup import hybrid as ranking_hybrid
 from evaluation.run import warm_up
 from recommenders.base import top_k
-from recommenders.content import reduced
+from recommenders.content import ContentBased, reduced
 from recommenders.data import Ratings
 from recommenders.explain import anchors
-from recommenders.hybrid import Hybrid
-from storage import batch_store, catalogue_store, content_store
+from storage import batch_store, catalogue_store, content_store, rating_store
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 
@@ -34,7 +34,7 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
     try:
         with console.status("reading ratings and the catalogue from MongoDB…"):
             db = database(client, settings)
-            ratings = await catalogue_store.all_ratings(db)
+            ratings = await rating_store.all_ratings(db)
             documents = await catalogue_store.content_documents(db)
     finally:
         client.close()
@@ -51,20 +51,21 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
     vectors = content_vectors(catalogue, documents) if with_text is None else with_text
     warm_up()
     with console.status(f"fitting the hybrid on {len(data):,} ratings…"):
-        hybrid = our_models(vectors, with_text=vectors)["hybrid"]().fit(data)
-    assert isinstance(hybrid, Hybrid)
-    seen = data.matrix(np.ones(len(data)))
+        hybrid = ranking_hybrid(lambda: ContentBased(vectors), rate=False).fit(data)
+    seen = data.matrix()
     lists: dict[int, np.ndarray] = {}
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("ranking every user's catalogue", total=data.n_users)
         for start in range(0, data.n_users, USERS_PER_BLOCK):
             block = np.arange(start, min(start + USERS_PER_BLOCK, data.n_users))
             scores = np.array(hybrid.score(block), dtype=np.float64)
-            mine = seen[block].tocoo()
-            scores[mine.row, mine.col] = -np.inf
+            mine = seen[block]
+            rows = mine.tocoo()
+            scores[rows.row, rows.col] = -np.inf
             top = top_k(scores, k)
             for row, user in enumerate(block.tolist()):
-                why = anchors(data, vectors, user, top[row])
+                rated = mine.getrow(row)
+                why = anchors(rated.indices, rated.data, vectors, top[row])
                 lists[int(user_ids[user])] = np.column_stack([
                     catalogue[top[row]], scores[row, top[row]],
                     np.where(why >= 0, catalogue[np.maximum(why, 0)], -1)])
@@ -81,8 +82,7 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
             bar.advance(task, len(rows))
     meta = {"created": time.time(), "model": "hybrid", "ratings": len(data), "users": len(lists),
             "movies": len(catalogue), "overview_embeddings": with_text is not None,
-            "validation_ndcg@10": hybrid.validation_ndcg, "ranking_weights": list(hybrid.ranking_weights),
-            "rating_weights": [round(float(w), 4) for w in hybrid.rating_weights]}
+            "validation_ndcg@10": hybrid.validation_ndcg, "ranking_weights": list(hybrid.ranking_weights)}
     redis = connect_redis(settings)
     try:
         await batch_store.publish(redis, lists, similar, meta)

@@ -52,11 +52,14 @@ def _catalogue_embeddings(item_ids: IntArray, documents: Mapping[int, Mapping[st
     from recommenders.text_embedding import MiniLM
 
     model = MiniLM.load()
-    present = [j for j, t in enumerate(texts) if t]
-    out = np.zeros((len(texts), 384), dtype=np.float32)
+    # Each distinct text once: a release joined to TMDB by title may give many films the same overview.
+    distinct, slot = np.unique(np.array(texts, dtype=object), return_inverse=True)
+    present = [j for j, t in enumerate(distinct.tolist()) if t]
+    encoded = np.zeros((len(distinct), 384), dtype=np.float32)
     with Progress(console=console or Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"embedding {len(present):,} overviews (once; cached)", total=len(present))
-        out[present] = model.encode([texts[j] for j in present], progress=lambda n: bar.advance(task, n))
+        encoded[present] = model.encode([distinct[j] for j in present], progress=lambda n: bar.advance(task, n))
+    out = encoded[slot]
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, out)
     return out

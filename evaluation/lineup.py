@@ -58,11 +58,6 @@ def our_models(vectors: sp.csr_matrix, seed: int = 0, with_text: sp.csr_matrix |
     def best_content() -> Recommender:  # overview embeddings measured to help (bench/accuracy.py): use them
         return ContentBased(with_text, name="content + overview") if with_text is not None else content()
 
-    def hybrid() -> Recommender:
-        return Hybrid(raters=[lambda: SVD(seed=seed), lambda: ExplicitALS(seed=seed), ItemKNN, best_content],
-                      rankers=[lambda: ImplicitALS(seed=seed), Popularity, best_content], content=best_content,
-                      popularity=Popularity, seed=seed)
-
     extra: dict[str, Factory] = {}
     if with_text is not None:
         extra["content + overview"] = lambda: ContentBased(with_text, name="content + overview")
@@ -70,5 +65,13 @@ def our_models(vectors: sp.csr_matrix, seed: int = 0, with_text: sp.csr_matrix |
         "popularity": Popularity, "baseline": Baseline, "SVD (SGD)": lambda: SVD(seed=seed),
         "ALS": lambda: ExplicitALS(seed=seed), "implicit ALS": lambda: ImplicitALS(seed=seed),
         "item-kNN": ItemKNN, "user-kNN": UserKNN, "content": content, **extra,
-        "hybrid": hybrid,
+        "hybrid": lambda: hybrid(best_content, seed),
     }
+
+
+def hybrid(content: Factory, seed: int = 0, rate: bool = True) -> Hybrid:
+    """Our hybrid with ``content`` as its content member; ``rate=False``: its ranking half alone, the same
+    lists without the rating blend (publishing needs no more: ``Hybrid``'s docstring)."""
+    raters: list[Factory] = [lambda: SVD(seed=seed), lambda: ExplicitALS(seed=seed), ItemKNN, content] if rate else []
+    return Hybrid(raters=raters, rankers=[lambda: ImplicitALS(seed=seed), Popularity, content], content=content,
+                  popularity=Popularity, seed=seed)

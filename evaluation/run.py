@@ -24,6 +24,8 @@ from recommenders.als import ImplicitALS
 from recommenders.base import Recommender
 from recommenders.data import FloatArray, IntArray, Ratings
 
+RANKED_USERS = 10_000  # ranking measures over at most this many test users (all of them up to ml-1m)
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -65,10 +67,22 @@ def warm_up() -> None:
     ImplicitALS(factors=2, iterations=1).fit(tiny)
 
 
-def run(factories: Mapping[str, Callable[[], Recommender]], prepared: Prepared,
-        console: Console) -> tuple[list[Result], dict[str, Recommender]]:
+def available_memory() -> int:
+    """Bytes the kernel says a new allocation can take (``MemAvailable``)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 1 << 62
+
+
+def run(factories: Mapping[str, Callable[[], Recommender]], prepared: Prepared, console: Console,
+        ranked_users: int = RANKED_USERS) -> tuple[list[Result], dict[str, Recommender]]:
+    """Fit and score each model; a model whose fit would need more memory than the machine has left is
+    skipped with its reason (a dense similarity matrix at ml-25m's size), not left to the OOM killer."""
     warm_up()
-    task = RankingTask.from_split(prepared.train, prepared.test)
+    task = RankingTask.from_split(prepared.train, prepared.test).sample(ranked_users)
+    if len(task.users) == ranked_users:
+        console.print(f"ranking measured over {ranked_users:,} test users drawn at random")
     results: list[Result] = []
     fitted: dict[str, Recommender] = {}
     with Progress(console=console, transient=True) as bar:
@@ -76,6 +90,12 @@ def run(factories: Mapping[str, Callable[[], Recommender]], prepared: Prepared,
         for name, make in factories.items():
             bar.update(job, description=f"fitting and scoring {name}")
             model = make()
+            needed, free = model.memory_needed(prepared.train), available_memory()
+            if needed > 0.8 * free:
+                console.print(f"skipped {name}: its fit needs {needed / 2**30:,.1f} GiB here (dense similarity "
+                              f"matrix), {free / 2**30:,.1f} GiB available")
+                bar.advance(job)
+                continue
             started = time.perf_counter()
             model.fit(prepared.train)
             seconds = time.perf_counter() - started

@@ -36,6 +36,12 @@ class Recommender(ABC):
     def score(self, users: IntArray) -> FloatArray:
         """``len(users) × n_items`` preference scores."""
 
+    def memory_needed(self, train: Ratings) -> int:
+        """An upper estimate of the bytes the fit on ``train`` needs at its peak, where that grows past
+        O(ratings + rows·factors) (dense users × items or items × items matrices); 0 for the models
+        that stay within it."""
+        return 0
+
     def predict(self, users: IntArray, items: IntArray) -> FloatArray:
         """Rating estimates; the default reads them off ``score`` one user at a time."""
         out = np.empty(len(users), dtype=np.float64)

@@ -86,6 +86,9 @@ class ContentBased(ItemKNN):
         self.vectors = vectors  # rows aligned with item codes
         self.name = name
 
+    def memory_needed(self, train: Ratings) -> int:
+        return 0  # content vectors, not a learned similarity matrix
+
     def fit(self, train: Ratings) -> Self:
         self.baseline = Baseline().fit(train)
         residual = train.ratings - self.baseline.predict(train.users, train.items)

@@ -7,11 +7,8 @@ internals, so the reason reads right whichever model chose the movie.
 Example
 -------
 >>> import numpy as np, scipy.sparse as sp
->>> from recommenders.data import Ratings
 >>> vectors = sp.csr_matrix(np.array([[1.0, 0], [0, 1.0], [0.9, 0.1], [0.1, 0.9]]))
->>> seen, _, _ = Ratings.from_ids([7, 7, 7], [0, 1, 2], [5.0, 5.0, 1.0])
->>> seen = Ratings(seen.users, seen.items, seen.ratings, seen.timestamps, 1, 4)
->>> anchors(seen, vectors, 0, np.array([2, 3])).tolist()   # 2 is like 0, 3 like 1 (2 was disliked)
+>>> anchors(np.array([0, 1, 2]), np.array([5.0, 5.0, 1.0]), vectors, np.array([2, 3])).tolist()  # 2 disliked
 [0, 1]
 """
 
@@ -20,13 +17,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recommenders.data import IntArray, Ratings
+from recommenders.data import FloatArray, IntArray
 
 
-def anchors(train: Ratings, vectors: sp.csr_matrix, user: int, items: IntArray) -> IntArray:
-    """For each of ``items``, the item code that explains it (−1 when the user liked nothing)."""
-    mine = train.users == user
-    rated, ratings = train.items[mine], train.ratings[mine]
+def anchors(rated: IntArray, ratings: FloatArray, vectors: sp.csr_matrix, items: IntArray) -> IntArray:
+    """For each of ``items``, the item code among the user's ``rated`` that explains it (−1 when the user
+    liked nothing)."""
     liked = rated[ratings >= ratings.mean()] if len(ratings) else rated
     if not len(liked) or not len(items):
         return np.full(len(items), -1, dtype=np.int64)

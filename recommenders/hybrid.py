@@ -6,7 +6,13 @@ all of it — feature-weighted blending in its simplest, honest form (Sill et al
 
 Ranking: each member's scores are standardised per user and summed with weights chosen on the
 same validation split to maximise NDCG@10 (a small grid: a handful of members, so an exhaustive
-search is cheap and cannot overfit much).
+search is cheap and cannot overfit much), over at most ``validation_users`` people drawn at random:
+each needs a score for every movie of every member, which at ml-25m's size (162,541 people ×
+59,047 movies) would be 77 GB a member.
+
+A hybrid without raters (``raters=[]``) ranks exactly as one with them: the ranking half never
+reads the rating blend. Publishing lists uses it, which spares fitting item-kNN, whose dense
+matrices would need about 185 GiB at ml-25m's size (``ItemKNN.memory_needed``).
 
 Switching, where a blend has nothing to blend:
 
@@ -29,9 +35,16 @@ from recommenders.data import FloatArray, IntArray, Ratings
 
 Factory = Callable[[], Recommender]
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
+VALIDATION_BLOCK = 1000
 
 
 def _standardised(scores: FloatArray) -> FloatArray:
+    """Each row as (score − mean) / std over its finite scores; a non-finite one (a seen movie's −inf)
+    becomes −1e9. Rows without one take numpy's plain mean and std: the same numbers, 10× faster than
+    the nan-aware pair, which took 65 % of publishing at ml-25m's size."""
+    if np.isfinite(scores).all():
+        mean, std = scores.mean(axis=1, keepdims=True), scores.std(axis=1, keepdims=True)
+        return (scores - mean) / np.where(std > 0, std, 1)
     finite = np.where(np.isfinite(scores), scores, np.nan)
     mean, std = np.nanmean(finite, axis=1, keepdims=True), np.nanstd(finite, axis=1, keepdims=True)
     return np.nan_to_num((finite - mean) / np.where(std > 0, std, 1), nan=-1e9)
@@ -42,8 +55,9 @@ class Hybrid(Recommender):
 
     def __init__(self, raters: Sequence[Factory], rankers: Sequence[Factory], content: Factory | None = None,
                  popularity: Factory | None = None, validation_share: float = 0.1, ridge: float = 1.0,
-                 cold_user: int = 5, seed: int = 0) -> None:
+                 cold_user: int = 5, validation_users: int = 5000, seed: int = 0) -> None:
         self.raters, self.rankers = list(raters), list(rankers)
+        self.validation_users = validation_users
         self.content_factory, self.popularity_factory = content, popularity
         self.validation_share, self.ridge, self.cold_user, self.seed = validation_share, ridge, cold_user, seed
 
@@ -51,6 +65,10 @@ class Hybrid(Recommender):
         raters = [make() for make in self.raters]
         rankers = [make() for make in self.rankers]
         return raters, rankers
+
+    def memory_needed(self, train: Ratings) -> int:
+        raters, rankers = self._members()
+        return max((m.memory_needed(train) for m in (*raters, *rankers)), default=0)
 
     def fit(self, train: Ratings) -> Self:
         held = np.random.default_rng(self.seed).random(len(train)) < self.validation_share
@@ -78,22 +96,27 @@ class Hybrid(Recommender):
     def _learn_ranking_weights(self, rankers: list[Recommender], inner: Ratings, valid: Ratings) -> None:
         liked = valid.subset(valid.ratings >= 4.0)
         users, relevant = metrics.relevant_sets(liked.users, liked.items)
-        seen = inner.matrix(np.ones(len(inner)))[users].tocoo()
-        parts = []
-        for model in rankers:
-            scores = np.array(model.score(users), dtype=np.float64)
-            scores[seen.row, seen.col] = -np.inf
-            parts.append(_standardised(scores))
-        n_relevant = [len(r) for r in relevant]
-        best, best_ndcg = (1.0,) * len(parts), -1.0
-        for weights in itertools.product(GRID, repeat=len(parts)):
-            if not any(weights) or (max(weights) != 1.0):  # scale-free: one weight is always 1
-                continue
-            blended = sum(w * p for w, p in zip(weights, parts, strict=True))
-            ndcg = metrics.ndcg_at(metrics.hit_matrix(top_k(np.asarray(blended), 10), relevant), n_relevant, 10)
-            if ndcg > best_ndcg:
-                best, best_ndcg = weights, ndcg
-        self.ranking_weights, self.validation_ndcg = best, best_ndcg
+        if len(users) > self.validation_users:  # enough to choose among a few dozen weightings
+            pick = np.sort(np.random.default_rng(self.seed).choice(len(users), self.validation_users, replace=False))
+            users, relevant = users[pick], [relevant[j] for j in pick]
+        grid = [w for w in itertools.product(GRID, repeat=len(rankers)) if any(w) and max(w) == 1.0]  # scale-free
+        seen = inner.matrix(np.ones(len(inner)))
+        ndcg = np.zeros(len(grid))
+        for start in range(0, len(users), VALIDATION_BLOCK):  # n_items scores per user: bounded memory
+            block, wanted = users[start:start + VALIDATION_BLOCK], relevant[start:start + VALIDATION_BLOCK]
+            mine = seen[block].tocoo()
+            parts = []
+            for model in rankers:
+                scores = np.array(model.score(block), dtype=np.float64)
+                scores[mine.row, mine.col] = -np.inf
+                parts.append(_standardised(scores))
+            n_relevant = [len(r) for r in wanted]
+            for g, weights in enumerate(grid):
+                blended = sum(w * p for w, p in zip(weights, parts, strict=True) if w)
+                hits = metrics.hit_matrix(top_k(np.asarray(blended), 10), wanted)
+                ndcg[g] += metrics.ndcg_at(hits, n_relevant, 10) * len(block)
+        best = int(np.argmax(ndcg))
+        self.ranking_weights, self.validation_ndcg = grid[best], float(ndcg[best] / len(users))
 
     def predict(self, users: IntArray, items: IntArray) -> FloatArray:
         x = np.column_stack([np.ones(len(users))] + [np.clip(m.predict(users, items), 0.5, 5.0)

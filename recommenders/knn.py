@@ -56,6 +56,11 @@ def residuals(train: Ratings, baseline: Baseline, similarity: Similarity, by: Li
     return train.ratings - means[owner]
 
 
+def similarity_bytes(rows: int, columns: int) -> int:
+    """Peak of ``similarity_matrix``: three dense rows × columns float32 arrays and six columns²."""
+    return 4 * (3 * rows * columns + 6 * columns * columns)
+
+
 def similarity_matrix(values: sp.csr_matrix, shrinkage: float, min_support: int) -> FloatArray:
     """Column × column similarity of ``values`` (rows are the common observations)."""
     z = values.toarray().astype(np.float32)
@@ -99,6 +104,9 @@ class ItemKNN(Recommender):
         self.by_user = train.matrix(train.ratings - self.baseline.predict(train.users, train.items))
         self.n_items = train.n_items
         return self
+
+    def memory_needed(self, train: Ratings) -> int:
+        return similarity_bytes(train.n_users, train.n_items)
 
     def _estimate(self, user: int, items: IntArray) -> FloatArray:
         row = self.by_user.getrow(user)
@@ -144,6 +152,9 @@ class UserKNN(Recommender):
     def __init__(self, k: int = 40, similarity: Similarity = "pearson_baseline", shrinkage: float = 100.0,
                  min_support: int = 1) -> None:
         self.k, self.similarity, self.shrinkage, self.min_support = k, similarity, shrinkage, min_support
+
+    def memory_needed(self, train: Ratings) -> int:
+        return similarity_bytes(train.n_items, train.n_users)
 
     def fit(self, train: Ratings) -> Self:
         self.baseline = Baseline().fit(train)

@@ -1,4 +1,4 @@
-"""Load the built catalogue into MongoDB: ``movies``, ``ratings``, ``user_stats``, ``meta``.
+"""Load the built catalogue into MongoDB: ``movies``, ``ratings`` (``storage.rating_store``), ``user_stats``, ``meta``.
 
 Idempotent and cheap to repeat: a build whose input fingerprint is already recorded writes
 nothing; otherwise only new or changed documents are written, in bulk. FerretDB 1.x runs a
@@ -18,6 +18,8 @@ import pandas as pd
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from storage import rating_store
+
 BATCH = 5000
 
 
@@ -36,11 +38,6 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("directors", ASCENDING)], name="directors"),
         IndexModel([("cast", ASCENDING)], name="cast"),
         IndexModel([("stats.bayes_mean", DESCENDING)], name="bayes_mean"),
-    ],
-    "ratings": [
-        IndexModel([("userId", ASCENDING), ("movieId", ASCENDING), ("timestamp", ASCENDING)],
-                   unique=True, name="user_movie_time_unique"),
-        IndexModel([("movieId", ASCENDING)], name="movieId"),
     ],
     "users": [
         IndexModel([("email", ASCENDING)], unique=True, name="email_unique"),
@@ -64,16 +61,6 @@ async def recorded_fingerprint(db: AsyncIOMotorDatabase) -> str | None:
 async def catalogue_report(db: AsyncIOMotorDatabase) -> dict[str, Any] | None:
     meta = await db.meta.find_one({"_id": "catalogue"})
     return meta.get("report") if meta else None
-
-
-def rating_documents(ratings: pd.DataFrame, source: str) -> list[dict[str, Any]]:
-    """One document per rating; ``_id`` is derived from the natural key so a re-load is a no-op."""
-    ids = (f"{source}:{u}:{m}:{t}" for u, m, t in
-           zip(ratings["userId"], ratings["movieId"], ratings["timestamp"], strict=True))
-    frame = ratings.assign(_id=list(ids), source=source)
-    frame["centred"] = frame["centred"].round(4)
-    frame["z"] = frame["z"].round(4)
-    return frame[["_id", "userId", "movieId", "rating", "timestamp", "centred", "z", "source"]].to_dict("records")
 
 
 async def _insert_batches(collection: Any, docs: list[dict[str, Any]], progress: Progress | None) -> None:
@@ -109,8 +96,7 @@ async def load_catalogue(
     await db.movies.delete_many({"_id": {"$type": "int"}})  # documents of build version 1
     result = {
         "movies": await sync_collection(db.movies, movies, compare=True, progress=progress),
-        "ratings": await sync_collection(db.ratings, rating_documents(ratings, "movielens"),
-                                         compare=False, progress=progress),
+        "ratings": await rating_store.load(db, ratings, "movielens", progress),
     }
     stats = [{"_id": int(uid), "count": int(r["count"]), "mean": round(float(r["mean"]), 4),
               "std": round(float(r["std"]), 4)} for uid, r in users.iterrows()]
@@ -136,13 +122,6 @@ No ``$text`` index: FerretDB lacks it, so word matching is a regex over ``search
         query["search_key"] = {"$regex": "(^| )" + re.escape(key)}
         found = await db.movies.find(query).sort("stats.count", DESCENDING).to_list(limit)
     return found
-
-
-async def all_ratings(db: AsyncIOMotorDatabase) -> pd.DataFrame:
-    """Every stored rating as columns (userId, movieId, rating, timestamp), for batch training."""
-    projection = {"_id": 0, "userId": 1, "movieId": 1, "rating": 1, "timestamp": 1}
-    docs = await db.ratings.find({}, projection).to_list(None)
-    return pd.DataFrame(docs, columns=["userId", "movieId", "rating", "timestamp"])
 
 
 async def movie_ids(db: AsyncIOMotorDatabase) -> np.ndarray:

@@ -23,7 +23,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from storage import history_store
+from storage import history_store, rating_store
 from storage.field_crypto import FieldCipher
 
 ENCRYPTED = ("email", "display_name", "demographics")
@@ -99,7 +99,7 @@ async def events_of(db: AsyncIOMotorDatabase, user_id: int) -> list[dict[str, An
     """Every event and imported rating of the person, oldest first (scans: export only)."""
     stored, ratings = await asyncio.gather(  # FerretDB scans for both: at once, not one after the other
         history_store.of_user(db, user_id),
-        db.ratings.find({"userId": user_id}, {"_id": 0, "movieId": 1, "rating": 1, "timestamp": 1}).to_list(None))
+        rating_store.of_user(db, user_id))
     events = list(stored)
     imported = [{"type": "rating", "movie_id": r["movieId"], "rating": r["rating"], "timestamp": r.get("timestamp"),
                  "source": "dataset"} for r in ratings]
@@ -130,7 +130,7 @@ async def delete_user(db: AsyncIOMotorDatabase, user_id: int) -> None:
         await db.user_emails.delete_one({"_id": doc["email_index"]})
     await db.users.delete_one({"_id": str(user_id)})
     await asyncio.gather(db.refresh_tokens.delete_many({"user_id": user_id}),
-                         db.events.delete_many({"user_id": user_id}), db.ratings.delete_many({"userId": user_id}),
+                         db.events.delete_many({"user_id": user_id}), rating_store.forget(db, user_id),
                          db.user_stats.delete_many({"userId": user_id}))
 
 

@@ -21,7 +21,7 @@ from cinestream.catalogue.stats import movie_stats, normalise, user_stats
 from cinestream.catalogue.titles import parse_title, title_key
 from storage.catalogue_store import movie_key
 
-BUILD_VERSION = 2  # bump when the document shape or the cleaning rules change
+BUILD_VERSION = 3  # bump when the document shape or the cleaning rules change
 TRACKED_FIELDS = ("year", "overview", "directors", "cast", "writers", "keywords", "tmdbId", "genres")
 
 

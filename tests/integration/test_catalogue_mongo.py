@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from rich.console import Console
 
 from cinestream.catalogue.job import run_build
 from cinestream.settings import Settings
+from storage import rating_store
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +31,14 @@ async def test_toy_story_has_director_and_cast_from_tmdb(built_catalogue: str, d
 
 async def test_ratings_are_normalised_per_user(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
     user = await db.user_stats.find_one({"_id": 1})
-    rating = await db.ratings.find_one({"_id": "movielens:1:1:964982703"})
-    assert rating is not None and user is not None
-    assert rating["centred"] == pytest.approx(4.0 - user["mean"], abs=1e-3)
-    assert rating["z"] == pytest.approx((4.0 - user["mean"]) / user["std"], abs=1e-3)
+    stored = await db.ratings.find_one({"_id": "movielens:1:0"})  # user 1's ratings as columns
+    assert stored is not None and user is not None and stored["n"] == user["count"] == 232
+    ratings = rating_store.columns(stored)
+    j = int(np.flatnonzero(ratings["movieId"] == 1)[0])
+    assert (ratings["rating"][j], ratings["timestamp"][j]) == (4.0, 964982703)
+    assert ratings["centred"][j] == pytest.approx(4.0 - user["mean"], abs=1e-3)
+    assert ratings["z"][j] == pytest.approx((4.0 - user["mean"]) / user["std"], abs=1e-3)
+    assert (np.diff(ratings["timestamp"]) >= 0).all()
 
 
 async def test_a_missing_field_is_recorded_not_invented(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
@@ -44,11 +50,11 @@ async def test_second_build_is_a_no_op(built_catalogue: str, stack: Settings) ->
     assert (await run_build(stack, Console(quiet=True))).startswith("catalogue up to date (9742 movies")
 
 
-async def test_duplicate_rating_is_refused_by_the_unique_index(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
+async def test_a_second_document_for_a_person_s_part_is_refused(built_catalogue: str, db: AsyncIOMotorDatabase) -> None:
     from pymongo.errors import DuplicateKeyError
 
     with pytest.raises(DuplicateKeyError):
-        await db.ratings.insert_one({"_id": "other-id", "userId": 1, "movieId": 1, "timestamp": 964982703})
+        await db.ratings.insert_one({"_id": "other-id", "userId": 1, "part": 0, "movieId": [1]})
 
 
 async def test_the_shared_ml_100k_in_recbole_layout_builds_with_its_users_demographics(stack: Settings) -> None:

@@ -11,17 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from evaluation.datasets import load_documents, load_ratings
-from evaluation.lineup import content_vectors
+from evaluation.lineup import content_vectors, genre_vectors, hybrid
+from evaluation.run import Prepared, run
 from evaluation.splits import random_split
 from evaluation.suite import RankingTask, evaluate
 from online_models.metrics import rmse
 from recommenders.als import ExplicitALS, ImplicitALS, _Side
-from recommenders.base import Recommender
+from recommenders.base import Recommender, top_k
 from recommenders.baseline import Baseline, Popularity
 from recommenders.content import ContentBased
 from recommenders.data import Ratings
+from recommenders.hybrid import Hybrid
 from recommenders.knn import ItemKNN, UserKNN
 from recommenders.svd import SVD
 
@@ -100,3 +103,36 @@ def test_content_gives_a_new_movie_a_rating_and_neighbours(movielens: tuple) -> 
     for_fans = content.predict(fans, np.full(len(fans), toy_story_2)).mean()
     for_haters = content.predict(haters, np.full(len(haters), toy_story_2)).mean()
     assert for_fans > for_haters + 0.5, (for_fans, for_haters)
+
+
+def test_the_hybrid_without_raters_ranks_exactly_as_the_full_one(movielens: tuple) -> None:
+    """What `model publish` fits: the same weights and lists, without item-kNN's dense matrix."""
+    train, _, item_ids, docs = movielens
+    vectors = content_vectors(item_ids, docs)
+    full, ranking = (hybrid(lambda: ContentBased(vectors), rate=rate).fit(train) for rate in (True, False))
+    assert ranking.ranking_weights == full.ranking_weights
+    assert ranking.validation_ndcg == pytest.approx(full.validation_ndcg, abs=1e-12)
+    users = np.arange(train.n_users)
+    assert (top_k(ranking.score(users), 10) == top_k(full.score(users), 10)).all()
+    sampled = Hybrid(raters=[], rankers=[ImplicitALS, Popularity], validation_users=100).fit(train)
+    assert sampled.validation_ndcg > 0.05  # chosen on 100 people drawn at random, still a real blend
+
+
+class _Huge(Popularity):
+    name = "huge"
+
+    def memory_needed(self, train: Ratings) -> int:
+        return 1 << 50
+
+
+def test_evaluation_skips_a_model_that_cannot_fit_in_memory(movielens: tuple) -> None:
+    train, test, item_ids, docs = movielens
+    prepared = Prepared("ml-latest-small", "random", train, test, item_ids, content_vectors(item_ids, docs),
+                        genre_vectors(item_ids, docs))
+    console = Console(record=True, width=200)
+    results, fitted = run({"popularity": Popularity, "huge": _Huge}, prepared, console, ranked_users=200)
+    assert [r.name for r in results] == ["popularity"] and list(fitted) == ["popularity"]
+    said = console.export_text()
+    assert "skipped huge: its fit needs 1,048,576.0 GiB" in said and "over 200 test users" in said
+    assert ItemKNN().memory_needed(Ratings(train.users, train.items, train.ratings, train.timestamps,
+                                           162_541, 59_047)) > 100 * 2**30  # ml-25m's size: skipped there

@@ -1,0 +1,111 @@
+"""Each model's fit on a whole release: wall time and peak memory, one process per model.
+
+    python -m bench.fit_costs --dataset ml-25m-synthetic [--model NAME ...]
+
+Each model is fitted on every rating of the release in a process of its own (this module with
+``--one NAME``), so the peak RSS printed is that fit's: the ratings and content vectors it needs are
+included and printed apart as the RSS before the fit. A model whose fit would need more memory than
+the machine has left (``Recommender.memory_needed``: item- and user-kNN's dense matrices) is listed
+as skipped with what it would need; the hybrid's ranking half, which ``model publish`` fits, is listed
+beside the full hybrid. The reference, in the same run: the ``implicit`` library's ALS
+(same factors and iterations as ours), beside our implicit ALS as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import scipy.sparse as sp
+from rich.console import Console
+from rich.table import Table
+
+from bench.references import ImplicitLibraryALS
+from cinestream.settings import Settings
+from evaluation.datasets import load_documents, load_ratings
+from evaluation.lineup import content_vectors, hybrid, our_models
+from evaluation.run import available_memory, warm_up
+from recommenders.base import Recommender
+from recommenders.content import ContentBased
+from recommenders.data import Ratings
+
+REFERENCE = ImplicitLibraryALS.name
+OURS = "implicit ALS"
+PUBLISHED = "hybrid, ranking half (model publish)"
+
+
+def _lineup(dataset: str) -> tuple[Ratings, dict[str, Recommender]]:
+    settings = Settings()
+    folder = settings.release_dir(dataset).parent
+    frame = load_ratings(folder, dataset)
+    data, _, item_ids = Ratings.from_ids(frame.userId, frame.movieId, frame.rating, frame.timestamp)
+    del frame
+    vectors = content_vectors(item_ids, load_documents(folder, dataset))
+    models = {name: make() for name, make in our_models(vectors).items()}
+    models[PUBLISHED] = hybrid(lambda: ContentBased(vectors), rate=False)
+    models[REFERENCE] = ImplicitLibraryALS()
+    return data, models
+
+
+def _gib(kib: int) -> float:
+    return kib / 2**20  # ru_maxrss is KiB on Linux
+
+
+def one(dataset: str, name: str) -> dict[str, float | str]:
+    """Fit ``name`` here and say what it cost (run in a process of its own)."""
+    data, models = _lineup(dataset)
+    model = models[name]
+    needed, free = model.memory_needed(data), available_memory()
+    before = _gib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    if needed > 0.8 * free:
+        return {"model": name, "skipped": f"needs {needed / 2**30:,.0f} GiB, {free / 2**30:,.1f} available"}
+    warm_up()
+    started = time.perf_counter()
+    model.fit(data)
+    return {"model": name, "seconds": time.perf_counter() - started, "rss_before_gib": before,
+            "peak_gib": _gib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--model", action="append", default=[], help="only these (repeatable)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.dataset, args.one)))
+        return
+    console = Console()
+    names = args.model or [*our_models(sp.csr_matrix((0, 0))), PUBLISHED, REFERENCE]
+    rows: list[dict[str, float | str]] = []
+    with console.status("") as status:
+        for name in names:
+            status.update(f"fitting {name} on {args.dataset} in a process of its own…")
+            done = subprocess.run([sys.executable, "-m", "bench.fit_costs", "--dataset", args.dataset, "--one", name],
+                                  capture_output=True, text=True)
+            if done.returncode:
+                rows.append({"model": name, "skipped": f"failed: {done.stderr.strip().splitlines()[-1:]}"})
+            else:
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            row = rows[-1]
+            console.print(f"{name}: " + (f"skipped ({row['skipped']})" if "skipped" in row else
+                                         f"{row['seconds']:.1f} s, peak RSS {row['peak_gib']:.2f} GiB"))
+    table = Table("model", "fit", "peak RSS", "RSS before the fit", title=f"fits on all of {args.dataset}")
+    for row in rows:
+        if "skipped" in row:
+            table.add_row(str(row["model"]), f"skipped: {row['skipped']}", "", "")
+        else:
+            table.add_row(str(row["model"]), f"{row['seconds']:.1f} s", f"{row['peak_gib']:.2f} GiB",
+                          f"{row['rss_before_gib']:.2f} GiB")
+    console.print(table)
+    timed = {str(r["model"]): float(r["seconds"]) for r in rows if "seconds" in r}
+    if OURS in timed and REFERENCE in timed:
+        console.print(f"our implicit ALS / the implicit library's: {timed[OURS] / timed[REFERENCE]:.2f}× the time")
+
+
+if __name__ == "__main__":
+    main()
