@@ -63,17 +63,22 @@ async def create_user(db: AsyncIOMotorDatabase, cipher: FieldCipher, user_id: in
 
 async def import_demographics(db: AsyncIOMotorDatabase, cipher: FieldCipher, rows: list[dict[str, Any]]) -> int:
     """Keep a release's users' gender, age, occupation and zip code (one encrypted field per person:
-    personal data), on their ``users`` document, made if they have no account yet; one bulk write.
-    Re-importing replaces the field: idempotent."""
+    personal data), on their ``users`` document, made if they have no account yet. Re-importing
+    replaces the field: idempotent. People without a document are inserted in bulk: FerretDB runs an
+    upsert per document (ml-1m's 6,040 people: 30 s as upserts)."""
     if not rows:
         return 0
-    writes = [UpdateOne({"_id": str(row["userId"])},
-                        {"$set": {"demographics": cipher.encrypt("demographics", json.dumps(
-                            {k: v for k, v in row.items() if k != "userId"}, sort_keys=True))},
-                         "$setOnInsert": {"user_id": int(row["userId"]), "source": "dataset", "roles": []}},
-                        upsert=True) for row in rows]
-    result = await db.users.bulk_write(writes, ordered=False)
-    return int(result.upserted_count + result.modified_count)
+    fields = {str(row["userId"]): cipher.encrypt("demographics", json.dumps(
+        {k: v for k, v in row.items() if k != "userId"}, sort_keys=True)) for row in rows}
+    there = {d["_id"] async for d in db.users.find({"_id": {"$in": list(fields)}}, {"_id": 1})}
+    new = [{"_id": key, "user_id": int(key), "source": "dataset", "roles": [], "demographics": value}
+           for key, value in fields.items() if key not in there]
+    if new:
+        await db.users.insert_many(new, ordered=False)
+    if there:
+        await db.users.bulk_write([UpdateOne({"_id": key}, {"$set": {"demographics": fields[key]}})
+                                   for key in there], ordered=False)
+    return len(fields)
 
 
 async def get_user(db: AsyncIOMotorDatabase, user_id: int) -> dict[str, Any] | None:
