@@ -2,9 +2,9 @@
 
     python -m bench.fit_costs --dataset ml-25m-synthetic [--model NAME ...]
 
-Each model is fitted on every rating of the release in a process of its own (this module with
-``--one NAME``), so the peak RSS printed is that fit's: the ratings and content vectors it needs are
-included and printed apart as the RSS before the fit. A model whose fit would need more memory than
+The release is read once; each model is then fitted on every rating in a process of its own (this
+module with ``--one NAME``), so the peak RSS printed is that fit's: the ratings and content vectors it
+needs are included and printed apart as the RSS before the fit. A model whose fit would need more memory than
 the machine has left (``Recommender.memory_needed``: item- and user-kNN's dense matrices) is listed
 as skipped with what it would need; the hybrid's ranking half, which ``model publish`` fits, is listed
 beside the full hybrid. The reference, in the same run: the ``implicit`` library's ALS
@@ -18,8 +18,11 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+import numpy as np
 import scipy.sparse as sp
 from rich.console import Console
 from rich.table import Table
@@ -38,13 +41,22 @@ OURS = "implicit ALS"
 PUBLISHED = "hybrid, ranking half (model publish)"
 
 
-def _lineup(dataset: str) -> tuple[Ratings, dict[str, Recommender]]:
+def prepare(dataset: str, folder: Path) -> None:
+    """Read the release once and keep its ratings and content vectors in ``folder`` for the fits."""
     settings = Settings()
-    folder = settings.release_dir(dataset).parent
-    frame = load_ratings(folder, dataset)
+    where = settings.release_dir(dataset).parent
+    frame = load_ratings(where, dataset)
     data, _, item_ids = Ratings.from_ids(frame.userId, frame.movieId, frame.rating, frame.timestamp)
-    del frame
-    vectors = content_vectors(item_ids, load_documents(folder, dataset))
+    np.savez(folder / "ratings.npz", users=data.users, items=data.items, ratings=data.ratings,
+             timestamps=data.timestamps, shape=np.array([data.n_users, data.n_items]))
+    sp.save_npz(folder / "vectors.npz", content_vectors(item_ids, load_documents(where, dataset)))
+
+
+def _lineup(folder: Path) -> tuple[Ratings, dict[str, Recommender]]:
+    held = np.load(folder / "ratings.npz")
+    n_users, n_items = (int(n) for n in held["shape"])
+    data = Ratings(held["users"], held["items"], held["ratings"], held["timestamps"], n_users, n_items)
+    vectors = sp.load_npz(folder / "vectors.npz").tocsr()
     models = {name: make() for name, make in our_models(vectors).items()}
     models[PUBLISHED] = hybrid(lambda: ContentBased(vectors), rate=False)
     models[REFERENCE] = ImplicitLibraryALS()
@@ -55,9 +67,9 @@ def _gib(kib: int) -> float:
     return kib / 2**20  # ru_maxrss is KiB on Linux
 
 
-def one(dataset: str, name: str) -> dict[str, float | str]:
+def one(folder: Path, name: str) -> dict[str, float | str]:
     """Fit ``name`` here and say what it cost (run in a process of its own)."""
-    data, models = _lineup(dataset)
+    data, models = _lineup(folder)
     model = models[name]
     needed, free = model.memory_needed(data), available_memory()
     before = _gib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -75,18 +87,27 @@ def main() -> None:
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--model", action="append", default=[], help="only these (repeatable)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--prepared", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.dataset, args.one)))
+        print(json.dumps(one(args.prepared, args.one)))
         return
     console = Console()
+    with tempfile.TemporaryDirectory(prefix="fit-costs-") as scratch:
+        with console.status(f"reading {args.dataset}…"):
+            prepare(args.dataset, Path(scratch))
+        rows = _fits(args, Path(scratch), console)
+    _report(rows, args.dataset, console)
+
+
+def _fits(args: argparse.Namespace, prepared: Path, console: Console) -> list[dict[str, float | str]]:
     names = args.model or [*our_models(sp.csr_matrix((0, 0))), PUBLISHED, REFERENCE]
     rows: list[dict[str, float | str]] = []
     with console.status("") as status:
         for name in names:
             status.update(f"fitting {name} on {args.dataset} in a process of its own…")
-            done = subprocess.run([sys.executable, "-m", "bench.fit_costs", "--dataset", args.dataset, "--one", name],
-                                  capture_output=True, text=True)
+            done = subprocess.run([sys.executable, "-m", "bench.fit_costs", "--prepared", str(prepared),
+                                   "--one", name], capture_output=True, text=True)
             if done.returncode:
                 rows.append({"model": name, "skipped": f"failed: {done.stderr.strip().splitlines()[-1:]}"})
             else:
@@ -94,7 +115,11 @@ def main() -> None:
             row = rows[-1]
             console.print(f"{name}: " + (f"skipped ({row['skipped']})" if "skipped" in row else
                                          f"{row['seconds']:.1f} s, peak RSS {row['peak_gib']:.2f} GiB"))
-    table = Table("model", "fit", "peak RSS", "RSS before the fit", title=f"fits on all of {args.dataset}")
+    return rows
+
+
+def _report(rows: list[dict[str, float | str]], dataset: str, console: Console) -> None:
+    table = Table("model", "fit", "peak RSS", "RSS before the fit", title=f"fits on all of {dataset}")
     for row in rows:
         if "skipped" in row:
             table.add_row(str(row["model"]), f"skipped: {row['skipped']}", "", "")
