@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -63,8 +62,13 @@ def _lineup(folder: Path) -> tuple[Ratings, dict[str, Recommender]]:
     return data, models
 
 
-def _gib(kib: int) -> float:
-    return kib / 2**20  # ru_maxrss is KiB on Linux
+def _memory_gib(field: str) -> float:
+    """This process' ``VmRSS`` or ``VmHWM`` (its peak) in GiB. Not ``ru_maxrss``: Linux carries it over
+    from the parent through fork and exec, so every fit would show the parent's peak of reading the release."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
 
 
 def one(folder: Path, name: str) -> dict[str, float | str]:
@@ -72,14 +76,14 @@ def one(folder: Path, name: str) -> dict[str, float | str]:
     data, models = _lineup(folder)
     model = models[name]
     needed, free = model.memory_needed(data), available_memory()
-    before = _gib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    before = _memory_gib("VmHWM")
     if needed > 0.8 * free:
         return {"model": name, "skipped": f"needs {needed / 2**30:,.0f} GiB, {free / 2**30:,.1f} available"}
     warm_up()
     started = time.perf_counter()
     model.fit(data)
     return {"model": name, "seconds": time.perf_counter() - started, "rss_before_gib": before,
-            "peak_gib": _gib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}
+            "peak_gib": _memory_gib("VmHWM")}
 
 
 def main() -> None:
