@@ -30,7 +30,7 @@ from bench.references import ImplicitLibraryALS
 from cinestream.settings import Settings
 from evaluation.datasets import load_documents, load_ratings
 from evaluation.lineup import content_vectors, hybrid, our_models
-from evaluation.run import available_memory, warm_up
+from evaluation.run import too_big, warm_up
 from recommenders.base import Recommender
 from recommenders.content import ContentBased
 from recommenders.data import Ratings
@@ -75,10 +75,10 @@ def one(folder: Path, name: str) -> dict[str, float | str]:
     """Fit ``name`` here and say what it cost (run in a process of its own)."""
     data, models = _lineup(folder)
     model = models[name]
-    needed, free = model.memory_needed(data), available_memory()
     before = _memory_gib("VmHWM")
-    if needed > 0.8 * free:
-        return {"model": name, "skipped": f"needs {needed / 2**30:,.0f} GiB, {free / 2**30:,.1f} available"}
+    reason = too_big(model, data)
+    if reason:
+        return {"model": name, "skipped": reason}
     warm_up()
     started = time.perf_counter()
     model.fit(data)

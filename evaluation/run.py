@@ -75,13 +75,23 @@ def available_memory() -> int:
     return 1 << 62
 
 
+def too_big(model: Recommender, train: Ratings) -> str | None:
+    """Why ``model`` cannot be fitted on ``train`` here (its fit would need more than 80 % of the memory
+    the machine has left), or None when it can."""
+    needed, free = model.memory_needed(train), available_memory()
+    if needed <= 0.8 * free:
+        return None
+    return f"its fit needs {needed / 2**30:,.1f} GiB here (dense similarity matrix), {free / 2**30:,.1f} GiB available"
+
+
 def run(factories: Mapping[str, Callable[[], Recommender]], prepared: Prepared, console: Console,
         ranked_users: int = RANKED_USERS) -> tuple[list[Result], dict[str, Recommender]]:
     """Fit and score each model; a model whose fit would need more memory than the machine has left is
     skipped with its reason (a dense similarity matrix at ml-25m's size), not left to the OOM killer."""
     warm_up()
-    task = RankingTask.from_split(prepared.train, prepared.test).sample(ranked_users)
-    if len(task.users) == ranked_users:
+    everyone = RankingTask.from_split(prepared.train, prepared.test)
+    task = everyone.sample(ranked_users)
+    if task is not everyone:
         console.print(f"ranking measured over {ranked_users:,} test users drawn at random")
     results: list[Result] = []
     fitted: dict[str, Recommender] = {}
@@ -90,10 +100,9 @@ def run(factories: Mapping[str, Callable[[], Recommender]], prepared: Prepared, 
         for name, make in factories.items():
             bar.update(job, description=f"fitting and scoring {name}")
             model = make()
-            needed, free = model.memory_needed(prepared.train), available_memory()
-            if needed > 0.8 * free:
-                console.print(f"skipped {name}: its fit needs {needed / 2**30:,.1f} GiB here (dense similarity "
-                              f"matrix), {free / 2**30:,.1f} GiB available")
+            reason = too_big(model, prepared.train)
+            if reason:
+                console.print(f"skipped {name}: {reason}")
                 bar.advance(job)
                 continue
             started = time.perf_counter()
