@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,20 @@ async def test_reasons_are_the_most_similar_liked_movie_and_copies_live_only_the
     assert (await reader.best_anchor([EMPIRE], liked))[EMPIRE] is None
 
 
+class InterruptedWorker(SimilarityStore):
+    """A side worker that lets ``interrupt`` run once between reading its rows and writing them
+    back: the race two workers meet by chance, made certain."""
+
+    interrupt: Callable[[], Awaitable[object]] | None = None
+
+    async def _read(self, keys: list[str]) -> list[bytes]:
+        blobs = await super()._read(keys)
+        if self.interrupt is not None and keys and keys[0].startswith("sim:row:"):
+            interrupt, self.interrupt = self.interrupt, None
+            await interrupt()
+        return blobs
+
+
 async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
     """Two side workers (two stores, two connections' worth of interleaving) write the same movies'
     rows at once, users split between them as Kafka partitions split them: every weight arrives."""
@@ -74,7 +89,7 @@ async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, 
     model = CoOccurrence(history=5)
     chunk = ratings.iloc[:6000]
     halves = [chunk[chunk["userId"] % 2 == parity] for parity in (0, 1)]
-    stores = [SimilarityStore(redis_db, model) for _ in halves]
+    stores = [InterruptedWorker(redis_db, model), SimilarityStore(redis_db, model)]
 
     async def feed(store: SimilarityStore, part: pd.DataFrame) -> None:
         for start in range(0, len(part), 250):
@@ -82,7 +97,20 @@ async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, 
             await store.add(rows["userId"].to_numpy(), rows["movieId"].to_numpy(),
                             model.rating_weight(rows["rating"].to_numpy()))
 
-    await asyncio.gather(*(feed(store, part) for store, part in zip(stores, halves, strict=True)))
+    # the second worker's first batch lands between the first worker's read and its write; its
+    # later batches follow that one (a partition is read in order), beside the first worker's
+    started = asyncio.Event()
+
+    async def first_batch() -> None:
+        await feed(stores[1], halves[1].iloc[:250])
+        started.set()
+
+    async def later_batches() -> None:
+        await started.wait()
+        await feed(stores[1], halves[1].iloc[250:])
+
+    stores[0].interrupt = first_batch
+    await asyncio.gather(feed(stores[0], halves[0]), later_batches())
     together = {key: await redis_db.get(key) async for key in redis_db.scan_iter(match="sim:row:*")}
     counts = await redis_db.hgetall("sim:count")
     await redis_db.flushdb()
@@ -92,7 +120,7 @@ async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, 
     weight = {key: np.frombuffer(blob or b"", dtype=ROW)["w"].sum() for key, blob in together.items()}
     expected = {key: np.frombuffer(blob or b"", dtype=ROW)["w"].sum() for key, blob in one_by_one.items()}
     assert weight.keys() == expected.keys() and len(weight) > 300
-    assert sum(store.refused for store in stores) > 0  # the race happened, and was merged again
+    assert stores[0].refused > 0  # the race happened, and was merged again
     unpruned = [key for key, blob in one_by_one.items() if len(blob or b"") // ROW.itemsize < KEEP]
     assert all(np.isclose(weight[key], expected[key]) for key in unpruned)
     assert counts == await redis_db.hgetall("sim:count")
