@@ -242,7 +242,10 @@ def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
                               [settings.topic_ratings, settings.topic_watches], [settings.topic_dead_letter]))
     argv = worker_argv(loglevel, settings.stack_dir / "faust" / settings.worker_group)
-    os.nice(settings.worker_nice)
+    if settings.background_idle:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # the worker's threads inherit it
+    else:
+        os.nice(settings.worker_nice)
     os.execv(argv[0], argv)
 
 

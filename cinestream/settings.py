@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     # CPU priority (nice) of stream workers: where they share cores with the API, requests come
     # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
     worker_nice: int = Field(default=10, ge=0, le=19)
+    # On one machine shared with the API (the main job): the stream workers, Kafka and FerretDB under
+    # SCHED_IDLE, so they run only on CPU time the API and Redis leave (recommendations p99 at 500
+    # requests/s: 44 ms niced, 13-32 ms idle; bench/api_latency.py). Nothing is lost: Kafka holds
+    # what they have not read. Off where they have machines of their own, and for the tests.
+    background_idle: bool = False
 
     # Accounts and secrets. Outside "development" every secret must be set (start-up refuses
     # otherwise); in development each missing one is generated once and kept under the stack folder,

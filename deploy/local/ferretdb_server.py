@@ -23,6 +23,7 @@ MODULE = "github.com/FerretDB/FerretDB"
 
 class FerretDBServer(LocalServer):
     name = "mongo-ferretdb"
+    background = True
     port_setting = "CINESTREAM_MONGO_PORT"
     start_timeout = 60.0
 

@@ -32,6 +32,7 @@ def new_cluster_id() -> str:
 
 class KafkaServer(LocalServer):
     name = "kafka"
+    background = True
     port_setting = "CINESTREAM_KAFKA_PORT"
     start_timeout = 90.0
 

@@ -63,6 +63,17 @@ def wait_until(check: object, timeout: float, what: str, log_file: Path, pid: in
     raise StackError(f"{what} did not become healthy within {timeout:.0f}s; see {log_file}")
 
 
+def yield_cpu(pid: int, idle: bool) -> None:
+    """Every thread of ``pid`` under ``SCHED_IDLE`` (it runs only on CPU time nothing else wants)
+    or back under the default policy. Per thread: a policy set on a process reaches only the
+    threads it starts afterwards, and a JVM has started dozens by the time it answers."""
+    policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+            if os.sched_getscheduler(int(task.name)) != policy:
+                os.sched_setscheduler(int(task.name), policy, os.sched_param(0))
+
+
 def tail(log_file: Path, lines: int = 3) -> str:
     try:
         text = log_file.read_text(errors="replace").strip().splitlines()

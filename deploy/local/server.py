@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cinestream.settings import Settings
-from deploy.local.process import StackError, port_open, read_pid, spawn, terminate, wait_until
+from deploy.local.process import StackError, port_open, read_pid, spawn, terminate, wait_until, yield_cpu
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class LocalServer(ABC):
     #: the ``CINESTREAM_*`` setting of the port, named in "port taken" errors
     port_setting: str
     start_timeout: float = 60.0
+    #: the stream's side of the machine (Kafka, FerretDB), not the API's hot path (Redis): under
+    #: ``CINESTREAM_BACKGROUND_IDLE`` it yields the CPU to the API
+    background: bool = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -79,7 +82,15 @@ class LocalServer(ABC):
         return read_pid(self.pid_file, self.marker)
 
     def start(self) -> bool:
-        """Start unless already running; returns True if a process was started."""
+        """Start unless already running; returns True if a process was started. A background
+        server gets the CPU policy the settings ask for, also when it was already running."""
+        started = self._start()
+        pid = self.pid()
+        if self.background and pid is not None:
+            yield_cpu(pid, self.settings.background_idle)
+        return started
+
+    def _start(self) -> bool:
         if self.external:
             if not self.healthy():
                 raise StackError(f"{self.name}: the server you configured at {self.address} does not answer; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -102,3 +103,29 @@ def test_a_taken_port_is_a_clear_error(stack: Settings, tmp_path: os.PathLike[st
     other = Settings(stack_dir=tmp_path, redis_port=stack.mongo_port)  # FerretDB holds that port
     with pytest.raises(StackError, match=r"port \d+ is taken .* set CINESTREAM_REDIS_PORT"):
         server(other, "redis").start()
+
+
+def policies(pid: int) -> set[int]:
+    """The scheduling policies of the process' threads (a thread that ends meanwhile is left out)."""
+    found = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            found.add(os.sched_getscheduler(int(task)))
+    return found
+
+
+def test_background_servers_yield_the_cpu_when_asked(stack: Settings) -> None:
+    """``stack up`` under ``CINESTREAM_BACKGROUND_IDLE`` puts every thread of Kafka and FerretDB,
+    also ones already running, under SCHED_IDLE, and Redis (the API's hot path) not; without it,
+    they are back under the default policy."""
+    try:
+        local_stack.up(stack.model_copy(update={"background_idle": True}))
+        for srv in local_stack.servers(stack):
+            pid = srv.pid()
+            assert pid is not None
+            assert policies(pid) == ({os.SCHED_IDLE} if srv.background else {os.SCHED_OTHER}), srv.name
+        assert {s.name for s in local_stack.servers(stack) if s.background} == {"kafka", "mongo-ferretdb"}
+    finally:
+        local_stack.up(stack)
+    for srv in local_stack.servers(stack):
+        assert policies(srv.pid() or 0) == {os.SCHED_OTHER}, srv.name
