@@ -66,7 +66,7 @@ async def _private_stream(settings: Settings, extra_env: dict[str, str] | None =
            **(extra_env or {})}
     redis = aioredis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
     await redis.flushdb()
-    await ensure_topics(settings.kafka_bootstrap, settings.partitions, [topic], [env["CINESTREAM_TOPIC_DEAD_LETTER"]])
+    await ensure_topics(settings, [topic], [env["CINESTREAM_TOPIC_DEAD_LETTER"]])
     workdir = Path(tempfile.mkdtemp(prefix="cinestream-fresh-"))
     worker = start_worker(env, workdir)
     try:

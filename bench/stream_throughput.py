@@ -84,7 +84,7 @@ def main() -> None:
            "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/13", "CINESTREAM_AGENTS": args.agents}
     client = redis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
     client.flushdb()
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
+    asyncio.run(ensure_topics(settings,
                               [env["CINESTREAM_TOPIC_RATINGS"]], [env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
     workdirs = [Path(tempfile.mkdtemp(prefix="cinestream-bench-")) for _ in range(args.workers)]
     asyncio.run(install_content(env["CINESTREAM_REDIS_URL"], settings.data_dir, args.dataset, settings.cache_dir))

@@ -107,7 +107,7 @@ def main() -> None:
             "CINESTREAM_MONGO_DB": f"cinestream_bench_{run}"}  # no catalogue there: every movie is let through
     client = redis.Redis.from_url(url)
     client.flushdb()
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions, [topic, watches], [dlq]))
+    asyncio.run(ensure_topics(settings, [topic, watches], [dlq]))
     workdir = Path(tempfile.mkdtemp(prefix="cinestream-whole-"))
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:

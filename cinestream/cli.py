@@ -57,11 +57,16 @@ def _require(*servers: str) -> None:
 
 
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(brokers: int | None = typer.Option(
+        None, min=1, max=9, help="Kafka nodes: 1, or a cluster of 3 (the same as CINESTREAM_KAFKA_BROKERS, "
+                                 "which every other command then needs too).")) -> None:
     """Install (cached) and start every server that is not already running or external."""
     from deploy.local import stack
     from deploy.local.process import StackError
 
+    if brokers is not None:
+        os.environ["CINESTREAM_KAFKA_BROKERS"] = str(brokers)
+        get_settings.cache_clear()
     settings = get_settings()
     try:
         with console.status("starting the local stack (first run builds Kafka and FerretDB)…"):
@@ -71,6 +76,9 @@ def stack_up() -> None:
     for name, was_started in started:
         console.print(f"{name}: {'started' if was_started else 'already running'}")
     _print_status()
+    if brokers is not None and brokers > 1:
+        console.print(f"the other commands reach this cluster with CINESTREAM_KAFKA_BROKERS={brokers} "
+                      f"(bootstrap {settings.kafka_bootstrap}, {settings.topic_replication} replicas a topic)")
 
 
 @stack_app.command("down")
@@ -239,7 +247,7 @@ def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or
     from streams.local_worker import worker_argv
 
     settings = get_settings()
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.partitions,
+    asyncio.run(ensure_topics(settings,
                               [settings.topic_ratings, settings.topic_watches], [settings.topic_dead_letter]))
     argv = worker_argv(loglevel, settings.stack_dir / "faust" / settings.worker_group)
     if settings.background_idle:

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_heap: str = "768m"
+    # Brokers of the local stack: one, or a cluster where every node is broker and controller, node
+    # i (from 1) on kafka_port + 100 (i - 1) and kafka_controller_port + 100 (i - 1).
+    kafka_brokers: int = Field(default=1, ge=1, le=9)
+    # Replicas of every topic the project creates; 0: one per local broker, up to three. With three
+    # or more, a write needs two in-sync replicas (min.insync.replicas=2) and producers wait for all
+    # of them (acks=all): an acknowledged event survives the loss of any one broker.
+    kafka_replication: int = Field(default=0, ge=0)
     mongo_port: int = 27017
     ferretdb_debug_port: int = 8088
     redis_port: int = 6379
@@ -133,12 +140,26 @@ class Settings(BaseSettings):
             name for name in ("kafka", "mongo", "redis") if _ADDRESS_FIELD[name] in self.model_fields_set
         )
         if "kafka_bootstrap" not in self.model_fields_set:
-            self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+            self.kafka_bootstrap = ",".join(f"127.0.0.1:{port}" for port, _ in self.kafka_node_ports)
         if "mongo_uri" not in self.model_fields_set:
             self.mongo_uri = f"mongodb://127.0.0.1:{self.mongo_port}"
         if "redis_url" not in self.model_fields_set:
             self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         return self
+
+    @property
+    def kafka_node_ports(self) -> list[tuple[int, int]]:
+        """(client, controller) port of each local Kafka node."""
+        return [(self.kafka_port + 100 * i, self.kafka_controller_port + 100 * i) for i in range(self.kafka_brokers)]
+
+    @property
+    def topic_replication(self) -> int:
+        return self.kafka_replication or min(3, self.kafka_brokers)
+
+    @property
+    def topic_min_insync(self) -> int:
+        """In-sync replicas a write needs: two of three or more, so one broker may be down."""
+        return 2 if self.topic_replication >= 3 else 1
 
     def is_external(self, server: str) -> bool:
         """True when the user pointed us at a server of theirs (so the stack must not start one)."""

@@ -7,6 +7,8 @@ import logging
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from cinestream.settings import Settings
+
 
 async def broker_count(bootstrap: str, wait_s: float = 3.0) -> int:
     """Number of brokers the cluster reports: a full metadata round trip, not just an open port."""
@@ -20,16 +22,19 @@ async def broker_count(bootstrap: str, wait_s: float = 3.0) -> int:
         await admin.close()
 
 
-async def ensure_topics(bootstrap: str, partitions: int, names: list[str], single: list[str]) -> list[str]:
-    """Create the topics that do not exist yet (``single``: one partition); returns those created."""
+async def ensure_topics(settings: Settings, names: list[str], single: list[str]) -> list[str]:
+    """Create the topics that do not exist yet (``single``: one partition; the others
+    ``settings.partitions``), each with ``topic_replication`` replicas of which ``topic_min_insync``
+    must hold a write before it is acknowledged; returns those created."""
     from aiokafka.admin import NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(n, partitions, 1) for n in names if n not in existing]
-        wanted += [NewTopic(n, 1, 1) for n in single if n not in existing]
+        replicas, configs = settings.topic_replication, {"min.insync.replicas": str(settings.topic_min_insync)}
+        wanted = [NewTopic(n, settings.partitions, replicas, topic_configs=configs) for n in names if n not in existing]
+        wanted += [NewTopic(n, 1, replicas, topic_configs=configs) for n in single if n not in existing]
         if wanted:
             await admin.create_topics(wanted)
         return [t.name for t in wanted]

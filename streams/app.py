@@ -16,7 +16,7 @@ app = faust.App(
     broker=f"kafka://{settings.kafka_bootstrap}",
     value_serializer="raw",
     topic_partitions=settings.partitions,
-    topic_replication_factor=1,
+    topic_replication_factor=settings.topic_replication,
     # Faust's defaults make the first group join take ~30 s; these keep restarts to a few seconds.
     broker_session_timeout=10.0,
     broker_heartbeat_interval=1.0,

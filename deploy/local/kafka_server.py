@@ -1,8 +1,13 @@
-"""Apache Kafka (KRaft, one combined broker+controller node) from Maven Central jars.
+"""Apache Kafka (KRaft) from Maven Central jars: one node, or a cluster of ``kafka_brokers``.
 
 Maven resolves ``assets/kafka-pom.xml`` into one folder of jars (cached per version); the
 broker is ``kafka.Kafka`` and the one-off storage format is ``kafka.tools.StorageTool``, both
-run with the machine's Java 17.
+run with the machine's Java 17. Every node is broker and controller. A single node (``kafka``)
+forms its quorum alone (``--standalone``). In a cluster, nodes ``kafka-1`` … ``kafka-N`` share one
+cluster id and a static quorum of all of them; topics get three replicas and need two in sync
+(``min.insync.replicas=2``), so any one node can die without losing an acknowledged event or
+stopping the producers (acks=all, idempotent: simulators, the API). A node starts only when a
+majority of the controllers runs, which is why the stack launches them all before waiting.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from aiokafka.errors import KafkaError
 
+from cinestream.settings import Settings
 from deploy.local.process import StackError
 from deploy.local.server import LocalServer, cached, mark_cached, require_tool
 from streams.admin import broker_count
@@ -30,19 +36,37 @@ def new_cluster_id() -> str:
             return cid
 
 
+def kafka_nodes(settings: Settings) -> list[KafkaServer]:
+    """The local stack's Kafka: one node, or ``kafka_brokers`` of them."""
+    if settings.kafka_brokers == 1:
+        return [KafkaServer(settings)]
+    return [KafkaServer(settings, node) for node in range(1, settings.kafka_brokers + 1)]
+
+
 class KafkaServer(LocalServer):
     name = "kafka"
     background = True
     port_setting = "CINESTREAM_KAFKA_PORT"
     start_timeout = 90.0
 
+    def __init__(self, settings: Settings, node: int = 0) -> None:
+        """``node`` 0: the single node of a one-broker stack; 1 … N: a cluster's nodes."""
+        self.node = node
+        if node:
+            self.name = f"kafka-{node}"
+        super().__init__(settings)
+
     @property
     def port(self) -> int:
-        return self.settings.kafka_port
+        return self.settings.kafka_node_ports[max(self.node - 1, 0)][0]
+
+    @property
+    def controller_port(self) -> int:
+        return self.settings.kafka_node_ports[max(self.node - 1, 0)][1]
 
     @property
     def address(self) -> str:
-        return self.settings.kafka_bootstrap
+        return f"127.0.0.1:{self.port}" if self.node else self.settings.kafka_bootstrap
 
     @property
     def marker(self) -> str:
@@ -80,35 +104,56 @@ class KafkaServer(LocalServer):
             "-cp", f"{self.libs}/*", main, *args,
         ]
 
+    def _properties(self) -> list[str]:
+        s = self.settings
+        node = max(self.node, 1)
+        replicas = min(s.kafka_brokers, 3)
+        if self.node:
+            quorum = ",".join(f"{i}@127.0.0.1:{controller}"
+                              for i, (_, controller) in enumerate(s.kafka_node_ports, start=1))
+            voters = f"controller.quorum.voters={quorum}"
+        else:
+            voters = f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
+        return [
+            "process.roles=broker,controller",
+            f"node.id={node}",
+            voters,
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={self.data_dir / 'logs'}",
+            f"num.partitions={s.partitions}",
+            f"default.replication.factor={replicas}",
+            f"min.insync.replicas={2 if replicas >= 3 else 1}",
+            f"offsets.topic.replication.factor={replicas}",
+            "offsets.topic.num.partitions=8",
+            f"transaction.state.log.replication.factor={replicas}",
+            f"transaction.state.log.min.isr={2 if replicas >= 3 else 1}",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=true",
+            "",
+        ]
+
+    def _cluster_id(self) -> str:
+        """A cluster's nodes share one id (kept beside their folders); a single node has its own."""
+        if not self.node:
+            return new_cluster_id()
+        shared = self.settings.stack_dir / "kafka-cluster.id"
+        if not shared.exists():
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            shared.write_text(new_cluster_id())
+        return shared.read_text().strip()
+
     def prepare(self) -> None:
         super().prepare()
-        logs = self.data_dir / "logs"
-        s = self.settings
-        self.config_file.write_text(
-            "\n".join([
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={logs}",
-                f"num.partitions={s.partitions}",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=8",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=true",
-                "",
-            ])
-        )
-        if not (logs / "meta.properties").exists():
+        self.config_file.write_text("\n".join(self._properties()))
+        if not (self.data_dir / "logs" / "meta.properties").exists():
+            quorum = [] if self.node else ["--standalone"]
             result = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(),
-                           "-c", str(self.config_file), "--standalone"),
+                self._java("kafka.tools.StorageTool", "format", "-t", self._cluster_id(),
+                           "-c", str(self.config_file), *quorum),
                 capture_output=True, text=True,
             )
             if result.returncode != 0:

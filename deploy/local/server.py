@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cinestream.settings import Settings
-from deploy.local.process import StackError, port_open, read_pid, spawn, terminate, wait_until, yield_cpu
+from deploy.local.process import StackError, port_open, read_pid, spawn, tail, terminate, wait_until, yield_cpu
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class LocalServer(ABC):
         self.pid_file = self.run_dir / f"{self.name}.pid"
         self.log_file = settings.stack_dir / "logs" / f"{self.name}.log"
         self.data_dir = settings.stack_dir / self.name
+        self._launched: int | None = None  # the pid ``launch`` spawned, until ``ready`` waited for it
 
     # --- what each server defines -------------------------------------------------------------
     @property
@@ -82,22 +83,16 @@ class LocalServer(ABC):
         return read_pid(self.pid_file, self.marker)
 
     def start(self) -> bool:
-        """Start unless already running; returns True if a process was started. A background
-        server gets the CPU policy the settings ask for, also when it was already running."""
-        started = self._start()
-        pid = self.pid()
-        if self.background and pid is not None:
-            yield_cpu(pid, self.settings.background_idle)
+        """Start unless already running, and wait until healthy; returns True if a process was started."""
+        started = self.launch()
+        self.ready()
         return started
 
-    def _start(self) -> bool:
-        if self.external:
-            if not self.healthy():
-                raise StackError(f"{self.name}: the server you configured at {self.address} does not answer; "
-                                 f"start it, or unset its CINESTREAM_ address setting so the stack runs one")
-            return False
-        if self.pid() is not None:
-            wait_until(self.healthy, self.start_timeout, self.name, self.log_file, self.pid() or 0)
+    def launch(self) -> bool:
+        """Spawn the server unless it runs already (or is the user's own), without waiting for it:
+        the stack launches every server before waiting, as a Kafka node is healthy only once a
+        majority of its controllers runs. Returns True if a process was started."""
+        if self.external or self.pid() is not None:
             return False
         if port_open(self.port):
             raise StackError(
@@ -106,9 +101,24 @@ class LocalServer(ABC):
             )
         self.install()
         self.prepare()
-        pid = spawn(self.argv(), self.log_file, self.pid_file, cwd=self.data_dir)
-        wait_until(self.healthy, self.start_timeout, self.name, self.log_file, pid)
+        # kept for ``ready``: until the child has exec'd, its command line is not yet the server's
+        self._launched = spawn(self.argv(), self.log_file, self.pid_file, cwd=self.data_dir)
         return True
+
+    def ready(self) -> None:
+        """Wait until the server answers; a background server then gets the CPU policy the settings
+        ask for (also one that was already running)."""
+        if self.external:
+            if not self.healthy():
+                raise StackError(f"{self.name}: the server you configured at {self.address} does not answer; "
+                                 f"start it, or unset its CINESTREAM_ address setting so the stack runs one")
+            return
+        pid, self._launched = self._launched or self.pid(), None
+        if pid is None:
+            raise StackError(f"{self.name} exited during start-up: {tail(self.log_file)} (full log: {self.log_file})")
+        wait_until(self.healthy, self.start_timeout, self.name, self.log_file, pid)
+        if self.background:
+            yield_cpu(pid, self.settings.background_idle)
 
     def stop(self) -> bool:
         """Stop only a process we started (pid file + matching command line)."""

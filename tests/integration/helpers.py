@@ -23,7 +23,7 @@ def isolated(stack: Settings, redis_db: int, name: str) -> dict[str, str]:
 def prepare(stack: Settings, overrides: dict[str, str]) -> None:
     redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"]).flushdb()
     topics = [overrides["CINESTREAM_TOPIC_RATINGS"], overrides.get("CINESTREAM_TOPIC_WATCHES", "watches")]
-    asyncio.run(ensure_topics(stack.kafka_bootstrap, stack.partitions, topics,
+    asyncio.run(ensure_topics(stack, topics,
                               [overrides["CINESTREAM_TOPIC_DEAD_LETTER"]]))
 
 

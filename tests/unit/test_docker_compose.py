@@ -28,8 +28,9 @@ def test_every_service_has_an_image_or_a_build_that_exists(compose: dict[str, An
 
 def test_the_stack_has_kafka_mongodb_redis_and_cinestream_roles(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert services["kafka"]["image"].startswith("apache/kafka:4")
-    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    for node in ("kafka-1", "kafka-2", "kafka-3"):
+        assert services[node]["image"].startswith("apache/kafka:4")
+        assert services[node]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["mongo"]["image"] == "mongo:7"
     assert services["redis"]["image"] == "redis:7"
     assert "--appendonly" in services["redis"]["command"]
@@ -44,11 +45,11 @@ def test_environment_names_are_settings_and_addresses_match_ports(compose: dict[
         for key in env:
             assert key.startswith("CINESTREAM_"), key
             assert key.removeprefix("CINESTREAM_").lower() in fields, f"{name}: {key} is no setting"
-        assert env["CINESTREAM_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env["CINESTREAM_KAFKA_BOOTSTRAP"] == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
         assert env["CINESTREAM_REDIS_URL"].startswith("redis://redis:6379")
         assert env["CINESTREAM_MONGO_URI"].startswith("mongodb://mongo:27017")
     published = {name: [p.split(":")[-1] for p in s.get("ports", [])] for name, s in compose["services"].items()}
-    assert published["kafka"] == ["9092"] and published["mongo"] == ["27017"] and published["redis"] == ["6379"]
+    assert published["kafka-1"] == ["9092"] and published["mongo"] == ["27017"] and published["redis"] == ["6379"]
     assert published["api"] == [compose["services"]["api"]["environment"]["CINESTREAM_API_PORT"]]
 
 
@@ -119,3 +120,21 @@ def test_production_mongodb_writes_reach_a_majority_and_are_retried_once(compose
         assert local.options.retry_writes is False and local.write_concern.document == {"w": 1}
     finally:
         local.close()
+
+
+def test_kafka_is_three_nodes_that_survive_the_loss_of_one(compose: dict[str, Any]) -> None:
+    """Three voters, every topic three times replicated and two replicas in sync for a write; the
+    project creates its topics the same way (the settings' replication)."""
+    services = compose["services"]
+    nodes = {name: s["environment"] for name, s in services.items() if name.startswith("kafka-")}
+    assert sorted(env["KAFKA_NODE_ID"] for env in nodes.values()) == ["1", "2", "3"]
+    for name, env in nodes.items():
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
+    assert len({env["CLUSTER_ID"] for env in nodes.values()}) == 1
+    settings = Settings(kafka_replication=int(services["api"]["environment"]["CINESTREAM_KAFKA_REPLICATION"]))
+    assert (settings.topic_replication, settings.topic_min_insync) == (3, 2)
+    for role in ("api", "worker-learn", "worker-side", "worker-archive"):
+        assert set(nodes) <= services[role]["depends_on"].keys(), role

@@ -1,0 +1,147 @@
+"""A three-node KRaft cluster started by the stack: a broker killed mid-stream loses nothing.
+
+The cluster runs beside the test stack, in a folder and on ports of its own (only Kafka: the
+producers and consumers here are aiokafka's, as the simulators' and the API's are).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from bench import soak as soak_module
+from bench.soak import soak
+from cinestream.settings import Settings
+from deploy.local import stack as local_stack
+from deploy.local.kafka_server import KafkaServer, kafka_nodes
+from simulators.replay import load_ratings
+from streams.admin import ensure_topics
+
+pytestmark = pytest.mark.integration
+EVENTS = 30_000
+
+
+@pytest.fixture(scope="module")
+def cluster(settings: Settings) -> Iterator[tuple[Settings, list[KafkaServer]]]:
+    folder = Path(tempfile.mkdtemp(prefix="cinestream-kafka-cluster-"))
+    base = int(os.environ.get("CINESTREAM_TEST_CLUSTER_PORT", "19192"))
+    own = settings.model_copy(update={"stack_dir": folder, "kafka_brokers": 3, "kafka_heap": "256m",
+                                      "kafka_port": base, "kafka_controller_port": base + 1})
+    own.kafka_bootstrap = ",".join(f"127.0.0.1:{port}" for port, _ in own.kafka_node_ports)
+    nodes = kafka_nodes(own)
+    try:
+        for node in nodes:
+            node.launch()
+        for node in nodes:
+            node.ready()
+        yield own, nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _topic_layout(bootstrap: str, topic: str) -> tuple[set[int], str]:
+    """Replicas per partition, and the topic's min.insync.replicas."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+        replicas = {len(p["replicas"]) for p in described[0]["partitions"]}
+        configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        entries = {name: value for name, value, *_ in configs[0].resources[0][4]}
+        return replicas, entries["min.insync.replicas"]
+    finally:
+        await admin.close()
+
+
+async def _produce(bootstrap: str, topic: str, first: int, last: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+                                request_timeout_ms=30_000)
+    await producer.start()
+    try:
+        for start in range(first, last, 500):
+            sends = [await producer.send(topic, str(n).encode(), key=str(n % 97).encode())
+                     for n in range(start, min(start + 500, last))]
+            await asyncio.gather(*sends)  # every one acknowledged by the in-sync replicas
+    finally:
+        await producer.stop()
+
+
+async def _read_all(bootstrap: str, topic: str, expected: int) -> list[int]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    seen: list[int] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while len(seen) < expected and loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            seen += [int(record.value or b"-1") for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def test_topics_are_replicated_three_times_and_need_two_in_sync(cluster: tuple[Settings, list[KafkaServer]]) -> None:
+    own, _ = cluster
+    asyncio.run(ensure_topics(own, ["layout-events"], ["layout-dlq"]))
+    for topic in ("layout-events", "layout-dlq"):
+        assert asyncio.run(_topic_layout(own.kafka_bootstrap, topic)) == ({3}, "2")
+
+
+def test_a_broker_killed_mid_stream_loses_no_event_and_stores_none_twice(
+        cluster: tuple[Settings, list[KafkaServer]]) -> None:
+    """SIGKILL the second node a third of the way in, start it again two thirds in: the idempotent
+    producer (acks=all) fails over to the partitions' new leaders, and the topic holds every event
+    once."""
+    own, nodes = cluster
+    asyncio.run(ensure_topics(own, ["killed-broker"], []))
+    victim = nodes[1]
+    asyncio.run(_produce(own.kafka_bootstrap, "killed-broker", 0, EVENTS // 3))
+    pid = victim.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    asyncio.run(_produce(own.kafka_bootstrap, "killed-broker", EVENTS // 3, 2 * EVENTS // 3))
+    assert not victim.healthy()
+    assert victim.start() is True
+    asyncio.run(_produce(own.kafka_bootstrap, "killed-broker", 2 * EVENTS // 3, EVENTS))
+    seen = asyncio.run(_read_all(own.kafka_bootstrap, "killed-broker", EVENTS))
+    assert len(seen) == EVENTS and sorted(seen) == list(range(EVENTS))
+
+
+def test_a_short_soak_with_faults_loses_nothing_and_applies_nothing_twice(
+        cluster: tuple[Settings, list[KafkaServer]], stack: Settings, built_catalogue: str, data_dir: Path) -> None:
+    """``bench.soak`` in brief on the cluster: 30,000 ratings and 300 bad messages while a worker is
+    killed every 5 s, Redis once, a Kafka node once and FerretDB once; then the same undisturbed."""
+    own, nodes = cluster
+    settings = stack.model_copy(update={"kafka_bootstrap": own.kafka_bootstrap, "kafka_replication": 3})
+    servers = {s.name: s for s in local_stack.servers(stack) if s.name in ("redis", "mongo-ferretdb")}
+    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=15_000)
+    runs = {name: soak(settings, ratings, copies=2, bad_share=0.01, rate=1500, kill_every=every,
+                       redis_db=soak_module.REDIS_DB, servers={**servers, "kafka": nodes[1]} if every else {})
+            for name, every in (("faults", 5.0), ("undisturbed", None))}
+    faults = runs["faults"]
+    happened = " ".join(faults["faults"])
+    assert all(name in happened for name in ("redis", "kafka-2", "mongo-ferretdb")), happened
+    assert happened.count("worker") >= 2, happened
+    print(pd.DataFrame(runs).drop("faults").to_string())
+    for figures in runs.values():
+        assert (figures["valid"], figures["bad"]) == (30_000, 300)
+        assert figures["acknowledged"] == figures["events sent"] == 30_300
+        assert figures["learned"] == 30_000 and figures["learned sum exact"] and figures["rated sets exact"]
+        assert (figures["archived once"], figures["archived twice"], figures["lost"]) == (30_000, 0, 0)
+        assert figures["dead-lettered"] == figures["dead letters with a reason"] == 300
+    assert abs(faults["rmse"] / runs["undisturbed"]["rmse"] - 1) < 0.01
