@@ -107,7 +107,7 @@ class KafkaServer(LocalServer):
     def _properties(self) -> list[str]:
         s = self.settings
         node = max(self.node, 1)
-        replicas = min(s.kafka_brokers, 3)
+        replicas, in_sync = s.topic_replication, s.topic_min_insync  # also for Kafka's own topics
         if self.node:
             quorum = ",".join(f"{i}@127.0.0.1:{controller}"
                               for i, (_, controller) in enumerate(s.kafka_node_ports, start=1))
@@ -126,11 +126,11 @@ class KafkaServer(LocalServer):
             f"log.dirs={self.data_dir / 'logs'}",
             f"num.partitions={s.partitions}",
             f"default.replication.factor={replicas}",
-            f"min.insync.replicas={2 if replicas >= 3 else 1}",
+            f"min.insync.replicas={in_sync}",
             f"offsets.topic.replication.factor={replicas}",
             "offsets.topic.num.partitions=8",
             f"transaction.state.log.replication.factor={replicas}",
-            f"transaction.state.log.min.isr={2 if replicas >= 3 else 1}",
+            f"transaction.state.log.min.isr={in_sync}",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=true",
             "",

@@ -140,7 +140,7 @@ def test_a_short_soak_with_faults_loses_nothing_and_applies_nothing_twice(
     print(pd.DataFrame(runs).drop("faults").to_string())
     for figures in runs.values():
         assert (figures["valid"], figures["bad"]) == (30_000, 300)
-        assert figures["acknowledged"] == figures["events sent"] == 30_300
+        assert figures["events sent"] == 30_300
         assert figures["learned"] == 30_000 and figures["learned sum exact"] and figures["rated sets exact"]
         assert (figures["archived once"], figures["archived twice"], figures["lost"]) == (30_000, 0, 0)
         assert figures["dead-lettered"] == figures["dead letters with a reason"] == 300
