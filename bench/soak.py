@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import MongoClient
 from rich.console import Console
+from rich.progress import Progress
 
 from cinestream.settings import Settings, get_settings
 from deploy.local import stack as local_stack
@@ -211,9 +215,10 @@ def _archived(settings: Settings, source: str) -> Counter[str]:
 
 def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: float, rate: float,
          kill_every: float | None, redis_db: int, servers: dict[str, LocalServer],
-         learners: int = 2, timeout: float = 600) -> dict[str, Any]:
+         learners: int = 2, timeout: float = 600, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """One run (faults when ``kill_every`` is set, else undisturbed); its figures. ``servers``: the
-    ones to kill, by name (``redis``, ``mongo-ferretdb``, ``kafka``: one node of a cluster)."""
+    ones to kill, by name (``redis``, ``mongo-ferretdb``, ``kafka``: one node of a cluster);
+    ``progress`` is told how many valid events each message sent."""
     valid, bad = events(ratings, copies, bad_share)
     workdir = Path(tempfile.mkdtemp(prefix="cinestream-soak-"))
     run = Run(settings, redis_db, workdir)
@@ -230,7 +235,8 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
 
         async def produce() -> tuple[int, int]:
             sending = asyncio.gather(
-                replay(settings.kafka_bootstrap, run.topics["ratings"], valid, rate=rate, source=source),
+                replay(settings.kafka_bootstrap, run.topics["ratings"], valid, rate=rate, source=source,
+                       progress=progress),
                 _send_bad(settings.kafka_bootstrap, run.topics["ratings"], bad, seconds))
             if kill_every:
                 await _faults(run, seconds, kill_every, servers, log)
@@ -275,6 +281,7 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
         asyncio.run(delete_topics(settings.kafka_bootstrap, list(run.topics.values())))
         with MongoClient[dict[str, Any]](settings.mongo_uri) as mongo:
             mongo[settings.mongo_db].events.delete_many({"source": source})
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
@@ -292,9 +299,12 @@ def main() -> None:
         servers["kafka"] = nodes[1]
     figures = {}
     for name, kill_every in (("undisturbed", None), ("with faults", args.kill_every)):
-        console.print(f"[bold]{name}[/]: {args.copies} × ml-latest-small at {args.rate:g} events/s …")
-        figures[name] = soak(settings, ratings, copies=args.copies, bad_share=args.bad_share, rate=args.rate,
-                             kill_every=kill_every, redis_db=REDIS_DB, servers=servers)
+        with Progress(console=console) as bar:
+            task = bar.add_task(f"{name}: {args.copies} × ml-latest-small at {args.rate:g} events/s",
+                                total=args.copies * len(ratings))
+            figures[name] = soak(settings, ratings, copies=args.copies, bad_share=args.bad_share, rate=args.rate,
+                                 kill_every=kill_every, redis_db=REDIS_DB, servers=servers,
+                                 progress=functools.partial(bar.advance, task))
     for line in figures["with faults"].pop("faults"):
         console.print(line)
     figures["undisturbed"].pop("faults")
