@@ -25,6 +25,7 @@ import faust
 from faust.types import TP
 
 from storage.model_store import ModelStore
+from streams.retry import until_stored
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,10 @@ def rewind_to_redis(app: faust.App, store: ModelStore, topic: str) -> None:
         ours = [tp for tp in consumer.assignment() if tp.topic == topic]
         if not ours:
             return
-        applied = await store.applied_for(topic, [tp.partition for tp in ours])
+        # Redis may be restarting (or loading its AOF) just when the group rebalances: wait for it,
+        # as the agents do, rather than crash the worker (the soak met it)
+        applied = await until_stored("reading Redis' applied offsets", store.applied_for, topic,
+                                     [tp.partition for tp in ours])
         committed = dict(await consumer.seek_to_committed())
         rewind = behind(ours, topic, committed, applied)
         if rewind:
