@@ -33,12 +33,12 @@ EVENTS = 30_000
 
 
 @pytest.fixture(scope="module")
-def cluster(settings: Settings) -> Iterator[tuple[Settings, list[KafkaServer]]]:
+def cluster() -> Iterator[tuple[Settings, list[KafkaServer]]]:
     folder = Path(tempfile.mkdtemp(prefix="cinestream-kafka-cluster-"))
     base = int(os.environ.get("CINESTREAM_TEST_CLUSTER_PORT", "19192"))
-    own = settings.model_copy(update={"stack_dir": folder, "kafka_brokers": 3, "kafka_heap": "256m",
-                                      "kafka_port": base, "kafka_controller_port": base + 1})
-    own.kafka_bootstrap = ",".join(f"127.0.0.1:{port}" for port, _ in own.kafka_node_ports)
+    # built, not copied: the bootstrap list is derived from the nodes' ports when settings are made
+    own = Settings(stack_dir=folder, kafka_brokers=3, kafka_heap="256m", kafka_port=base,
+                   kafka_controller_port=base + 1)
     nodes = kafka_nodes(own)
     try:
         for node in nodes:
