@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Request
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
+from api.event_sender import EventSender
 from api.search import TitleIndex
 from cinestream.settings import Settings
 from storage.models import Models
@@ -30,6 +31,10 @@ async def get_producer(request: Request) -> AIOKafkaProducer:
     return request.app.state.producer
 
 
+async def get_sender(request: Request) -> EventSender:
+    return request.app.state.sender
+
+
 async def get_search(request: Request) -> TitleIndex:
     return request.app.state.search
 
@@ -44,3 +49,4 @@ RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
 ModelsDep = Annotated[Models, Depends(get_models)]
 SearchDep = Annotated[TitleIndex, Depends(get_search)]
 ProducerDep = Annotated[AIOKafkaProducer, Depends(get_producer)]
+SenderDep = Annotated[EventSender, Depends(get_sender)]

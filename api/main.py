@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from api import errors
+from api.event_sender import EventSender
 from api.middleware import SecureAndMeasured
 from api.routes import (
     admin,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1, acks="all",
                                               enable_idempotence=True)
         app.state.producer_started = False
+        app.state.sender = EventSender(app.state.producer)
         try:
             await asyncio.wait_for(app.state.producer.start(), 5)
             app.state.producer_started = True

@@ -11,12 +11,20 @@ the same run (the ceiling of any consumer here), and the CPU seconds of every pr
 the end. Its own topics, Redis database and MongoDB database, removed afterwards; needs the local stack.
 
 Usage: ``python -m bench.whole_system --dataset ml-1m-synthetic`` (``cinestream data generate``).
+
+``--through-api N`` sends the events as a platform would instead: POSTs of N events each to the service-key
+batch endpoint (``N=1``: one event a request), many in flight, in time order (users interleaved), into an
+API that checks them against the main catalogue (build it for the release first) and packs what arrives
+per partition (``api.event_sender``). It prints the events per Kafka message the API made.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -26,17 +34,21 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import numpy as np
+import pandas as pd
 import redis
 from aiokafka import AIOKafkaConsumer
 from pymongo import MongoClient
 
-from bench.tools import free_port
+from bench.tools import free_port, vegeta
+from cinestream.accounts import create_service_key, revoke_service_key
 from cinestream.catalogue.readers import Rejections
 from cinestream.catalogue.sources import read_ratings
 from cinestream.settings import Settings, get_settings
 from evaluation.datasets import layout_of
-from simulators.replay import replay
+from simulators.replay import ReplaySummary, replay
+from storage.mongo import connect, database
 from streams.admin import consumer_lag, delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
@@ -83,6 +95,96 @@ async def bare_consumer(bootstrap: str, topic: str, messages: int) -> float:
         await consumer.stop()
 
 
+def wait_for_api(port: int, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code < 500:
+                # a search waits for the catalogue's first load (the title index), which /health does not
+                httpx.get(f"http://127.0.0.1:{port}/api/movies", params={"q": "a", "limit": 1}, timeout=timeout_s)
+                time.sleep(1)
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the API did not answer on port {port} (exit code {process.poll()})")
+
+
+async def post_through_api(port: int, key: str, ratings: pd.DataFrame, per_request: int, in_flight: int,
+                           run: str) -> ReplaySummary:
+    """POST the ratings in time order, ``per_request`` events a request, ``in_flight`` requests at once."""
+    columns = {"user_id": ratings["userId"].to_numpy().tolist(), "movie_id": ratings["movieId"].to_numpy().tolist(),
+               "rating": ratings["rating"].to_numpy().tolist(), "timestamp": ratings["timestamp"].to_numpy().tolist()}
+    chunks = asyncio.Queue[int]()
+    for start in range(0, len(ratings), per_request):
+        chunks.put_nowait(start)
+    rejected = 0
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal rejected
+        while not chunks.empty():
+            start = chunks.get_nowait()
+            events = [{"type": "rating", "event_id": f"{run}-{i}", "user_id": columns["user_id"][i],
+                       "movie_id": columns["movie_id"][i], "rating": float(columns["rating"][i]),
+                       "timestamp": float(columns["timestamp"][i])}
+                      for i in range(start, min(start + per_request, len(ratings)))]
+            answer = await http.post("/api/events/batch", json={"events": events})
+            answer.raise_for_status()
+            rejected += answer.json()["rejected"]
+
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
+                                 limits=limits, timeout=60) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(in_flight)))
+        seconds = time.perf_counter() - started
+    if rejected:
+        raise SystemExit(f"the API refused {rejected:,} events: build the catalogue of this release first")
+    return ReplaySummary(len(ratings), 0, seconds, started)
+
+
+def post_singles(port: int, key: str, ratings: pd.DataFrame, rate: float, run: str) -> tuple[ReplaySummary, str]:
+    """One event a request, open-loop at ``rate`` requests/s (vegeta), as platforms post them one at a time:
+    the summary counts the events stored, and the line says the latencies the platforms saw."""
+    url = f"http://127.0.0.1:{port}/api/events/batch"
+    header = {"Authorization": [f"Bearer {key}"], "Content-Type": ["application/json"]}
+    with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as targets:
+        for i, (user, movie, stars, at) in enumerate(ratings[["userId", "movieId", "rating", "timestamp"]]
+                                                     .itertuples(index=False)):
+            body = {"events": [{"type": "rating", "event_id": f"{run}-{i}", "user_id": int(user),
+                                "movie_id": int(movie), "rating": float(stars), "timestamp": float(at)}]}
+            targets.write(json.dumps({"method": "POST", "url": url, "header": header,
+                                      "body": base64.b64encode(json.dumps(body).encode()).decode()}) + "\n")
+    try:
+        started = time.perf_counter()
+        attacked = subprocess.run([str(vegeta()), "attack", "-format=json", f"-targets={targets.name}",
+                                   f"-rate={rate:g}/s", f"-duration={int(len(ratings) / rate * 1000)}ms",
+                                   "-timeout=30s", "-keepalive=true"], capture_output=True, check=True)
+        seconds = time.perf_counter() - started
+    finally:
+        Path(targets.name).unlink()
+    report = json.loads(subprocess.run([str(vegeta()), "report", "-type=json"], input=attacked.stdout,
+                                       capture_output=True, check=True).stdout)
+    ok = int(report["status_codes"].get("200", 0))
+    ms = {q: report["latencies"][q] / 1e6 for q in ("50th", "99th", "max")}
+    line = (f"vegeta: {report['requests']:,} requests at {report['rate']:,.0f}/s, {ok:,} answered 200, "
+            f"latency p50 {ms['50th']:.1f} ms, p99 {ms['99th']:.1f} ms, max {ms['max']:.1f} ms")
+    return ReplaySummary(min(ok, len(ratings)), 0, seconds, started), line
+
+
+async def service_key(settings: Settings, run: str, revoke: str | None = None) -> str:
+    """A service key for the bench in the main database (the one whose catalogue the API checks against)."""
+    client = connect(settings)
+    try:
+        db = database(client, settings)
+        if revoke:
+            await revoke_service_key(db, revoke, "bench.whole_system")
+            return revoke
+        return str((await create_service_key(db, f"bench-{run}", ["events:write"], "bench.whole_system"))["key"])
+    finally:
+        client.close()
+
+
 def side_done(settings: Settings, group: str, topic: str) -> bool:
     rows = asyncio.run(consumer_lag(settings.kafka_bootstrap, [topic]))
     mine = [r for r in rows if r["group"] == group]
@@ -93,6 +195,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="ml-latest-small", help="any release (fetched, shared or generated)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N ratings in time order")
+    parser.add_argument("--through-api", type=int, default=None, metavar="N",
+                        help="POST N events a request to the API's batch endpoint instead of replaying into Kafka")
+    parser.add_argument("--in-flight", type=int, default=32, help="concurrent requests with --through-api N > 1")
+    parser.add_argument("--rate", type=float, default=1000.0,
+                        help="requests/s with --through-api 1 (open-loop, vegeta)")
     args = parser.parse_args()
     settings = get_settings()
     layout = layout_of(settings.release_dir(args.dataset).parent, args.dataset)
@@ -115,14 +222,28 @@ def main() -> None:
             procs[role] = start_worker({**base, "CINESTREAM_AGENTS": agents,
                                         "CINESTREAM_WORKER_GROUP": f"whole-{role}-{run}"}, workdir / role)
         port = free_port()
+        # Through the API, it checks movies against the main catalogue; the workers archive into the run's database.
+        api_env = {**base, "CINESTREAM_MONGO_DB": settings.mongo_db, "CINESTREAM_EVENTS_PER_MINUTE": str(10**9)} \
+            if args.through_api else base
         procs["api"] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
-             "--log-level", "warning"], env={**os.environ, **base}, stdout=subprocess.DEVNULL,
+             "--log-level", "warning"], env={**os.environ, **api_env}, stdout=subprocess.DEVNULL,
             stderr=(workdir / "api.log").open("wb"), start_new_session=True)
         pids = {**{name: proc.pid for name, proc in procs.items()}, **servers(), "replay (this)": os.getpid()}
-        time.sleep(3)  # the API's start-up (title index, item factors) is not the run's
+        wait_for_api(port, procs["api"])  # its start-up (title index, item factors) is not the run's
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        summary = asyncio.run(replay(settings.kafka_bootstrap, topic, ratings))
+        if args.through_api:
+            key = asyncio.run(service_key(settings, run))
+            try:
+                if args.through_api == 1:
+                    summary, singles = post_singles(port, key, ratings, args.rate, run)
+                else:
+                    summary = asyncio.run(post_through_api(port, key, ratings, args.through_api, args.in_flight,
+                                                           run))
+            finally:
+                asyncio.run(service_key(settings, run, revoke=key.removeprefix("csk_").split("_")[0]))
+        else:
+            summary = asyncio.run(replay(settings.kafka_bootstrap, topic, ratings))
         done: dict[str, float] = {}
         learned, last_change, side_checked = 0.0, time.monotonic(), 0.0
         while len(done) < len(ROLES):
@@ -130,7 +251,7 @@ def main() -> None:
             now = float(client.hget("mf:preq", "n") or 0)
             if now > learned:
                 learned, last_change = now, time.monotonic()
-            if "learn" not in done and learned >= n:
+            if "learn" not in done and learned >= summary.events:
                 done["learn"] = time.perf_counter() - summary.started
             if time.monotonic() - side_checked > 0.25:
                 side_checked = time.monotonic()
@@ -141,6 +262,9 @@ def main() -> None:
             if time.monotonic() - last_change > STALL_S and "learn" not in done:
                 raise SystemExit(f"the learning role stalled at {learned:,.0f} of {n:,}: logs in {workdir}")
         cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        if args.through_api:  # what the API made of the requests: the topic's end, summed over partitions
+            ends = asyncio.run(consumer_lag(settings.kafka_bootstrap, [topic]))
+            summary = dataclasses.replace(summary, messages=max(int(str(r["end"])) for r in ends))
         rss = {role: rss_mib(procs[role]) for role in ROLES}
     finally:
         for name, proc in procs.items():
@@ -165,7 +289,11 @@ def main() -> None:
 
     print(f"{args.dataset}: {n:,} ratings of {len(users):,} users on {len(movies):,} movies, "
           f"{summary.messages:,} messages ({n / summary.messages:.1f} events each), {settings.partitions} partitions")
-    print(f"producer alone: {n / summary.seconds:,.0f} events/s; a bare consumer (no group, no decoding) in the same "
+    if args.through_api == 1:
+        print(singles)
+    source = ("producer alone" if not args.through_api else f"POSTed one a request at {args.rate:g}/s"
+              if args.through_api == 1 else f"POSTed {args.through_api} a request, {args.in_flight} in flight")
+    print(f"{source}: {n / summary.seconds:,.0f} events/s; a bare consumer (no group, no decoding) in the same "
           f"run: {n / bare:,.0f} events/s")
     for role in ROLES:
         rate = n / done[role]

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
-from simulators.partitions import partition_of
+from streams.partitions import partition_of
 from streams.schemas import KIND_FIELDS, encode_columns
 
 
@@ -55,7 +55,7 @@ def synthetic_events(rng: np.random.Generator, users: int, movies: int | np.ndar
 def envelopes(kind: Literal["rating", "watch"], events: list[dict[str, object]], partitions: int
               ) -> list[tuple[int, bytes]]:
     """One columnar envelope (schema version 2) per partition: the events of this tick whose users
-    Kafka's partitioner puts there, in order (``simulators.partitions``)."""
+    Kafka's partitioner puts there, in order (``streams.partitions``)."""
     parts = partition_of(np.array([e["user_id"] for e in events], dtype=np.int64), partitions)
     by_partition: dict[int, list[dict[str, object]]] = defaultdict(list)
     for event, partition in zip(events, parts.tolist(), strict=True):

@@ -127,11 +127,14 @@ async def test_a_service_batch_answers_per_event_and_is_idempotent(http: httpx.A
                "timestamp": -3.9e165},
               {"event_id": "e5", "type": "rating", "user_id": 42, "movie_id": ALIEN, "rating": 4.0,
                "timestamp": False}]
-    first = await http.post("/api/events/batch", json={"events": events}, headers=auth)
+    first = await http.post("/api/events/batch", json={"events": [*events, events[0]]}, headers=auth)
     assert first.status_code == 200, first.text
     body = first.json()
-    assert [r["status"] for r in body["results"]] == ["accepted", "accepted", "rejected", "rejected", "rejected"]
+    assert [r["status"] for r in body["results"]] == ["accepted", "accepted", "rejected", "rejected", "rejected",
+                                                      "duplicate"]
     assert "catalogue" in body["results"][2]["reason"] and "timestamp" in body["results"][3]["reason"]
+    assert body["results"][4]["reason"].startswith("timestamp: Input should be a valid number")
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 3)
     again = (await http.post("/api/events/batch", json={"events": events[:2]}, headers=auth)).json()
     assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate"]
     too_many = [{**events[0], "event_id": f"x{i}"} for i in range(1001)]

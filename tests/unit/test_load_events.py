@@ -1,7 +1,7 @@
 import numpy as np
 
 from simulators.load import envelopes, synthetic_events
-from simulators.partitions import partition_of
+from streams.partitions import partition_of
 from streams.schemas import EventColumns, Invalid, encode_events, parse_message
 
 

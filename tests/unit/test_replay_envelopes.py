@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 from aiokafka.partitioner import DefaultPartitioner
 
-from simulators.partitions import partition_of
 from simulators.replay import envelopes
+from streams.partitions import partition_of
 from streams.schemas import EventColumns, parse_message
 
 
