@@ -36,6 +36,7 @@ from cinestream.secrets import load_secrets
 from cinestream.settings import Settings, get_settings
 from storage import mongo, redis_store
 from storage.models import Models
+from streams.kafka_auth import client_options
 
 
 async def _warm(index: TitleIndex, db: AsyncIOMotorDatabase, models: Models) -> None:
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # but let the API serve reads (and /health say "degraded") when Kafka is down.
         # acks from every in-sync replica, and a retried send never stored twice (idempotence)
         app.state.producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=1, acks="all",
-                                              enable_idempotence=True)
+                                              enable_idempotence=True, **client_options(settings))
         app.state.producer_started = False
         app.state.sender = EventSender(app.state.producer)
         try:

@@ -57,7 +57,7 @@ def _service_key() -> str:
 def _stream_lag(settings: Settings) -> float:
     """The worst consumer group's events not yet processed: the stream keeps up beside the
     requests when it stays near a batch, and starves when it grows by the background rate."""
-    rows = asyncio.run(consumer_lag(settings.kafka_bootstrap, [settings.topic_ratings]))
+    rows = asyncio.run(consumer_lag(settings, [settings.topic_ratings]))
     return float(max((int(str(row["lag"])) for row in rows), default=0))
 
 

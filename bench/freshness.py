@@ -75,14 +75,14 @@ async def _private_stream(settings: Settings, extra_env: dict[str, str] | None =
         stop_worker(worker)
         await redis.flushdb()
         await redis.aclose()
-        await delete_topics(settings.kafka_bootstrap, [topic, env["CINESTREAM_TOPIC_DEAD_LETTER"]])
+        await delete_topics(settings, [topic, env["CINESTREAM_TOPIC_DEAD_LETTER"]])
 
 
 def _background_load(settings: Settings, topic: str, ratings: pd.DataFrame, rate: float) -> asyncio.Task[None]:
     """The dataset replayed into ``topic`` at ``rate`` until cancelled (each pass with new event ids)."""
     async def load() -> None:
         while True:
-            await replay(settings.kafka_bootstrap, topic, ratings, rate=rate)
+            await replay(settings, topic, ratings, rate=rate)
 
     return asyncio.create_task(load())
 
@@ -215,7 +215,7 @@ async def run_through_api(args: argparse.Namespace) -> None:
             async with httpx.AsyncClient(timeout=10) as client:
                 await _wait_until_served(client, f"{base}/health", api)
                 # the replay's own ratings first, so the list a probe starts from is the MF's (not only trending)
-                await replay(settings.kafka_bootstrap, topic, ratings.iloc[:20_000], rate=20_000)
+                await replay(settings, topic, ratings.iloc[:20_000], rate=20_000)
                 background = _background_load(settings, topic, ratings, args.rate)
                 await asyncio.sleep(2.0)
                 _, results = await _probes(args, partial(probe, client))

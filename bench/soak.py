@@ -51,7 +51,9 @@ from cinestream.settings import Settings, get_settings
 from deploy.local import stack as local_stack
 from deploy.local.server import LocalServer
 from simulators.replay import load_ratings, replay
+from streams import acls
 from streams.admin import delete_topics, ensure_topics
+from streams.kafka_auth import client_options, password
 from streams.local_worker import start_worker, stop_worker
 
 USER_SHIFT = 1_000_000
@@ -77,6 +79,20 @@ class Run:
                 "dlq": f"soak-{self.name}-dlq"}
 
     @property
+    def own_settings(self) -> Settings:
+        """The settings naming this run's topics and groups (what its ACLs are granted on)."""
+        return self.settings.model_copy(update={"topic_ratings": self.topics["ratings"],
+                                                "topic_watches": self.topics["watches"],
+                                                "topic_dead_letter": self.topics["dlq"], "worker_group": self.group})
+
+    @property
+    def group(self) -> str:
+        return f"soak-{self.name}"
+
+    def as_user(self, user: str) -> Settings:
+        return self.own_settings.model_copy(update={"kafka_user": user})
+
+    @property
     def redis_url(self) -> str:
         return self.settings.redis_url.rsplit("/", 1)[0] + f"/{self.redis_db}"
 
@@ -86,7 +102,11 @@ class Run:
                 "CINESTREAM_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
                 "CINESTREAM_KAFKA_REPLICATION": str(self.settings.topic_replication),
                 "CINESTREAM_AGENTS": ROLES[role.split("-")[0]],
-                "CINESTREAM_WORKER_GROUP": f"soak-{self.name}-{role.split('-')[0]}"}
+                "CINESTREAM_WORKER_GROUP": f"{self.group}-{role.split('-')[0]}",
+                # on a SASL cluster the workers speak as the worker principal, with what its ACLs allow
+                "CINESTREAM_KAFKA_SASL": str(bool(self.settings.kafka_sasl)).lower(),
+                **({"CINESTREAM_KAFKA_USER": "worker", "CINESTREAM_KAFKA_PASSWORD": password(self.settings, "worker")}
+                   if self.settings.kafka_sasl else {})}
 
     def start(self, role: str) -> None:
         folder = self.workdir / role
@@ -121,10 +141,10 @@ def events(ratings: pd.DataFrame, copies: int, bad_share: float, seed: int = 0
     return valid, bad
 
 
-async def _send_bad(bootstrap: str, topic: str, bad: list[tuple[int, bytes]], seconds: float) -> int:
+async def _send_bad(settings: Settings, topic: str, bad: list[tuple[int, bytes]], seconds: float) -> int:
     """The bad messages spread over ``seconds``, each acknowledged (acks=all, idempotent)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                                request_timeout_ms=60_000)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                request_timeout_ms=60_000, **client_options(settings))
     await producer.start()
     try:
         deliveries = []
@@ -177,9 +197,9 @@ async def _faults(run: Run, seconds: float, kill_every: float, servers: dict[str
         await asyncio.sleep(0.2)
 
 
-async def _dead_letters(bootstrap: str, topic: str, expected: int, wait_s: float) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+async def _dead_letters(settings: Settings, topic: str, expected: int, wait_s: float) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None, **client_options(settings))
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:
@@ -225,6 +245,8 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
     client = redis.Redis.from_url(run.redis_url)
     client.flushdb()
     asyncio.run(ensure_topics(settings, [run.topics["ratings"], run.topics["watches"]], [run.topics["dlq"]]))
+    if settings.kafka_sasl:
+        asyncio.run(acls.grant(run.own_settings, run.group))
     source = f"soak{run.name}"
     log: list[str] = []
     started = time.monotonic()
@@ -235,9 +257,9 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
 
         async def produce() -> tuple[int, int]:
             sending = asyncio.gather(
-                replay(settings.kafka_bootstrap, run.topics["ratings"], valid, rate=rate, source=source,
+                replay(run.as_user("platform"), run.topics["ratings"], valid, rate=rate, source=source,
                        progress=progress),
-                _send_bad(settings.kafka_bootstrap, run.topics["ratings"], bad, seconds))
+                _send_bad(run.as_user("platform"), run.topics["ratings"], bad, seconds))
             if kill_every:
                 await _faults(run, seconds, kill_every, servers, log)
             summary, sent_bad = await sending
@@ -247,7 +269,7 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
         produced_s = time.monotonic() - started
         _wait(lambda: float(client.hget("mf:preq", "n") or 0) >= len(valid), timeout, "the model")
         _wait(lambda: sum(_archived(settings, source).values()) >= len(valid), timeout, "the history", every=3.0)
-        letters = asyncio.run(_dead_letters(settings.kafka_bootstrap, run.topics["dlq"], len(bad), timeout))
+        letters = asyncio.run(_dead_letters(settings, run.topics["dlq"], len(bad), timeout))
         time.sleep(3)  # anything applied twice shows now
         wall = time.monotonic() - started
         stats, preq = client.hgetall("mf:stats"), client.hgetall("mf:preq")
@@ -278,7 +300,7 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
     finally:
         run.stop_all()
         client.flushdb()
-        asyncio.run(delete_topics(settings.kafka_bootstrap, list(run.topics.values())))
+        asyncio.run(delete_topics(settings, list(run.topics.values())))
         with MongoClient[dict[str, Any]](settings.mongo_uri) as mongo:
             mongo[settings.mongo_db].events.delete_many({"source": source})
         shutil.rmtree(workdir, ignore_errors=True)

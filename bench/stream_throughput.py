@@ -90,7 +90,7 @@ def main() -> None:
     asyncio.run(install_content(env["CINESTREAM_REDIS_URL"], settings.data_dir, args.dataset, settings.cache_dir))
     procs = [start_worker(env, workdir) for workdir in workdirs]
     try:
-        summary = asyncio.run(replay(settings.kafka_bootstrap, env["CINESTREAM_TOPIC_RATINGS"], ratings))
+        summary = asyncio.run(replay(settings, env["CINESTREAM_TOPIC_RATINGS"], ratings))
         learned, last_change = 0.0, time.monotonic()
         while learned < n:
             time.sleep(0.01)
@@ -116,7 +116,7 @@ def main() -> None:
                        strict=True))
     river_rate, river_preq_rate, river_rmse = river_reference(triples)
     client.flushdb()
-    asyncio.run(delete_topics(settings.kafka_bootstrap, [env["CINESTREAM_TOPIC_RATINGS"],
+    asyncio.run(delete_topics(settings, [env["CINESTREAM_TOPIC_RATINGS"],
                                                          env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
 
     ours = n / elapsed

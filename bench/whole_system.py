@@ -186,7 +186,7 @@ async def service_key(settings: Settings, run: str, revoke: str | None = None) -
 
 
 def side_done(settings: Settings, group: str, topic: str) -> bool:
-    rows = asyncio.run(consumer_lag(settings.kafka_bootstrap, [topic]))
+    rows = asyncio.run(consumer_lag(settings, [topic]))
     mine = [r for r in rows if r["group"] == group]
     return bool(mine) and all(r["lag"] == 0 for r in mine)
 
@@ -243,7 +243,7 @@ def main() -> None:
             finally:
                 asyncio.run(service_key(settings, run, revoke=key.removeprefix("csk_").split("_")[0]))
         else:
-            summary = asyncio.run(replay(settings.kafka_bootstrap, topic, ratings))
+            summary = asyncio.run(replay(settings, topic, ratings))
         done: dict[str, float] = {}
         learned, last_change, side_checked = 0.0, time.monotonic(), 0.0
         while len(done) < len(ROLES):
@@ -263,7 +263,7 @@ def main() -> None:
                 raise SystemExit(f"the learning role stalled at {learned:,.0f} of {n:,}: logs in {workdir}")
         cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         if args.through_api:  # what the API made of the requests: the topic's end, summed over partitions
-            ends = asyncio.run(consumer_lag(settings.kafka_bootstrap, [topic]))
+            ends = asyncio.run(consumer_lag(settings, [topic]))
             summary = dataclasses.replace(summary, messages=max(int(str(r["end"])) for r in ends))
         rss = {role: rss_mib(procs[role]) for role in ROLES}
     finally:
@@ -283,7 +283,7 @@ def main() -> None:
     per_user = sum(client.memory_usage(k) or 0 for k in sample_users) / min(len(users), 200)
     per_movie = sum(client.memory_usage(k) or 0 for k in sample_movies) / min(len(movies), 200)
     client.flushdb()
-    asyncio.run(delete_topics(settings.kafka_bootstrap, [topic, watches, dlq]))
+    asyncio.run(delete_topics(settings, [topic, watches, dlq]))
     MongoClient(settings.mongo_uri).drop_database(base["CINESTREAM_MONGO_DB"])
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -29,6 +29,8 @@ users_app = typer.Typer(help="Accounts: demo logins and roles.", no_args_is_help
 app.add_typer(users_app, name="users")
 keys_app = typer.Typer(help="Service API keys for streaming platforms.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+kafka_app = typer.Typer(help="Kafka's principals: what each may do (ACLs).", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
 secrets_app = typer.Typer(help="Encryption keys of personal data.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
 
@@ -302,7 +304,7 @@ def replay_cmd(
     rate = None if speed == "max" else float(speed)
     with Progress(console=console) as bar:
         task = bar.add_task(f"replaying {dataset}", total=len(ratings))
-        summary = asyncio.run(replay(settings.kafka_bootstrap, settings.topic_ratings, ratings, rate,
+        summary = asyncio.run(replay(settings, settings.topic_ratings, ratings, rate,
                                      progress=lambda n: bar.advance(task, n)))
     _with_redis(lambda redis: replays.mark(redis, mark, summary.events))
     console.print(f"replayed {summary.events} events in {summary.messages} messages in {summary.seconds:.1f}s "
@@ -471,7 +473,7 @@ def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0,
     except BadFileError as exc:
         _fail(str(exc))
     with console.status(f"{rate:,.0f} events/s for {duration:.0f}s…"):
-        summary = asyncio.run(generate(settings.kafka_bootstrap, settings.topic_ratings, settings.topic_watches,
+        summary = asyncio.run(generate(settings, settings.topic_ratings, settings.topic_watches,
                                        users=users, movies=movies, rate=rate, duration_s=duration))
     console.print(f"sent {summary.ratings} ratings and {summary.watches} watches in {summary.seconds:.1f}s")
 
@@ -625,3 +627,21 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@kafka_app.command("init")
+def kafka_init(group_prefix: str = typer.Option(None, help="consumer groups the workers may join "
+                                                                 "(default: CINESTREAM_WORKER_GROUP)")) -> None:
+    """Create the topics and grant each Kafka principal what it needs and nothing else, as the admin
+    principal (the local cluster's `stack up` does it itself). See streams/acls.py."""
+    _require("kafka")
+    import asyncio
+
+    from streams import acls
+
+    settings = get_settings()
+    if not settings.kafka_sasl:
+        _fail("Kafka SASL is off (CINESTREAM_KAFKA_SASL): without authentication there are no principals to grant")
+    count = asyncio.run(acls.prepare(settings, group_prefix))
+    console.print(f"{count} ACLs in place for topics {settings.topic_ratings}, {settings.topic_watches}, "
+                  f"{settings.topic_dead_letter} and groups {group_prefix or settings.worker_group}*")

@@ -38,7 +38,7 @@ def _checks(settings: Settings) -> dict[str, Callable[[], Awaitable[object]]]:
     from storage import mongo, redis_store
     from streams.admin import broker_count
 
-    return {"kafka": lambda: broker_count(settings.kafka_bootstrap, 3.0),
+    return {"kafka": lambda: broker_count(settings, 3.0),
             "mongo": lambda: mongo.ping(settings, 3.0),
             "redis": lambda: redis_store.ping(settings)}
 

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     # or more, a write needs two in-sync replicas (min.insync.replicas=2) and producers wait for all
     # of them (acks=all): an acknowledged event survives the loss of any one broker.
     kafka_replication: int = Field(default=0, ge=0)
+    # Who this process is to Kafka (SASL/SCRAM-SHA-256, see streams/kafka_auth.py): unset, on for a
+    # local cluster (kafka_brokers > 1) and off for a single node. ``kafka_user`` is one of admin
+    # (topics and ACLs), worker, api, platform; its password ``kafka_password``, or in development the
+    # local stack's generated one.
+    kafka_sasl: bool | None = None
+    kafka_user: str = "admin"
+    kafka_password: SecretStr | None = None
     mongo_port: int = 27017
     ferretdb_debug_port: int = 8088
     redis_port: int = 6379
@@ -139,6 +146,8 @@ class Settings(BaseSettings):
         self._external = frozenset(
             name for name in ("kafka", "mongo", "redis") if _ADDRESS_FIELD[name] in self.model_fields_set
         )
+        if self.kafka_sasl is None:
+            self.kafka_sasl = self.kafka_brokers > 1
         if "kafka_bootstrap" not in self.model_fields_set:
             self.kafka_bootstrap = ",".join(f"127.0.0.1:{port}" for port, _ in self.kafka_node_ports)
         if "mongo_uri" not in self.model_fields_set:

@@ -26,7 +26,7 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,recent" "archive:history"; do
   name=${role%%:*}
-  CINESTREAM_AGENTS=${role#*:} CINESTREAM_WORKER_GROUP="cinestream-$name" \
+  CINESTREAM_AGENTS=${role#*:} CINESTREAM_WORKER_GROUP="cinestream-$name" CINESTREAM_KAFKA_USER=worker \
     $cs worker --loglevel info >"$logs/worker-$name.log" 2>&1 &
   pids+=($!)
 done
@@ -38,8 +38,10 @@ for name in learn side archive; do
     sleep 0.5
   done
 done
-$cs replay --dataset "$dataset" --once  # a second run of the main job does not teach every rating twice
+CINESTREAM_KAFKA_USER=platform $cs replay --dataset "$dataset" --once  # a second run of the main job does not teach every rating twice
 # A login for a real MovieLens user of the replayed dataset, whose history the app then shows; it is
 # an admin too, so the demo reaches the admin area (the stream, the model versions, the evaluation).
 $cs users demo --user-id "${CINESTREAM_DEMO_USER:-1}" --admin
-$cs api
+# Kafka principals (only a SASL cluster asks: CINESTREAM_KAFKA_BROKERS=3): the workers consume, the
+# replay produces as a platform would, the API produces events and reads the groups' lag.
+CINESTREAM_KAFKA_USER=api $cs api

@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
+from cinestream.settings import Settings
+from streams.kafka_auth import client_options
 from streams.partitions import partition_of
 from streams.schemas import KIND_FIELDS, encode_columns
 
@@ -65,13 +67,14 @@ def envelopes(kind: Literal["rating", "watch"], events: list[dict[str, object]],
             for partition, own in sorted(by_partition.items())]
 
 
-async def generate(bootstrap: str, ratings_topic: str, watches_topic: str, users: int = 1000,
+async def generate(settings: Settings, ratings_topic: str, watches_topic: str, users: int = 1000,
                    movies: int | np.ndarray = 9000,
                    rate: float = 1000.0, duration_s: float = 10.0, first_user: int = 1_000_000, seed: int = 0
                    ) -> LoadSummary:
     rng = np.random.default_rng(seed)
     run = uuid.uuid4().hex[:8]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, acks="all",
+                                enable_idempotence=True, **client_options(settings))
     await producer.start()
     started = time.perf_counter()
     sent_r = sent_w = 0

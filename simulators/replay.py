@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 from aiokafka import AIOKafkaProducer
 
+from cinestream.settings import Settings
 from online_models.runs import run_starts
+from streams.kafka_auth import client_options
 from streams.partitions import partition_of
 from streams.schemas import encode_columns
 
@@ -58,12 +60,12 @@ def load_ratings(path: Path, limit: int | None = None) -> pd.DataFrame:
     return frame.iloc[:limit] if limit else frame
 
 
-async def replay(bootstrap: str, topic: str, ratings: pd.DataFrame, rate: float | None = None,
+async def replay(settings: Settings, topic: str, ratings: pd.DataFrame, rate: float | None = None,
                  per_message: int = 200, source: str = "replay",
                  progress: Callable[[int], None] | None = None) -> ReplaySummary:
     """Produce ``ratings``; ``rate`` caps events per second (None: as fast as the broker takes them)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", enable_idempotence=True,
-                                max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, acks="all",
+                                enable_idempotence=True, max_batch_size=256 * 1024, **client_options(settings))
     await producer.start()
     try:
         messages = envelopes(ratings, per_message, source, len(await producer.partitions_for(topic)))

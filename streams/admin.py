@@ -8,12 +8,15 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cinestream.settings import Settings
+from streams.kafka_auth import client_options
 
 
-async def broker_count(bootstrap: str, wait_s: float = 3.0) -> int:
-    """Number of brokers the cluster reports: a full metadata round trip, not just an open port."""
+async def broker_count(settings: Settings, wait_s: float = 3.0, address: str | None = None) -> int:
+    """Number of brokers the cluster reports (asking ``address``, default the bootstrap list): a full
+    metadata round trip, not just an open port."""
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a down broker is an answer, not an error
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=address or settings.kafka_bootstrap,
+                                request_timeout_ms=int(wait_s * 1000), **client_options(settings))
     try:
         await asyncio.wait_for(admin.start(), wait_s)
         cluster = await asyncio.wait_for(admin.describe_cluster(), wait_s)
@@ -28,7 +31,7 @@ async def ensure_topics(settings: Settings, names: list[str], single: list[str])
     must hold a write before it is acknowledged; returns those created."""
     from aiokafka.admin import NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -42,9 +45,9 @@ async def ensure_topics(settings: Settings, names: list[str], single: list[str])
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, names: list[str]) -> None:
+async def delete_topics(settings: Settings, names: list[str]) -> None:
     """Delete topics that exist (tests and benchmarks clean up the per-run topics they made)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -55,13 +58,14 @@ async def delete_topics(bootstrap: str, names: list[str]) -> None:
         await admin.close()
 
 
-async def consumer_lag(bootstrap: str, topics: list[str], wait_s: float = 5.0) -> list[dict[str, object]]:
+async def consumer_lag(settings: Settings, topics: list[str], wait_s: float = 5.0) -> list[dict[str, object]]:
     """Per consumer group reading ``topics``: its committed offsets, the topics' ends and the lag
     between them (events written but not yet processed), summed over partitions per topic."""
     from aiokafka import AIOKafkaConsumer
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
-    ends = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=int(wait_s * 1000))
+    auth, timeout_ms = client_options(settings), int(wait_s * 1000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=timeout_ms, **auth)
+    ends = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=timeout_ms, **auth)
     try:
         await asyncio.wait_for(asyncio.gather(admin.start(), ends.start()), wait_s)
         groups = sorted(group for group, _ in await admin.list_consumer_groups())

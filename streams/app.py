@@ -7,6 +7,7 @@ import faust
 from cinestream.settings import get_settings
 from storage.mongo import connect, database
 from storage.row_cache import RowCache
+from streams.kafka_auth import faust_credentials
 from streams.known_movies import KnownMovies
 
 settings = get_settings()
@@ -14,6 +15,7 @@ settings = get_settings()
 app = faust.App(
     settings.worker_group,
     broker=f"kafka://{settings.kafka_bootstrap}",
+    broker_credentials=faust_credentials(settings),
     value_serializer="raw",
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.topic_replication,

@@ -67,7 +67,7 @@ async def stream(models: ModelsDep, settings: SettingsDep, who: Annotated[Princi
     """How far each consumer group is behind the event topics, and how many ratings the online
     model has learned (a client polling this draws events/s from the count's change)."""
     try:
-        lag = await consumer_lag(settings.kafka_bootstrap, [settings.topic_ratings, settings.topic_watches])
+        lag = await consumer_lag(settings, [settings.topic_ratings, settings.topic_watches])
     except Exception as exc:  # the broker is down: say so, the rest of the page still works
         raise HTTPException(503, f"Kafka did not answer: {type(exc).__name__}") from exc
     return {"learned": (await models.mf.prequential()).get("n", 0), "groups": lag}

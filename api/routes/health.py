@@ -47,7 +47,7 @@ async def _check_all(state: Any) -> dict[str, Any]:
             cluster = await state.producer.client.fetch_all_metadata()
             brokers = len(cluster.brokers())
         else:  # not started (Kafka was down at start-up): a fresh client
-            brokers = await broker_count(settings.kafka_bootstrap)
+            brokers = await broker_count(settings)
         return f"{brokers} broker(s) at {settings.kafka_bootstrap}"
 
     checks = dict(zip(("mongo", "redis", "kafka"),

@@ -8,6 +8,12 @@ cluster id and a static quorum of all of them; topics get three replicas and nee
 (``min.insync.replicas=2``), so any one node can die without losing an acknowledged event or
 stopping the producers (acks=all, idempotent: simulators, the API). A node starts only when a
 majority of the controllers runs, which is why the stack launches them all before waiting.
+
+With ``kafka_sasl`` (a cluster's default) clients authenticate with SCRAM-SHA-256 as the principals of
+``streams.kafka_auth`` (their credentials written into the storage when it is formatted) and are
+authorised by ACLs only (``StandardAuthorizer``, nothing allowed without one: ``streams.acls``, which
+the stack grants once the nodes answer). The controllers' own listener takes SASL/PLAIN for the admin
+principal, as the quorum must authenticate before any SCRAM credential is readable.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from cinestream.settings import Settings
 from deploy.local.process import StackError
 from deploy.local.server import LocalServer, cached, mark_cached, require_tool
 from streams.admin import broker_count
+from streams.kafka_auth import MECHANISM, local_passwords
 
 ASSETS = Path(__file__).with_name("assets")
 
@@ -114,15 +121,17 @@ class KafkaServer(LocalServer):
             voters = f"controller.quorum.voters={quorum}"
         else:
             voters = f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
+        client = "SASL_PLAINTEXT" if s.kafka_sasl else "PLAINTEXT"
         return [
             "process.roles=broker,controller",
             f"node.id={node}",
             voters,
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            f"listeners={client}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners={client}://127.0.0.1:{self.port}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"inter.broker.listener.name={client}",
+            f"listener.security.protocol.map={client}:{client},CONTROLLER:{client}",
+            *self._security(),
             f"log.dirs={self.data_dir / 'logs'}",
             f"num.partitions={s.partitions}",
             f"default.replication.factor={replicas}",
@@ -135,6 +144,34 @@ class KafkaServer(LocalServer):
             "auto.create.topics.enable=true",
             "",
         ]
+
+    def _security(self) -> list[str]:
+        """SASL and ACL settings of the broker, none without ``kafka_sasl``."""
+        if not self.settings.kafka_sasl:
+            return []
+        admin = local_passwords(self.settings)["admin"]
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        return [
+            f"sasl.enabled.mechanisms={MECHANISM}",
+            f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
+            f'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config={scram} required '
+            f'username="admin" password="{admin}";',
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            f'listener.name.controller.plain.sasl.jaas.config={plain} required '
+            f'username="admin" password="{admin}" user_admin="{admin}";',
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            "super.users=User:admin",
+        ]
+
+    def _scram_users(self) -> list[str]:
+        """The storage format's SCRAM credentials, one per principal."""
+        if not self.settings.kafka_sasl:
+            return []
+        return [arg for user, secret in local_passwords(self.settings).items()
+                for arg in ("--add-scram", f"{MECHANISM}=[name={user},password={secret}]")]
 
     def _cluster_id(self) -> str:
         """A cluster's nodes share one id (kept beside their folders); a single node has its own."""
@@ -153,7 +190,7 @@ class KafkaServer(LocalServer):
             quorum = [] if self.node else ["--standalone"]
             result = subprocess.run(
                 self._java("kafka.tools.StorageTool", "format", "-t", self._cluster_id(),
-                           "-c", str(self.config_file), *quorum),
+                           "-c", str(self.config_file), *quorum, *self._scram_users()),
                 capture_output=True, text=True,
             )
             if result.returncode != 0:
@@ -164,7 +201,7 @@ class KafkaServer(LocalServer):
 
     def healthy(self) -> bool:
         try:
-            return asyncio.run(broker_count(self.address)) > 0
+            return asyncio.run(broker_count(self.settings, address=self.address)) > 0
         except (TimeoutError, KafkaError, OSError):
             return False
 

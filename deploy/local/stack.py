@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from cinestream.settings import Settings
 from deploy.local.ferretdb_server import FerretDBServer
 from deploy.local.kafka_server import KafkaServer, kafka_nodes
 from deploy.local.redis_server import RedisServer
 from deploy.local.server import LocalServer, ServerStatus
+from streams import acls
 
 
 def servers(settings: Settings) -> list[LocalServer]:
@@ -19,6 +22,8 @@ def up(settings: Settings) -> list[tuple[str, bool]]:
     launched = [(server.name, server.launch()) for server in everything]
     for server in everything:
         server.ready()
+    if settings.kafka_sasl and not settings.is_external("kafka"):
+        asyncio.run(acls.prepare(settings))  # topics and ACLs: the cluster refuses everything no ACL allows
     return launched
 
 

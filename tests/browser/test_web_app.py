@@ -46,7 +46,7 @@ def live(stack: Settings, data_dir: Path, tmp_path_factory: pytest.TempPathFacto
     prepare(stack, overrides)
     proc = start_worker(overrides, tmp_path_factory.mktemp("web-worker"))
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
-    asyncio.run(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
+    asyncio.run(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
     wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
     wait_for_similarity(overrides["CINESTREAM_REDIS_URL"], int((ratings["rating"] >= 3.5).sum()))
     yield overrides

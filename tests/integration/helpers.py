@@ -31,7 +31,7 @@ def cleanup(stack: Settings, overrides: dict[str, str]) -> None:
     """Drop the run's topics and empty its Redis database: per-run topics would pile up on the broker."""
     redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"]).flushdb()
     names = [v for k, v in overrides.items() if k.startswith("CINESTREAM_TOPIC_")]
-    asyncio.run(delete_topics(stack.kafka_bootstrap, names))
+    asyncio.run(delete_topics(stack, names))
 
 
 def wait_for_similarity(url: str, positives: int, timeout: float = 60) -> None:

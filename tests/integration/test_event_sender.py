@@ -48,7 +48,7 @@ async def topic(stack: Settings) -> Any:
     name = f"test-sender-{uuid.uuid4().hex[:8]}"
     await ensure_topics(stack, [name], [])
     yield name
-    await delete_topics(stack.kafka_bootstrap, [name])
+    await delete_topics(stack, [name])
 
 
 async def test_concurrent_requests_share_envelopes_per_partition(stack: Settings, topic: str) -> None:

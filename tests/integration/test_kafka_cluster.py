@@ -19,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from pydantic import SecretStr
 
 from bench import soak as soak_module
 from bench.soak import soak
@@ -26,7 +27,9 @@ from cinestream.settings import Settings
 from deploy.local import stack as local_stack
 from deploy.local.kafka_server import KafkaServer, kafka_nodes
 from simulators.replay import load_ratings
+from streams import acls
 from streams.admin import ensure_topics
+from streams.kafka_auth import client_options
 
 pytestmark = pytest.mark.integration
 EVENTS = 30_000
@@ -45,6 +48,7 @@ def cluster() -> Iterator[tuple[Settings, list[KafkaServer]]]:
             node.launch()
         for node in nodes:
             node.ready()
+        asyncio.run(acls.grant(own))  # as `stack up` does: a cluster runs with SASL and refuses what no ACL allows
         yield own, nodes
     finally:
         for node in nodes:
@@ -52,9 +56,9 @@ def cluster() -> Iterator[tuple[Settings, list[KafkaServer]]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _topic_layout(bootstrap: str, topic: str) -> tuple[set[int], str]:
+async def _topic_layout(own: Settings, topic: str) -> tuple[set[int], str]:
     """Replicas per partition, and the topic's min.insync.replicas."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=own.kafka_bootstrap, **client_options(own))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -66,9 +70,9 @@ async def _topic_layout(bootstrap: str, topic: str) -> tuple[set[int], str]:
         await admin.close()
 
 
-async def _produce(bootstrap: str, topic: str, first: int, last: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-                                request_timeout_ms=30_000)
+async def _produce(own: Settings, topic: str, first: int, last: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=own.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                linger_ms=5, request_timeout_ms=30_000, **client_options(own))
     await producer.start()
     try:
         for start in range(first, last, 500):
@@ -79,9 +83,9 @@ async def _produce(bootstrap: str, topic: str, first: int, last: int) -> None:
         await producer.stop()
 
 
-async def _read_all(bootstrap: str, topic: str, expected: int) -> list[int]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+async def _read_all(own: Settings, topic: str, expected: int) -> list[int]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=own.kafka_bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None, **client_options(own))
     await consumer.start()
     seen: list[int] = []
     try:
@@ -99,7 +103,59 @@ def test_topics_are_replicated_three_times_and_need_two_in_sync(cluster: tuple[S
     own, _ = cluster
     asyncio.run(ensure_topics(own, ["layout-events"], ["layout-dlq"]))
     for topic in ("layout-events", "layout-dlq"):
-        assert asyncio.run(_topic_layout(own.kafka_bootstrap, topic)) == ({3}, "2")
+        assert asyncio.run(_topic_layout(own, topic)) == ({3}, "2")
+
+
+async def _try_produce(who: Settings, topic: str, authenticate: bool = True) -> str:
+    """'stored', or the error class that refused the event."""
+    producer = AIOKafkaProducer(bootstrap_servers=who.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                request_timeout_ms=5_000, **(client_options(who) if authenticate else {}))
+    try:
+        await asyncio.wait_for(producer.start(), 15)
+        await asyncio.wait_for(producer.send_and_wait(topic, b'{"v": 1, "events": []}', key=b"99999"), 15)
+        return "stored"
+    except Exception as exc:
+        return type(exc).__name__
+    finally:
+        await producer.stop()
+
+
+async def _try_consume(who: Settings, topic: str, group: str) -> str:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=who.kafka_bootstrap, group_id=group,
+                                auto_offset_reset="earliest", **client_options(who))
+    try:
+        await asyncio.wait_for(consumer.start(), 15)
+        records = await asyncio.wait_for(consumer.getmany(timeout_ms=3_000), 20)
+        await consumer.commit()
+        return f"read {sum(len(r) for r in records.values())}"
+    except Exception as exc:
+        return type(exc).__name__
+    finally:
+        await consumer.stop()
+
+
+def test_only_the_principals_the_acls_name_reach_the_topics(cluster: tuple[Settings, list[KafkaServer]]) -> None:
+    """SASL/SCRAM and ACLs on the cluster: a platform may write events and nothing else, a worker
+    read them in its groups and write no event, and no one gets in without the right password."""
+    own, _ = cluster
+    asyncio.run(ensure_topics(own, [own.topic_ratings, own.topic_watches], [own.topic_dead_letter]))
+
+    def as_(user: str, secret: str | None = None) -> Settings:
+        return own.model_copy(update={"kafka_user": user, **({"kafka_password": SecretStr(secret)} if secret else {})})
+
+    assert asyncio.run(_try_produce(as_("platform"), own.topic_ratings)) == "stored"
+    assert asyncio.run(_try_produce(as_("api"), own.topic_watches)) == "stored"
+    # refused: a platform writing anywhere else, a worker writing events, strangers
+    assert asyncio.run(_try_produce(as_("platform"), own.topic_dead_letter)) == "TopicAuthorizationFailedError"
+    assert asyncio.run(_try_produce(as_("worker"), own.topic_ratings)) == "TopicAuthorizationFailedError"
+    assert asyncio.run(_try_produce(as_("platform", "guessed"), own.topic_ratings)) == "KafkaConnectionError"
+    assert asyncio.run(_try_produce(own, own.topic_ratings, authenticate=False)) == "KafkaConnectionError"
+    # consumers: a worker in its groups reads; a platform, or a worker in another group, is refused
+    assert asyncio.run(_try_consume(as_("worker"), own.topic_ratings, f"{own.worker_group}-learn")) == "read 1"
+    assert asyncio.run(_try_consume(as_("platform"), own.topic_ratings, f"{own.worker_group}-learn")) \
+        == "GroupAuthorizationFailedError"
+    assert asyncio.run(_try_consume(as_("worker"), own.topic_ratings, "someone-else")) \
+        == "GroupAuthorizationFailedError"
 
 
 def test_a_broker_killed_mid_stream_loses_no_event_and_stores_none_twice(
@@ -110,15 +166,15 @@ def test_a_broker_killed_mid_stream_loses_no_event_and_stores_none_twice(
     own, nodes = cluster
     asyncio.run(ensure_topics(own, ["killed-broker"], []))
     victim = nodes[1]
-    asyncio.run(_produce(own.kafka_bootstrap, "killed-broker", 0, EVENTS // 3))
+    asyncio.run(_produce(own, "killed-broker", 0, EVENTS // 3))
     pid = victim.pid()
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    asyncio.run(_produce(own.kafka_bootstrap, "killed-broker", EVENTS // 3, 2 * EVENTS // 3))
+    asyncio.run(_produce(own, "killed-broker", EVENTS // 3, 2 * EVENTS // 3))
     assert not victim.healthy()
     assert victim.start() is True
-    asyncio.run(_produce(own.kafka_bootstrap, "killed-broker", 2 * EVENTS // 3, EVENTS))
-    seen = asyncio.run(_read_all(own.kafka_bootstrap, "killed-broker", EVENTS))
+    asyncio.run(_produce(own, "killed-broker", 2 * EVENTS // 3, EVENTS))
+    seen = asyncio.run(_read_all(own, "killed-broker", EVENTS))
     assert len(seen) == EVENTS and sorted(seen) == list(range(EVENTS))
 
 
@@ -127,7 +183,8 @@ def test_a_short_soak_with_faults_loses_nothing_and_applies_nothing_twice(
     """``bench.soak`` in brief on the cluster: 30,000 ratings and 300 bad messages while a worker is
     killed every 5 s, Redis once, a Kafka node once and FerretDB once; then the same undisturbed."""
     own, nodes = cluster
-    settings = stack.model_copy(update={"kafka_bootstrap": own.kafka_bootstrap, "kafka_replication": 3})
+    settings = stack.model_copy(update={"kafka_bootstrap": own.kafka_bootstrap, "kafka_replication": 3,
+                                        "kafka_sasl": True, "stack_dir": own.stack_dir})  # its credentials
     servers = {s.name: s for s in local_stack.servers(stack) if s.name in ("redis", "mongo-ferretdb")}
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=15_000)
     runs = {name: soak(settings, ratings, copies=2, bad_share=0.01, rate=1500, kill_every=every,

@@ -41,7 +41,7 @@ def worker(stack: Settings, topics: dict[str, str], tmp_path_factory: pytest.Tem
 def test_replayed_ratings_are_learned_into_redis(stack: Settings, topics: dict[str, str], worker: None,
                                                  data_dir: Path) -> None:
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
-    summary = asyncio.run(replay(stack.kafka_bootstrap, topics["CINESTREAM_TOPIC_RATINGS"], ratings))
+    summary = asyncio.run(replay(stack, topics["CINESTREAM_TOPIC_RATINGS"], ratings))
     assert summary.events == 20000
     preq = wait_for_preq(topics["CINESTREAM_REDIS_URL"], 20000)
     assert float(preq[b"n"]) == 20000  # every event once: none lost, none applied twice
@@ -169,7 +169,7 @@ def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     first = start_worker(overrides, tmp_path)
 
     async def feed_and_kill() -> None:
-        feeding = asyncio.create_task(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"],
+        feeding = asyncio.create_task(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"],
                                              ratings, rate=10000))
         try:
             while float(client.hget("mf:preq", "n") or 0) < 5000:  # noqa: ASYNC110 (state of another process)
@@ -209,7 +209,7 @@ def test_a_redis_restart_mid_stream_loses_no_event(stack: Settings, data_dir: Pa
     worker = start_worker(overrides, tmp_path)
     try:
         async def feed_and_restart() -> None:
-            feeding = asyncio.create_task(replay(stack.kafka_bootstrap, overrides["CINESTREAM_TOPIC_RATINGS"],
+            feeding = asyncio.create_task(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"],
                                                  ratings, rate=10000))
             while float(client.hget("mf:preq", "n") or 0) < 8000:  # noqa: ASYNC110 (state of another process)
                 await asyncio.sleep(0.02)
@@ -238,10 +238,10 @@ def test_redis_losing_its_last_writes_is_repaired_from_kafka(stack: Settings, da
     topic = overrides["CINESTREAM_TOPIC_RATINGS"]
     worker = start_worker(overrides, tmp_path)
     try:
-        asyncio.run(replay(stack.kafka_bootstrap, topic, ratings.iloc[:6000]))
+        asyncio.run(replay(stack, topic, ratings.iloc[:6000]))
         wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 6000)
         on_disk = {key: (client.dump(key), client.pttl(key)) for key in client.scan_iter()}  # what fsync kept
-        asyncio.run(replay(stack.kafka_bootstrap, topic, ratings.iloc[6000:]))
+        asyncio.run(replay(stack, topic, ratings.iloc[6000:]))
         wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 12000)
     finally:
         stop_worker(worker)  # a clean stop: Kafka's committed offsets now cover all 12,000 events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import yaml
 
 from cinestream.settings import Settings
 from storage import mongo
+from streams.kafka_auth import MECHANISM, PRINCIPALS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,15 +128,45 @@ def test_kafka_is_three_nodes_that_survive_the_loss_of_one(compose: dict[str, An
     """Three voters, every topic three times replicated and two replicas in sync for a write; the
     project creates its topics the same way (the settings' replication)."""
     services = compose["services"]
-    nodes = {name: s["environment"] for name, s in services.items() if name.startswith("kafka-")}
+    nodes = _kafka_nodes(compose)
     assert sorted(env["KAFKA_NODE_ID"] for env in nodes.values()) == ["1", "2", "3"]
     for name, env in nodes.items():
         assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
-        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"SASL_PLAINTEXT://{name}:9092,BROKER://{name}:9094"
         assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_MIN_INSYNC_REPLICAS"] == env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
     assert len({env["CLUSTER_ID"] for env in nodes.values()}) == 1
     settings = Settings(kafka_replication=int(services["api"]["environment"]["CINESTREAM_KAFKA_REPLICATION"]))
     assert (settings.topic_replication, settings.topic_min_insync) == (3, 2)
+    assert set(nodes) <= services["kafka-users"]["depends_on"].keys()
+    assert services["kafka-acls"]["depends_on"]["kafka-users"]["condition"] == "service_completed_successfully"
     for role in ("api", "worker-learn", "worker-side", "worker-archive"):
-        assert set(nodes) <= services[role]["depends_on"].keys(), role
+        assert services[role]["depends_on"]["kafka-acls"]["condition"] == "service_completed_successfully", role
+
+
+def _kafka_nodes(compose: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {name: s["environment"] for name, s in compose["services"].items() if re.fullmatch(r"kafka-\d", name)}
+
+
+def test_kafka_clients_authenticate_and_only_acls_authorise(compose: dict[str, Any]) -> None:
+    """No listener without SASL, nothing allowed without an ACL, the admin the only super user; every
+    CineStream service speaks as its own principal with a password it must be given; every principal
+    gets its SCRAM credentials."""
+    for name, env in _kafka_nodes(compose).items():
+        protocols = dict(pair.split(":") for pair in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+        assert set(protocols.values()) == {"SASL_PLAINTEXT"}, name
+        assert env["KAFKA_AUTHORIZER_CLASS_NAME"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+        assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false" and env["KAFKA_SUPER_USERS"] == "User:admin"
+        assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == MECHANISM
+    services = compose["services"]
+    expected = {"api": "api", "worker-learn": "worker", "worker-side": "worker", "worker-archive": "worker",
+                "kafka-acls": "admin"}
+    for name, user in expected.items():
+        env = services[name]["environment"]
+        assert env["CINESTREAM_KAFKA_SASL"] == "true", name
+        assert env["CINESTREAM_KAFKA_USER"] == user, name
+        variable = f"CINESTREAM_KAFKA_{user.upper()}_PASSWORD"
+        assert env["CINESTREAM_KAFKA_PASSWORD"].startswith("${" + variable + ":?"), name
+    script = services["kafka-users"]["command"][0]
+    assert re.search(r"for user in (.*); do", script).group(1).split() == list(PRINCIPALS)  # type: ignore[union-attr]
+    assert set(services["kafka-users"]["environment"]) == {p.upper() for p in PRINCIPALS}
