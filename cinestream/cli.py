@@ -606,6 +606,29 @@ def secrets_rotate() -> None:
     console.print(f"{seen} accounts, {rewritten} re-encrypted under the current key")
 
 
+@kafka_app.callback()
+def kafka_group() -> None:
+    """Kafka's principals: what each may do (ACLs)."""  # a group, though it has one command so far
+
+
+@kafka_app.command("init")
+def kafka_init(group_prefix: str = typer.Option(None, help="consumer groups the workers may join "
+                                                                 "(default: CINESTREAM_WORKER_GROUP)")) -> None:
+    """Create the topics and grant each Kafka principal what it needs and nothing else, as the admin
+    principal (the local cluster's `stack up` does it itself). See streams/acls.py."""
+    import asyncio
+
+    from streams import acls
+
+    settings = get_settings()
+    if not settings.kafka_sasl:
+        _fail("Kafka SASL is off (CINESTREAM_KAFKA_SASL): without authentication there are no principals to grant")
+    _require("kafka")
+    count = asyncio.run(acls.prepare(settings, group_prefix))
+    console.print(f"{count} ACLs in place for topics {settings.topic_ratings}, {settings.topic_watches}, "
+                  f"{settings.topic_dead_letter} and groups {group_prefix or settings.worker_group}*")
+
+
 def main() -> None:
     """The console entry point: any failure ends in one line with its cause and, where known, the fix.
 
@@ -627,21 +650,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-@kafka_app.command("init")
-def kafka_init(group_prefix: str = typer.Option(None, help="consumer groups the workers may join "
-                                                                 "(default: CINESTREAM_WORKER_GROUP)")) -> None:
-    """Create the topics and grant each Kafka principal what it needs and nothing else, as the admin
-    principal (the local cluster's `stack up` does it itself). See streams/acls.py."""
-    _require("kafka")
-    import asyncio
-
-    from streams import acls
-
-    settings = get_settings()
-    if not settings.kafka_sasl:
-        _fail("Kafka SASL is off (CINESTREAM_KAFKA_SASL): without authentication there are no principals to grant")
-    count = asyncio.run(acls.prepare(settings, group_prefix))
-    console.print(f"{count} ACLs in place for topics {settings.topic_ratings}, {settings.topic_watches}, "
-                  f"{settings.topic_dead_letter} and groups {group_prefix or settings.worker_group}*")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +71,12 @@ class Settings(BaseSettings):
     mongo_retry_writes: bool = False
     mongo_read_preference: Literal["primary", "primaryPreferred", "secondaryPreferred", "nearest"] = "primary"
     redis_url: str = ""
+    # Redis ACL users (storage/redis_acl.py): with redis_acl the local Redis refuses the default user and
+    # a process connects as redis_user (admin, worker, api) with redis_password, or in development the
+    # local stack's generated one; an unset redis_url then carries them.
+    redis_acl: bool = False
+    redis_user: str = "admin"
+    redis_password: SecretStr | None = None
 
     # Streams.
     partitions: int = 8
@@ -153,8 +160,19 @@ class Settings(BaseSettings):
         if "mongo_uri" not in self.model_fields_set:
             self.mongo_uri = f"mongodb://127.0.0.1:{self.mongo_port}"
         if "redis_url" not in self.model_fields_set:
-            self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+            self.redis_url = f"redis://{self._redis_credentials()}127.0.0.1:{self.redis_port}/0"
         return self
+
+    def _redis_credentials(self) -> str:
+        """``user:password@`` for the local Redis when it runs with ACL users, else nothing."""
+        if not self.redis_acl:
+            return ""
+        from cinestream import local_credentials
+        from storage.redis_acl import PRINCIPALS
+
+        secret = (self.redis_password.get_secret_value() if self.redis_password
+                  else local_credentials.passwords(self.stack_dir, "redis", PRINCIPALS)[self.redis_user])
+        return f"{self.redis_user}:{quote(secret, safe='')}@"
 
     @property
     def kafka_node_ports(self) -> list[tuple[int, int]]:

@@ -26,7 +26,8 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,recent" "archive:history"; do
   name=${role%%:*}
-  CINESTREAM_AGENTS=${role#*:} CINESTREAM_WORKER_GROUP="cinestream-$name" CINESTREAM_KAFKA_USER=worker \
+  CINESTREAM_AGENTS=${role#*:} CINESTREAM_WORKER_GROUP="cinestream-$name" \
+    CINESTREAM_KAFKA_USER=worker CINESTREAM_REDIS_USER=worker \
     $cs worker --loglevel info >"$logs/worker-$name.log" 2>&1 &
   pids+=($!)
 done
@@ -42,6 +43,7 @@ CINESTREAM_KAFKA_USER=platform $cs replay --dataset "$dataset" --once  # a secon
 # A login for a real MovieLens user of the replayed dataset, whose history the app then shows; it is
 # an admin too, so the demo reaches the admin area (the stream, the model versions, the evaluation).
 $cs users demo --user-id "${CINESTREAM_DEMO_USER:-1}" --admin
-# Kafka principals (only a SASL cluster asks: CINESTREAM_KAFKA_BROKERS=3): the workers consume, the
-# replay produces as a platform would, the API produces events and reads the groups' lag.
-CINESTREAM_KAFKA_USER=api $cs api
+# Kafka principals and Redis users (asked only by a SASL cluster, CINESTREAM_KAFKA_BROKERS=3, and a Redis
+# with ACL users, CINESTREAM_REDIS_ACL=true): the workers consume and write the model, the replay
+# produces as a platform would, the API produces events and reads the model.
+CINESTREAM_KAFKA_USER=api CINESTREAM_REDIS_USER=api $cs api

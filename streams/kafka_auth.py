@@ -16,14 +16,11 @@ is formatted with those SCRAM users). Production adds TLS (``SASL_SSL``) in fron
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-from pathlib import Path
 from typing import Any
 
 import faust
 
+from cinestream import local_credentials
 from cinestream.settings import Settings
 
 MECHANISM = "SCRAM-SHA-256"
@@ -34,21 +31,9 @@ class KafkaCredentialsMissing(RuntimeError):
     """SASL is on and no password is known for this process' principal; the message says which setting."""
 
 
-def _local_file(settings: Settings) -> Path:
-    return settings.stack_dir / "kafka-users.json"
-
-
 def local_passwords(settings: Settings) -> dict[str, str]:
     """The local stack's SCRAM passwords, one per principal, generated on first use."""
-    path = _local_file(settings)
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    passwords = {name: secrets.token_urlsafe(18) for name in PRINCIPALS}
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        json.dump(passwords, file)
-    return passwords
+    return local_credentials.passwords(settings.stack_dir, "kafka", PRINCIPALS)
 
 
 def password(settings: Settings, user: str | None = None) -> str:
@@ -56,12 +41,11 @@ def password(settings: Settings, user: str | None = None) -> str:
     user = user or settings.kafka_user
     if settings.kafka_password is not None and user == settings.kafka_user:
         return settings.kafka_password.get_secret_value()
-    path = _local_file(settings)
-    known = json.loads(path.read_text()) if path.exists() else {}
+    known = local_credentials.known(settings.stack_dir, "kafka")
     if user not in known:
         raise KafkaCredentialsMissing(f"Kafka SASL is on and no password is known for {user!r}: set "
-                                      f"CINESTREAM_KAFKA_PASSWORD (or start the local cluster: {path})")
-    return str(known[user])
+                                      "CINESTREAM_KAFKA_PASSWORD (or start the local cluster: `stack up --brokers 3`)")
+    return known[user]
 
 
 def client_options(settings: Settings, user: str | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import NoPermissionError
 
 from api.deps import DbDep, ModelsDep, RedisDep, SettingsDep
 from api.errors import documented
@@ -79,13 +80,17 @@ async def list_models(redis: RedisDep, who: Annotated[Principal, Depends(ADMIN)]
     return {"versions": await model_versions.versions(redis)}
 
 
-@router.post("/models/{version}/rollback", responses=documented(404, 422))
+@router.post("/models/{version}/rollback", responses=documented(403, 404, 422))
 async def rollback_model(version: Annotated[int, Path(ge=1, le=MAX_ID)], redis: RedisDep, db: DbDep,
                          who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
-    """Serve a saved version again; the API processes reload their item factors at once."""
+    """Serve a saved version again; the API processes reload their item factors at once. With Redis
+    ACL users the API may not rewrite the model (storage/redis_acl.py): 403, roll back from the CLI."""
     try:
         meta = await model_versions.rollback(redis, version)
     except KeyError as exc:
         raise HTTPException(404, f"no model version {version}") from exc
+    except NoPermissionError as exc:
+        raise HTTPException(403, "this API's Redis user may not rewrite the model: "
+                                 f"run `cinestream model rollback {version}`") from exc
     await user_store.audit(db, "model-rollback", who.actor, subject=version)
     return {"version": version, **meta}

@@ -1,10 +1,18 @@
-"""Redis from Debian's ``redis-server``, with the append-only file on (fsync every second)."""
+"""Redis from Debian's ``redis-server``, with the append-only file on (fsync every second).
+
+With ``redis_acl`` it starts with the ACL users of ``storage.redis_acl`` (an ACL file in its folder,
+passwords generated into the stack folder) and the default user off.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import redis
 
+from cinestream import local_credentials
 from deploy.local.server import LocalServer, require_tool
+from storage import redis_acl
 
 
 class RedisServer(LocalServer):
@@ -27,9 +35,21 @@ class RedisServer(LocalServer):
     def install(self) -> None:
         require_tool("redis-server", "install Debian's package: apt-get install -y redis-server")
 
+    @property
+    def acl_file(self) -> Path:
+        return self.data_dir / "users.acl"
+
+    def prepare(self) -> None:
+        super().prepare()
+        if self.settings.redis_acl:
+            passwords = local_credentials.passwords(self.settings.stack_dir, "redis", redis_acl.PRINCIPALS)
+            self.acl_file.write_text("\n".join(redis_acl.rules(passwords)) + "\n")
+            self.acl_file.chmod(0o600)
+
     def argv(self) -> list[str]:
+        acl = ["--aclfile", str(self.acl_file)] if self.settings.redis_acl else []
         return [
-            require_tool("redis-server", "apt-get install -y redis-server"),
+            require_tool("redis-server", "apt-get install -y redis-server"), *acl,
             "--bind", "127.0.0.1", "--port", str(self.port), "--protected-mode", "yes",
             "--dir", str(self.data_dir), "--daemonize", "no", "--logfile", "",
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",

@@ -46,6 +46,7 @@ CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "users roles": (["1", "--admin"], 1, ["cannot reach MongoDB"]),
     "keys create": (["platform"], 1, ["cannot reach MongoDB"]),
     "keys list": ([], 1, ["cannot reach MongoDB"]),
+    "kafka init": ([], 1, ["Kafka SASL is off", "CINESTREAM_KAFKA_SASL"]),
     "keys revoke": (["abc"], 1, ["cannot reach MongoDB"]),
     "secrets new-key": ([], 0, []),
     "secrets rotate": ([], 1, ["cannot reach MongoDB"]),

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from cinestream.settings import Settings
-from storage import mongo
+from storage import mongo, redis_acl
 from streams.kafka_auth import MECHANISM, PRINCIPALS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +48,8 @@ def test_environment_names_are_settings_and_addresses_match_ports(compose: dict[
             assert key.startswith("CINESTREAM_"), key
             assert key.removeprefix("CINESTREAM_").lower() in fields, f"{name}: {key} is no setting"
         assert env["CINESTREAM_KAFKA_BOOTSTRAP"] == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
-        assert env["CINESTREAM_REDIS_URL"].startswith("redis://redis:6379")
-        assert env["CINESTREAM_MONGO_URI"].startswith("mongodb://mongo:27017")
+        assert env["CINESTREAM_REDIS_URL"].split("@")[-1].startswith("redis:6379/")
+        assert env["CINESTREAM_MONGO_URI"].split("@")[-1].startswith("mongo:27017/")
     published = {name: [p.split(":")[-1] for p in s.get("ports", [])] for name, s in compose["services"].items()}
     assert published["kafka-1"] == ["9092"] and published["mongo"] == ["27017"] and published["redis"] == ["6379"]
     assert published["api"] == [compose["services"]["api"]["environment"]["CINESTREAM_API_PORT"]]
@@ -170,3 +170,31 @@ def test_kafka_clients_authenticate_and_only_acls_authorise(compose: dict[str, A
     script = services["kafka-users"]["command"][0]
     assert re.search(r"for user in (.*); do", script).group(1).split() == list(PRINCIPALS)  # type: ignore[union-attr]
     assert set(services["kafka-users"]["environment"]) == {p.upper() for p in PRINCIPALS}
+
+
+def test_each_service_reaches_mongodb_and_redis_as_a_user_of_its_own(compose: dict[str, Any]) -> None:
+    """Redis runs the ACL users of storage/redis_acl.py with the default user off; MongoDB runs with
+    access control (a replica-set key file) and the users deploy/mongo/users.js creates; each service
+    connects as its role's user with a password it must be given."""
+    services = compose["services"]
+    command = services["redis"]["command"]
+    tokens = command[command.index("--user"):]
+    required = {f">secret-of-{user}": f">${{CINESTREAM_REDIS_{user.upper()}_PASSWORD:?set CINESTREAM_REDIS_"
+                                         f"{user.upper()}_PASSWORD}}" for user in redis_acl.PRINCIPALS}
+    rules = redis_acl.rules({user: f"secret-of-{user}" for user in redis_acl.PRINCIPALS})
+    expected = [required.get(token, token) for rule in rules for token in ["--user", *rule.split()[1:]]]
+    assert tokens == expected
+    mongo_users = (ROOT / "deploy" / "mongo" / "users.js").read_text()
+    assert "--keyFile" in services["mongo"]["command"][0]
+    assert services["mongo"]["volumes"][1].endswith("/docker-entrypoint-initdb.d/users.js:ro")
+    roles = {"api": ("api", "api"), "worker-learn": ("worker", "worker"), "worker-side": ("worker", "worker"),
+             "worker-archive": ("worker", "worker"), "import": ("import", "admin")}
+    for name, (mongo_user, redis_user) in roles.items():
+        env = services[name]["environment"]
+        assert env["CINESTREAM_MONGO_URI"].startswith(
+            f"mongodb://cinestream-{mongo_user}:${{CINESTREAM_MONGO_{mongo_user.upper()}_PASSWORD:?"), name
+        assert env["CINESTREAM_MONGO_URI"].endswith("authSource=cinestream"), name
+        assert f'"cinestream-{mongo_user}", "CINESTREAM_MONGO_{mongo_user.upper()}_PASSWORD"' in mongo_users
+        assert f"CINESTREAM_MONGO_{mongo_user.upper()}_PASSWORD" in services["mongo"]["environment"]
+        assert env["CINESTREAM_REDIS_URL"].startswith(f"redis://{redis_user}:${{CINESTREAM_REDIS_"
+                                                      f"{redis_user.upper()}_PASSWORD:?"), name

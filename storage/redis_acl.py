@@ -1,0 +1,33 @@
+"""Who may do what in Redis: the ACL users of a secured deployment (``CINESTREAM_REDIS_ACL``).
+
+- ``worker``: the stream writes the model, similarity, trending and histories: every key, every
+  command but the administrative and dangerous ones (no FLUSHALL, CONFIG, ACL, KEYS, DEBUG…);
+- ``api``: reads every key, and writes only what a request owns: rate-limit counters (``rl:*``),
+  revoked sessions (``auth:*``), claimed event ids (``evt:*``) and, to erase a person at once, that
+  person's own rows. It cannot write a movie's row, the similarity rows, trending or the model's
+  statistics, so a compromised API cannot poison what everyone is recommended; rolling a model back
+  is the operator's (``cinestream model rollback``);
+- ``admin``: everything (the stack, batch jobs, benches and tests).
+
+The default user is off, so a client without credentials is refused. Key patterns follow the key
+names the storage modules write (``storage/erasure.py`` lists a person's rows).
+"""
+
+from __future__ import annotations
+
+PRINCIPALS = ("admin", "worker", "api")
+
+# what the API writes: its own counters and claims, and a person's rows when they delete their account
+API_WRITES = ("rl:*", "auth:*", "evt:*", "mf:u:*", "mf:seen:*", "mf:seen-v:*", "recent:*", "sim:recent:*",
+              "batch:recs:*")
+
+
+def rules(passwords: dict[str, str]) -> list[str]:
+    """The lines of an ACL file (``redis-server --aclfile``) for these passwords."""
+    everything_but_admin = "&* +@all -@admin -@dangerous"
+    return [
+        "user default off",
+        f"user admin on >{passwords['admin']} ~* &* +@all",
+        f"user worker on >{passwords['worker']} ~* {everything_but_admin}",
+        f"user api on >{passwords['api']} %R~* {' '.join('~' + p for p in API_WRITES)} {everything_but_admin}",
+    ]
