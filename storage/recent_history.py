@@ -3,19 +3,20 @@
 MongoDB keeps every event (``storage.history_store``), but the local MongoDB-protocol server
 (FerretDB on SQLite) pushes down no filter but ``_id`` equality: finding one user's events scans
 the whole collection (measured: 30 s over 271,000 events). Here one string per user,
-``recent:<user>``, holds the latest ``KEEP`` events as packed ``RECORD``s, newest first, and answers
-in one round trip on any deployment.
+``recent:<user>``, holds their latest events as packed ``RECORD``s, and answers in one round trip on
+any deployment; readers put them newest first, each once, the latest ``KEEP`` (``compact``).
 
-Bound: ``KEEP`` records of 18 bytes, 3.6 KB a user whatever the dataset (an event's canonical JSON
-had taken 38 KB per user after ml-latest-small). The same event delivered twice is the same record:
-it is kept once. The event id and source stay in MongoDB (the export holds them).
+Bound: ``TRIM_AT`` records of 18 bytes, 4.5 KB a user whatever the dataset (an event's canonical
+JSON had taken 38 KB per user after ml-latest-small). The same event delivered twice is the same
+record: it is shown once. The event id and source stay in MongoDB (the export holds them).
 
-Why strings merged by the worker and not a sorted set per user (``hist:<user>``, until this
-layout): a ``ZADD`` into a 200-entry listpack cost Redis 27 µs, the largest item of Redis' time at
-2,000 events/s (``SLOWLOG`` at threshold 0), while the API's requests waited behind it. Now a batch
-reads its users' records with ``MGET``, merges them in numpy and writes them back with ``MSET``: a
-few microseconds of Redis a user. Each user belongs to one partition, so to one worker of the
-``recent`` agent, the only writer: the read-merge-write needs no compare-and-set.
+How it is written: a batch appends each user's new records (``APPEND``, one round trip), and only a
+user whose string grew past ``TRIM_AT`` records is compacted to ``KEEP`` (``MGET``, merge in numpy,
+``MSET``). Until this layout every batch rewrote each of its users' whole 3.6 KB for one or two new
+records: 45 % of the append-only file and of the bytes Redis copied at 2,000 events/s, while the
+API's reads queued behind it. (Before that, a sorted set per user cost Redis 27 µs a ``ZADD``.) Each
+user belongs to one partition, so to one worker of the ``recent`` agent, the only writer: the
+compaction's read-merge-write needs no compare-and-set.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from storage.model_store import seen_key
 from storage.redis_store import mget_chunked, mset_chunked
 
 KEEP = 200  # the most the API serves
+TRIM_AT = 250  # records a user's string may grow to before it is compacted to KEEP
 RECORD = np.dtype([("t", "<f8"), ("movie", "<i4"), ("flags", "u1"), ("stars", "u1"), ("seconds", "<f4")])
-_BYTES = np.dtype((np.void, RECORD.itemsize))
 WATCH, COMPLETED = 1, 2  # flags; stars are the rating times two
 
 
@@ -59,48 +60,37 @@ def _newest_first(users: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np
     return users[first], events[first]
 
 
-def merge(stored: np.ndarray, sizes: np.ndarray, users: np.ndarray, events: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's new ``events`` merged into their ``stored`` records (``sizes[i]`` records of user
-    ``i`` after user ``i - 1``'s, each user's newest first and every record once; ``users`` holds
-    these indexes): every user's records newest first, each once, at most ``KEEP``, as (user index,
-    record) sorted by user.
-
-    Events usually arrive in time order, newer than all a user has stored: their records are then
-    put in front, and only a user with an older or repeated event is sorted again, since a
-    several-key ``lexsort`` of everyone's 200 stored records took 7 ms a batch."""
-    users, events = _newest_first(users, events)
-    newest = np.full(len(sizes), -np.inf)
-    newest[sizes > 0] = stored["t"][(np.cumsum(sizes) - sizes)[sizes > 0]]
-    late = np.bincount(users[events["t"] <= newest[users]], minlength=len(sizes)) > 0  # users to sort again
-    owner = np.r_[users, np.repeat(np.arange(len(sizes)), sizes)]
-    merged = np.concatenate([events.view(_BYTES), stored.view(_BYTES)])  # as bytes: 10x faster to copy
-    order = np.argsort(owner, kind="stable")  # two runs grouped by user: new records, then stored ones
-    owner, merged = owner[order], merged[order]
-    again = late[owner]
-    if again.any():
-        owner_again, merged_again = _newest_first(owner[again], merged[again].view(RECORD))
-        owner = np.r_[owner[~again], owner_again]
-        merged = np.concatenate([merged[~again], merged_again.view(_BYTES)])
-        order = np.argsort(owner, kind="stable")
-        owner, merged = owner[order], merged[order]
-    kept = rank_in_runs(owner) < KEEP
-    return owner[kept], merged[kept].view(RECORD)
+def compact(owners: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each owner's records newest first, each once, at most ``KEEP``, as (owner, record) sorted by owner."""
+    owners, events = _newest_first(owners, events)
+    kept = rank_in_runs(owners) < KEEP
+    return owners[kept], events[kept]
 
 
 async def store(redis: aioredis.Redis, users: np.ndarray, events: np.ndarray) -> None:
-    """Add packed events (``RECORD``) to their users' lists: two round trips (``MGET``, ``MSET``)."""
+    """Add packed events (``RECORD``) to their users' strings: one ``APPEND`` each in one round trip,
+    then the users past ``TRIM_AT`` compacted (two more round trips, every ~50 events of theirs)."""
     if not len(users):
         return
-    distinct, index = np.unique(users, return_inverse=True)
-    blobs = [blob or b"" for blob in await mget_chunked(redis, [history_key(u) for u in distinct.tolist()])]
-    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // RECORD.itemsize
-    owners, merged = merge(np.frombuffer(b"".join(blobs), dtype=RECORD), sizes, index.ravel(), events)
-    bounds = np.searchsorted(owners, np.arange(len(distinct)), side="right")
-    raw = merged.tobytes()
-    size = RECORD.itemsize
-    await mset_chunked(redis, {history_key(u): raw[start * size:end * size] for u, start, end
-                               in zip(distinct.tolist(), np.r_[0, bounds[:-1]].tolist(), bounds.tolist(), strict=True)})
+    order = np.argsort(users, kind="stable")  # each user's records in their arrival order
+    users, raw, size = users[order], events[order].tobytes(), RECORD.itemsize
+    starts = run_starts(users)
+    distinct = users[starts]
+    async with redis.pipeline(transaction=False) as pipe:
+        for user, start, end in zip(distinct.tolist(), starts.tolist(), [*starts[1:].tolist(), len(users)],
+                                    strict=True):
+            pipe.append(history_key(user), raw[start * size:end * size])
+        lengths = np.asarray(await pipe.execute(), dtype=np.int64)
+    full = distinct[lengths > TRIM_AT * size]
+    if not len(full):
+        return
+    blobs = [blob or b"" for blob in await mget_chunked(redis, [history_key(u) for u in full.tolist()])]
+    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // size
+    owners, kept = compact(np.repeat(np.arange(len(full)), sizes), np.frombuffer(b"".join(blobs), dtype=RECORD))
+    bounds = np.searchsorted(owners, np.arange(len(full)), side="right")
+    packed = kept.tobytes()
+    await mset_chunked(redis, {history_key(u): packed[start * size:end * size] for u, start, end
+                               in zip(full.tolist(), np.r_[0, bounds[:-1]].tolist(), bounds.tolist(), strict=True)})
 
 
 async def add(redis: aioredis.Redis, events: Sequence[dict[str, Any]]) -> None:
@@ -125,8 +115,9 @@ def _unpack(user: int, record: np.void) -> dict[str, Any]:
 
 async def latest(redis: aioredis.Redis, user: int, limit: int = 100) -> list[dict[str, Any]]:
     """The user's latest ``limit`` events, newest first."""
-    blob = cast(bytes | None, await redis.getrange(history_key(user), 0, limit * RECORD.itemsize - 1))
-    return [_unpack(user, r) for r in np.frombuffer(blob or b"", dtype=RECORD)]
+    stored = np.frombuffer(cast(bytes | None, await redis.get(history_key(user))) or b"", dtype=RECORD)
+    _, newest = compact(np.zeros(len(stored), dtype=np.int64), stored)
+    return [_unpack(user, r) for r in newest[:limit]]
 
 
 async def about_movie(redis: aioredis.Redis, user: int, movie: int) -> dict[str, Any]:

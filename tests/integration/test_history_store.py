@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import numpy as np
 import pytest
 import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -69,6 +70,33 @@ async def test_the_latest_events_per_user_are_kept_once_newest_first(redis_db: a
                          "completed": None, "timestamp": float(newest)}
     assert [e["movie_id"] for e in await recent_history.latest(redis_db, 8)] == [2, 1, 0]
     assert await recent_history.latest(redis_db, 9) == []
+
+
+async def test_batches_appended_and_compacted_show_the_same_as_the_definition(redis_db: aioredis.Redis) -> None:
+    """Many batches, late and repeated events among them: what a reader gets equals every distinct
+    event newest first, capped; and no string ever holds more than TRIM_AT records."""
+    rng = np.random.default_rng(1)
+    size = recent_history.RECORD.itemsize
+    every: list[tuple[int, bytes, float]] = []
+    for _ in range(40):
+        n = int(rng.integers(1, 60))
+        users = rng.integers(1, 4, n).astype(np.int64)
+        packed = np.zeros(n, dtype=recent_history.RECORD)
+        packed["t"], packed["movie"], packed["stars"] = rng.random(n) * 1e9, rng.integers(0, 10**6, n), 7
+        if every and rng.random() < 0.3:  # a batch delivered again, in part
+            user, raw, _ = every[int(rng.integers(len(every)))]
+            users[0], packed[0] = user, np.frombuffer(raw, dtype=recent_history.RECORD)[0]
+        await recent_history.store(redis_db, users, packed)
+        every += [(int(u), r.tobytes(), float(r["t"])) for u, r in zip(users, packed, strict=True)]
+        for user in (1, 2, 3):
+            assert await redis_db.strlen(recent_history.history_key(user)) <= recent_history.TRIM_AT * size
+    for user in (1, 2, 3):
+        distinct = {raw: t for u, raw, t in every if u == user}
+        expected = sorted(distinct, key=lambda raw: -distinct[raw])[:recent_history.KEEP]
+        got = await recent_history.latest(redis_db, user, limit=recent_history.KEEP)
+        assert [(e["movie_id"], e["timestamp"]) for e in got] == [
+            (int(r["movie"]), float(r["t"])) for r in (np.frombuffer(raw, dtype=recent_history.RECORD)[0]
+                                                       for raw in expected)]
 
 
 async def test_a_person_s_history_is_compact_packed_events(redis_db: aioredis.Redis) -> None:
