@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import json
 import os
@@ -32,7 +33,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -172,17 +175,29 @@ def post_singles(port: int, key: str, ratings: pd.DataFrame, rate: float, run: s
     return ReplaySummary(min(ok, len(ratings)), 0, seconds, started), line
 
 
-async def service_key(settings: Settings, run: str, revoke: str | None = None) -> str:
-    """A service key for the bench in the main database (the one whose catalogue the API checks against)."""
-    client = connect(settings)
+@contextlib.contextmanager
+def service_key(settings: Settings, run: str) -> Iterator[str]:
+    """A service key for the run, in the main database (whose catalogue the API checks against), revoked after."""
+    async def create() -> dict[str, Any]:
+        client = connect(settings)
+        try:
+            return await create_service_key(database(client, settings), f"bench-{run}", ["events:write"],
+                                            "bench.whole_system")
+        finally:
+            client.close()
+
+    async def revoke(key_id: str) -> None:
+        client = connect(settings)
+        try:
+            await revoke_service_key(database(client, settings), key_id, "bench.whole_system")
+        finally:
+            client.close()
+
+    made = asyncio.run(create())
     try:
-        db = database(client, settings)
-        if revoke:
-            await revoke_service_key(db, revoke, "bench.whole_system")
-            return revoke
-        return str((await create_service_key(db, f"bench-{run}", ["events:write"], "bench.whole_system"))["key"])
+        yield str(made["key"])
     finally:
-        client.close()
+        asyncio.run(revoke(str(made["key_id"])))
 
 
 def side_done(settings: Settings, group: str, topic: str) -> bool:
@@ -233,15 +248,12 @@ def main() -> None:
         wait_for_api(port, procs["api"])  # its start-up (title index, item factors) is not the run's
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         if args.through_api:
-            key = asyncio.run(service_key(settings, run))
-            try:
+            with service_key(settings, run) as key:
                 if args.through_api == 1:
                     summary, singles = post_singles(port, key, ratings, args.rate, run)
                 else:
                     summary = asyncio.run(post_through_api(port, key, ratings, args.through_api, args.in_flight,
                                                            run))
-            finally:
-                asyncio.run(service_key(settings, run, revoke=key.removeprefix("csk_").split("_")[0]))
         else:
             summary = asyncio.run(replay(settings, topic, ratings))
         done: dict[str, float] = {}
