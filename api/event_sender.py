@@ -36,7 +36,6 @@ class EventSender:
     def __init__(self, producer: AIOKafkaProducer, max_events: int = MAX_EVENTS) -> None:
         self._producer = producer
         self._max_events = max_events
-        self._partitions: dict[str, int] = {}
         self._waiting: defaultdict[tuple[str, int], deque[tuple[Events, asyncio.Future[None]]]] = \
             defaultdict(deque)
         self._sending: dict[tuple[str, int], asyncio.Task[None]] = {}
@@ -44,10 +43,10 @@ class EventSender:
 
     async def send(self, topic: str, events: Events) -> None:
         """Return once Kafka holds every event (any users'); raise what the broker raised if not."""
-        if topic not in self._partitions:
-            self._partitions[topic] = len(await self._producer.partitions_for(topic))
-        parts = partition_of(np.fromiter((e["user_id"] for e in events), np.int64, len(events)),
-                             self._partitions[topic])
+        # asked every time (the producer's metadata, refreshed by it): partitions added to a topic
+        # move keys, and an erasure keyed by its user must land where their events did
+        partitions = len(await self._producer.partitions_for(topic))
+        parts = partition_of(np.fromiter((e["user_id"] for e in events), np.int64, len(events)), partitions)
         own: defaultdict[int, Events] = defaultdict(list)
         for event, part in zip(events, parts.tolist(), strict=True):
             own[part].append(event)

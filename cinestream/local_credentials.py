@@ -25,8 +25,15 @@ def passwords(stack_dir: Path, server: str, principals: tuple[str, ...]) -> dict
         return dict(json.loads(file.read_text()))
     file.parent.mkdir(parents=True, exist_ok=True)
     generated = {name: secrets.token_urlsafe(18) for name in principals}
-    with os.fdopen(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+    draft = file.with_name(f".{file.name}.{os.getpid()}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
         json.dump(generated, out)
+    try:
+        os.link(draft, file)  # complete or absent, and the first process to get there wins
+    except FileExistsError:
+        generated = dict(json.loads(file.read_text()))
+    finally:
+        draft.unlink()
     return generated
 
 
