@@ -58,7 +58,7 @@ def _stream_lag(settings: Settings) -> float:
     """The worst consumer group's events not yet processed: the stream keeps up beside the
     requests when it stays near a batch, and starves when it grows by the background rate."""
     rows = asyncio.run(consumer_lag(settings, [settings.topic_ratings]))
-    return float(max((int(str(row["lag"])) for row in rows), default=0))
+    return float(max((row["lag"] for row in rows), default=0))
 
 
 def attack(tool: Path, urls: list[str], seconds: int, rate: float, key: str) -> dict[str, float]:

@@ -113,11 +113,18 @@ def wait_for_api(port: int, process: subprocess.Popen[bytes], timeout_s: float =
     raise SystemExit(f"the API did not answer on port {port} (exit code {process.poll()})")
 
 
+def service_events(ratings: pd.DataFrame, run: str) -> list[dict[str, Any]]:
+    """The ratings as the batch endpoint takes them, in time order, with ids unique to the run."""
+    columns = zip(ratings["userId"].tolist(), ratings["movieId"].tolist(), ratings["rating"].tolist(),
+                  ratings["timestamp"].tolist(), strict=True)
+    return [{"type": "rating", "event_id": f"{run}-{i}", "user_id": int(user), "movie_id": int(movie),
+             "rating": float(stars), "timestamp": float(at)} for i, (user, movie, stars, at) in enumerate(columns)]
+
+
 async def post_through_api(port: int, key: str, ratings: pd.DataFrame, per_request: int, in_flight: int,
                            run: str) -> ReplaySummary:
     """POST the ratings in time order, ``per_request`` events a request, ``in_flight`` requests at once."""
-    columns = {"user_id": ratings["userId"].to_numpy().tolist(), "movie_id": ratings["movieId"].to_numpy().tolist(),
-               "rating": ratings["rating"].to_numpy().tolist(), "timestamp": ratings["timestamp"].to_numpy().tolist()}
+    events = service_events(ratings, run)
     chunks = asyncio.Queue[int]()
     for start in range(0, len(ratings), per_request):
         chunks.put_nowait(start)
@@ -127,11 +134,7 @@ async def post_through_api(port: int, key: str, ratings: pd.DataFrame, per_reque
         nonlocal rejected
         while not chunks.empty():
             start = chunks.get_nowait()
-            events = [{"type": "rating", "event_id": f"{run}-{i}", "user_id": columns["user_id"][i],
-                       "movie_id": columns["movie_id"][i], "rating": float(columns["rating"][i]),
-                       "timestamp": float(columns["timestamp"][i])}
-                      for i in range(start, min(start + per_request, len(ratings)))]
-            answer = await http.post("/api/events/batch", json={"events": events})
+            answer = await http.post("/api/events/batch", json={"events": events[start:start + per_request]})
             answer.raise_for_status()
             rejected += answer.json()["rejected"]
 
@@ -152,10 +155,8 @@ def post_singles(port: int, key: str, ratings: pd.DataFrame, rate: float, run: s
     url = f"http://127.0.0.1:{port}/api/events/batch"
     header = {"Authorization": [f"Bearer {key}"], "Content-Type": ["application/json"]}
     with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as targets:
-        for i, (user, movie, stars, at) in enumerate(ratings[["userId", "movieId", "rating", "timestamp"]]
-                                                     .itertuples(index=False)):
-            body = {"events": [{"type": "rating", "event_id": f"{run}-{i}", "user_id": int(user),
-                                "movie_id": int(movie), "rating": float(stars), "timestamp": float(at)}]}
+        for event in service_events(ratings, run):
+            body = {"events": [event]}
             targets.write(json.dumps({"method": "POST", "url": url, "header": header,
                                       "body": base64.b64encode(json.dumps(body).encode()).decode()}) + "\n")
     try:
@@ -276,7 +277,7 @@ def main() -> None:
         cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         if args.through_api:  # what the API made of the requests: the topic's end, summed over partitions
             ends = asyncio.run(consumer_lag(settings, [topic]))
-            summary = dataclasses.replace(summary, messages=max(int(str(r["end"])) for r in ends))
+            summary = dataclasses.replace(summary, messages=max(r["end"] for r in ends))
         rss = {role: rss_mib(procs[role]) for role in ROLES}
     finally:
         for name, proc in procs.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -58,7 +59,17 @@ async def delete_topics(settings: Settings, names: list[str]) -> None:
         await admin.close()
 
 
-async def consumer_lag(settings: Settings, topics: list[str], wait_s: float = 5.0) -> list[dict[str, object]]:
+class GroupLag(TypedDict):
+    """One consumer group on one topic, summed over its partitions."""
+
+    group: str
+    topic: str
+    committed: int
+    end: int
+    lag: int
+
+
+async def consumer_lag(settings: Settings, topics: list[str], wait_s: float = 5.0) -> list[GroupLag]:
     """Per consumer group reading ``topics``: its committed offsets, the topics' ends and the lag
     between them (events written but not yet processed), summed over partitions per topic."""
     from aiokafka import AIOKafkaConsumer
@@ -72,7 +83,7 @@ async def consumer_lag(settings: Settings, topics: list[str], wait_s: float = 5.
         committed = await asyncio.gather(*(admin.list_consumer_group_offsets(g) for g in groups))
         wanted = {tp for offsets in committed for tp in offsets if tp.topic in topics}
         end = await ends.end_offsets(list(wanted)) if wanted else {}
-        rows = []
+        rows: list[GroupLag] = []
         for group, offsets in zip(groups, committed, strict=True):
             for topic in sorted({tp.topic for tp in offsets if tp in wanted}):
                 mine = [tp for tp in offsets if tp.topic == topic]

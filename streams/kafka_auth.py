@@ -48,12 +48,12 @@ def password(settings: Settings, user: str | None = None) -> str:
     return known[user]
 
 
-def client_options(settings: Settings, user: str | None = None) -> dict[str, Any]:
-    """Keyword arguments of aiokafka's clients for this principal; none without SASL."""
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of aiokafka's clients for this process' principal; none without SASL."""
     if not settings.kafka_sasl:
         return {}
     return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": MECHANISM,
-            "sasl_plain_username": user or settings.kafka_user, "sasl_plain_password": password(settings, user)}
+            "sasl_plain_username": settings.kafka_user, "sasl_plain_password": password(settings)}
 
 
 def faust_credentials(settings: Settings) -> faust.SASLCredentials | None:

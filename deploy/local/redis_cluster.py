@@ -23,8 +23,6 @@ SLOTS = 16_384
 
 
 class RedisClusterNode(RedisServer):
-    port_setting = "CINESTREAM_REDIS_PORT"
-
     def __init__(self, settings: Settings, node: int) -> None:
         self.node = node
         self.name = f"redis-{node}"
