@@ -33,7 +33,9 @@ from online_models.biased_mf import BiasedMF
 from online_models.item_matrix import ItemMatrix
 from storage import item_log
 from storage.item_factors import ItemFactors
-from storage.model_store import ITEMS, item_key, seen_key, user_key
+from storage.model_keys import ITEM_SETS, item_key, item_shard, seen_key, user_key
+from storage.model_store import item_members
+from storage.redis_store import mset_chunked
 
 MF = BiasedMF(n_factors=32, seed=0)
 USER = 1
@@ -45,10 +47,11 @@ async def _write(redis: aioredis.Redis, ids: np.ndarray, rows: np.ndarray, rated
     width = rows.shape[1] * 4
     for start in range(0, len(ids), 20_000):
         chunk = ids[start:start + 20_000]
+        await mset_chunked(redis, {item_key(int(m)): blob[width * (start + j):width * (start + j + 1)]
+                                   for j, m in enumerate(chunk)})
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.mset({item_key(int(m)): blob[width * (start + j):width * (start + j + 1)]
-                       for j, m in enumerate(chunk)})
-            pipe.sadd(ITEMS, *chunk.tolist())
+            for m in chunk.tolist():
+                pipe.sadd(ITEM_SETS[item_shard(m)], m)
             await pipe.execute()
     await redis.set(user_key(USER), MF.new_rows(1)[0].tobytes())
     await redis.hset(seen_key(USER), mapping={str(m): 4.0 for m in rated.tolist()})
@@ -59,10 +62,9 @@ async def _reference(redis: aioredis.Redis, k: int) -> list[tuple[int, float]]:
     """Every item row from Redis per request: the API before the in-memory copy."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.get(user_key(USER))
-        pipe.smembers(ITEMS)
         pipe.hkeys(seen_key(USER))
-        blob, members, seen = await pipe.execute()
-    ids = np.array(sorted(int(i) for i in members), dtype=np.int64)
+        blob, seen = await pipe.execute()
+    ids = await item_members(redis)
     rows = np.frombuffer(b"".join(cast(list[bytes], await redis.mget([item_key(int(i)) for i in ids]))), np.float32)
     return MF.recommend(np.frombuffer(blob, np.float32), rows.reshape(len(ids), -1), ids, k,
                         exclude={int(s) for s in seen})

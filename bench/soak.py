@@ -51,6 +51,7 @@ from cinestream.settings import Settings, get_settings
 from deploy.local import stack as local_stack
 from deploy.local.server import LocalServer
 from simulators.replay import load_ratings, replay
+from storage.model_keys import STATS, seen_key
 from streams import acls
 from streams.admin import delete_topics, ensure_topics
 from streams.kafka_auth import client_options, password
@@ -267,17 +268,17 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
 
         sent_valid, sent_bad = asyncio.run(produce())
         produced_s = time.monotonic() - started
-        _wait(lambda: float(client.hget("mf:preq", "n") or 0) >= len(valid), timeout, "the model")
+        _wait(lambda: float(client.hget(STATS, "n") or 0) >= len(valid), timeout, "the model")
         _wait(lambda: sum(_archived(settings, source).values()) >= len(valid), timeout, "the history", every=3.0)
         letters = asyncio.run(_dead_letters(settings, run.topics["dlq"], len(bad), timeout))
         time.sleep(3)  # anything applied twice shows now
         wall = time.monotonic() - started
-        stats, preq = client.hgetall("mf:stats"), client.hgetall("mf:preq")
+        stats = preq = client.hgetall(STATS)
         archived = _archived(settings, source)
         with client.pipeline(transaction=False) as pipe:
             users = sorted(valid["userId"].unique().tolist())
             for user in users:
-                pipe.hkeys(f"mf:seen:{user}")
+                pipe.hkeys(seen_key(user))
             rated = dict(zip(users, ({int(m) for m in keys} for keys in pipe.execute()), strict=True))
         expected_rated = {int(u): set(ms.tolist()) for u, ms in valid.groupby("userId")["movieId"]}
         coordinates = Counter((d["topic"], d["partition"], d["offset"]) for d in letters)

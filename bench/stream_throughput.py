@@ -25,6 +25,7 @@ from evaluation.lineup import content_vectors, text_content_vectors
 from recommenders.content import reduced
 from simulators.replay import load_ratings, replay
 from storage import content_store
+from storage.model_keys import CURVE, STATS
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
@@ -94,7 +95,7 @@ def main() -> None:
         learned, last_change = 0.0, time.monotonic()
         while learned < n:
             time.sleep(0.01)
-            now = float(client.hget("mf:preq", "n") or 0)
+            now = float(client.hget(STATS, "n") or 0)
             if now > learned:
                 learned, last_change = now, time.monotonic()
             elif time.monotonic() - last_change > STALL_S:
@@ -106,8 +107,8 @@ def main() -> None:
         for proc in procs:
             stop_worker(proc)
 
-    batches = int(client.llen("mf:curve"))
-    preq = {str(k, "utf-8") if isinstance(k, bytes) else k: float(v) for k, v in client.hgetall("mf:preq").items()}
+    batches = int(client.llen(CURVE))
+    preq = {str(k, "utf-8") if isinstance(k, bytes) else k: float(v) for k, v in client.hgetall(STATS).items()}
     users = client.keys("mf:u:*")[:200]
     items = client.keys("mf:i:*")[:200]
     per_user = sum(client.memory_usage(k) or 0 for k in users) / max(len(users), 1)

@@ -51,6 +51,7 @@ from cinestream.catalogue.sources import read_ratings
 from cinestream.settings import Settings, get_settings
 from evaluation.datasets import layout_of
 from simulators.replay import ReplaySummary, replay
+from storage.model_keys import STATS, item_key, user_key
 from storage.mongo import connect, database
 from streams.admin import consumer_lag, delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
@@ -261,7 +262,7 @@ def main() -> None:
         learned, last_change, side_checked = 0.0, time.monotonic(), 0.0
         while len(done) < len(ROLES):
             time.sleep(0.02)
-            now = float(client.hget("mf:preq", "n") or 0)
+            now = float(client.hget(STATS, "n") or 0)
             if now > learned:
                 learned, last_change = now, time.monotonic()
             if "learn" not in done and learned >= summary.events:
@@ -291,8 +292,8 @@ def main() -> None:
     users = np.unique(ratings["userId"].to_numpy())
     movies = np.unique(ratings["movieId"].to_numpy())
     memory = client.info("memory")["used_memory"]
-    sample_users = [f"mf:u:{u}" for u in users[:200]] + [f"recent:{u}" for u in users[:200]]
-    sample_movies = [f"mf:i:{m}" for m in movies[:200]] + [f"sim:row:{m}" for m in movies[:200]]
+    sample_users = [user_key(int(u)) for u in users[:200]] + [f"recent:{u}" for u in users[:200]]
+    sample_movies = [item_key(int(m)) for m in movies[:200]] + [f"sim:row:{m}" for m in movies[:200]]
     per_user = sum(client.memory_usage(k) or 0 for k in sample_users) / min(len(users), 200)
     per_movie = sum(client.memory_usage(k) or 0 for k in sample_movies) / min(len(movies), 200)
     client.flushdb()

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     mongo_retry_writes: bool = False
     mongo_read_preference: Literal["primary", "primaryPreferred", "secondaryPreferred", "nearest"] = "primary"
     redis_url: str = ""
+    # redis_url names one node of a Redis Cluster: clients follow its slot map (storage/model_keys.py:
+    # the model's keys are sharded by hash tags so every script stays in one slot)
+    redis_cluster: bool = False
     # Redis ACL users (storage/redis_acl.py): with redis_acl the local Redis refuses the default user and
     # a process connects as redis_user (admin, worker, api) with redis_password, or in development the
     # local stack's generated one; an unset redis_url then carries them.

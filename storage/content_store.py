@@ -1,7 +1,8 @@
 """Content vectors of the catalogue in Redis, for the stream workers (``online_models.residual_knn``).
 
-- ``content:ids``: movie ids, sorted, packed int64;
-- ``content:vecs``: their unit vectors, packed float32, one row per id.
+- ``{content}:ids``: movie ids, sorted, packed int64;
+- ``{content}:vecs``: their unit vectors, packed float32, one row per id (one hash tag: one slot,
+  so one ``MGET`` reads both on a Redis Cluster too).
 
 Written by ``cinestream model publish`` (or a bench) and read once by each learning worker.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import redis.asyncio as aioredis
 
-IDS, VECS = "content:ids", "content:vecs"
+IDS, VECS = "{content}:ids", "{content}:vecs"
 
 
 async def install(redis: aioredis.Redis, ids: np.ndarray, vectors: np.ndarray) -> None:

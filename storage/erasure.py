@@ -10,11 +10,12 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from storage import batch_store, model_store, recent_history, similarity_store
+from storage import batch_store, model_keys, recent_history, similarity_store
 
 
 def user_keys(user_id: int) -> list[str]:
-    return [model_store.user_key(user_id), model_store.seen_key(user_id), model_store.seen_version_key(user_id),
+    return [model_keys.user_key(user_id), model_keys.seen_key(user_id), model_keys.seen_version_key(user_id),
+            model_keys.history_key(user_id),
             recent_history.history_key(user_id), similarity_store.recent_key(user_id), batch_store.recs_key(user_id)]
 
 

@@ -1,8 +1,8 @@
 """The API process's copy of every item row, kept current from what the learning workers change.
 
-Each batch that changes item rows appends their ids to ``mf:item-log`` (a Redis stream, in the
-same script that writes the rows, so a row is never written without its notice): entry
-``<seq>-0`` with field ``ids`` (packed int64), where ``seq`` counts from ``mf:item-seq``. A
+Each batch that changes item rows appends their ids to ``{mf}:item-log`` (a Redis stream, in the
+batch's commit, which follows the rows: a row is never written without its notice, at worst twice): entry
+``<seq>-0`` with field ``ids`` (packed int64), where ``seq`` counts from ``{mf}:item-seq``. A
 wholesale change (a model installed or rolled back, phantom rows dropped) appends ``all``.
 A follower wakes on the stream (``XREAD``), re-reads only the rows named, and reloads everything
 when told to or when it finds a gap (it fell more than ``LOG_CAP`` entries behind, or Redis lost
@@ -27,7 +27,8 @@ import redis.asyncio as aioredis
 
 from online_models.item_matrix import ItemMatrix
 from storage.item_log import EPOCH, LOG, LOG_CAP, SEQ
-from storage.model_store import ITEMS, _text, item_key, seen_key, seen_version_key, user_key
+from storage.model_keys import item_key, seen_key, seen_version_key, user_key
+from storage.model_store import _text, item_members
 from storage.redis_store import mget_chunked
 
 CHUNK = 5000
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class ItemFactors:
-    """Every item row in process memory (``online_models.item_matrix``), following ``mf:item-log``."""
+    """Every item row in process memory (``online_models.item_matrix``), following ``{mf}:item-log``."""
 
     def __init__(self, redis: aioredis.Redis, width: int) -> None:
         self.redis = redis
@@ -98,14 +99,13 @@ class ItemFactors:
         return np.array(found, dtype=np.int64), rows.reshape(len(found), self.width), gone
 
     async def _reload(self) -> None:
-        """Everything, from ``mf:items``. The log's position is read first, so a change made meanwhile
-        is applied again by the next refresh (applying a notice twice is harmless)."""
+        """Everything, from the item shards' member sets. The log's position is read first, so a
+        change made meanwhile is applied again by the next refresh (applying a notice twice is harmless)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(SEQ)
             pipe.get(EPOCH)
-            pipe.smembers(ITEMS)
-            seq, epoch, members = await pipe.execute()
-        ids, rows, _ = await self._rows(sorted(int(m) for m in members))
+            seq, epoch = await pipe.execute()
+        ids, rows, _ = await self._rows((await item_members(self.redis)).tolist())
         self.matrix = ItemMatrix.of(ids, rows) if len(ids) else ItemMatrix(self.width - 2)
         if epoch != self.version[1]:
             self._rated.clear()  # Redis lost or flushed its keys: the versions start again

@@ -1,42 +1,35 @@
-"""``mf:item-log``: which item rows the learning workers changed, for the API processes' copies.
+"""``{mf}:item-log``: which item rows the learning workers changed, for the API processes' copies.
 
 Entry ``<seq>-0`` with field ``ids`` (packed int64) or ``all`` (the rows changed wholesale), where
-``seq`` counts from ``mf:item-seq``; about ``LOG_CAP`` entries are kept, each at most one batch's
-ids. ``mf:item-epoch`` is set (to the server's time) by the first notice after the keys were lost
+``seq`` counts from ``{mf}:item-seq``; about ``LOG_CAP`` entries are kept, each at most one batch's
+ids. ``{mf}:item-epoch`` is set (to the server's time) by the first notice after the keys were lost
 or flushed, so a follower can tell a new count from the old one. Followers: ``storage.item_factors``.
+The keys share the commit shard's tag (``storage.model_keys``): a batch's commit script appends
+its notice in the same step as its statistics.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import redis.asyncio as aioredis
 
-LOG, SEQ, EPOCH = "mf:item-log", "mf:item-seq", "mf:item-epoch"
+LOG, SEQ, EPOCH = "{mf}:item-log", "{mf}:item-seq", "{mf}:item-epoch"
 LOG_CAP = 2000
+NOTICE_LUA = (Path(__file__).with_name("lua") / "item_notice.lua").read_text()
+_ANNOUNCE = NOTICE_LUA + "append_notice(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])"
 
-_APPEND = f"""
-local function append_notice(field, value)
-  if not redis.call('GET', '{EPOCH}') then
-    local now = redis.call('TIME')
-    redis.call('SET', '{EPOCH}', now[1] .. '.' .. now[2])
-  end
-  local seq = redis.call('INCR', '{SEQ}')
-  redis.call('XADD', '{LOG}', 'MAXLEN', '~', {LOG_CAP}, seq .. '-0', field, value)
-end
-"""
-# Appends a notice: used by the wholesale writers and the eraser of phantom rows.
-ANNOUNCE_LUA = _APPEND + "append_notice(ARGV[1], ARGV[2])"
-# For WRITE_LUA in ``storage.model_store``: ``changed`` is a Lua table of packed int64 ids.
-ANNOUNCE_IN_SCRIPT = _APPEND + """
-if #changed > 0 then append_notice('ids', table.concat(changed)) end
-"""
+
+async def _append(redis: aioredis.Redis, field: str, value: bytes | str) -> None:
+    await redis.eval(_ANNOUNCE, 3, SEQ, EPOCH, LOG, LOG_CAP, field, value)
 
 
 async def announce_all(redis: aioredis.Redis) -> None:
     """Tell every follower to reload: the rows changed wholesale."""
-    await redis.eval(ANNOUNCE_LUA, 0, "all", "1")
+    await _append(redis, "all", "1")
 
 
 async def announce(redis: aioredis.Redis, ids: list[int]) -> None:
     if ids:
-        await redis.eval(ANNOUNCE_LUA, 0, "ids", np.array(ids, dtype="<i8").tobytes())
+        await _append(redis, "ids", np.array(ids, dtype="<i8").tobytes())

@@ -17,7 +17,8 @@ import redis.asyncio as aioredis
 
 from online_models.batch_fit import Fitted
 from storage.item_log import announce_all
-from storage.model_store import ITEMS, STATS, item_key, user_key
+from storage.model_keys import ITEM_SETS, STATS, item_key, item_shard, user_key, user_shard
+from storage.redis_store import is_cluster, mget_chunked
 
 VERSIONS, CURRENT, COUNTER = "mf:versions", "mf:current", "mf:version-counter"
 CHUNK = 2000
@@ -30,11 +31,9 @@ def snap_key(version: int, part: str) -> str:
 async def _live_rows(redis: aioredis.Redis, prefix: str) -> dict[int, bytes]:
     keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=CHUNK)]
     rows: dict[int, bytes] = {}
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start:start + CHUNK]
-        for key, blob in zip(chunk, await redis.mget(chunk), strict=True):
-            if blob is not None:
-                rows[int(key.decode().rsplit(":", 1)[1])] = cast(bytes, blob)
+    for key, blob in zip(keys, await mget_chunked(redis, keys), strict=True):
+        if blob is not None:
+            rows[int(key.decode().rsplit(":", 1)[1])] = cast(bytes, blob)
     return rows
 
 
@@ -53,20 +52,32 @@ async def _save(redis: aioredis.Redis, version: int, users: dict[int, bytes], it
 async def _make_live(redis: aioredis.Redis, version: int, users: dict[int, bytes], items: dict[int, bytes],
                      n: float, total: float) -> None:
     stale = [key async for key in redis.scan_iter(match="mf:[ui]:*", count=CHUNK)]
-    async with redis.pipeline(transaction=True) as pipe:
-        for start in range(0, len(stale), CHUNK):
-            pipe.delete(*stale[start:start + CHUNK])
-        pipe.delete(ITEMS)
-        for rows, key in ((users, user_key), (items, item_key)):
-            pairs = list(rows.items())
-            for start in range(0, len(pairs), CHUNK):
-                pipe.mset({key(i): blob for i, blob in pairs[start:start + CHUNK]})
-        if items:
-            pipe.sadd(ITEMS, *items)
+    # one transaction on one Redis; a cluster cannot span slots, and the stream's compare-and-write
+    # refuses whatever it meets half-installed, so the rows converge either way
+    async with redis.pipeline(transaction=not is_cluster(redis)) as pipe:
+        for group in _by_tag(stale):
+            pipe.delete(*group)
+        for members in ITEM_SETS:
+            pipe.delete(members)
+        for rows, key, shard_of in ((users, user_key, user_shard), (items, item_key, item_shard)):
+            for shard in {shard_of(i) for i in rows}:  # an MSET a shard: its keys share a slot
+                ids = [i for i in rows if shard_of(i) == shard]
+                for start in range(0, len(ids), CHUNK):
+                    pipe.mset({key(i): rows[i] for i in ids[start:start + CHUNK]})
+                if rows is items:
+                    pipe.sadd(ITEM_SETS[shard], *ids)
         pipe.hset(STATS, mapping={"n": n, "sum": total})
         pipe.set(CURRENT, version)
         await pipe.execute()
     await announce_all(redis)  # the API processes reload their copies of the item rows
+
+
+def _by_tag(keys: list[bytes]) -> list[list[bytes]]:
+    """Keys grouped by hash tag, in chunks: one ``DEL`` each stays in one slot."""
+    groups: dict[bytes, list[bytes]] = {}
+    for key in keys:
+        groups.setdefault(key[key.find(b"{"):key.find(b"}") + 1], []).append(key)
+    return [group[start:start + CHUNK] for group in groups.values() for start in range(0, len(group), CHUNK)]
 
 
 async def snapshot(redis: aioredis.Redis, note: str) -> int:

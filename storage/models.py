@@ -31,5 +31,5 @@ class Models:
         # The same model parameters as the agents (streams/agents/*): they share Redis rows.
         mf = BiasedMF(n_factors=32, seed=0)
         similarity = SimilarityStore(redis, CoOccurrence(), read_cache_s=SIMILARITY_COPIES_S)
-        return cls(ModelStore(redis, mf), similarity, TrendingStore(redis, Trending()),
+        return cls(ModelStore(redis, mf.width), similarity, TrendingStore(redis, Trending()),
                    ItemFactors(redis, mf.width), RatingWatch(redis))

@@ -1,8 +1,8 @@
 """Wake the open pages of people whose ratings the learning worker just applied.
 
-The worker's write script sets ``mf:seen-v:<user>`` in the same atomic step as the person's new
+The worker's write script sets ``mf:seen-v:…<user>`` in the same atomic step as the person's new
 row and ratings (``storage.model_store``), so a new value means their recommendations changed.
-One task per API process reads the versions of everyone with a page open in one ``MGET`` every
+One task per API process reads the versions of everyone with a page open in one round trip every
 ``EVERY_S`` and wakes their streams: the cost is one round trip per tick, whatever the number of
 open pages, and the delay at most a tick. Keyspace notifications or pub/sub would need the
 worker to publish per user and do not survive a Redis Cluster resharding as plainly.
@@ -20,7 +20,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from storage.model_store import seen_version_key
+from storage.model_keys import seen_version_key
+from storage.redis_store import mget_chunked
 
 EVERY_S = 0.1
 
@@ -59,7 +60,7 @@ class RatingWatch:
         users = list(self._waiters)
         if not users:
             return
-        versions = await self.redis.mget([seen_version_key(u) for u in users])
+        versions = await mget_chunked(self.redis, [seen_version_key(u) for u in users])
         for user, version in zip(users, versions, strict=True):
             if user in self._versions and version != self._versions[user]:
                 self._versions[user] = version

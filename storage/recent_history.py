@@ -28,7 +28,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.runs import rank_in_runs, run_starts
-from storage.model_store import seen_key
+from storage.model_keys import seen_key
 from storage.redis_store import mget_chunked, mset_chunked
 
 KEEP = 200  # the most the API serves

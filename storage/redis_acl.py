@@ -18,7 +18,7 @@ from __future__ import annotations
 PRINCIPALS = ("admin", "worker", "api")
 
 # what the API writes: its own counters and claims, and a person's rows when they delete their account
-API_WRITES = ("rl:*", "auth:*", "evt:*", "mf:u:*", "mf:seen:*", "mf:seen-v:*", "recent:*", "sim:recent:*",
+API_WRITES = ("rl:*", "auth:*", "evt:*", "mf:u:*", "mf:seen:*", "mf:seen-v:*", "mf:h:*", "recent:*", "sim:recent:*",
               "batch:recs:*")
 
 

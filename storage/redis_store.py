@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any, cast
+
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from cinestream.settings import Settings
 
@@ -11,10 +15,32 @@ POOL_WAIT_S = 5.0
 
 
 def connect(settings: Settings) -> aioredis.Redis:
+    """A client of the Redis (or, with ``redis_cluster``, the Redis Cluster) the settings name. A
+    cluster client is typed as a plain one: the storage modules use the commands both speak, keep
+    each script and multi-key command in one slot, and ask ``is_cluster`` where they must differ."""
+    if settings.redis_cluster:
+        cluster = RedisCluster.from_url(settings.redis_url, max_connections=POOL_SIZE, socket_connect_timeout=2)
+        return cast(aioredis.Redis, cluster)
     pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=POOL_SIZE,
                                                     timeout=POOL_WAIT_S, socket_connect_timeout=2,
                                                     health_check_interval=30)
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+
+
+def is_cluster(redis: aioredis.Redis) -> bool:
+    return isinstance(redis, RedisCluster)
+
+
+async def round_trip(redis: aioredis.Redis, commands: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+    """Commands given as (method, arguments): one pipeline on one Redis; on a cluster, concurrently,
+    each to its slot's master (redis-py's cluster pipeline refuses multi-key commands such as
+    ``MGET`` even when every key is in one slot)."""
+    if is_cluster(redis):
+        return list(await asyncio.gather(*(getattr(redis, name)(*args) for name, args in commands)))
+    async with redis.pipeline(transaction=False) as pipe:
+        for name, args in commands:
+            getattr(pipe, name)(*args)
+        return list(await pipe.execute())
 
 
 async def ping(settings: Settings) -> None:
@@ -30,7 +56,10 @@ MGET_CHUNK = 1000  # keys per MGET or MSET: a few MB at most, so no single comma
 
 
 async def mget_chunked(redis: aioredis.Redis, keys: list[str], chunk: int = MGET_CHUNK) -> list[bytes | None]:
-    """``MGET`` of any number of keys in one round trip: a pipeline of ``MGET``s of ``chunk`` keys."""
+    """``MGET`` of any number of keys in one round trip: a pipeline of ``MGET``s of ``chunk`` keys
+    (on a cluster, one per slot and node: redis-py groups them)."""
+    if is_cluster(redis):
+        return list(await cast(RedisCluster, redis).mget_nonatomic(keys))
     async with redis.pipeline(transaction=False) as pipe:
         for start in range(0, len(keys), chunk):
             pipe.mget(keys[start:start + chunk])
@@ -41,6 +70,9 @@ async def mget_chunked(redis: aioredis.Redis, keys: list[str], chunk: int = MGET
 async def mset_chunked(redis: aioredis.Redis, values: dict[str, bytes], chunk: int = MGET_CHUNK) -> None:
     """``MSET`` of any number of keys in one round trip, ``chunk`` keys a command: a replay's batch
     writes 3.6 KB for each of thousands of people, and one command would hold Redis meanwhile."""
+    if is_cluster(redis):
+        await cast(RedisCluster, redis).mset_nonatomic(values)
+        return
     items = list(values.items())
     async with redis.pipeline(transaction=False) as pipe:
         for start in range(0, len(items), chunk):

@@ -4,14 +4,14 @@ A batch used to cost two round trips: read every row it touches, then compare-an
 Most rows a batch touches were read or written by this worker a moment before (a user rates
 film after film; popular films come back in every batch), and the rest are mostly new (a new
 user, a new film). The compare-and-write already checks every row against Redis byte for byte,
-and a refused write answers with the current state, so ``ModelStore`` starts a batch from this
+and a refused write answers with the current state, so ``ModelStore.state`` starts a batch from this
 cache, guesses "new" for what it lacks, and needs the read only when nothing is cached yet or
 when recent reads showed the guess wrong. A stale row or a wrong guess then costs one refused
 write, which is no more than the read it replaced.
 
 What the cache cannot be trusted with is a *skip*: an applied offset held here may be ahead of
 Redis (whose state was reset or lost), and a batch skipped on the cache's word would write
-nothing, so nothing would check it. ``ModelStore`` re-reads the offsets before it skips.
+nothing, so nothing would check it. ``streams.mf_learning`` re-reads the offsets before it skips.
 
 Bounded by ``limit`` rows: past it the cache is emptied (the next batches read again), which
 keeps the hot path free of any bookkeeping per access.
@@ -23,12 +23,12 @@ from collections.abc import Iterable
 
 
 class RowCache:
-    """Rows (``b""``: known to be absent) by (kind, id); applied offsets by (topic, partition)."""
+    """Rows (``b""``: known to be absent) by (kind, id); applied offsets by (shard row, topic, partition)."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
         self.rows: dict[tuple[str, int], bytes] = {}
-        self.applied: dict[tuple[str, int], int] = {}
+        self.applied: dict[tuple[int, str, int], int] = {}
         self.stats: tuple[float, int] | None = None  # (mean of the ratings learned, how many)
 
     def missing(self, kind: str, ids: Iterable[int]) -> list[int]:

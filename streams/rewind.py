@@ -4,7 +4,7 @@ Redis appends every write to its AOF but fsyncs it once a second (``appendfsync 
 process crash loses nothing, a machine crash can lose up to a second of model writes whose Kafka
 offsets were already committed. Read from the committed offset, those events would never be
 learned. So when partitions are assigned, each one's committed offset is compared with the offset
-Redis last applied (``mf:applied:<topic>:<partition>``, written in the same script as the rows),
+Redis last applied (``{mf}:applied``, written by a batch's commit once every shard holds its part),
 and where Redis is behind, the group's committed offset is moved back to just after it. This runs
 on ``on_rebalance_complete``, which faust's recovery awaits right before it seeks every partition
 to its committed offset and resumes fetching (``on_partitions_assigned`` is too early: recovery

@@ -4,9 +4,10 @@
 offset, closing a batch 0.5 ms after its last message, or up to 30 ms later while Kafka holds a
 backlog; every rating of the batch is learned in order (``online_models.biased_mf``), its
 prediction corrected by the user's recent errors on similar films (``online_models.residual_knn``,
-once ``model publish`` has installed the content vectors), usually in one Redis round trip
-(``storage.model_store``). This agent owns the ratings topic's dead letters: a malformed message
-goes there with its reason and the stream goes on.
+once ``model publish`` has installed the content vectors), in two Redis round trips: the shards'
+compare-and-writes, then the commit (``streams.mf_learning`` over ``storage.model_store``). This
+agent owns the ratings topic's dead letters: a malformed message goes there with its reason and
+the stream goes on.
 """
 
 from __future__ import annotations
@@ -18,20 +19,22 @@ import numpy as np
 from online_models.biased_mf import BiasedMF
 from online_models.residual_knn import ResidualKNN
 from storage import erasure
-from storage.model_store import ModelStore, RatingBatch
+from storage.model_store import ModelStore
 from storage.redis_store import connect
 from streams.app import app, model_rows, ratings_topic, settings
 from streams.batch import collect
+from streams.mf_learning import OnlineMF, RatingBatch
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
-store = ModelStore(connect(settings), BiasedMF(n_factors=32, lr=0.25, factor_lr=1.0, seed=0), ResidualKNN(),
-                   model_rows)
+model = BiasedMF(n_factors=32, lr=0.25, factor_lr=1.0, seed=0)
+store = ModelStore(connect(settings), model.width, model_rows)
+learner = OnlineMF(store, model, ResidualKNN())
 
-store.model.warm_up()
-if store.correction is not None:
-    store.correction.warm_up()
+model.warm_up()
+if learner.correction is not None:
+    learner.correction.warm_up()
 
 rewind_to_redis(app, store, settings.topic_ratings)
 
@@ -45,7 +48,7 @@ async def learn_ratings(stream: Any) -> None:
         if rated.any():
             ratings = RatingBatch(settings.topic_ratings, batch.partitions[rated], batch.offsets[rated],
                                   e.users[rated], e.movies[rated], e.ratings[rated].astype(np.float32))
-            await until_stored("online MF batch", store.apply, ratings)
+            await until_stored("online MF batch", learner.apply, ratings)
         if batch.erasures:  # after the batch: the person's last events came before their erasure
             model_rows.forget_users(batch.erasures)
             await until_stored("erasure", erasure.forget_users, store.redis, batch.erasures)

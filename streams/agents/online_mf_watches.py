@@ -15,17 +15,20 @@ import numpy as np
 
 from online_models.biased_mf import BiasedMF
 from storage import erasure
-from storage.model_store import ModelStore, RatingBatch
+from storage.model_store import ModelStore
 from storage.redis_store import connect
 from streams.app import app, model_rows, settings, watches_topic
 from streams.batch import collect
+from streams.mf_learning import OnlineMF, RatingBatch
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
-store = ModelStore(connect(settings), BiasedMF(n_factors=32, seed=0), cache=model_rows)
+model = BiasedMF(n_factors=32, seed=0)
+store = ModelStore(connect(settings), model.width, model_rows)
+learner = OnlineMF(store, model)
 
-store.model.warm_up()
+model.warm_up()
 
 rewind_to_redis(app, store, settings.topic_watches)
 
@@ -39,7 +42,7 @@ async def learn_watches(stream: Any) -> None:
             watches = RatingBatch(settings.topic_watches, batch.partitions[watched], batch.offsets[watched],
                                   batch.events.users[watched], batch.events.movies[watched],
                                   batch.confidence[watched].astype(np.float32), watches=True)
-            await until_stored("online MF watches batch", store.apply, watches)
+            await until_stored("online MF watches batch", learner.apply, watches)
         if batch.erasures:  # after the batch: the person's last events came before their erasure
             model_rows.forget_users(batch.erasures)
             await until_stored("erasure", erasure.forget_users, store.redis, batch.erasures)

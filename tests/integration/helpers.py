@@ -7,8 +7,10 @@ import time
 import uuid
 
 import redis
+from redis.cluster import RedisCluster
 
 from cinestream.settings import Settings
+from storage.model_keys import ITEM_SETS, STATS
 from streams.admin import delete_topics, ensure_topics
 
 
@@ -20,8 +22,12 @@ def isolated(stack: Settings, redis_db: int, name: str) -> dict[str, str]:
             "CINESTREAM_REDIS_URL": stack.redis_url.rsplit("/", 1)[0] + f"/{redis_db}"}
 
 
+def on_cluster(overrides: dict[str, str]) -> bool:
+    return overrides.get("CINESTREAM_REDIS_CLUSTER") == "true"
+
+
 def prepare(stack: Settings, overrides: dict[str, str]) -> None:
-    redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"]).flushdb()
+    redis_client(overrides["CINESTREAM_REDIS_URL"], on_cluster(overrides)).flushdb()
     topics = [overrides["CINESTREAM_TOPIC_RATINGS"], overrides.get("CINESTREAM_TOPIC_WATCHES", "watches")]
     asyncio.run(ensure_topics(stack, topics,
                               [overrides["CINESTREAM_TOPIC_DEAD_LETTER"]]))
@@ -29,7 +35,7 @@ def prepare(stack: Settings, overrides: dict[str, str]) -> None:
 
 def cleanup(stack: Settings, overrides: dict[str, str]) -> None:
     """Drop the run's topics and empty its Redis database: per-run topics would pile up on the broker."""
-    redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"]).flushdb()
+    redis_client(overrides["CINESTREAM_REDIS_URL"], on_cluster(overrides)).flushdb()
     names = [v for k, v in overrides.items() if k.startswith("CINESTREAM_TOPIC_")]
     asyncio.run(delete_topics(stack, names))
 
@@ -46,14 +52,24 @@ def wait_for_similarity(url: str, positives: int, timeout: float = 60) -> None:
     raise AssertionError(f"similarity counted {sum(float(c) for c in client.hvals('sim:count'))} of {positives}")
 
 
-def wait_for_preq(url: str, n: int, timeout: float = 60) -> dict[bytes, bytes]:
-    client = redis.Redis.from_url(url)
+def redis_client(url: str, cluster: bool = False) -> redis.Redis:
+    """A synchronous client of the Redis (or Redis Cluster) a test's workers use."""
+    return RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)  # type: ignore[return-value]
+
+
+def item_members(client: redis.Redis) -> list[int]:
+    """Every movie with an MF row (the item shards' member sets)."""
+    return sorted(int(m) for key in ITEM_SETS for m in client.smembers(key))
+
+
+def wait_for_preq(url: str, n: int, timeout: float = 60, cluster: bool = False) -> dict[bytes, bytes]:
+    client = redis_client(url, cluster)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        preq = client.hgetall("mf:preq")
+        preq = client.hgetall(STATS)
         if float(preq.get(b"n", 0)) >= n:
             return preq
         time.sleep(0.2)
-    raise AssertionError(f"only {client.hgetall('mf:preq')} of {n} events applied")
+    raise AssertionError(f"only {client.hgetall(STATS)} of {n} events applied")
 
 

@@ -1,6 +1,6 @@
 """The API's in-memory copy of the item rows gives the same lists as reading every row from Redis.
 
-The reference is what the API did before the copy existed: ``SMEMBERS mf:items``, an ``MGET`` of
+The reference is what the API did before the copy existed: the item shards' members, an ``MGET`` of
 every row and a scan (``BiasedMF.recommend``). The copy follows the workers' notices while real
 MovieLens ratings are learned, and must reload when the rows change wholesale or Redis is flushed.
 """
@@ -24,8 +24,10 @@ from online_models.biased_mf import BiasedMF
 from storage import model_versions
 from storage.item_factors import ItemFactors
 from storage.item_log import SEQ
-from storage.model_store import ITEMS, ModelStore, RatingBatch, drop_items, item_key, seen_key, user_key
+from storage.model_keys import item_key, seen_key, user_key
+from storage.model_store import drop_items, item_members
 from storage.models import Models
+from streams.mf_learning import OnlineMF, RatingBatch
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 13
@@ -48,7 +50,7 @@ def batches(df: pd.DataFrame, size: int) -> list[RatingBatch]:
 async def reference(redis: aioredis.Redis, user: int, k: int) -> list[tuple[int, float]]:
     """Every item row read from Redis for the request, as before."""
     blob = await redis.get(user_key(user))
-    ids = np.array(sorted(int(i) for i in await redis.smembers(ITEMS)), dtype=np.int64)
+    ids = await item_members(redis)
     if blob is None or not len(ids):
         return []
     rows = np.frombuffer(b"".join(await redis.mget([item_key(int(i)) for i in ids])), np.float32).reshape(len(ids), -1)
@@ -68,7 +70,7 @@ async def assert_same_lists(copy: ItemFactors, redis: aioredis.Redis, users: lis
 
 async def test_lists_match_reading_every_row_while_the_model_learns(redis_db: aioredis.Redis,
                                                                       ratings: pd.DataFrame) -> None:
-    store, copy = ModelStore(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     users = ratings["userId"].drop_duplicates().iloc[:25].tolist()
     run = batches(ratings, 1000)
     assert await copy.recommend(users[0], 10) == ([], {}, [])  # nothing learned yet
@@ -84,7 +86,7 @@ async def test_lists_match_reading_every_row_while_the_model_learns(redis_db: ai
 async def test_a_copy_that_fell_behind_the_log_or_missed_a_flush_reloads(redis_db: aioredis.Redis,
                                                                           ratings: pd.DataFrame) -> None:
     run = batches(ratings, 10)[:2100]  # more notices than the log keeps
-    store, copy = ModelStore(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     users = ratings["userId"].drop_duplicates().iloc[:5].tolist()
     await copy.refresh()
     for batch in run:
@@ -93,7 +95,7 @@ async def test_a_copy_that_fell_behind_the_log_or_missed_a_flush_reloads(redis_d
     assert copy.reloads == 2
 
     await redis_db.flushdb()  # Redis lost everything: the count starts again under a new epoch
-    store = ModelStore(redis_db, MF)
+    store = OnlineMF.over(redis_db, MF)
     for batch in run[:3]:
         await store.apply(batch)
     await assert_same_lists(copy, redis_db, users)
@@ -101,7 +103,7 @@ async def test_a_copy_that_fell_behind_the_log_or_missed_a_flush_reloads(redis_d
 
 
 async def test_wholesale_changes_reach_the_copy(redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
-    store, copy = ModelStore(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     for batch in batches(ratings, 1000)[:5]:
         await store.apply(batch)
     user = int(ratings["userId"].iloc[0])
@@ -135,9 +137,9 @@ class EveryRow:
 
 async def test_the_api_lists_are_the_same_items_order_and_reasons(redis_db: aioredis.Redis,
                                                                    ratings: pd.DataFrame) -> None:
-    models = Models.over(redis_db)
+    models, learner = Models.over(redis_db), OnlineMF.over(redis_db, MF)
     for batch in batches(ratings, 1000):
-        await models.mf.apply(batch)
+        await learner.apply(batch)
     await models.similarity.add(ratings["userId"].to_numpy(), ratings["movieId"].to_numpy(),
                                 np.ones(len(ratings), dtype=np.float32))
     cards = (TitleIndex(cards={m: {"movieId": m, "title": f"movie {m}", "year": None, "genres": []}
@@ -154,7 +156,7 @@ async def test_the_api_lists_are_the_same_items_order_and_reasons(redis_db: aior
 
 async def test_the_follower_applies_what_the_workers_write_within_milliseconds(redis_db: aioredis.Redis,
                                                                               ratings: pd.DataFrame) -> None:
-    store, copy = ModelStore(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     await store.apply(batches(ratings, 1000)[0])
     following = asyncio.create_task(copy.follow(block_ms=1000))
     try:

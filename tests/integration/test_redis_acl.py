@@ -20,8 +20,9 @@ from cinestream.settings import Settings
 from deploy.local.redis_server import RedisServer
 from online_models.biased_mf import BiasedMF
 from storage import erasure, event_ids, model_versions, rate_limits
-from storage.model_store import ModelStore, RatingBatch, user_key
+from storage.model_keys import STATS, item_key, user_key
 from storage.models import Models
+from streams.mf_learning import OnlineMF, RatingBatch
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,7 @@ async def test_the_worker_learns_and_the_api_serves_but_cannot_write_the_model(
     batch = RatingBatch("ratings", users % 4, np.arange(len(ratings)), users, movies,
                         ratings["rating"].to_numpy(np.float32))
     # the stream's real write path (Lua scripts, pipelines) as the worker
-    await ModelStore(clients["worker"], BiasedMF(n_factors=32, seed=0)).apply(batch)
+    await OnlineMF.over(clients["worker"], BiasedMF(n_factors=32, seed=0)).apply(batch)
     user = int(users[0])
     # the API's real read path as the api user
     models = Models.over(clients["api"])
@@ -84,7 +85,7 @@ async def test_the_worker_learns_and_the_api_serves_but_cannot_write_the_model(
     await rate_limits.hit(clients["api"], "events", "key:test", 600, 60)
     assert await event_ids.claim(clients["api"], "key:test", ["a", "a"]) == [True, False]
     # what it does not: the model's rows and statistics, a rollback, flushing
-    for write in (clients["api"].set(f"mf:i:{int(movies[0])}", b"poison"), clients["api"].hset("mf:preq", "n", 0),
+    for write in (clients["api"].set(item_key(int(movies[0])), b"poison"), clients["api"].hset(STATS, "n", 0),
                   clients["api"].flushdb()):
         with pytest.raises(NoPermissionError):
             await write

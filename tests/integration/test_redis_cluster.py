@@ -1,39 +1,32 @@
-"""A local Redis Cluster of three masters (deploy/local/redis_cluster.py): formed once, every slot
-served, keys spread over the masters, and a hash tag keeping a group of keys in one slot — the rule
-a multi-key script must follow there, and the first step of sharding the model's state."""
+"""A local Redis Cluster of three masters (deploy/local/redis_cluster.py): every slot served, keys
+spread over the masters, a hash tag keeping a group of keys in one slot (the rule a multi-key script
+must follow there), and the online MF's shards (storage/model_keys.py) learned on it exactly as on
+one Redis."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
-from cinestream.settings import Settings
 from deploy.local import redis_cluster
+from online_models.biased_mf import BiasedMF
+from storage.model_keys import STATS, user_key
+from streams.mf_learning import OnlineMF, RatingBatch
 
 pytestmark = pytest.mark.integration
+REDIS_DB = 12
 
 
 @pytest.fixture(scope="module")
-def masters() -> Iterator[list[redis_cluster.RedisClusterNode]]:
-    folder = Path(tempfile.mkdtemp(prefix="cinestream-redis-cluster-"))
-    own = Settings(stack_dir=folder, redis_port=int(os.environ.get("CINESTREAM_TEST_REDIS_CLUSTER_PORT", "17379")))
-    members = redis_cluster.nodes(own)
-    try:
-        for member in members:
-            member.start()
-        redis_cluster.form(members)
-        redis_cluster.form(members)  # formed already: nothing to do
-        yield members
-    finally:
-        for member in members:
-            member.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+def masters(cluster_nodes: list[redis_cluster.RedisClusterNode]) -> list[redis_cluster.RedisClusterNode]:
+    redis_cluster.form(cluster_nodes)  # formed already: nothing to do
+    return cluster_nodes
 
 
 def test_three_masters_serve_every_slot_and_spread_keys(masters: list[redis_cluster.RedisClusterNode]) -> None:
@@ -55,3 +48,44 @@ def test_three_masters_serve_every_slot_and_spread_keys(masters: list[redis_clus
         assert client.get(tagged[-1]) == b"300"
     finally:
         client.close()
+
+
+async def model_state(client: aioredis.Redis) -> dict[bytes, object]:
+    """Every model key and its value (the learning curve and change log aside: per batch)."""
+    state: dict[bytes, object] = {}
+    async for key in client.scan_iter(match="*mf*"):
+        if key.startswith((b"{mf}:curve", b"{mf}:item-", b"mf:seen-v:")):
+            continue
+        kind = await client.type(key)
+        state[key] = (await client.get(key) if kind == b"string" else await client.hgetall(key) if kind == b"hash"
+                      else await client.smembers(key))
+    return state
+
+
+async def test_the_model_learned_on_the_cluster_is_the_model_learned_on_one_redis(
+        masters: list[redis_cluster.RedisClusterNode], redis_db: aioredis.Redis, data_dir: Path) -> None:
+    """The same batches on three masters and on one Redis leave the same keys and bytes; the shards
+    spread over the masters; a batch delivered again is skipped on the cluster too."""
+    df = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")[:8000]
+    users, movies = df["userId"].to_numpy(), df["movieId"].to_numpy()
+    partitions = users % 4
+    offsets = pd.Series(partitions).groupby(partitions).cumcount().to_numpy()
+    run = [RatingBatch("ratings", partitions[s:s + 1000], offsets[s:s + 1000], users[s:s + 1000],
+                       movies[s:s + 1000], df["rating"].to_numpy(np.float32)[s:s + 1000]) for s in range(0, 8000, 1000)]
+    cluster = AsyncRedisCluster(host="127.0.0.1", port=masters[0].port)
+    try:
+        await cluster.flushdb()
+        on_cluster, on_one = (OnlineMF.over(client, BiasedMF(n_factors=8, seed=0)) for client in (cluster, redis_db))
+        for batch in run:
+            await on_cluster.apply(batch)
+            await on_one.apply(batch)
+        replay = await on_cluster.apply(run[3])
+        assert (replay.applied, replay.skipped) == (0, 1000)
+        assert float((await cluster.hgetall(STATS))[b"n"]) == 8000
+        state = await model_state(cluster)
+        assert state == await model_state(redis_db)
+        owners = {cluster.get_node_from_key(user_key(int(u))).port for u in np.unique(users)}
+        assert owners == {m.port for m in masters}, "the user shards are not spread over the three masters"
+    finally:
+        await cluster.flushdb()
+        await cluster.aclose()

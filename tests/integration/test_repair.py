@@ -14,7 +14,7 @@ from rich.console import Console
 from cinestream.repair_job import repair
 from cinestream.settings import Settings
 from online_models.trending import Trending
-from storage import model_store
+from storage import model_keys, model_store
 from storage.mongo import connect, database
 from storage.trending_store import TrendingStore
 
@@ -42,8 +42,9 @@ async def poisoned(stack: Settings, redis_db: aioredis.Redis) -> AsyncIterator[t
     # what the unguarded stream did with the phantom event: trending ranks it first for good
     await TrendingStore(redis_db, Trending()).add(np.array([m["movie_id"] for m in events]), np.ones(len(events)),
                                                   np.array([m["timestamp"] for m in events]), now=1e12)
-    await redis_db.set(model_store.item_key(PHANTOM), b"row")
-    await redis_db.sadd(model_store.ITEMS, PHANTOM, *REAL)
+    await redis_db.set(model_keys.item_key(PHANTOM), b"row")
+    for movie in (PHANTOM, *REAL):
+        await redis_db.sadd(model_keys.items_key(model_keys.item_shard(movie)), movie)
     yield settings, db
     await client.drop_database(settings.mongo_db)
     client.close()
@@ -58,6 +59,6 @@ async def test_repair_rebuilds_trending_without_phantoms(poisoned: tuple[Setting
     assert "300 of 301 stored events" in message and "1 phantom MF item rows deleted" in message
     top = [m for m, _ in await store.top(10)]
     assert PHANTOM not in top and set(top) == set(REAL)
-    assert not await redis_db.exists(model_store.item_key(PHANTOM))
-    assert {int(m) for m in await redis_db.smembers(model_store.ITEMS)} == set(REAL)
+    assert not await redis_db.exists(model_keys.item_key(PHANTOM))
+    assert set((await model_store.item_members(redis_db)).tolist()) == set(REAL)
     assert await redis_db.exists(f"sim:row:{REAL[0]}")  # similarity rebuilt from the same history

@@ -17,8 +17,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
+from storage.model_keys import ITEM_SETS, STATS, item_key, item_shard, seen_key, user_key
 from streams.local_worker import start_worker, stop_worker
-from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
+from tests.integration.helpers import cleanup, isolated, item_members, on_cluster, prepare, redis_client, wait_for_preq
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +49,8 @@ def test_replayed_ratings_are_learned_into_redis(stack: Settings, topics: dict[s
     rmse = (float(preq[b"sse"]) / 20000) ** 0.5
     assert 0.6 < rmse < 1.2
     client = redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"])
-    assert client.scard("mf:items") == ratings["movieId"].nunique()
-    assert client.exists(f"mf:u:{int(ratings['userId'].iloc[0])}")
+    assert len(item_members(client)) == ratings["movieId"].nunique()
+    assert client.exists(user_key(int(ratings['userId'].iloc[0])))
 
 
 def test_a_malformed_message_goes_to_the_dead_letter_topic(stack: Settings, topics: dict[str, str],
@@ -107,11 +108,11 @@ def test_an_event_for_a_movie_outside_the_catalogue_is_dead_lettered_and_its_nei
     assert base64.b64decode(str(record["original_b64"])) == raw
     client = redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"])
     deadline = time.monotonic() + 30
-    while not client.hexists(f"mf:seen:{user}", 1):
+    while not client.hexists(seen_key(user), 1):
         assert time.monotonic() < deadline, "the valid event of the message was not learned"
         time.sleep(0.1)
-    assert not client.hexists(f"mf:seen:{user}", phantom) and not client.exists(f"mf:i:{phantom}")
-    assert not client.sismember("mf:items", phantom)
+    assert not client.hexists(seen_key(user), phantom) and not client.exists(item_key(phantom))
+    assert not client.sismember(ITEM_SETS[item_shard(phantom)], phantom)
 
 
 def test_an_erasure_makes_every_agent_forget_the_person(stack: Settings, topics: dict[str, str],
@@ -145,55 +146,61 @@ def test_an_erasure_makes_every_agent_forget_the_person(stack: Settings, topics:
         return sum(len(doc["user_id"]) for doc in mongo.events.find({"user_id": user}))
 
     asyncio.run(send(json.dumps({"v": 1, "events": events}).encode(), both=False))
-    wait(lambda: client.exists(f"mf:u:{user}", f"recent:{user}", f"sim:recent:{user}") == 3 and stored() == 3,
+    wait(lambda: client.exists(user_key(user), f"recent:{user}", f"sim:recent:{user}") == 3 and stored() == 3,
          "the person's events were not learned")
     asyncio.run(send(encode_erasure(user), both=True))
     wait(lambda: client.exists(*user_keys(user)) == 0, "a Redis key still holds the person")
     wait(lambda: stored() == 0, "MongoDB still holds the person's events")
-    assert client.exists("mf:i:260")  # the item side keeps its aggregates
+    assert client.exists(item_key(260))  # the item side keeps its aggregates
 
 
+@pytest.mark.parametrize("layout", ["one Redis", "Redis Cluster"])
 def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
-    stack: Settings, data_dir: Path, tmp_path: Path
+    stack: Settings, data_dir: Path, tmp_path: Path, layout: str, request: pytest.FixtureRequest
 ) -> None:
-    """SIGKILL the worker while it learns, start another: every event is applied exactly once.
+    """SIGKILL the worker while it learns, start another: every event is applied exactly once, on
+    one Redis and on three masters (where the kill may fall between a batch's shard scripts).
 
     Batch boundaries depend on timing, so the learned floats differ from an undisturbed run's;
     what must match exactly is what each event contributes once: counts, rating sums, the set
     of movies and each user's rated movies, and the partitions' applied offsets.
     """
     overrides = {**isolated(stack, 11, "kill"), "CINESTREAM_AGENTS": "online_mf"}
+    if layout == "Redis Cluster":
+        nodes = request.getfixturevalue("cluster_nodes")
+        overrides |= {"CINESTREAM_REDIS_URL": f"redis://127.0.0.1:{nodes[0].port}/0",
+                      "CINESTREAM_REDIS_CLUSTER": "true"}
     prepare(stack, overrides)
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=60000)
-    client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
+    client = redis_client(overrides["CINESTREAM_REDIS_URL"], on_cluster(overrides))
     first = start_worker(overrides, tmp_path)
 
     async def feed_and_kill() -> None:
         feeding = asyncio.create_task(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"],
                                              ratings, rate=10000))
         try:
-            while float(client.hget("mf:preq", "n") or 0) < 5000:  # noqa: ASYNC110 (state of another process)
+            while float(client.hget(STATS, "n") or 0) < 5000:  # noqa: ASYNC110 (state of another process)
                 await asyncio.sleep(0.01)
         finally:
             stop_worker(first, signal.SIGKILL)  # mid-stream: the replay is still producing
         await feeding
 
     asyncio.run(feed_and_kill())
-    killed_at = float(client.hget("mf:preq", "n") or 0)
+    killed_at = float(client.hget(STATS, "n") or 0)
     assert killed_at < len(ratings), "the worker finished before it was killed: nothing was tested"
     second = start_worker(overrides, tmp_path, timeout=90)
     try:
-        preq = wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings), timeout=90)
+        preq = wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings), timeout=90, cluster=on_cluster(overrides))
         time.sleep(2)  # anything applied twice would show up now
     finally:
         stop_worker(second)
-    stats = client.hgetall("mf:stats")
-    assert float(client.hget("mf:preq", "n") or 0) == float(preq[b"n"]) == len(ratings)
+    stats = client.hgetall(STATS)
+    assert float(client.hget(STATS, "n") or 0) == float(preq[b"n"]) == len(ratings)
     assert float(stats[b"n"]) == len(ratings)
     assert float(stats[b"sum"]) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
-    assert {int(m) for m in client.smembers("mf:items")} == set(ratings["movieId"])
+    assert set(item_members(client)) == set(ratings["movieId"])
     for user, movies in ratings.groupby("userId")["movieId"]:
-        assert {int(m) for m in client.hkeys(f"mf:seen:{user}")} == set(movies), user
+        assert {int(m) for m in client.hkeys(seen_key(user))} == set(movies), user
     cleanup(stack, overrides)
 
 
@@ -211,7 +218,7 @@ def test_a_redis_restart_mid_stream_loses_no_event(stack: Settings, data_dir: Pa
         async def feed_and_restart() -> None:
             feeding = asyncio.create_task(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"],
                                                  ratings, rate=10000))
-            while float(client.hget("mf:preq", "n") or 0) < 8000:  # noqa: ASYNC110 (state of another process)
+            while float(client.hget(STATS, "n") or 0) < 8000:  # noqa: ASYNC110 (state of another process)
                 await asyncio.sleep(0.02)
             assert redis_server.stop()  # SIGTERM: Redis writes its AOF and exits
             await asyncio.sleep(1.0)
@@ -223,8 +230,8 @@ def test_a_redis_restart_mid_stream_loses_no_event(stack: Settings, data_dir: Pa
         time.sleep(1)
     finally:
         stop_worker(worker)
-    assert float(preq[b"n"]) == float(client.hget("mf:preq", "n") or 0) == len(ratings)
-    assert float(client.hget("mf:stats", "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
+    assert float(preq[b"n"]) == float(client.hget(STATS, "n") or 0) == len(ratings)
+    assert float(client.hget(STATS, "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
     cleanup(stack, overrides)
 
 
@@ -248,15 +255,15 @@ def test_redis_losing_its_last_writes_is_repaired_from_kafka(stack: Settings, da
     client.flushdb()  # the machine crashed: Redis comes back with its last fsynced state
     for key, (blob, ttl) in on_disk.items():
         client.restore(key, max(ttl, 0), blob)
-    assert float(client.hget("mf:preq", "n") or 0) == 6000
+    assert float(client.hget(STATS, "n") or 0) == 6000
     worker = start_worker(overrides, tmp_path)
     try:
         preq = wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 12000, timeout=90)
         time.sleep(2)  # anything applied twice would show up now
     finally:
         stop_worker(worker)
-    assert float(preq[b"n"]) == float(client.hget("mf:preq", "n") or 0) == 12000
-    assert float(client.hget("mf:stats", "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
+    assert float(preq[b"n"]) == float(client.hget(STATS, "n") or 0) == 12000
+    assert float(client.hget(STATS, "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
     for user, movies in ratings.groupby("userId")["movieId"]:
-        assert {int(m) for m in client.hkeys(f"mf:seen:{user}")} == set(movies), user
+        assert {int(m) for m in client.hkeys(seen_key(user))} == set(movies), user
     cleanup(stack, overrides)

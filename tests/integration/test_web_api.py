@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from cinestream.settings import Settings
 from storage import model_versions, recent_history
-from storage.model_store import seen_key, seen_version_key
+from storage.model_keys import seen_key, seen_version_key, user_key
 from storage.rating_watch import EVERY_S, RatingWatch
 from tests.integration.people import api_settings, make_admin, register, running
 
@@ -94,16 +94,16 @@ async def test_the_watch_wakes_a_page_when_its_persons_ratings_change_and_no_oth
 async def test_the_admin_area_reads_the_stream_and_rolls_a_model_back(http: httpx.AsyncClient,
                                                                       redis_db: aioredis.Redis) -> None:
     admin, ada = await make_admin(http), await register(http)
-    await redis_db.set("mf:u:1", b"\x00" * 8)
+    await redis_db.set(user_key(1), b"\x00" * 8)
     first = await model_versions.snapshot(redis_db, "before")
-    await redis_db.set("mf:u:1", b"\x01" * 8)
+    await redis_db.set(user_key(1), b"\x01" * 8)
     second = await model_versions.snapshot(redis_db, "after")
     listed = (await http.get("/api/admin/models", headers=admin.auth)).json()["versions"]
     assert [(v["version"], v["note"]) for v in listed] == [(first, "before"), (second, "after")]
     assert (await http.get("/api/admin/models", headers=ada.auth)).status_code == 403
     back = await http.post(f"/api/admin/models/{first}/rollback", headers=admin.auth)
     assert back.status_code == 200 and back.json()["note"] == "before"
-    assert await redis_db.get("mf:u:1") == b"\x00" * 8
+    assert await redis_db.get(user_key(1)) == b"\x00" * 8
     listed = (await http.get("/api/admin/models", headers=admin.auth)).json()["versions"]
     assert [v["current"] for v in listed] == [True, False]
     assert (await http.post("/api/admin/models/999/rollback", headers=admin.auth)).status_code == 404

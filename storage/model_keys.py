@@ -1,0 +1,79 @@
+"""Where the online MF model lives in Redis: its keys, grouped into shards a Redis Cluster can spread.
+
+A Redis script may only touch keys of one slot on a cluster, so the model's keys carry hash tags
+that group them into ``SHARDS`` user shards, ``SHARDS`` item shards and one commit shard:
+
+- user shard ``{mu<s>}`` (``s = user % SHARDS``): ``mf:u:{mu<s>}:<user>`` (the row), ``mf:seen:…``
+  (hash movie -> the latest rating: excluded from suggestions, and the "because you rated …"),
+  ``mf:seen-v:…`` (changes whenever that hash does, so readers re-read it only then),
+  ``mf:h:…`` (recent MF errors, for the residual correction) and ``mf:applied:{mu<s>}``;
+- item shard ``{mi<s>}`` (``s = movie % SHARDS``): ``mf:i:{mi<s>}:<movie>``, the shard's members
+  ``mf:items:{mi<s>}`` (the recommendation candidates) and ``mf:applied:{mi<s>}``;
+- the commit shard ``{mf}``: ``{mf}:stats`` (the ratings' ``n`` and ``sum``, and the prequential
+  ``sse`` and ``sae``), ``{mf}:applied`` (where each partition resumes), ``{mf}:curve``,
+  ``{mf}:drifts`` and the item rows' change log (``storage.item_log``).
+
+Each ``…:applied`` hash maps ``<topic>:<partition>`` to the last Kafka offset whose effect is in
+that shard: that is what makes a batch exactly once shard by shard (``storage.model_store``).
+``SHARDS`` is fixed for a deployment (the keys encode it); 16 spreads over up to 16 masters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SHARDS = 16
+USER, ITEM, COMMIT = "mu", "mi", "mf"
+STATS, COMMIT_APPLIED, CURVE, DRIFTS = "{mf}:stats", "{mf}:applied", "{mf}:curve", "{mf}:drifts"
+
+
+def tag(kind: str, shard: int) -> str:
+    return f"{{{kind}{shard}}}"
+
+
+def user_shard(user: int) -> int:
+    return user % SHARDS
+
+
+def item_shard(movie: int) -> int:
+    return movie % SHARDS
+
+
+def user_key(user: int) -> str:
+    return f"mf:u:{tag(USER, user % SHARDS)}:{user}"
+
+
+def seen_key(user: int) -> str:
+    return f"mf:seen:{tag(USER, user % SHARDS)}:{user}"
+
+
+def seen_version_key(user: int) -> str:
+    return f"mf:seen-v:{tag(USER, user % SHARDS)}:{user}"
+
+
+def history_key(user: int) -> str:
+    return f"mf:h:{tag(USER, user % SHARDS)}:{user}"
+
+
+def item_key(movie: int) -> str:
+    return f"mf:i:{tag(ITEM, movie % SHARDS)}:{movie}"
+
+
+def items_key(shard: int) -> str:
+    return f"mf:items:{tag(ITEM, shard)}"
+
+
+ITEM_SETS = [items_key(s) for s in range(SHARDS)]
+
+
+def applied_key(kind: str, shard: int) -> str:
+    """A shard's ``<topic>:<partition>`` -> offset hash (the commit shard's is ``COMMIT_APPLIED``)."""
+    return COMMIT_APPLIED if kind == COMMIT else f"mf:applied:{tag(kind, shard)}"
+
+
+def field(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+def shards_of(ids: np.ndarray) -> np.ndarray:
+    return np.asarray(ids, dtype=np.int64) % SHARDS
