@@ -17,7 +17,8 @@ message, by its coordinates, with a reason), what the producers had acknowledged
 prequential RMSE (within 1 %: batches are cut where the timing falls, so each event is scored by a
 model that has learned a slightly different interleaving of the partitions).
 
-Usage: ``python -m bench.soak`` (the local stack; three Kafka nodes if ``CINESTREAM_KAFKA_BROKERS=3``).
+Usage: ``python -m bench.soak`` (the local stack; three Kafka nodes if ``CINESTREAM_KAFKA_BROKERS=3``;
+``--redis-cluster``: the workers on a Redis Cluster of three masters, one of which is the Redis killed).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,10 +46,12 @@ import pandas as pd
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import MongoClient
+from redis.cluster import RedisCluster
 from rich.console import Console
 from rich.progress import Progress
 
 from cinestream.settings import Settings, get_settings
+from deploy.local import redis_cluster
 from deploy.local import stack as local_stack
 from deploy.local.server import LocalServer
 from simulators.replay import load_ratings, replay
@@ -59,6 +63,7 @@ from streams.local_worker import start_worker, stop_worker
 
 USER_SHIFT = 1_000_000
 REDIS_DB = 1  # the main job uses 0; the tests 2-15
+CLUSTER_PORT_OFFSET = 2000  # --redis-cluster: masters on the stack's Redis port + 2000, + 2100, + 2200
 UNKNOWN_MOVIE = 999_999_999
 ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,recent", "archive": "history"}
 console = Console(stderr=True)
@@ -71,6 +76,7 @@ class Run:
     settings: Settings
     redis_db: int
     workdir: Path
+    cluster_url: str | None = None  # a Redis Cluster instead of the stack's Redis (its database 0)
     name: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -95,11 +101,17 @@ class Run:
 
     @property
     def redis_url(self) -> str:
-        return self.settings.redis_url.rsplit("/", 1)[0] + f"/{self.redis_db}"
+        return self.cluster_url or self.settings.redis_url.rsplit("/", 1)[0] + f"/{self.redis_db}"
+
+    def redis(self) -> redis.Redis:
+        if self.cluster_url:
+            return RedisCluster.from_url(self.cluster_url)  # type: ignore[return-value]
+        return redis.Redis.from_url(self.redis_url)
 
     def env(self, role: str) -> dict[str, str]:
         return {"CINESTREAM_TOPIC_RATINGS": self.topics["ratings"], "CINESTREAM_TOPIC_WATCHES": self.topics["watches"],
                 "CINESTREAM_TOPIC_DEAD_LETTER": self.topics["dlq"], "CINESTREAM_REDIS_URL": self.redis_url,
+                "CINESTREAM_REDIS_CLUSTER": str(self.cluster_url is not None).lower(),
                 "CINESTREAM_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
                 "CINESTREAM_KAFKA_REPLICATION": str(self.settings.topic_replication),
                 "CINESTREAM_AGENTS": ROLES[role.split("-")[0]],
@@ -236,14 +248,16 @@ def _archived(settings: Settings, source: str) -> Counter[str]:
 
 def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: float, rate: float,
          kill_every: float | None, redis_db: int, servers: dict[str, LocalServer],
-         learners: int = 2, timeout: float = 600, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+         learners: int = 2, timeout: float = 600, progress: Callable[[int], None] | None = None,
+         redis_cluster_url: str | None = None) -> dict[str, Any]:
     """One run (faults when ``kill_every`` is set, else undisturbed); its figures. ``servers``: the
-    ones to kill, by name (``redis``, ``mongo-ferretdb``, ``kafka``: one node of a cluster);
-    ``progress`` is told how many valid events each message sent."""
+    ones to kill, by name (``redis``: the Redis, or one master of ``redis_cluster_url``'s cluster;
+    ``mongo-ferretdb``; ``kafka``: one node of a cluster); ``progress`` is told how many valid events
+    each message sent."""
     valid, bad = events(ratings, copies, bad_share)
     workdir = Path(tempfile.mkdtemp(prefix="cinestream-soak-"))
-    run = Run(settings, redis_db, workdir)
-    client = redis.Redis.from_url(run.redis_url)
+    run = Run(settings, redis_db, workdir, redis_cluster_url)
+    client = run.redis()
     client.flushdb()
     asyncio.run(ensure_topics(settings, [run.topics["ratings"], run.topics["watches"]], [run.topics["dlq"]]))
     if settings.kafka_sasl:
@@ -313,6 +327,8 @@ def main() -> None:
     parser.add_argument("--bad-share", type=float, default=0.01)
     parser.add_argument("--rate", type=float, default=2500.0, help="valid events/s produced")
     parser.add_argument("--kill-every", type=float, default=20.0)
+    parser.add_argument("--redis-cluster", action="store_true",
+                        help="the workers on a Redis Cluster of three masters of its own (one is the Redis killed)")
     args = parser.parse_args()
     settings = get_settings()
     ratings = load_ratings(settings.data_dir / "ml-latest-small" / "ratings.csv")
@@ -321,13 +337,18 @@ def main() -> None:
     if len(nodes) >= 3:  # a single broker is not killed: nothing could take its partitions over
         servers["kafka"] = nodes[1]
     figures = {}
-    for name, kill_every in (("undisturbed", None), ("with faults", args.kill_every)):
-        with Progress(console=console) as bar:
-            task = bar.add_task(f"{name}: {args.copies} × ml-latest-small at {args.rate:g} events/s",
-                                total=args.copies * len(ratings))
-            figures[name] = soak(settings, ratings, copies=args.copies, bad_share=args.bad_share, rate=args.rate,
-                                 kill_every=kill_every, redis_db=REDIS_DB, servers=servers,
-                                 progress=functools.partial(bar.advance, task))
+    with ExitStack() as stack:
+        cluster_url = None
+        if args.redis_cluster:
+            masters = stack.enter_context(redis_cluster.running(settings.redis_port + CLUSTER_PORT_OFFSET))
+            servers["redis"], cluster_url = masters[1], redis_cluster.url(masters)
+        for name, kill_every in (("undisturbed", None), ("with faults", args.kill_every)):
+            with Progress(console=console) as bar:
+                task = bar.add_task(f"{name}: {args.copies} × ml-latest-small at {args.rate:g} events/s",
+                                    total=args.copies * len(ratings))
+                figures[name] = soak(settings, ratings, copies=args.copies, bad_share=args.bad_share, rate=args.rate,
+                                     kill_every=kill_every, redis_db=REDIS_DB, servers=servers,
+                                     progress=functools.partial(bar.advance, task), redis_cluster_url=cluster_url)
     for line in figures["with faults"].pop("faults"):
         console.print(line)
     figures["undisturbed"].pop("faults")
@@ -335,7 +356,8 @@ def main() -> None:
     print(table.to_string())
     ratio = figures["with faults"]["rmse"] / figures["undisturbed"]["rmse"]
     print(f"RMSE with faults / undisturbed: {ratio:.4f}; Kafka: {settings.kafka_brokers} node(s), "
-          f"{settings.topic_replication} replicas a topic")
+          f"{settings.topic_replication} replicas a topic; Redis: "
+          f"{'a cluster of three masters' if args.redis_cluster else 'one node'}")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from evaluation.datasets import layout_of
 from simulators.replay import ReplaySummary, replay
 from storage.model_keys import STATS, item_key, user_key
 from storage.mongo import connect, database
+from storage.similarity_store import row_key
 from streams.admin import consumer_lag, delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
@@ -293,7 +294,7 @@ def main() -> None:
     movies = np.unique(ratings["movieId"].to_numpy())
     memory = client.info("memory")["used_memory"]
     sample_users = [user_key(int(u)) for u in users[:200]] + [f"recent:{u}" for u in users[:200]]
-    sample_movies = [item_key(int(m)) for m in movies[:200]] + [f"sim:row:{m}" for m in movies[:200]]
+    sample_movies = [item_key(int(m)) for m in movies[:200]] + [row_key(int(m)) for m in movies[:200]]
     per_user = sum(client.memory_usage(k) or 0 for k in sample_users) / min(len(users), 200)
     per_movie = sum(client.memory_usage(k) or 0 for k in sample_movies) / min(len(movies), 200)
     client.flushdb()

@@ -28,7 +28,6 @@ history of at most ``ResidualKNN.history`` records; per movie a row; the commit 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ from storage.model_keys import (
     item_shard,
     user_key,
 )
-from storage.redis_store import is_cluster, round_trip
+from storage.redis_store import round_trip, run_scripts
 from storage.row_cache import RowCache
 
 CURVE_POINTS = 5000  # the list is trimmed to the latest points
@@ -128,7 +127,6 @@ class ModelStore:
         self.redis = redis
         self.width = width
         self.cache = cache if cache is not None else RowCache()
-        self.cluster = is_cluster(redis)
         self.reads = 0  # read round trips (most batches need none)
         self.refusals = 0
         self.guess_absent = True
@@ -213,7 +211,7 @@ class ModelStore:
             if part.kind == USER:
                 args += [part.ratings, _packed([len(h) for h in part.histories], "<i4"), b"".join(part.histories)]
             calls.append((self._user if part.kind == USER else self._item, [applied_key(part.kind, part.shard)], args))
-        answers = await self._run(calls)
+        answers = await run_scripts(self.redis, calls)
         refused = False
         for part, answer in zip(shards, answers, strict=True):
             row, ids = mark_row(part.kind, part.shard), part.ids.tolist()
@@ -251,16 +249,6 @@ class ModelStore:
         self._keep_marks(COMMIT_ROW, topic, partitions.tolist(), answer[1])
         self.cache.stats = (_mean(answer[2], answer[3]), int(float(answer[2])))
         return False
-
-    async def _run(self, calls: list[tuple[Any, list[str], list[Any]]]) -> list[Any]:
-        """The shard scripts: one pipeline on one Redis; on a cluster, concurrently (each to its
-        slot's master: redis-py's cluster pipeline does not load scripts)."""
-        if self.cluster:
-            return list(await asyncio.gather(*(script(keys=keys, args=args) for script, keys, args in calls)))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for script, keys, args in calls:
-                await script(keys=keys, args=args, client=pipe)  # queued: the pipeline loads it if need be
-            return list(await pipe.execute())
 
     async def flag_drift(self, n: int) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

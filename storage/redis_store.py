@@ -43,6 +43,17 @@ async def round_trip(redis: aioredis.Redis, commands: list[tuple[str, tuple[Any,
         return list(await pipe.execute())
 
 
+async def run_scripts(redis: aioredis.Redis, calls: list[tuple[Any, list[str], list[Any]]]) -> list[Any]:
+    """Registered scripts as (script, keys, arguments): one pipeline on one Redis; on a cluster,
+    concurrently, each to its slot's master (redis-py's cluster pipeline does not load scripts)."""
+    if is_cluster(redis):
+        return list(await asyncio.gather(*(script(keys=keys, args=args) for script, keys, args in calls)))
+    async with redis.pipeline(transaction=False) as pipe:
+        for script, keys, args in calls:
+            await script(keys=keys, args=args, client=pipe)  # queued: the pipeline loads it if need be
+        return list(await pipe.execute())
+
+
 async def ping(settings: Settings) -> None:
     """One round trip; raises when Redis does not answer."""
     client = connect(settings)

@@ -2,12 +2,15 @@
 
 - ``sim:recent:<user>``: the user's recent positive movies, newest first, packed ``<i4`` (at most
   ``history``, 20: 80 bytes)
-- ``sim:row:<movie>``: the movie's neighbours and co-occurrence weights, packed ``(<i4 id, <f4 w)``
+- ``sim:row:{sim<s>}:<movie>``: the movie's neighbours and co-occurrence weights, packed ``(<i4 id, <f4 w)``
   sorted by id, at most ``PRUNE_AT`` (128) of them: a row that reaches it keeps its ``KEEP`` (100)
   heaviest. Bound: 1 KB a movie (59 MB at ml-25m's 59,047). A pair evicted while light starts again
   from its next weight: the strong neighbours, the ones ever shown or used as a reason, are the
   ones kept (the heavy-hitters compromise of a capped top list).
-- ``sim:count``: hash movie -> its total positive weight N(i)
+- ``sim:count:{sim<s>}``: hash movie -> its total positive weight N(i)
+
+where ``s = movie % SHARDS``: a shard's rows and counts share a hash tag, so one compare-and-set
+script (which names every key it touches in ``KEYS``) stays in one slot of a Redis Cluster.
 
 Why rows and not sorted sets: a sorted set took one ``ZINCRBY`` per pair inside a Lua script, forty
 pairs per positive event, and those scripts held Redis 5-16 ms at a time at 2,000 events/s, every API
@@ -17,12 +20,12 @@ them in numpy (``online_models.cooccurrence.merge_rows``) and writes each row ba
 compare-and-set script (a few microseconds a movie, ``ROWS_PER_SCRIPT`` movies a call), so Redis does
 per movie what it did per pair. Several side workers share the rows (a movie is rated on every
 partition): a row another worker wrote since it was read is refused, re-read and merged again, so
-no increment is lost to a race. The script names every key it touches (``KEYS``), as Redis Cluster
-requires; a cluster deployment sends one call per hash slot.
+no increment is lost to a race.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TypeVar, cast
 
@@ -30,9 +33,9 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.cooccurrence import CoOccurrence, Pairs, merge_rows
-from storage.redis_store import mget_chunked, mset_chunked
+from storage.redis_store import mget_chunked, mset_chunked, round_trip, run_scripts
 
-COUNT = "sim:count"
+SHARDS = 16
 KEEP, PRUNE_AT = 100, 128  # a movie's co-occurrences: see the module's docstring
 COPIES_CAP = 100_000  # rows and counts a reading process keeps (about 100 MB at most), emptied when full
 ROWS_PER_SCRIPT = 100  # a script blocks Redis while it runs: 5-8 µs a row, under a millisecond a call
@@ -78,7 +81,27 @@ def recent_key(user: int) -> str:
 
 
 def row_key(movie: int) -> str:
-    return f"sim:row:{movie}"
+    return f"sim:row:{{sim{movie % SHARDS}}}:{movie}"
+
+
+def count_key(shard: int) -> str:
+    return f"sim:count:{{sim{shard}}}"
+
+
+COUNT_KEYS = [count_key(s) for s in range(SHARDS)]
+
+
+async def counts_of(redis: aioredis.Redis, movies: list[int]) -> list[float]:
+    """N(i) of each movie (0 for none), one ``HMGET`` a shard, in one round trip."""
+    shards = np.asarray(movies, dtype=np.int64) % SHARDS
+    present = np.unique(shards).tolist()
+    answers = await round_trip(redis, [("hmget", (count_key(s), [str(m) for m, t in zip(movies, shards.tolist(),
+                                                                                        strict=True) if t == s]))
+                                       for s in present])
+    out = np.zeros(len(movies))
+    for shard, values in zip(present, answers, strict=True):
+        out[shards == shard] = [float(v or 0) for v in values]
+    return out.tolist()
 
 
 def _unpack_rows(movies: list[int], blobs: list[bytes]) -> Pairs:
@@ -155,21 +178,23 @@ class SimilarityStore:
             blobs = await self._read([row_key(m) for m in touched.tolist()])
             merged = merge_rows(_unpack_rows(touched.tolist(), blobs), increments, KEEP, PRUNE_AT)
             rows = _pack_rows(merged, touched)
-            refused: list[int] = []
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for start in range(0, len(touched), ROWS_PER_SCRIPT):
-                    part = slice(start, start + ROWS_PER_SCRIPT)
+            calls, positions = [], []
+            shards = touched % SHARDS
+            for shard in np.unique(shards).tolist():  # one script a shard's rows and counts: one slot
+                at = np.flatnonzero(shards == shard)
+                for start in range(0, len(at), ROWS_PER_SCRIPT):
+                    part = at[start:start + ROWS_PER_SCRIPT].tolist()
                     ids = touched[part].tolist()
-                    lengths = np.array([(len(o), len(n)) for o, n in zip(blobs[part], rows[part], strict=True)],
-                                       dtype="<i4")
+                    lengths = np.array([(len(blobs[j]), len(rows[j])) for j in part], dtype="<i4")
                     movie_counts = np.empty(len(ids), dtype=[("m", "<i4"), ("c", "<f4")])
                     movie_counts["m"], movie_counts["c"] = ids, count_of[part]
-                    await self._cas(keys=[*map(row_key, ids), COUNT],
-                                    args=[lengths.tobytes(), b"".join(blobs[part]), b"".join(rows[part]),
-                                          movie_counts.tobytes()], client=pipe)
-                for start, answer in zip(range(0, len(touched), ROWS_PER_SCRIPT), await pipe.execute(),
-                                         strict=True):
-                    refused += [start + int(i) - 1 for i in answer]
+                    calls.append((self._cas, [*map(row_key, ids), count_key(shard)],
+                                  [lengths.tobytes(), b"".join(blobs[j] for j in part),
+                                   b"".join(rows[j] for j in part), movie_counts.tobytes()]))
+                    positions.append(part)
+            answers = await run_scripts(self.redis, calls)
+            # positions into ``touched``, sorted as it must stay (the merge searches it)
+            refused = sorted(part[int(i) - 1] for part, answer in zip(positions, answers, strict=True) for i in answer)
             self.refused += len(refused)
             touched, count_of = touched[refused], count_of[refused]
         return written
@@ -185,9 +210,9 @@ class SimilarityStore:
             return []
         strongest = row[np.lexsort((row["b"], -row["w"]))[: 4 * k]]
         ids = strongest["b"].tolist()
-        counts = await self.redis.hmget(COUNT, [str(movie), *map(str, ids)])
-        own = float(counts[0] or 0)
-        others = np.array([float(c or 0) for c in counts[1:]])
+        counts = await counts_of(self.redis, [movie, *ids])
+        own = counts[0]
+        others = np.array(counts[1:])
         scores = self.model.cosine(strongest["w"].astype(np.float64), own, others)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(ids[j], float(scores[j])) for j in order]
@@ -225,16 +250,10 @@ class SimilarityStore:
         need_rows = [m for m in movies if m not in rows]
         need_counts = [m for m in counted if m not in counts]
         if need_rows or need_counts:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                if need_counts:
-                    pipe.hmget(COUNT, [str(m) for m in need_counts])
-                if need_rows:
-                    pipe.mget([row_key(m) for m in need_rows])
-                answers = await pipe.execute()
-            if need_counts:
-                counts.update(zip(need_counts, (float(c or 0) for c in answers.pop(0)), strict=True))
-            if need_rows:
-                rows.update(zip(need_rows, (cast(bytes, blob) or b"" for blob in answers[0]), strict=True))
+            found_counts, found_rows = await asyncio.gather(counts_of(self.redis, need_counts),
+                                                            mget_chunked(self.redis, [row_key(m) for m in need_rows]))
+            counts.update(zip(need_counts, found_counts, strict=True))
+            rows.update(zip(need_rows, (cast(bytes, blob) or b"" for blob in found_rows), strict=True))
             if self.read_cache_s > 0:
                 if len(self._row_copies) + len(self._count_copies) > COPIES_CAP:
                     self._row_copies.clear()

@@ -1,7 +1,8 @@
 """Trending movies in Redis: one sorted set of decayed scores (see ``online_models.trending``).
 
-``trend:epoch`` holds the reference time of the scores; the first batch sets it, and moving it
-forward rescales every score with one ``ZUNIONSTORE … WEIGHTS`` (atomic, in Redis).
+``{trend}:epoch`` holds the reference time of the scores; the first batch sets it, and moving it
+forward rescales every score with one ``ZUNIONSTORE … WEIGHTS`` (atomic, in Redis). Both keys
+share a hash tag: one transaction writes them on a Redis Cluster too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import redis.asyncio as aioredis
 
 from online_models.trending import Trending
 
-TRENDING, EPOCH = "trend:movies", "trend:epoch"
+TRENDING, EPOCH = "{trend}:movies", "{trend}:epoch"
 
 
 class TrendingStore:

@@ -4,8 +4,6 @@ and a database of their own, so they never touch the main job's data."""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -78,17 +76,7 @@ async def redis_db(stack: Settings, request: pytest.FixtureRequest) -> AsyncIter
 def cluster_nodes() -> Iterator[list[Any]]:
     """A Redis Cluster of three masters of the tests' own (deploy/local/redis_cluster.py), on
     ``CINESTREAM_TEST_REDIS_CLUSTER_PORT`` and the two ports 100 and 200 above it; removed after."""
-    from deploy.local import redis_cluster as cluster
+    from deploy.local import redis_cluster
 
-    folder = Path(tempfile.mkdtemp(prefix="cinestream-redis-cluster-"))
-    own = Settings(stack_dir=folder, redis_port=int(os.environ.get("CINESTREAM_TEST_REDIS_CLUSTER_PORT", "17379")))
-    members = cluster.nodes(own)
-    try:
-        for member in members:
-            member.start()
-        cluster.form(members)
+    with redis_cluster.running(int(os.environ.get("CINESTREAM_TEST_REDIS_CLUSTER_PORT", "17379"))) as members:
         yield members
-    finally:
-        for member in members:
-            member.stop()
-        shutil.rmtree(folder, ignore_errors=True)

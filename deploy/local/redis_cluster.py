@@ -9,8 +9,13 @@ like the Kafka cluster's nodes; ``form`` assigns the 16,384 slots across the mas
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import redis
 
@@ -76,3 +81,25 @@ def _create(members: list[RedisClusterNode]) -> None:
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise StackError(f"redis-cli --cluster create failed: {(done.stdout + done.stderr).strip()[-400:]}")
+
+
+@contextmanager
+def running(port: int, masters: int = 3) -> Iterator[list[RedisClusterNode]]:
+    """A throwaway cluster of ``masters`` on ``port`` (and 100, 200, … above it), in a folder of its
+    own: for tests and benches, removed with its data on exit."""
+    folder = Path(tempfile.mkdtemp(prefix="cinestream-redis-cluster-"))
+    members = nodes(Settings(stack_dir=folder, redis_port=port), masters)
+    try:
+        for member in members:
+            member.start()
+        form(members)
+        yield members
+    finally:
+        for member in members:
+            member.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def url(members: list[RedisClusterNode]) -> str:
+    """What ``CINESTREAM_REDIS_URL`` names (with ``CINESTREAM_REDIS_CLUSTER=true``): any one node."""
+    return f"redis://127.0.0.1:{members[0].port}/0"

@@ -11,6 +11,7 @@ from redis.cluster import RedisCluster
 
 from cinestream.settings import Settings
 from storage.model_keys import ITEM_SETS, STATS
+from storage.similarity_store import COUNT_KEYS
 from streams.admin import delete_topics, ensure_topics
 
 
@@ -46,10 +47,14 @@ def wait_for_similarity(url: str, positives: int, timeout: float = 60) -> None:
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if sum(float(c) for c in client.hvals("sim:count")) >= positives:
+        if similarity_counted(client) >= positives:
             return
         time.sleep(0.2)
-    raise AssertionError(f"similarity counted {sum(float(c) for c in client.hvals('sim:count'))} of {positives}")
+    raise AssertionError(f"similarity counted {similarity_counted(client)} of {positives}")
+
+
+def similarity_counted(client: redis.Redis) -> float:
+    return sum(float(c) for key in COUNT_KEYS for c in client.hvals(key))
 
 
 def redis_client(url: str, cluster: bool = False) -> redis.Redis:

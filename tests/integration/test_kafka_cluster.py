@@ -24,8 +24,10 @@ from pydantic import SecretStr
 from bench import soak as soak_module
 from bench.soak import soak
 from cinestream.settings import Settings
+from deploy.local import redis_cluster
 from deploy.local import stack as local_stack
 from deploy.local.kafka_server import KafkaServer, kafka_nodes
+from deploy.local.redis_cluster import RedisClusterNode
 from simulators.replay import load_ratings
 from streams import acls
 from streams.admin import ensure_topics
@@ -179,20 +181,24 @@ def test_a_broker_killed_mid_stream_loses_no_event_and_stores_none_twice(
 
 
 def test_a_short_soak_with_faults_loses_nothing_and_applies_nothing_twice(
-        cluster: tuple[Settings, list[KafkaServer]], stack: Settings, built_catalogue: str, data_dir: Path) -> None:
-    """``bench.soak`` in brief on the cluster: 30,000 ratings and 300 bad messages while a worker is
-    killed every 5 s, Redis once, a Kafka node once and FerretDB once; then the same undisturbed."""
+        cluster: tuple[Settings, list[KafkaServer]], stack: Settings, built_catalogue: str, data_dir: Path,
+        cluster_nodes: list[RedisClusterNode]) -> None:
+    """``bench.soak`` in brief on the Kafka cluster and a Redis Cluster of three masters: 30,000
+    ratings and 300 bad messages while a worker is killed every 5 s, a Redis master once, a Kafka
+    node once and FerretDB once; then the same undisturbed."""
     own, nodes = cluster
     settings = stack.model_copy(update={"kafka_bootstrap": own.kafka_bootstrap, "kafka_replication": 3,
                                         "kafka_sasl": True, "stack_dir": own.stack_dir})  # its credentials
-    servers = {s.name: s for s in local_stack.servers(stack) if s.name in ("redis", "mongo-ferretdb")}
+    servers = {s.name: s for s in local_stack.servers(stack) if s.name == "mongo-ferretdb"}
+    servers |= {"redis": cluster_nodes[1], "kafka": nodes[1]}
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=15_000)
     runs = {name: soak(settings, ratings, copies=2, bad_share=0.01, rate=1500, kill_every=every,
-                       redis_db=soak_module.REDIS_DB, servers={**servers, "kafka": nodes[1]} if every else {})
+                       redis_db=soak_module.REDIS_DB, servers=servers if every else {},
+                       redis_cluster_url=redis_cluster.url(cluster_nodes))
             for name, every in (("faults", 5.0), ("undisturbed", None))}
     faults = runs["faults"]
     happened = " ".join(faults["faults"])
-    assert all(name in happened for name in ("redis", "kafka-2", "mongo-ferretdb")), happened
+    assert all(name in happened for name in ("redis-2", "kafka-2", "mongo-ferretdb")), happened
     assert "worker learn" in happened, happened  # at least one; how many more depends on restart times
     print(pd.DataFrame(runs).drop("faults").to_string())
     for figures in runs.values():

@@ -12,8 +12,10 @@ import redis.asyncio as aioredis
 
 from online_models.biased_mf import BiasedMF
 from online_models.residual_knn import ResidualKNN
+from storage import model_store
 from storage.item_factors import ItemFactors
 from storage.model_keys import COMMIT_APPLIED, ITEM_SETS, STATS, history_key, item_key, user_key
+from storage.redis_store import run_scripts
 from streams.mf_learning import OnlineMF, RatingBatch
 
 pytestmark = pytest.mark.integration
@@ -282,8 +284,8 @@ async def test_a_change_of_regime_is_flagged_on_the_learning_curve(redis_db: aio
     assert drifts and all(n > half for n in drifts), drifts
 
 
-async def test_a_batch_cut_between_its_shards_is_completed_once(redis_db: aioredis.Redis,
-                                                                ratings: pd.DataFrame) -> None:
+async def test_a_batch_cut_between_its_shards_is_completed_once(redis_db: aioredis.Redis, ratings: pd.DataFrame,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker dies after its batch's user shards took their part and before the item shards and
     the commit did (on a Redis Cluster, scripts to different masters). Delivered again to a fresh
     worker, the batch moves only the item side and counts its ratings once."""
@@ -297,15 +299,15 @@ async def test_a_batch_cut_between_its_shards_is_completed_once(redis_db: aiored
         await learner.apply(batch)
     before = await snapshot(redis_db)
     dying = online(redis_db)
-    run_scripts = dying.store._run
 
-    async def users_then_death(calls: list[Any]) -> list[Any]:
-        await run_scripts([call for call in calls if call[0] is dying.store._user])
+    async def users_then_death(redis: aioredis.Redis, calls: list[Any]) -> list[Any]:
+        await run_scripts(redis, [call for call in calls if call[0] is dying.store._user])
         raise ConnectionError("killed")
 
-    dying.store._run = users_then_death  # type: ignore[method-assign]
-    with pytest.raises(ConnectionError):
-        await dying.apply(run[3])
+    with monkeypatch.context() as patched:
+        patched.setattr(model_store, "run_scripts", users_then_death)
+        with pytest.raises(ConnectionError):
+            await dying.apply(run[3])
     assert (await online(redis_db).apply(run[3])).applied == len(run[3].users)
     after = await snapshot(redis_db)
     assert after.keys() == undisturbed.keys()

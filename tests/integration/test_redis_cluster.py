@@ -16,7 +16,12 @@ from redis.cluster import RedisCluster
 
 from deploy.local import redis_cluster
 from online_models.biased_mf import BiasedMF
+from online_models.cooccurrence import CoOccurrence
+from online_models.trending import Trending
+from storage import erasure, recent_history
 from storage.model_keys import STATS, user_key
+from storage.similarity_store import SimilarityStore
+from storage.trending_store import TrendingStore
 from streams.mf_learning import OnlineMF, RatingBatch
 
 pytestmark = pytest.mark.integration
@@ -86,6 +91,38 @@ async def test_the_model_learned_on_the_cluster_is_the_model_learned_on_one_redi
         assert state == await model_state(redis_db)
         owners = {cluster.get_node_from_key(user_key(int(u))).port for u in np.unique(users)}
         assert owners == {m.port for m in masters}, "the user shards are not spread over the three masters"
+    finally:
+        await cluster.flushdb()
+        await cluster.aclose()
+
+
+async def test_the_side_models_and_erasure_work_on_the_cluster_as_on_one_redis(
+        masters: list[redis_cluster.RedisClusterNode], redis_db: aioredis.Redis, data_dir: Path) -> None:
+    """Similarity rows and counts (a compare-and-set script a shard), trending (a transaction over
+    two tagged keys), recent histories and a person's erasure, on three masters and on one Redis."""
+    df = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")[:6000]
+    model = CoOccurrence(history=20)
+    cluster = AsyncRedisCluster(host="127.0.0.1", port=masters[0].port)
+    try:
+        await cluster.flushdb()
+        answers = []
+        for client in (cluster, redis_db):
+            similarity, trending = SimilarityStore(client, model), TrendingStore(client, Trending())
+            for start in range(0, len(df), 1000):
+                part = df.iloc[start:start + 1000]
+                users, movies = part["userId"].to_numpy(), part["movieId"].to_numpy()
+                await similarity.add(users, movies, model.rating_weight(part["rating"].to_numpy()))
+                await trending.add(movies, np.ones(len(part)), part["timestamp"].to_numpy(np.float64), now=2e9)
+                await recent_history.add(client, part.rename(columns={"userId": "user_id", "movieId": "movie_id"})
+                                         .assign(type="rating").to_dict("records"))
+            user = int(df["userId"].iloc[0])
+            anchors = await similarity.best_anchor([1196, 1210], [260, 1])
+            answers.append((await similarity.similar(260), anchors, await trending.top(10),
+                            await recent_history.latest(client, user, 5)))
+            assert await erasure.forget_users(client, [user]) >= 2
+            assert not await client.exists(*erasure.user_keys(user))
+        on_cluster, on_one = answers
+        assert on_cluster == on_one and on_cluster[0] and on_cluster[2]
     finally:
         await cluster.flushdb()
         await cluster.aclose()

@@ -14,7 +14,7 @@ from rich.console import Console
 from cinestream.repair_job import repair
 from cinestream.settings import Settings
 from online_models.trending import Trending
-from storage import model_keys, model_store
+from storage import model_keys, model_store, similarity_store
 from storage.mongo import connect, database
 from storage.trending_store import TrendingStore
 
@@ -61,4 +61,4 @@ async def test_repair_rebuilds_trending_without_phantoms(poisoned: tuple[Setting
     assert PHANTOM not in top and set(top) == set(REAL)
     assert not await redis_db.exists(model_keys.item_key(PHANTOM))
     assert set((await model_store.item_members(redis_db)).tolist()) == set(REAL)
-    assert await redis_db.exists(f"sim:row:{REAL[0]}")  # similarity rebuilt from the same history
+    assert await redis_db.exists(similarity_store.row_key(REAL[0]))  # similarity rebuilt from the same history

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from online_models.cooccurrence import CoOccurrence
 from online_models.trending import Trending
-from storage.similarity_store import KEEP, PRUNE_AT, ROW, SimilarityStore
+from storage.similarity_store import COUNT_KEYS, KEEP, PRUNE_AT, ROW, SimilarityStore, counts_of, row_key
 from storage.trending_store import TrendingStore
 
 pytestmark = pytest.mark.integration
@@ -54,18 +54,22 @@ async def test_reasons_are_the_most_similar_liked_movie_and_copies_live_only_the
     candidates = [EMPIRE, JEDI, 356, 593, 999_999]  # the last has no row: no reason
     reader = SimilarityStore(redis_db, model, read_cache_s=60.0)
     anchors = await reader.best_anchor(candidates, liked)
-    counts = [float(c or 0) for c in await redis_db.hmget("sim:count", [str(m) for m in liked])]
+    counts = await counts_of(redis_db, liked)
     for movie in candidates:  # the definition, one candidate at a time
-        row = np.frombuffer(await redis_db.get(f"sim:row:{movie}") or b"", dtype=ROW)
+        row = np.frombuffer(await redis_db.get(row_key(movie)) or b"", dtype=ROW)
         cooc = [float(row["w"][row["b"] == a].sum()) for a in liked]
         cosine = [c / np.sqrt(n) if n else 0.0 for c, n in zip(cooc, counts, strict=True)]
         assert anchors[movie] == (liked[int(np.argmax(cosine))] if max(cosine) > 0 else None), movie
     assert anchors[EMPIRE] == STAR_WARS and anchors[999_999] is None
-    await redis_db.delete(f"sim:row:{EMPIRE}")  # as if the row changed: a copy younger than its age is used
+    await redis_db.delete(row_key(EMPIRE))  # as if the row changed: a copy younger than its age is used
     assert (await reader.best_anchor([EMPIRE], liked))[EMPIRE] == STAR_WARS
     assert (await SimilarityStore(redis_db, model).best_anchor([EMPIRE], liked))[EMPIRE] is None
     reader.read_cache_s = 0.0
     assert (await reader.best_anchor([EMPIRE], liked))[EMPIRE] is None
+
+
+async def all_counts(redis: aioredis.Redis) -> dict[bytes, bytes]:
+    return {k: v for key in COUNT_KEYS for k, v in (await redis.hgetall(key)).items()}
 
 
 class InterruptedWorker(SimilarityStore):
@@ -112,7 +116,7 @@ async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, 
     stores[0].interrupt = first_batch
     await asyncio.gather(feed(stores[0], halves[0]), later_batches())
     together = {key: await redis_db.get(key) async for key in redis_db.scan_iter(match="sim:row:*")}
-    counts = await redis_db.hgetall("sim:count")
+    counts = await all_counts(redis_db)
     await redis_db.flushdb()
     for part in halves:  # the same events, one worker after the other
         await feed(stores[0], part)
@@ -123,7 +127,7 @@ async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, 
     assert stores[0].refused > 0  # the race happened, and was merged again
     unpruned = [key for key, blob in one_by_one.items() if len(blob or b"") // ROW.itemsize < KEEP]
     assert all(np.isclose(weight[key], expected[key]) for key in unpruned)
-    assert counts == await redis_db.hgetall("sim:count")
+    assert counts == await all_counts(redis_db)
 
 
 async def test_trending_follows_recent_activity(redis_db: aioredis.Redis) -> None:
