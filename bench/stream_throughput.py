@@ -2,7 +2,8 @@
 
 Prints events/s from the first event produced to the last one applied in Redis, next to river's
 ``BiasedMF.learn_one`` over the same events in-process (no I/O at all: the ceiling), and the ratio.
-Needs the local stack (``cinestream stack up``). Usage: ``python -m bench.stream_throughput``.
+Needs the local stack (``cinestream stack up``). Usage: ``python -m bench.stream_throughput
+[--workers N] [--redis-cluster]`` (the latter: a Redis Cluster of three masters of its own).
 """
 
 from __future__ import annotations
@@ -12,33 +13,36 @@ import asyncio
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import redis
-import redis.asyncio as aioredis
+from redis.cluster import RedisCluster
 from river import reco
 
-from cinestream.settings import get_settings
+from cinestream.settings import Settings, get_settings
+from deploy.local import redis_cluster
 from evaluation.datasets import load_documents
 from evaluation.lineup import content_vectors, text_content_vectors
 from recommenders.content import reduced
 from simulators.replay import load_ratings, replay
 from storage import content_store
 from storage.model_keys import CURVE, STATS
+from storage.redis_store import connect
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
 STALL_S = 60.0
 
 
-async def install_content(url: str, data_dir: Path, dataset: str, cache_dir: Path) -> None:
+async def install_content(url: str, data_dir: Path, dataset: str, cache_dir: Path, cluster: bool = False) -> None:
     """The content vectors ``model publish`` would install, computed from the dataset's files."""
     documents = load_documents(data_dir, dataset)
     ids = np.array(sorted(documents), dtype=np.int64)
     with_text = text_content_vectors(ids, documents, cache_dir)
     vectors = content_vectors(ids, documents) if with_text is None else with_text
-    client = aioredis.Redis.from_url(url)
+    client = connect(Settings(redis_url=url, redis_cluster=cluster))
     try:
         await content_store.install(client, ids, reduced(vectors))
     finally:
@@ -76,19 +80,30 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the consumer group")
     parser.add_argument("--agents", default="online_mf",
                         help="agents in the measured worker (the learning path by default; see CINESTREAM_AGENTS)")
+    parser.add_argument("--redis-cluster", action="store_true",
+                        help="the workers on a Redis Cluster of three masters of its own instead of the stack's Redis")
     args = parser.parse_args()
+    with ExitStack() as stack:
+        url = get_settings().redis_url.rsplit("/", 1)[0] + "/13"
+        if args.redis_cluster:  # masters on the stack's Redis port + 3000, + 3100, + 3200
+            url = redis_cluster.url(stack.enter_context(redis_cluster.running(get_settings().redis_port + 3000)))
+        measure(args, url, args.redis_cluster)
+
+
+def measure(args: argparse.Namespace, redis_url: str, cluster: bool) -> None:
     settings = get_settings()
     ratings = load_ratings(settings.data_dir / args.dataset / "ratings.csv", args.limit)
     n = len(ratings)
     run = uuid.uuid4().hex[:8]
     env = {"CINESTREAM_TOPIC_RATINGS": f"bench-ratings-{run}", "CINESTREAM_TOPIC_DEAD_LETTER": f"bench-dlq-{run}",
-           "CINESTREAM_REDIS_URL": settings.redis_url.rsplit("/", 1)[0] + "/13", "CINESTREAM_AGENTS": args.agents}
-    client = redis.Redis.from_url(env["CINESTREAM_REDIS_URL"])
+           "CINESTREAM_REDIS_URL": redis_url, "CINESTREAM_REDIS_CLUSTER": str(cluster).lower(),
+           "CINESTREAM_AGENTS": args.agents}
+    client = RedisCluster.from_url(redis_url) if cluster else redis.Redis.from_url(redis_url)
     client.flushdb()
     asyncio.run(ensure_topics(settings,
                               [env["CINESTREAM_TOPIC_RATINGS"]], [env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
     workdirs = [Path(tempfile.mkdtemp(prefix="cinestream-bench-")) for _ in range(args.workers)]
-    asyncio.run(install_content(env["CINESTREAM_REDIS_URL"], settings.data_dir, args.dataset, settings.cache_dir))
+    asyncio.run(install_content(redis_url, settings.data_dir, args.dataset, settings.cache_dir, cluster))
     procs = [start_worker(env, workdir) for workdir in workdirs]
     try:
         summary = asyncio.run(replay(settings, env["CINESTREAM_TOPIC_RATINGS"], ratings))
@@ -121,7 +136,8 @@ def main() -> None:
                                                          env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
 
     ours = n / elapsed
-    print(f"workers: {args.workers}, agents: {args.agents}")
+    print(f"workers: {args.workers}, agents: {args.agents}, Redis: "
+          f"{'a cluster of three masters' if cluster else 'one node'}")
     print(f"events: {n:,} in {summary.messages:,} messages (producer alone: {n / summary.seconds:,.0f} events/s)")
     print(f"end-to-end (first produced -> last applied in Redis): {elapsed:.2f}s = {ours:,.0f} events/s "
           f"in {batches:,} micro-batches ({n / max(batches, 1):,.0f} events each on average)")

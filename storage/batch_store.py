@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
+from storage.redis_store import mset_chunked
+
 META = "batch:meta"
 CHUNK = 1000  # keys per pipeline round trip
 
@@ -49,10 +51,10 @@ async def _write(redis: aioredis.Redis, values: Iterable[tuple[str, bytes]]) -> 
     for item in values:
         pending.append(item)
         if len(pending) == CHUNK:
-            await redis.mset(dict(pending))
+            await mset_chunked(redis, dict(pending))
             written, pending = written + len(pending), []
     if pending:
-        await redis.mset(dict(pending))
+        await mset_chunked(redis, dict(pending))
         written += len(pending)
     return written
 

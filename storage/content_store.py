@@ -17,10 +17,8 @@ IDS, VECS = "{content}:ids", "{content}:vecs"
 
 async def install(redis: aioredis.Redis, ids: np.ndarray, vectors: np.ndarray) -> None:
     order = np.argsort(ids)
-    async with redis.pipeline(transaction=True) as tx:
-        tx.set(IDS, np.ascontiguousarray(ids[order], dtype="<i8").tobytes())
-        tx.set(VECS, np.ascontiguousarray(vectors[order], dtype="<f4").tobytes())
-        await tx.execute()
+    await redis.mset({IDS: np.ascontiguousarray(ids[order], dtype="<i8").tobytes(),  # one slot: atomic
+                      VECS: np.ascontiguousarray(vectors[order], dtype="<f4").tobytes()})
 
 
 async def load(redis: aioredis.Redis) -> tuple[np.ndarray, np.ndarray] | None:

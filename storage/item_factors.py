@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import redis.asyncio as aioredis
@@ -29,7 +29,7 @@ from online_models.item_matrix import ItemMatrix
 from storage.item_log import EPOCH, LOG, LOG_CAP, SEQ
 from storage.model_keys import item_key, seen_key, seen_version_key, user_key
 from storage.model_store import _text, item_members
-from storage.redis_store import mget_chunked
+from storage.redis_store import mget_chunked, round_trip
 
 CHUNK = 5000
 RATED_CACHE = 10_000  # users whose ratings a process keeps: about 1 KB each on MovieLens, 32 KB the heaviest
@@ -101,10 +101,7 @@ class ItemFactors:
     async def _reload(self) -> None:
         """Everything, from the item shards' member sets. The log's position is read first, so a
         change made meanwhile is applied again by the next refresh (applying a notice twice is harmless)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(SEQ)
-            pipe.get(EPOCH)
-            seq, epoch = await pipe.execute()
+        seq, epoch = cast(list[bytes | None], await self.redis.mget([SEQ, EPOCH]))  # one slot: read together
         ids, rows, _ = await self._rows((await item_members(self.redis)).tolist())
         self.matrix = ItemMatrix.of(ids, rows) if len(ids) else ItemMatrix(self.width - 2)
         if epoch != self.version[1]:
@@ -119,11 +116,10 @@ class ItemFactors:
         async with self._lock:
             while True:
                 applied, epoch = self.version
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.get(SEQ)
-                    pipe.get(EPOCH)
-                    pipe.xread({LOG: f"{max(applied, 0)}-0"}, count=LOG_CAP)
-                    seq, now_epoch, answer = await pipe.execute()
+                # read together, or not quite: a notice or a flush in between only shows as a gap
+                # or a new epoch, and those reload everything
+                (seq, now_epoch), answer = await round_trip(self.redis, [
+                    ("mget", ([SEQ, EPOCH],)), ("xread", ({LOG: f"{max(applied, 0)}-0"}, LOG_CAP))])
                 entries: list[tuple[Any, dict[bytes, bytes]]] = answer[0][1] if answer else []
                 first = _seq(entries[0][0]) if entries else int(seq or 0) + 1
                 if (applied < 0 or now_epoch != epoch or first != applied + 1

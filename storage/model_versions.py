@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from online_models.batch_fit import Fitted
 from storage.item_log import announce_all
 from storage.model_keys import ITEM_SETS, STATS, item_key, item_shard, user_key, user_shard
-from storage.redis_store import is_cluster, mget_chunked
+from storage.redis_store import is_cluster, mget_chunked, round_trip
 
 VERSIONS, CURRENT, COUNTER = "mf:versions", "mf:current", "mf:version-counter"
 CHUNK = 2000
@@ -52,23 +52,24 @@ async def _save(redis: aioredis.Redis, version: int, users: dict[int, bytes], it
 async def _make_live(redis: aioredis.Redis, version: int, users: dict[int, bytes], items: dict[int, bytes],
                      n: float, total: float) -> None:
     stale = [key async for key in redis.scan_iter(match="mf:[ui]:*", count=CHUNK)]
-    # one transaction on one Redis; a cluster cannot span slots, and the stream's compare-and-write
-    # refuses whatever it meets half-installed, so the rows converge either way
-    async with redis.pipeline(transaction=not is_cluster(redis)) as pipe:
-        for group in _by_tag(stale):
-            pipe.delete(*group)
-        for members in ITEM_SETS:
-            pipe.delete(members)
-        for rows, key, shard_of in ((users, user_key, user_shard), (items, item_key, item_shard)):
-            for shard in {shard_of(i) for i in rows}:  # an MSET a shard: its keys share a slot
-                ids = [i for i in rows if shard_of(i) == shard]
-                for start in range(0, len(ids), CHUNK):
-                    pipe.mset({key(i): rows[i] for i in ids[start:start + CHUNK]})
-                if rows is items:
-                    pipe.sadd(ITEM_SETS[shard], *ids)
-        pipe.hset(STATS, mapping={"n": n, "sum": total})
-        pipe.set(CURRENT, version)
-        await pipe.execute()
+    drop: list[tuple[str, tuple[Any, ...]]] = [("delete", tuple(group)) for group in _by_tag(stale)]
+    drop += [("delete", (members,)) for members in ITEM_SETS]
+    write: list[tuple[str, tuple[Any, ...]]] = []
+    for rows, key, shard_of in ((users, user_key, user_shard), (items, item_key, item_shard)):
+        for shard in {shard_of(i) for i in rows}:  # an MSET a shard: its keys share a slot
+            ids = [i for i in rows if shard_of(i) == shard]
+            write += [("mset", ({key(i): rows[i] for i in ids[start:start + CHUNK]},))
+                      for start in range(0, len(ids), CHUNK)]
+            if rows is items:
+                write.append(("sadd", (ITEM_SETS[shard], *ids)))
+    write += [("hset", (STATS, "n", n)), ("hset", (STATS, "sum", total)), ("set", (CURRENT, version))]
+    if is_cluster(redis):
+        # a cluster cannot span slots in one transaction; the stream's compare-and-write refuses
+        # whatever it meets half-installed, so the rows converge either way
+        await round_trip(redis, drop)
+        await round_trip(redis, write)
+    else:
+        await round_trip(redis, drop + write, transaction=True)
     await announce_all(redis)  # the API processes reload their copies of the item rows
 
 

@@ -31,13 +31,14 @@ def is_cluster(redis: aioredis.Redis) -> bool:
     return isinstance(redis, RedisCluster)
 
 
-async def round_trip(redis: aioredis.Redis, commands: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
-    """Commands given as (method, arguments): one pipeline on one Redis; on a cluster, concurrently,
-    each to its slot's master (redis-py's cluster pipeline refuses multi-key commands such as
-    ``MGET`` even when every key is in one slot)."""
+async def round_trip(redis: aioredis.Redis, commands: list[tuple[str, tuple[Any, ...]]],
+                     transaction: bool = False) -> list[Any]:
+    """Commands given as (method, arguments): one pipeline on one Redis (a transaction if asked); on
+    a cluster, concurrently, each to its slot's master, in no set order (redis-py's cluster pipeline
+    refuses multi-key commands such as ``MGET`` even when every key is in one slot)."""
     if is_cluster(redis):
         return list(await asyncio.gather(*(getattr(redis, name)(*args) for name, args in commands)))
-    async with redis.pipeline(transaction=False) as pipe:
+    async with redis.pipeline(transaction=transaction) as pipe:
         for name, args in commands:
             getattr(pipe, name)(*args)
         return list(await pipe.execute())

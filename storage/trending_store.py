@@ -16,12 +16,20 @@ import redis.asyncio as aioredis
 from online_models.trending import Trending
 
 TRENDING, EPOCH = "{trend}:movies", "{trend}:epoch"
+# Rescale (ARGV[1]: the factor), move the epoch (ARGV[2]) and add the increments (score, movie,
+# score, movie, …) in one atomic step: a script, as a MULTI over a cluster client is less sure-footed.
+ADD_LUA = """
+if tonumber(ARGV[1]) ~= 1 then redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', ARGV[1]) end
+redis.call('SET', KEYS[2], ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('ZINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+"""
 
 
 class TrendingStore:
     def __init__(self, redis: aioredis.Redis, model: Trending) -> None:
         self.redis = redis
         self.model = model
+        self._add = redis.register_script(ADD_LUA)
 
     async def add(self, movies: np.ndarray, weights: np.ndarray, timestamps: np.ndarray,
                   now: float | None = None) -> None:
@@ -33,13 +41,8 @@ class TrendingStore:
         epoch = float(stored) if stored is not None else float(timestamps.min())
         new_epoch, factor = self.model.rebase(epoch, float(timestamps.max()))
         ids, increments = self.model.increments(movies, weights, timestamps, new_epoch)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if factor != 1.0:
-                pipe.zunionstore(TRENDING, {TRENDING: factor})
-            pipe.set(EPOCH, repr(new_epoch))
-            for movie, inc in zip(ids.tolist(), increments.tolist(), strict=True):
-                pipe.zincrby(TRENDING, inc, movie)
-            await pipe.execute()
+        pairs = [value for pair in zip(increments.tolist(), ids.tolist(), strict=True) for value in pair]
+        await self._add(keys=[TRENDING, EPOCH], args=[factor, repr(new_epoch), *pairs])
 
     async def clear(self) -> None:
         """Forget every score (a rebuild from the stored history follows)."""

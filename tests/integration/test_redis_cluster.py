@@ -5,6 +5,7 @@ one Redis."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +15,21 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
+from cinestream.settings import Settings
 from deploy.local import redis_cluster
 from online_models.biased_mf import BiasedMF
 from online_models.cooccurrence import CoOccurrence
 from online_models.trending import Trending
-from storage import erasure, recent_history
+from storage import erasure, model_versions, recent_history
 from storage.model_keys import STATS, user_key
 from storage.similarity_store import SimilarityStore
 from storage.trending_store import TrendingStore
 from streams.mf_learning import OnlineMF, RatingBatch
+from tests.integration.people import PASSWORD, api_settings, register, running
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 12
+STAR_WARS = 260
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +63,7 @@ async def model_state(client: aioredis.Redis) -> dict[bytes, object]:
     """Every model key and its value (the learning curve and change log aside: per batch)."""
     state: dict[bytes, object] = {}
     async for key in client.scan_iter(match="*mf*"):
-        if key.startswith((b"{mf}:curve", b"{mf}:item-", b"mf:seen-v:")):
+        if key.startswith((b"{mf}:curve", b"{mf}:item-", b"mf:seen-v:", b"mf:snap:", b"mf:version", b"mf:current")):
             continue
         kind = await client.type(key)
         state[key] = (await client.get(key) if kind == b"string" else await client.hgetall(key) if kind == b"hash"
@@ -91,6 +95,13 @@ async def test_the_model_learned_on_the_cluster_is_the_model_learned_on_one_redi
         assert state == await model_state(redis_db)
         owners = {cluster.get_node_from_key(user_key(int(u))).port for u in np.unique(users)}
         assert owners == {m.port for m in masters}, "the user shards are not spread over the three masters"
+        # a version kept and rolled back to, across the masters
+        version = await model_versions.snapshot(cluster, "8,000 ratings")
+        await on_cluster.apply(dataclasses.replace(run[0], offsets=run[0].offsets + 10_000))
+        assert await model_state(cluster) != state
+        await model_versions.rollback(cluster, version)
+        rows = {k: v for k, v in (await model_state(cluster)).items() if k.startswith((b"mf:u:", b"mf:i:"))}
+        assert rows == {k: v for k, v in state.items() if k.startswith((b"mf:u:", b"mf:i:"))}
     finally:
         await cluster.flushdb()
         await cluster.aclose()
@@ -123,6 +134,42 @@ async def test_the_side_models_and_erasure_work_on_the_cluster_as_on_one_redis(
             assert not await client.exists(*erasure.user_keys(user))
         on_cluster, on_one = answers
         assert on_cluster == on_one and on_cluster[0] and on_cluster[2]
+    finally:
+        await cluster.flushdb()
+        await cluster.aclose()
+
+
+async def test_the_api_serves_people_from_the_cluster(masters: list[redis_cluster.RedisClusterNode], stack: Settings,
+                                                      built_catalogue: str, data_dir: Path) -> None:
+    """The API over three masters: sign-up (rate limits: a transaction over two tagged keys), a
+    person's recommendations and their reasons from the model and similarity learned on the
+    cluster, their rating of a film, and the account's deletion wiping their keys on every master."""
+    df = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")[:20000]
+    cluster = AsyncRedisCluster(host="127.0.0.1", port=masters[0].port)
+    await cluster.flushdb()
+    try:
+        own = api_settings(stack, 0).model_copy(update={"redis_url": redis_cluster.url(masters), "redis_cluster": True})
+        async with running(own) as http:
+            ada = await register(http)
+            mine = pd.DataFrame({"userId": ada.user_id, "movieId": [STAR_WARS, 1, 296], "rating": [5.0, 4.0, 4.5],
+                                 "timestamp": df["timestamp"].max() + np.arange(3)})
+            everything = pd.concat([df, mine], ignore_index=True)
+            users, movies = everything["userId"].to_numpy(), everything["movieId"].to_numpy()
+            stars = everything["rating"].to_numpy(np.float32)
+            await OnlineMF.over(cluster, BiasedMF(n_factors=32, seed=0)).apply(
+                RatingBatch("ratings", users % 4, np.arange(len(users)), users, movies, stars))
+            model = CoOccurrence()
+            await SimilarityStore(cluster, model).add(users, movies, model.rating_weight(stars))
+            answer = await http.get("/api/me/recommendations", headers=ada.auth)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["model"] == "online biased MF" and len(body["items"]) == 10
+            assert not {m["movieId"] for m in body["items"]} & {STAR_WARS, 1, 296}
+            assert any(m["reason"].startswith("because you rated") for m in body["items"]), body["items"]
+            assert (await http.get(f"/api/me/movies/{STAR_WARS}", headers=ada.auth)).json()["rating"] == 5.0
+            gone = await http.request("DELETE", "/api/me", json={"password": PASSWORD}, headers=ada.auth)
+            assert gone.status_code == 204, gone.text
+            assert not await cluster.exists(*erasure.user_keys(ada.user_id))
     finally:
         await cluster.flushdb()
         await cluster.aclose()
