@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,7 +64,11 @@ async def _topic_layout(own: Settings, topic: str) -> tuple[set[int], str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=own.kafka_bootstrap, **client_options(own))
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
+        deadline = time.monotonic() + 15
+        # the node asked may learn of a topic just created a moment after the one that created it
+        while not (described := await admin.describe_topics([topic]))[0]["partitions"]:
+            assert time.monotonic() < deadline, f"{topic} has no partitions in the cluster's metadata"
+            await asyncio.sleep(0.2)
         replicas = {len(p["replicas"]) for p in described[0]["partitions"]}
         configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
         entries = {name: value for name, value, *_ in configs[0].resources[0][4]}
