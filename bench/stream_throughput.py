@@ -18,15 +18,18 @@ from pathlib import Path
 
 import numpy as np
 import redis
+from pymongo import MongoClient
 from redis.cluster import RedisCluster
 from river import reco
 
+from cinestream.catalogue.readers import Rejections
+from cinestream.catalogue.sources import read_ratings
 from cinestream.settings import Settings, get_settings
 from deploy.local import redis_cluster
-from evaluation.datasets import load_documents
+from evaluation.datasets import layout_of, load_documents
 from evaluation.lineup import content_vectors, text_content_vectors
 from recommenders.content import reduced
-from simulators.replay import load_ratings, replay
+from simulators.replay import replay
 from storage import content_store
 from storage.model_keys import CURVE, STATS
 from storage.redis_store import connect
@@ -75,7 +78,7 @@ def river_reference(ratings: list[tuple[int, int, float]], repeats: int = 2) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--dataset", default="ml-latest-small", help="any release (shared, fetched or generated)")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the consumer group")
     parser.add_argument("--agents", default="online_mf",
@@ -92,18 +95,22 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, redis_url: str, cluster: bool) -> None:
     settings = get_settings()
-    ratings = load_ratings(settings.data_dir / args.dataset / "ratings.csv", args.limit)
+    layout = layout_of(settings.release_dir(args.dataset).parent, args.dataset)
+    ratings = read_ratings(layout, Rejections()).sort_values("timestamp", kind="stable")
+    ratings = ratings.iloc[: args.limit] if args.limit else ratings
     n = len(ratings)
     run = uuid.uuid4().hex[:8]
     env = {"CINESTREAM_TOPIC_RATINGS": f"bench-ratings-{run}", "CINESTREAM_TOPIC_DEAD_LETTER": f"bench-dlq-{run}",
            "CINESTREAM_REDIS_URL": redis_url, "CINESTREAM_REDIS_CLUSTER": str(cluster).lower(),
-           "CINESTREAM_AGENTS": args.agents}
+           "CINESTREAM_AGENTS": args.agents,
+           "CINESTREAM_MONGO_DB": f"cinestream_bench_{run}"}  # no catalogue there: every movie is let through
     client = RedisCluster.from_url(redis_url) if cluster else redis.Redis.from_url(redis_url)
     client.flushdb()
     asyncio.run(ensure_topics(settings,
                               [env["CINESTREAM_TOPIC_RATINGS"]], [env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
     workdirs = [Path(tempfile.mkdtemp(prefix="cinestream-bench-")) for _ in range(args.workers)]
-    asyncio.run(install_content(redis_url, settings.data_dir, args.dataset, settings.cache_dir, cluster))
+    if (settings.data_dir / args.dataset).is_dir():  # a shared release with its metadata; not a generated one
+        asyncio.run(install_content(redis_url, settings.data_dir, args.dataset, settings.cache_dir, cluster))
     procs = [start_worker(env, workdir) for workdir in workdirs]
     try:
         summary = asyncio.run(replay(settings, env["CINESTREAM_TOPIC_RATINGS"], ratings))
@@ -134,6 +141,7 @@ def measure(args: argparse.Namespace, redis_url: str, cluster: bool) -> None:
     client.flushdb()
     asyncio.run(delete_topics(settings, [env["CINESTREAM_TOPIC_RATINGS"],
                                                          env["CINESTREAM_TOPIC_DEAD_LETTER"]]))
+    MongoClient(settings.mongo_uri).drop_database(env["CINESTREAM_MONGO_DB"])
 
     ours = n / elapsed
     print(f"workers: {args.workers}, agents: {args.agents}, Redis: "

@@ -34,8 +34,13 @@ def test_the_stack_has_kafka_mongodb_redis_and_cinestream_roles(compose: dict[st
         assert services[node]["image"].startswith("apache/kafka:4")
         assert services[node]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["mongo"]["image"] == "mongo:7"
-    assert services["redis"]["image"] == "redis:7"
-    assert "--appendonly" in services["redis"]["command"]
+    for node in ("redis-1", "redis-2", "redis-3"):  # a Redis Cluster of three masters, AOF each
+        assert services[node]["image"] == "redis:7"
+        assert {"--appendonly", "--cluster-enabled"} <= set(services[node]["command"])
+        assert services[node]["command"] == services["redis-1"]["command"]
+    formed = services["redis-cluster"]
+    assert formed["restart"] == "no" and "--cluster create" in formed["command"][-1]
+    assert all(f"getent hosts {node}" in formed["command"][-1] for node in ("redis-1", "redis-2", "redis-3"))
     assert {"api", "worker-learn", "worker-side", "worker-archive", "import"} <= services.keys()
     assert services["import"]["restart"] == "no"
 
@@ -48,10 +53,13 @@ def test_environment_names_are_settings_and_addresses_match_ports(compose: dict[
             assert key.startswith("CINESTREAM_"), key
             assert key.removeprefix("CINESTREAM_").lower() in fields, f"{name}: {key} is no setting"
         assert env["CINESTREAM_KAFKA_BOOTSTRAP"] == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
-        assert env["CINESTREAM_REDIS_URL"].split("@")[-1].startswith("redis:6379/")
+        assert env["CINESTREAM_REDIS_URL"].split("@")[-1].startswith("redis-1:6379/")
+        assert env["CINESTREAM_REDIS_CLUSTER"] == "true"
+        formed = compose["services"][name]["depends_on"]["redis-cluster"]
+        assert formed == {"condition": "service_completed_successfully"}, name
         assert env["CINESTREAM_MONGO_URI"].split("@")[-1].startswith("mongo:27017/")
     published = {name: [p.split(":")[-1] for p in s.get("ports", [])] for name, s in compose["services"].items()}
-    assert published["kafka-1"] == ["9092"] and published["mongo"] == ["27017"] and published["redis"] == ["6379"]
+    assert published["kafka-1"] == ["9092"] and published["mongo"] == ["27017"] and published["redis-1"] == ["6379"]
     assert published["api"] == [compose["services"]["api"]["environment"]["CINESTREAM_API_PORT"]]
 
 
@@ -177,7 +185,7 @@ def test_each_service_reaches_mongodb_and_redis_as_a_user_of_its_own(compose: di
     access control (a replica-set key file) and the users deploy/mongo/users.js creates; each service
     connects as its role's user with a password it must be given."""
     services = compose["services"]
-    command = services["redis"]["command"]
+    command = services["redis-1"]["command"]
     tokens = command[command.index("--user"):]
     required = {f">secret-of-{user}": f">${{CINESTREAM_REDIS_{user.upper()}_PASSWORD:?set CINESTREAM_REDIS_"
                                          f"{user.upper()}_PASSWORD}}" for user in redis_acl.PRINCIPALS}
