@@ -20,8 +20,6 @@ that shard: that is what makes a batch exactly once shard by shard (``storage.mo
 
 from __future__ import annotations
 
-import numpy as np
-
 SHARDS = 16
 USER, ITEM, COMMIT = "mu", "mi", "mf"
 STATS, COMMIT_APPLIED, CURVE, DRIFTS = "{mf}:stats", "{mf}:applied", "{mf}:curve", "{mf}:drifts"
@@ -69,11 +67,3 @@ ITEM_SETS = [items_key(s) for s in range(SHARDS)]
 def applied_key(kind: str, shard: int) -> str:
     """A shard's ``<topic>:<partition>`` -> offset hash (the commit shard's is ``COMMIT_APPLIED``)."""
     return COMMIT_APPLIED if kind == COMMIT else f"mf:applied:{tag(kind, shard)}"
-
-
-def field(topic: str, partition: int) -> str:
-    return f"{topic}:{partition}"
-
-
-def shards_of(ids: np.ndarray) -> np.ndarray:
-    return np.asarray(ids, dtype=np.int64) % SHARDS
