@@ -275,7 +275,7 @@ def replay_cmd(
     from cinestream.catalogue.sources import read_ratings
     from evaluation.datasets import layout_of
     from simulators.replay import replay
-    from storage import replays
+    from storage import key_migration, replays
 
     settings = get_settings()
     mark = f"{dataset}:{limit or 'all'}"
@@ -286,6 +286,8 @@ def replay_cmd(
     _require("kafka")
     if once:
         _require("redis")
+        if moved := _with_redis(key_migration.migrate):  # a stack from before the keys were sharded
+            console.print(f"moved {moved:,} Redis keys to the sharded layout (storage/key_migration.py)")
         if (before := _with_redis(lambda redis: replays.done(redis, mark))) is not None:
             console.print(f"{dataset} was replayed into this stack already ({before['events']:,.0f} events): "
                           "not again (--no-once replays it anyway)")
