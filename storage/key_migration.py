@@ -52,8 +52,9 @@ async def migrate(redis: aioredis.Redis) -> int:
                 moved += 1
         await pipe.execute()
     stats: dict[Any, Any] = {**await redis.hgetall(OLD_PREQ), **await redis.hgetall(OLD_STATS)}  # sse, sae; n, sum
-    applied = {key.decode(): value async for key in redis.scan_iter(match=f"{OLD_APPLIED}*")
-               for value in [await redis.get(key)] if value is not None}
+    offsets = [key.decode() async for key in redis.scan_iter(match=f"{OLD_APPLIED}*")]
+    applied = {key: value for key, value in zip(offsets, await redis.mget(offsets) if offsets else [], strict=True)
+               if value is not None}
     members = [int(m) for m in await redis.smembers(OLD_ITEMS)]
     counts = await redis.hgetall("sim:count")
     async with redis.pipeline(transaction=True) as pipe:

@@ -20,6 +20,8 @@ that shard: that is what makes a batch exactly once shard by shard (``storage.mo
 
 from __future__ import annotations
 
+import numpy as np
+
 SHARDS = 16
 USER, ITEM, COMMIT = "mu", "mi", "mf"
 STATS, COMMIT_APPLIED, CURVE, DRIFTS = "{mf}:stats", "{mf}:applied", "{mf}:curve", "{mf}:drifts"
@@ -35,6 +37,19 @@ def user_shard(user: int) -> int:
 
 def item_shard(movie: int) -> int:
     return movie % SHARDS
+
+
+def shard_groups(ids: np.ndarray, shards: int = SHARDS) -> list[tuple[int, np.ndarray]]:
+    """Positions of ``ids`` grouped by shard (``id % shards``), ascending within each group: what one
+    script or multi-key command may take together on a cluster.
+
+    >>> [(shard, at.tolist()) for shard, at in shard_groups(np.array([35, 3, 19, 16]))]
+    [(0, [3]), (3, [0, 1, 2])]
+    """
+    of = np.asarray(ids, dtype=np.int64) % shards
+    order = np.argsort(of, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(of[order])) + 1)
+    return [(int(of[group[0]]), group) for group in groups if len(group)]
 
 
 def user_key(user: int) -> str:

@@ -52,6 +52,7 @@ from storage.model_keys import (
     history_key,
     item_key,
     item_shard,
+    shard_groups,
     user_key,
 )
 from storage.redis_store import round_trip, run_scripts
@@ -167,7 +168,7 @@ class ModelStore:
         """Read the named offsets and rows into the cache in one round trip; whether any exists."""
         self.reads += 1
         fields = [f"{topic}:{p}" for p in partitions]
-        user_groups, item_groups = _by_shard(users), _by_shard(movies)
+        user_groups, item_groups = _by_shard(users), _by_shard(movies)  # an MGET a shard: one slot
         commands: list[tuple[str, tuple[Any, ...]]] = [("hmget", (STATS, ["n", "sum"]))]
         for row in mark_rows:
             kind = USER if row < SHARDS else ITEM if row < COMMIT_ROW else COMMIT
@@ -282,11 +283,8 @@ class ModelStore:
 
 
 def _by_shard(ids: list[int]) -> list[list[int]]:
-    """Ids grouped by shard: one ``MGET`` each (a cluster refuses keys of several slots in one)."""
-    groups: dict[int, list[int]] = {}
-    for i in ids:
-        groups.setdefault(i % SHARDS, []).append(i)
-    return list(groups.values())
+    array = np.asarray(ids, dtype=np.int64)
+    return [array[at].tolist() for _, at in shard_groups(array)]
 
 
 async def item_members(redis: aioredis.Redis) -> np.ndarray:

@@ -13,11 +13,12 @@ import json
 import time
 from typing import Any, cast
 
+import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.batch_fit import Fitted
 from storage.item_log import announce_all
-from storage.model_keys import ITEM_SETS, STATS, item_key, item_shard, user_key, user_shard
+from storage.model_keys import ITEM_SETS, STATS, item_key, shard_groups, user_key
 from storage.redis_store import is_cluster, mget_chunked, round_trip
 
 VERSIONS, CURRENT, COUNTER = "mf:versions", "mf:current", "mf:version-counter"
@@ -55,9 +56,10 @@ async def _make_live(redis: aioredis.Redis, version: int, users: dict[int, bytes
     drop: list[tuple[str, tuple[Any, ...]]] = [("delete", tuple(group)) for group in _by_tag(stale)]
     drop += [("delete", (members,)) for members in ITEM_SETS]
     write: list[tuple[str, tuple[Any, ...]]] = []
-    for rows, key, shard_of in ((users, user_key, user_shard), (items, item_key, item_shard)):
-        for shard in {shard_of(i) for i in rows}:  # an MSET a shard: its keys share a slot
-            ids = [i for i in rows if shard_of(i) == shard]
+    for rows, key in ((users, user_key), (items, item_key)):
+        every = np.fromiter(rows, dtype=np.int64, count=len(rows))
+        for shard, at in shard_groups(every):  # an MSET a shard: its keys share a slot
+            ids = every[at].tolist()
             write += [("mset", ({key(i): rows[i] for i in ids[start:start + CHUNK]},))
                       for start in range(0, len(ids), CHUNK)]
             if rows is items:

@@ -33,6 +33,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.cooccurrence import CoOccurrence, Pairs, merge_rows
+from storage.model_keys import shard_groups
 from storage.redis_store import mget_chunked, mset_chunked, round_trip, run_scripts
 
 SHARDS = 16
@@ -93,14 +94,13 @@ COUNT_KEYS = [count_key(s) for s in range(SHARDS)]
 
 async def counts_of(redis: aioredis.Redis, movies: list[int]) -> list[float]:
     """N(i) of each movie (0 for none), one ``HMGET`` a shard, in one round trip."""
-    shards = np.asarray(movies, dtype=np.int64) % SHARDS
-    present = np.unique(shards).tolist()
-    answers = await round_trip(redis, [("hmget", (count_key(s), [str(m) for m, t in zip(movies, shards.tolist(),
-                                                                                        strict=True) if t == s]))
-                                       for s in present])
+    ids = np.asarray(movies, dtype=np.int64)
+    groups = shard_groups(ids, SHARDS)
+    answers = await round_trip(redis, [("hmget", (count_key(s), [str(m) for m in ids[at].tolist()]))
+                                       for s, at in groups])
     out = np.zeros(len(movies))
-    for shard, values in zip(present, answers, strict=True):
-        out[shards == shard] = [float(v or 0) for v in values]
+    for (_, at), values in zip(groups, answers, strict=True):
+        out[at] = [float(v or 0) for v in values]
     return out.tolist()
 
 
@@ -179,9 +179,7 @@ class SimilarityStore:
             merged = merge_rows(_unpack_rows(touched.tolist(), blobs), increments, KEEP, PRUNE_AT)
             rows = _pack_rows(merged, touched)
             calls, positions = [], []
-            shards = touched % SHARDS
-            for shard in np.unique(shards).tolist():  # one script a shard's rows and counts: one slot
-                at = np.flatnonzero(shards == shard)
+            for shard, at in shard_groups(touched, SHARDS):  # one script a shard's rows and counts: one slot
                 for start in range(0, len(at), ROWS_PER_SCRIPT):
                     part = at[start:start + ROWS_PER_SCRIPT].tolist()
                     ids = touched[part].tolist()

@@ -24,7 +24,7 @@ from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 from online_models.prequential import CurvePoint, Prequential
 from online_models.residual_knn import Histories, ResidualKNN
 from storage import content_store
-from storage.model_keys import ITEM, SHARDS, USER
+from storage.model_keys import ITEM, SHARDS, USER, shard_groups
 from storage.model_store import COMMIT_ROW, Commit, ModelStore, ShardWrite, State
 from storage.row_cache import RowCache
 
@@ -201,8 +201,8 @@ class OnlineMF:
         users_touched = np.unique(b.user[fresh.user])
         items_touched = np.unique(b.movie[fresh.item])
         shards = self._user_writes(batch, b, state, fresh.user, user_rows, users_touched, histories)
-        for shard in np.unique(b.movies[items_touched] % SHARDS).tolist():
-            rows = items_touched[b.movies[items_touched] % SHARDS == shard]
+        for shard, at in shard_groups(b.movies[items_touched]):
+            rows = items_touched[at]
             shards.append(ShardWrite(ITEM, shard, b.movies[rows], [state.item_blobs[j] for j in rows.tolist()],
                                      item_rows[rows].tobytes()))
         changed = np.unique(batch.movies[fresh.item | fresh.commit])
@@ -216,10 +216,11 @@ class OnlineMF:
         if not batch.watches:
             seen["u"], seen["m"], seen["r"] = batch.users[fresh], batch.movies[fresh], batch.ratings[fresh]
         writes = []
-        for shard in np.unique(b.users[touched] % SHARDS).tolist():
-            rows = touched[b.users[touched] % SHARDS == shard]
+        seen_of = dict(shard_groups(seen["u"]))
+        for shard, at in shard_groups(b.users[touched]):
+            rows = touched[at]
             writes.append(ShardWrite(USER, shard, b.users[rows], [state.user_blobs[j] for j in rows.tolist()],
-                                     user_rows[rows].tobytes(), seen[seen["u"] % SHARDS == shard].tobytes(),
+                                     user_rows[rows].tobytes(), seen[seen_of.get(shard, [])].tobytes(),
                                      [histories[j] for j in rows.tolist()] if histories else [b""] * len(rows)))
         return writes
 
