@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import tempfile
 import time
 import uuid
@@ -128,6 +129,8 @@ def measure(args: argparse.Namespace, redis_url: str, cluster: bool) -> None:
     finally:
         for proc in procs:
             stop_worker(proc)
+    for workdir in workdirs:  # kept only when the run failed, for its worker logs
+        shutil.rmtree(workdir, ignore_errors=True)
 
     batches = int(client.llen(CURVE))
     preq = {str(k, "utf-8") if isinstance(k, bytes) else k: float(v) for k, v in client.hgetall(STATS).items()}

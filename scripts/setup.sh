@@ -5,6 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A full disk otherwise shows up as an OSError deep inside pip or a server's log.
+NEED_MB=4096
+for where in . "${CINESTREAM_CACHE_DIR:-$HOME}" "${TMPDIR:-/tmp}"; do
+  [ -d "$where" ] || continue
+  free_mb=$(df -Pm "$where" | awk 'NR==2 {print $4}')
+  if [ "${free_mb:-0}" -lt "$NEED_MB" ]; then
+    echo "setup: only ${free_mb} MB free on the disk holding $where; CineStream needs about $NEED_MB MB" \
+         "(virtual environment, Kafka and FerretDB builds, the servers' data). Free some and run it again."
+    exit 1
+  fi
+done
+
 if ! command -v redis-server >/dev/null; then
   echo "setup: installing redis-server (Debian package)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
