@@ -282,9 +282,12 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
 
         sent_valid, sent_bad = asyncio.run(produce())
         produced_s = time.monotonic() - started
-        _wait(lambda: float(client.hget(STATS, "n") or 0) >= len(valid), timeout, "the model")
-        _wait(lambda: sum(_archived(settings, source).values()) >= len(valid), timeout, "the history", every=3.0)
+        model_s = _wait(lambda: float(client.hget(STATS, "n") or 0) >= len(valid), timeout, "the model")
+        history_s = _wait(lambda: sum(_archived(settings, source).values()) >= len(valid), timeout, "the history",
+                          every=3.0)
+        letters_started = time.monotonic()
         letters = asyncio.run(_dead_letters(settings, run.topics["dlq"], len(bad), timeout))
+        letters_s = time.monotonic() - letters_started
         time.sleep(3)  # anything applied twice shows now
         wall = time.monotonic() - started
         stats = preq = client.hgetall(STATS)
@@ -310,7 +313,11 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
             # its offsets sends them again: the same coordinates, told apart by them
             "dead letters repeated": sum(n - 1 for n in coordinates.values()),
             "rmse": float(np.sqrt(float(preq[b"sse"]) / float(preq[b"n"]))),
-            "seconds": round(wall, 1), "produced in s": round(produced_s, 1), "faults": log,
+            "seconds": round(wall, 1), "produced in s": round(produced_s, 1),
+            # where the rest of the wall time went: each waited for after the one before
+            "model caught up in s": round(model_s, 1), "history caught up in s": round(history_s, 1),
+            "dead letters read in s": round(letters_s, 1),
+            "faults": log,
         }
     finally:
         run.stop_all()
