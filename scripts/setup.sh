@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # A full disk otherwise shows up as an OSError deep inside pip or a server's log.
-NEED_MB=4096
+NEED_MB=3072
 for where in . "${CINESTREAM_CACHE_DIR:-$HOME}" "${TMPDIR:-/tmp}"; do
   [ -d "$where" ] || continue
   free_mb=$(df -Pm "$where" | awk 'NR==2 {print $4}')
