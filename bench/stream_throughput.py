@@ -23,14 +23,12 @@ from pymongo import MongoClient
 from redis.cluster import RedisCluster
 from river import reco
 
-from cinestream.catalogue.readers import Rejections
-from cinestream.catalogue.sources import read_ratings
 from cinestream.settings import Settings, get_settings
 from deploy.local import redis_cluster
-from evaluation.datasets import layout_of, load_documents
+from evaluation.datasets import load_documents
 from evaluation.lineup import content_vectors, text_content_vectors
 from recommenders.content import reduced
-from simulators.replay import replay
+from simulators.replay import release_ratings, replay
 from storage import content_store
 from storage.model_keys import CURVE, STATS
 from storage.redis_store import connect
@@ -96,9 +94,7 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, redis_url: str, cluster: bool) -> None:
     settings = get_settings()
-    layout = layout_of(settings.release_dir(args.dataset).parent, args.dataset)
-    ratings = read_ratings(layout, Rejections()).sort_values("timestamp", kind="stable")
-    ratings = ratings.iloc[: args.limit] if args.limit else ratings
+    ratings = release_ratings(settings, args.dataset, args.limit)
     n = len(ratings)
     run = uuid.uuid4().hex[:8]
     env = {"CINESTREAM_TOPIC_RATINGS": f"bench-ratings-{run}", "CINESTREAM_TOPIC_DEAD_LETTER": f"bench-dlq-{run}",

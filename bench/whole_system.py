@@ -46,11 +46,8 @@ from pymongo import MongoClient
 
 from bench.tools import free_port, vegeta
 from cinestream.accounts import create_service_key, revoke_service_key
-from cinestream.catalogue.readers import Rejections
-from cinestream.catalogue.sources import read_ratings
 from cinestream.settings import Settings, get_settings
-from evaluation.datasets import layout_of
-from simulators.replay import ReplaySummary, replay
+from simulators.replay import ReplaySummary, release_ratings, replay
 from storage.model_keys import STATS, item_key, user_key
 from storage.mongo import connect, database
 from storage.similarity_store import row_key
@@ -220,9 +217,7 @@ def main() -> None:
                         help="requests/s with --through-api 1 (open-loop, vegeta)")
     args = parser.parse_args()
     settings = get_settings()
-    layout = layout_of(settings.release_dir(args.dataset).parent, args.dataset)
-    ratings = read_ratings(layout, Rejections()).sort_values("timestamp", kind="stable")
-    ratings = ratings.iloc[: args.limit] if args.limit else ratings
+    ratings = release_ratings(settings, args.dataset, args.limit)
     n = len(ratings)
     run = uuid.uuid4().hex[:8]
     topic, dlq, watches = f"whole-ratings-{run}", f"whole-dlq-{run}", f"whole-watches-{run}"

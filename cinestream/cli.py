@@ -274,7 +274,7 @@ def replay_cmd(
     from cinestream.catalogue.readers import BadFileError, Rejections
     from cinestream.catalogue.sources import read_ratings
     from evaluation.datasets import layout_of
-    from simulators.replay import replay
+    from simulators.replay import in_replay_order, replay
     from storage import key_migration, replays
 
     settings = get_settings()
@@ -301,8 +301,7 @@ def replay_cmd(
         first = rejections.rows[0]
         console.print(f"skipping {len(rejections.rows)} rejected row(s), first {first.file}:{first.line}: "
                       f"{first.reason}")
-    ratings = frame.sort_values("timestamp", kind="stable")
-    ratings = ratings.iloc[:limit] if limit else ratings
+    ratings = in_replay_order(frame, limit)
     rate = None if speed == "max" else float(speed)
     with Progress(console=console) as bar:
         task = bar.add_task(f"replaying {dataset}", total=len(ratings))

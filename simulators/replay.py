@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 from aiokafka import AIOKafkaProducer
 
+from cinestream.catalogue.readers import Rejections
+from cinestream.catalogue.sources import read_ratings
 from cinestream.settings import Settings
+from evaluation.datasets import layout_of
 from online_models.runs import run_starts
 from streams.kafka_auth import client_options
 from streams.partitions import partition_of
@@ -55,9 +58,21 @@ def envelopes(ratings: pd.DataFrame, per_message: int, source: str, partitions: 
             for a, b in bounds]
 
 
-def load_ratings(path: Path, limit: int | None = None) -> pd.DataFrame:
-    frame = pd.read_csv(path).sort_values("timestamp", kind="stable")
+def in_replay_order(frame: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """The ratings in time order (ties as in the file), the first ``limit`` of them."""
+    frame = frame.sort_values("timestamp", kind="stable")
     return frame.iloc[:limit] if limit else frame
+
+
+def load_ratings(path: Path, limit: int | None = None) -> pd.DataFrame:
+    return in_replay_order(pd.read_csv(path), limit)
+
+
+def release_ratings(settings: Settings, dataset: str, limit: int | None = None) -> pd.DataFrame:
+    """Any release's ratings (shared, fetched or generated: any layout), in replay order; rows the
+    catalogue build rejects are left out, as it leaves them out."""
+    layout = layout_of(settings.release_dir(dataset).parent, dataset)
+    return in_replay_order(read_ratings(layout, Rejections()), limit)
 
 
 async def replay(settings: Settings, topic: str, ratings: pd.DataFrame, rate: float | None = None,
