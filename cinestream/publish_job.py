@@ -7,26 +7,57 @@ the online MF, which has seen the events since. Each list carries the movie that
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import pandas as pd
+import redis.asyncio as aioredis
 from rich.console import Console
 from rich.progress import Progress
 
 from cinestream.settings import Settings
-from evaluation.lineup import content_vectors, text_content_vectors
+from evaluation.lineup import content_vectors, genre_names, genre_vectors, text_content_vectors
 from evaluation.lineup import hybrid as ranking_hybrid
 from evaluation.run import warm_up
 from recommenders.base import top_k
 from recommenders.content import ContentBased, reduced
 from recommenders.data import Ratings
 from recommenders.explain import anchors
-from storage import batch_store, catalogue_store, content_store, rating_store
+from recommenders.live_fit import fit_live
+from storage import batch_store, catalogue_store, content_store, live_model_store, rating_store
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 
 USERS_PER_BLOCK = 256
 SIMILAR = 20
+
+
+def catalogue_ratings(ratings: pd.DataFrame, documents: Mapping[int, Mapping[str, Any]]
+                      ) -> tuple[Ratings, np.ndarray, np.ndarray]:
+    """The ratings as codes over the whole catalogue (so films nobody rated get content neighbours
+    and a place in the live ranker), the catalogue's ids and the people's ids."""
+    catalogue = np.union1d(np.array(sorted(documents), dtype=np.int64), ratings["movieId"].to_numpy())
+    user_ids, users = np.unique(ratings["userId"].to_numpy(), return_inverse=True)
+    data = Ratings(users.astype(np.int64), np.searchsorted(catalogue, ratings["movieId"].to_numpy()),
+                   ratings["rating"].to_numpy(np.float64), ratings["timestamp"].to_numpy(np.int64),
+                   len(user_ids), len(catalogue))
+    return data, catalogue, user_ids
+
+
+async def publish_live(redis: aioredis.Redis, ratings: pd.DataFrame, documents: Mapping[int, Mapping[str, Any]]
+                       ) -> tuple[int, dict[str, object]]:
+    """Fit the live ranker (its blend learned on held-out people) and make it what every list is
+    ranked by; returns its version and what was learned."""
+    data, catalogue, _ = catalogue_ratings(ratings, documents)
+    live, learned = await asyncio.to_thread(fit_live, data, catalogue,
+                                            genre_vectors(catalogue, documents).astype(np.uint8),
+                                            genre_names(documents))
+    version = await live_model_store.install(redis, live, {"created": time.time(), "ratings": len(data),
+                                                           "learned": learned})
+    return version, learned
 
 
 async def publish(settings: Settings, console: Console, k: int = 50, text: bool = True) -> str:
@@ -41,12 +72,13 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
     if ratings.empty:
         return "no ratings stored: run `cinestream catalogue build` first"
     started = time.monotonic()
-    # Item codes over the whole catalogue, so movies nobody rated get content neighbours too.
-    catalogue = np.union1d(np.array(sorted(documents), dtype=np.int64), ratings["movieId"].to_numpy())
-    user_ids, users = np.unique(ratings["userId"].to_numpy(), return_inverse=True)
-    data = Ratings(users.astype(np.int64), np.searchsorted(catalogue, ratings["movieId"].to_numpy()),
-                   ratings["rating"].to_numpy(np.float64), ratings["timestamp"].to_numpy(np.int64),
-                   len(user_ids), len(catalogue))
+    data, catalogue, user_ids = catalogue_ratings(ratings, documents)
+    redis = connect_redis(settings)
+    try:  # first: the lists of everyone, new people included, are ranked by it from now on
+        with console.status(f"fitting the live ranker on {len(data):,} ratings…"):
+            live_version, learned = await publish_live(redis, ratings, documents)
+    finally:
+        await redis.aclose()
     with_text = text_content_vectors(catalogue, documents, settings.cache_dir, console=console) if text else None
     vectors = content_vectors(catalogue, documents) if with_text is None else with_text
     warm_up()
@@ -82,13 +114,15 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
             bar.advance(task, len(rows))
     meta = {"created": time.time(), "model": "hybrid", "ratings": len(data), "users": len(lists),
             "movies": len(catalogue), "overview_embeddings": with_text is not None,
-            "validation_ndcg@10": hybrid.validation_ndcg, "ranking_weights": list(hybrid.ranking_weights)}
+            "validation_ndcg@10": hybrid.validation_ndcg, "ranking_weights": list(hybrid.ranking_weights),
+            "live_version": live_version, "live_learned": learned}
     redis = connect_redis(settings)
     try:
         await batch_store.publish(redis, lists, similar, meta)
         await content_store.install(redis, catalogue, reduced(vectors))  # for the stream's correction
     finally:
         await redis.aclose()
-    return (f"published the hybrid's top {k} for {len(lists):,} users and content neighbours of "
+    return (f"published the live ranker (version {live_version}) and the hybrid's top {k} for {len(lists):,} "
+            f"users and content neighbours of "
             f"{len(similar):,} movies in {time.monotonic() - started:.1f}s "
             f"(validation NDCG@10 {hybrid.validation_ndcg:.4f})")

@@ -38,9 +38,14 @@ def text_content_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str
                    weight)
 
 
+def genre_names(documents: Mapping[int, Mapping[str, Any]]) -> list[str]:
+    """Every genre of the catalogue: the columns of ``genre_vectors``."""
+    return sorted({g for d in documents.values() for g in d.get("genres", [])})
+
+
 def genre_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]) -> FloatArray:
     """One-hot genres per item: what intra-list diversity is measured over."""
-    genres = sorted({g for d in documents.values() for g in d.get("genres", [])})
+    genres = genre_names(documents)
     column = {g: j for j, g in enumerate(genres)}
     out = np.zeros((len(item_ids), max(len(genres), 1)), dtype=np.float32)
     for row, movie in enumerate(item_ids.tolist()):

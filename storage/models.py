@@ -10,6 +10,7 @@ from online_models.biased_mf import BiasedMF
 from online_models.cooccurrence import CoOccurrence
 from online_models.trending import Trending
 from storage.item_factors import ItemFactors
+from storage.live_model_store import LiveModelCopy
 from storage.model_store import ModelStore
 from storage.rating_watch import RatingWatch
 from storage.similarity_store import SimilarityStore
@@ -25,6 +26,7 @@ class Models:
     trending: TrendingStore
     items: ItemFactors  # the MF's item rows in this process, for recommendations
     watch: RatingWatch  # wakes the live pages of people whose ratings were learned
+    live: LiveModelCopy  # the published live ranker, which every list is ranked by once it exists
 
     @classmethod
     def over(cls, redis: aioredis.Redis) -> Models:
@@ -32,4 +34,4 @@ class Models:
         mf = BiasedMF(n_factors=32, seed=0)
         similarity = SimilarityStore(redis, CoOccurrence(), read_cache_s=SIMILARITY_COPIES_S)
         return cls(ModelStore(redis, mf.width), similarity, TrendingStore(redis, Trending()),
-                   ItemFactors(redis, mf.width), RatingWatch(redis))
+                   ItemFactors(redis, mf.width), RatingWatch(redis), LiveModelCopy(redis))

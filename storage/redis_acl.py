@@ -19,7 +19,7 @@ PRINCIPALS = ("admin", "worker", "api")
 
 # what the API writes: its own counters and claims, and a person's rows when they delete their account
 API_WRITES = ("rl:*", "auth:*", "evt:*", "mf:u:*", "mf:seen:*", "mf:seen-v:*", "mf:h:*", "recent:*", "sim:recent:*",
-              "batch:recs:*")
+              "batch:recs:*", "live:genres:*")
 
 
 def rules(passwords: dict[str, str]) -> list[str]:

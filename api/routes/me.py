@@ -20,7 +20,7 @@ from api.routes.events import send_erasure
 from api.routes.recommendations import history_of, recommendations_for
 from api.security import passwords
 from api.security.policy import PERSON, Principal
-from storage import erasure, recent_history, user_store
+from storage import erasure, live_model_store, recent_history, user_store
 from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/me", tags=["me"])
@@ -50,7 +50,7 @@ async def profile(request: Request, db: DbDep, who: Annotated[Principal, Depends
 
 
 @router.patch("", responses=documented(404, 422))
-async def update_profile(body: ProfileUpdate, request: Request, db: DbDep,
+async def update_profile(body: ProfileUpdate, request: Request, db: DbDep, redis: RedisDep,
                          who: Annotated[Principal, Depends(PERSON)]) -> dict[str, Any]:
     user = await _account(db, who)
     fields: dict[str, Any] = {}
@@ -60,6 +60,8 @@ async def update_profile(body: ProfileUpdate, request: Request, db: DbDep,
         fields["favourite_genres"] = sorted(set(body.favourite_genres))
     if fields:
         await user_store.update_user(db, user["user_id"], fields)
+    if body.favourite_genres is not None:  # the live ranker reads them from Redis, never from MongoDB
+        await live_model_store.set_genres(redis, user["user_id"], fields["favourite_genres"])
     return user_store.readable(cipher_of(request), await _account(db, who))
 
 

@@ -13,7 +13,8 @@ from api.deps import DbDep, ModelsDep, RedisDep, SearchDep
 from api.errors import documented
 from api.search import TitleIndex
 from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
-from storage import batch_store, recent_history
+from online_models.live_ranker import LiveModel, anchors, fold, top
+from storage import batch_store, live_model_store, recent_history
 from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
@@ -50,7 +51,12 @@ async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: Db
 
 
 async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: Any, k: int) -> dict[str, Any]:
-    online, rated, (recs_blob,) = await models.items.recommend(user_id, max(k, 50), [batch_store.recs_key(user_id)])
+    online, rated, (recs_blob, live_version, genres) = await models.items.recommend(
+        user_id, max(k, 50), [batch_store.recs_key(user_id), live_model_store.VERSION,
+                              live_model_store.genres_key(user_id)])
+    live = await models.live.at(live_version)
+    if live is not None:
+        return await _live_list(user_id, live, rated, live_model_store.chosen(genres), cards, k)
     published = batch_store.unpack(recs_blob, 3)
     if not online and not len(published):
         trending = await models.trending.top(k)
@@ -76,6 +82,44 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
         items.append({**movies[movie_id], "score": score, "reason": reason})
     model = "hybrid (offline) fused with online biased MF" if len(published) else "online biased MF"
     return {"userId": user_id, "model": model, "items": items}
+
+
+LIVE_MODEL = "live ranker: implicit ALS folded in, EASE, liked-count prior, chosen genres"
+
+
+async def _live_list(user_id: int, live: LiveModel, rated: dict[int, float], genres: list[str], cards: Cards,
+                     k: int) -> dict[str, Any]:
+    """The person's whole history folded into the published live model (``online_models.live_ranker``):
+    what they rated a moment ago counts, whether or not a batch job has ever seen them."""
+    movies = np.fromiter(rated, dtype=np.int64, count=len(rated))
+    stars = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))
+    at = live.positions(movies)
+    folded = fold(live, at[at >= 0], stars[at >= 0], genres)
+    best = top(folded.score, k)
+    why = anchors(live, folded, best)
+    chosen_ids = live.ids[best].tolist()
+    anchor_ids = [int(live.ids[a]) if a >= 0 else None for a in why.tolist()]
+    cards_of = await _titled(cards, chosen_ids + [a for a in anchor_ids if a is not None])
+    taste = _taste(genres, live, folded.positions)
+    items = []
+    for movie_id, anchor, score in zip(chosen_ids, anchor_ids, folded.score[best].tolist(), strict=True):
+        card = cards_of[movie_id]
+        if anchor is not None:
+            reason = f"because you rated {cards_of[anchor].get('title') or anchor} {rated[anchor]:g}★"
+        else:
+            liked = next((g for g in taste if g in (card.get("genres") or [])), None)
+            reason = f"popular with people who like {liked}" if liked else "popular with people here"
+        items.append({**card, "score": score, "reason": reason})
+    return {"userId": user_id, "model": LIVE_MODEL, "items": items}
+
+
+def _taste(chosen: list[str], live: LiveModel, rated_positions: np.ndarray) -> list[str]:
+    """The person's genres, most telling first: those they chose, then those of the films they rated."""
+    if not len(rated_positions) or not live.genre_names:
+        return chosen
+    counts = live.genres[rated_positions].sum(axis=0)
+    by_count = [live.genre_names[j] for j in np.argsort(-counts, kind="stable") if counts[j] > 0]
+    return chosen + [g for g in by_count if g not in chosen]
 
 
 @router.get("/users/{user_id}/history", responses=documented(422))

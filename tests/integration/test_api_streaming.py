@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -136,20 +137,21 @@ async def test_metrics_and_learning_curve(client: httpx.AsyncClient, live: int) 
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
-async def test_published_hybrid_lists_are_fused_with_fresh_events(client: httpx.AsyncClient, stack: Settings,
-                                                                   overrides: dict[str, str]) -> None:
+async def test_once_published_the_live_ranker_serves_every_list_with_reasons_and_fresh_events(
+        client: httpx.AsyncClient, stack: Settings, overrides: dict[str, str]) -> None:
     from rich.console import Console
 
+    from api.routes.recommendations import LIVE_MODEL
     from cinestream.publish_job import publish
 
     settings = Settings(redis_url=overrides["CINESTREAM_REDIS_URL"], mongo_db="cinestream_test")
     message = await publish(settings, Console(quiet=True), k=50, text=False)
-    assert "published the hybrid's top 50 for 610 users" in message
+    assert "published the live ranker (version 1) and the hybrid's top 50 for 610 users" in message
     body = (await client.get("/api/users/1/recommendations", params={"k": 10})).json()
-    assert body["model"] == "hybrid (offline) fused with online biased MF"
+    assert body["model"] == LIVE_MODEL
     assert sum(item["reason"].startswith("because you rated ") for item in body["items"]) >= 8, body["items"]
 
-    first = body["items"][0]["movieId"]  # rate it now: it must leave the list at once, batch list or not
+    first = body["items"][0]["movieId"]  # rate it now: it must leave the list at once
     _, auth = await person(client, dataset_user=1)
     response = await client.post("/api/events/ratings", json={"movie_id": first, "rating": 2}, headers=auth)
     assert response.status_code == 202
@@ -157,6 +159,36 @@ async def test_published_hybrid_lists_are_fused_with_fresh_events(client: httpx.
     while first in [i["movieId"] for i in (await client.get("/api/users/1/recommendations")).json()["items"]]:
         assert time.monotonic() < deadline, "a movie the user just rated is still recommended"
         await asyncio.sleep(0.05)
+
+    # Someone no batch job has seen: their chosen genres place the first list, their first
+    # ratings change it within a second, and a film is explained by a rated one or by the prior.
+    _, plain = await person(client)
+    newcomer, auth = await person(client)
+    assert (await client.patch("/api/me", json={"favourite_genres": ["Animation"]}, headers=auth)).status_code == 200
+    cold = (await client.get("/api/me/recommendations", headers=auth)).json()
+    assert cold["model"] == LIVE_MODEL
+    unchosen = (await client.get("/api/me/recommendations", headers=plain)).json()["items"]
+
+    def animated(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [item for item in items if "Animation" in item["genres"]]
+
+    assert len(animated(cold["items"])) > len(animated(unchosen)), (cold["items"], unchosen)
+    assert {item["reason"] for item in animated(cold["items"])} == {"popular with people who like Animation"}
+    for movie in (1, 2355, 4886):  # Toy Story, A Bug's Life, Monsters, Inc.
+        posted = await client.post("/api/events/ratings", json={"movie_id": movie, "rating": 5}, headers=auth)
+        assert posted.status_code == 202
+    deadline = time.monotonic() + 5
+    while True:
+        warm = (await client.get("/api/me/recommendations", headers=auth)).json()["items"]
+        if any(item["reason"].startswith("because you rated") for item in warm):
+            break
+        assert time.monotonic() < deadline, f"three 5★ ratings left the list as it was: {warm}"
+        await asyncio.sleep(0.05)
+    assert not {1, 2355, 4886} & {item["movieId"] for item in warm}
+    anchors = {item["reason"] for item in warm if item["reason"].startswith("because you rated")}
+    assert anchors <= {"because you rated Toy Story 5★", "because you rated Bug's Life, A 5★",
+                       "because you rated A Bug's Life 5★", "because you rated Monsters, Inc. 5★"}, anchors
+    assert newcomer
 
 
 async def test_a_movie_nobody_rated_has_content_neighbours(client: httpx.AsyncClient) -> None:

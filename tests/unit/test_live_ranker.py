@@ -1,0 +1,73 @@
+"""The live ranker: the fold-in is implicit ALS's own user step, and reasons name the film that gave most."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from online_models.live_ranker import PARTS, LiveModel, anchors, bucket, confidence, fold, top
+from storage.live_model_store import dumps, loads
+
+
+def model(factors: np.ndarray, genres: np.ndarray | None = None, prior: np.ndarray | None = None) -> LiveModel:
+    n = len(factors)
+    return LiveModel(np.arange(10, 10 + n, dtype=np.int64), factors.astype(np.float32), reg=0.5, alpha=3.0,
+                     kept=np.zeros(0, np.int64), neighbours=np.zeros((0, 0), np.int32),
+                     links=np.zeros((0, 0), np.float32), prior=np.zeros(n) if prior is None else prior,
+                     genres=np.zeros((n, 1), np.uint8) if genres is None else genres, genre_names=["Animation"],
+                     blend=np.tile([1.0, 0.0, 0.0, 0.0], (5, 1)))
+
+
+def test_the_fold_in_minimises_the_implicit_als_loss_over_every_film() -> None:
+    rng = np.random.default_rng(0)
+    live = model(rng.standard_normal((40, 6)))
+    rated, stars = np.array([3, 17, 25]), np.array([5.0, 4.0, 1.0])
+    folded = fold(live, rated, stars, [])
+    # the loss written out over every film: Σ c_i (p_i − x·y_i)² + λ|x|², c = 1 + α·conf on rated films
+    y = live.factors.astype(np.float64)
+    c, p = np.ones(40), np.zeros(40)
+    c[rated], p[rated] = 1 + live.alpha * confidence(stars), 1.0
+    x = np.linalg.solve((y.T * c) @ y + live.reg * np.eye(6), y.T @ (c * p))
+    expected = y @ x
+    expected = (expected - expected.mean()) / expected.std()
+    assert np.allclose(folded.parts[0], expected)
+    assert np.isneginf(folded.score[rated]).all() and np.isfinite(np.delete(folded.score, rated)).all()
+
+
+def test_each_film_is_explained_by_the_rated_film_it_resembles() -> None:
+    # films 0–4 lie along one direction, 5–9 along another: a film of each group is explained by
+    # the rated film of its own group
+    factors = np.zeros((10, 2))
+    factors[:5, 0], factors[5:, 1] = np.linspace(1.0, 2.0, 5), np.linspace(1.0, 2.0, 5)
+    live = model(factors)
+    folded = fold(live, np.array([0, 5]), np.array([5.0, 5.0]), [])
+    best = top(folded.score, 4)
+    why = anchors(live, folded, best)
+    assert set(best.tolist()) <= set(range(1, 5)) | set(range(6, 10))
+    assert all((b < 5) == (w == 0) and (b >= 5) == (w == 5) for b, w in zip(best.tolist(), why.tolist(),
+                                                                            strict=True))
+
+
+def test_without_events_the_prior_and_chosen_genres_place_the_list_and_no_film_is_named() -> None:
+    genres = np.zeros((10, 1), np.uint8)
+    genres[[2, 7]] = 1
+    live = model(np.zeros((10, 2)), genres, prior=np.linspace(1.0, 0.0, 10))
+    live.blend[bucket(0)] = [0.0, 0.0, 0.1, 1.0]  # genres weigh more than the prior
+    folded = fold(live, np.zeros(0, np.int64), np.zeros(0), ["Animation"])
+    best = top(folded.score, 3)
+    assert best.tolist() == [2, 7, 0]
+    assert (anchors(live, folded, best) == -1).all()
+    assert top(fold(live, np.zeros(0, np.int64), np.zeros(0), []).score, 1).tolist() == [0]
+
+
+def test_the_blend_changes_with_the_history_size() -> None:
+    assert [bucket(n) for n in (0, 1, 2, 3, 9, 10, 29, 30, 1000)] == [0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert len(PARTS) == 4
+
+
+def test_a_published_model_reads_back_the_same() -> None:
+    rng = np.random.default_rng(1)
+    live = model(rng.standard_normal((12, 3)))
+    again, meta = loads(dumps(live, {"ratings": 7}))
+    assert meta == {"ratings": 7} and again.genre_names == live.genre_names
+    rated, stars = np.array([1, 4]), np.array([4.0, 5.0])
+    assert np.array_equal(fold(again, rated, stars, []).score, fold(live, rated, stars, []).score)
