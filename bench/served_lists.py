@@ -32,7 +32,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,11 +47,11 @@ from pymongo import MongoClient
 from rich.console import Console
 from rich.table import Table
 
-from bench.tools import free_port
-from bench.whole_system import wait_for_api
+from bench.tools import free_port, wait_until_learned
+from bench.whole_system import service_events, wait_for_api
 from cinestream.accounts import create_service_key
 from cinestream.catalogue.job import run_build
-from cinestream.publish_job import publish_live
+from cinestream.publish_job import catalogue_ratings, publish_live
 from cinestream.settings import Settings, get_settings
 from evaluation.datasets import load_documents
 from evaluation.lineup import content_vectors, genre_vectors
@@ -62,7 +61,6 @@ from recommenders.base import top_k
 from recommenders.content import ContentBased
 from recommenders.data import Ratings
 from simulators.replay import release_ratings, replay
-from storage.model_keys import STATS
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 from streams.admin import delete_topics, ensure_topics
@@ -127,9 +125,8 @@ def split(ratings: pd.DataFrame, people: int, returning: int, steps: int, seed: 
 
 
 def events(frame: pd.DataFrame, user: int, run: str) -> list[dict[str, Any]]:
-    return [{"type": "rating", "event_id": f"{run}-{user}-{i}", "user_id": user, "movie_id": int(m),
-             "rating": float(r), "timestamp": float(t)}
-            for i, (m, r, t) in enumerate(zip(frame["movieId"], frame["rating"], frame["timestamp"], strict=True))]
+    """``frame``'s ratings as the batch endpoint takes them, posted as ``user``."""
+    return service_events(frame.assign(userId=user), f"{run}-{user}")
 
 
 class Served:
@@ -237,16 +234,8 @@ def _train_and_serve(mine: Settings, env: dict[str, str], workdir: Path, train: 
                           workdir / role) for role, agents in (("learn", "online_mf"), ("side", "similarity"))]
     summary = asyncio.run(replay(mine, mine.topic_ratings, train))
     client = redis.Redis.from_url(mine.redis_url)
-    learned, changed = 0.0, time.monotonic()
     with console.status(f"the worker learning {summary.events:,} training ratings…"):
-        while learned < summary.events:
-            time.sleep(0.1)
-            now = float(client.hget(STATS, "n") or 0)
-            if now > learned:
-                learned, changed = now, time.monotonic()
-            if time.monotonic() - changed > STALL_S:
-                raise SystemExit(f"the learning worker stalled at {learned:,.0f} of {summary.events:,}: "
-                                 f"logs in {workdir}")
+        wait_until_learned(client, summary.events, STALL_S, f"logs in {workdir}", poll_s=0.1)
     with console.status("fitting and publishing the live ranker…"):
         asyncio.run(_publish(mine, train, documents))
     port = free_port()
@@ -262,7 +251,8 @@ def _train_and_serve(mine: Settings, env: dict[str, str], workdir: Path, train: 
 async def _publish(mine: Settings, train: pd.DataFrame, documents: dict[int, dict[str, Any]]) -> None:
     redis_client = connect_redis(mine)
     try:
-        await publish_live(redis_client, train, documents)
+        data, catalogue, _ = catalogue_ratings(train, documents)
+        await publish_live(redis_client, data, catalogue, documents)
     finally:
         await redis_client.aclose()
 

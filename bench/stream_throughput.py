@@ -23,6 +23,7 @@ from pymongo import MongoClient
 from redis.cluster import RedisCluster
 from river import reco
 
+from bench.tools import wait_until_learned
 from cinestream.settings import Settings, get_settings
 from deploy.local import redis_cluster
 from evaluation.datasets import load_documents
@@ -111,15 +112,7 @@ def measure(args: argparse.Namespace, redis_url: str, cluster: bool) -> None:
     procs = [start_worker(env, workdir) for workdir in workdirs]
     try:
         summary = asyncio.run(replay(settings, env["CINESTREAM_TOPIC_RATINGS"], ratings))
-        learned, last_change = 0.0, time.monotonic()
-        while learned < n:
-            time.sleep(0.01)
-            now = float(client.hget(STATS, "n") or 0)
-            if now > learned:
-                learned, last_change = now, time.monotonic()
-            elif time.monotonic() - last_change > STALL_S:
-                raise SystemExit(f"stalled at {learned:,.0f} of {n:,} events for {STALL_S:.0f}s: see the worker log "
-                                 f"in {workdirs[0]}")
+        wait_until_learned(client, n, STALL_S, f"see the worker log in {workdirs[0]}")
         elapsed = time.perf_counter() - summary.started  # the payloads are built before the clock starts
         rss = sum(rss_mib(proc) for proc in procs)
     finally:

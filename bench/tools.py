@@ -10,9 +10,12 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 from cinestream.settings import get_settings
+from storage.model_keys import STATS
 
 VEGETA = "github.com/tsenart/vegeta/v12@v12.13.0"
 
@@ -38,3 +41,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_learned(client: Any, n: int, stall_s: float, log_hint: str, poll_s: float = 0.01) -> None:
+    """Block until the learning workers' prequential count (``STATS`` n) reaches ``n``; stop the bench
+    with where to look when it has not moved for ``stall_s`` seconds."""
+    learned, last_change = 0.0, time.monotonic()
+    while learned < n:
+        time.sleep(poll_s)
+        now = float(client.hget(STATS, "n") or 0)
+        if now > learned:
+            learned, last_change = now, time.monotonic()
+        elif time.monotonic() - last_change > stall_s:
+            raise SystemExit(f"stalled at {learned:,.0f} of {n:,} events for {stall_s:.0f}s: {log_hint}")

@@ -47,11 +47,10 @@ def catalogue_ratings(ratings: pd.DataFrame, documents: Mapping[int, Mapping[str
     return data, catalogue, user_ids
 
 
-async def publish_live(redis: aioredis.Redis, ratings: pd.DataFrame, documents: Mapping[int, Mapping[str, Any]]
-                       ) -> tuple[int, dict[str, object]]:
-    """Fit the live ranker (its blend learned on held-out people) and make it what every list is
-    ranked by; returns its version and what was learned."""
-    data, catalogue, _ = catalogue_ratings(ratings, documents)
+async def publish_live(redis: aioredis.Redis, data: Ratings, catalogue: np.ndarray,
+                       documents: Mapping[int, Mapping[str, Any]]) -> tuple[int, dict[str, object]]:
+    """Fit the live ranker on ``catalogue_ratings``' codes (its blend learned on held-out people) and make
+    it what every list is ranked by; returns its version and what was learned."""
     live, learned = await asyncio.to_thread(fit_live, data, catalogue,
                                             genre_vectors(catalogue, documents).astype(np.uint8),
                                             genre_names(documents))
@@ -76,7 +75,7 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
     redis = connect_redis(settings)
     try:  # first: the lists of everyone, new people included, are ranked by it from now on
         with console.status(f"fitting the live ranker on {len(data):,} ratings…"):
-            live_version, learned = await publish_live(redis, ratings, documents)
+            live_version, learned = await publish_live(redis, data, catalogue, documents)
     finally:
         await redis.aclose()
     with_text = text_content_vectors(catalogue, documents, settings.cache_dir, console=console) if text else None

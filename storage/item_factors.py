@@ -78,7 +78,7 @@ class ItemFactors:
         else:
             self._rated.move_to_end(user)
         _, movies, rated = cached
-        if blob is None:
+        if blob is None or not k:  # k = 0: the caller wants the ratings and keys, not the MF's list
             return [], rated, values
         return self.matrix.recommend(np.frombuffer(blob, dtype=np.float32), k, movies), rated, values
 

@@ -69,13 +69,13 @@ class LiveModelCopy:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
         self.model: LiveModel | None = None
-        self.meta: dict[str, Any] = {}
         self.version: Any = None
         self._lock = asyncio.Lock()
 
     async def at(self, version: Any) -> LiveModel | None:
         """The model at ``version`` (as read with the request's other keys); None before any publish."""
-        if version is None:
+        if version is None:  # never published, or Redis lost it: serve as before any publish
+            self.model, self.version = None, None
             return None
         if version != self.version:
             async with self._lock:
@@ -83,6 +83,6 @@ class LiveModelCopy:
                     blob, now = await self.redis.mget([MODEL, VERSION])
                     if isinstance(blob, bytes) and blob:
                         # parsing 3–24 MB of arrays: off the event loop
-                        self.model, self.meta = await asyncio.to_thread(loads, blob)
+                        self.model, _ = await asyncio.to_thread(loads, blob)
                     self.version = now
         return self.model

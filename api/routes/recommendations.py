@@ -51,9 +51,10 @@ async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: Db
 
 
 async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: Any, k: int) -> dict[str, Any]:
+    # with a live ranker in hand the MF's own list is not needed (0.15 ms of a request's CPU)
     online, rated, (recs_blob, live_version, genres) = await models.items.recommend(
-        user_id, max(k, 50), [batch_store.recs_key(user_id), live_model_store.VERSION,
-                              live_model_store.genres_key(user_id)])
+        user_id, 0 if models.live.model is not None else max(k, 50),
+        [batch_store.recs_key(user_id), live_model_store.VERSION, live_model_store.genres_key(user_id)])
     live = await models.live.at(live_version)
     if live is not None:
         return await _live_list(user_id, live, rated, live_model_store.chosen(genres), cards, k)
