@@ -71,3 +71,20 @@ def test_a_published_model_reads_back_the_same() -> None:
     assert meta == {"ratings": 7} and again.genre_names == live.genre_names
     rated, stars = np.array([1, 4]), np.array([4.0, 5.0])
     assert np.array_equal(fold(again, rated, stars, []).score, fold(live, rated, stars, []).score)
+
+
+def test_each_bucket_is_learned_on_new_people_and_on_returning_people_of_its_size() -> None:
+    from recommenders.data import Ratings
+    from recommenders.live_fit import NEXT, bucket_cases
+
+    # person 0 has 25 events, person 1 has 45; every one rated 5, in time order of the film's number
+    users = np.repeat([0, 1], [25, 45])
+    items = np.concatenate([np.arange(25), np.arange(45)])
+    data = Ratings(users, items, np.full(70, 5.0), items.astype(np.int64), 2, 45)
+    live = model(np.ones((45, 2)))
+    third = bucket_cases(live, data, np.array([0, 1]), 3)  # 10–29 events: new people at 20, returning 10–29
+    assert sorted(len(c.first) for c in third) == sorted([20, 20, 25 - NEXT])
+    fourth = bucket_cases(live, data, np.array([0, 1]), 4)  # 30+: new people at 50 (none), returning 30+
+    assert [len(c.first) for c in fourth] == [45 - NEXT]
+    assert fourth[0].liked_later == set(range(45 - NEXT, 45))
+    assert not bucket_cases(live, data, np.array([0, 1]), 0)[0].first.size  # no events: the prior alone
