@@ -338,7 +338,7 @@ class Report:
 def run(settings: Settings, dataset: str, people: int, returning: int, steps: int, console: Console,
         seed: int = 0) -> Report:
     ratings = release_ratings(settings, dataset)
-    documents = load_documents(settings.data_dir, dataset)
+    documents = load_documents(settings.release_dir(dataset).parent, dataset)  # shared, fetched or generated
     spl = split(ratings, people, returning, steps, seed)
     movies = np.union1d(np.array(sorted(documents), dtype=np.int64), ratings["movieId"].to_numpy())
     offline = Offline(spl.train, movies, documents)

@@ -350,3 +350,53 @@ def test_a_person_without_the_admin_role_is_kept_out_of_the_admin_area(
     page.goto(f"{server}/admin")
     expect(page.locator("#notice")).to_have_text("This area is for admins.")
     expect(page.locator("#lag tbody")).to_be_empty()
+
+
+def test_once_the_live_ranker_is_published_a_new_account_s_first_row_follows_its_chosen_genres(
+        server: str, context: tuple[BrowserContext, Console], live: dict[str, str], stack: Settings,
+        shots: Path) -> None:
+    """Last in the module: from here on every list in its Redis database is the live ranker's."""
+    from cinestream.publish_job import catalogue_ratings, publish_live
+    from storage import catalogue_store, rating_store
+    from storage.mongo import connect, database
+    from storage.redis_store import connect as connect_redis
+
+    async def publish() -> None:
+        settings = Settings(mongo_db="cinestream_test", redis_url=live["CINESTREAM_REDIS_URL"])
+        client, redis = connect(settings), connect_redis(settings)
+        try:
+            db = database(client, settings)
+            documents = await catalogue_store.content_documents(db)
+            data, catalogue, _ = catalogue_ratings(await rating_store.all_ratings(db), documents)
+            await publish_live(redis, data, catalogue, documents)
+        finally:
+            client.close()
+            await redis.aclose()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
+        pool.submit(lambda: asyncio.run(publish())).result()
+    ctx, _ = context
+    page = ctx.new_page()
+    page.goto(f"{server}/signup")
+    page.get_by_label("Your name").fill("Genre Tester")
+    page.get_by_label("E-mail").fill(f"genres-{uuid.uuid4().hex[:10]}@example.org")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(f"{server}/onboarding")
+    chosen = {"Sci-Fi", "Animation"}
+    for genre in sorted(chosen):
+        page.get_by_label(genre).check()
+    films = page.locator("#films button")
+    expect(films.first).to_be_visible()
+    for i in range(5):
+        films.nth(i).click()
+    page.get_by_role("button", name="Show my recommendations").click()
+    expect(page).to_have_url(f"{server}/")
+    expect(page.locator("#for-you-model")).to_contain_text("live ranker", timeout=10_000)
+    expect(page.locator("#recs li[data-movie-id]")).to_have_count(10)
+    shown = recommended(page)
+    cards = [page.request.get(f"{server}/api/movies/{movie}").json() for movie in shown]
+    sharing = [card["title"] for card in cards if chosen & set(card["genres"])]
+    assert len(sharing) >= 5, [(card["title"], card["genres"]) for card in cards]
+    expect(page.locator("#recs .why").first).not_to_be_empty()
+    page.screenshot(path=shots / "home-genres-live-ranker.png", full_page=True)
