@@ -106,30 +106,43 @@ def main() -> None:
     }
     chosen = [routes[name] for name in args.routes.split(",")]
     total = args.seconds * len(chosen) + 30
-    # under SCHED_IDLE: it stands for the platforms, which run on machines of their own
-    load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate",
-                             f"{args.background_rate:g}", "--duration", str(total)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=lambda: os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)))
-    results: dict[str, dict[str, float]] = {}
-    try:
-        time.sleep(3)  # the load generator's start-up
-        # every route once at a low rate first: a process's first requests load the catalogue and the item factors
-        attack(tool, [u for _, urls in chosen for u in urls[:50]], 5, 100, key)
-        with Progress() as progress:
-            task = progress.add_task("routes", total=len(chosen))
-            for name, urls in chosen:
-                progress.update(task, description=name)
-                results[name] = attack(tool, urls, args.seconds, args.rate, key)
-                results[name]["stream lag"] = _stream_lag(settings)
-                progress.advance(task)
-    finally:
-        load.terminate()
+    # under SCHED_IDLE: it stands for the platforms, which run on machines of their own; 0: an idle stream
+    with tempfile.TemporaryFile() as errors:  # the load's own words, should it stop
+        load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate",
+                                 f"{args.background_rate:g}", "--duration", str(total)],
+                                stdout=subprocess.DEVNULL, stderr=errors,
+                                preexec_fn=lambda: os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+                                ) if args.background_rate > 0 else None
+
+        def load_running() -> None:
+            """The figures mean nothing if the background load died: stop with its own words."""
+            if load is not None and load.poll() is not None:
+                errors.seek(0)
+                raise SystemExit(f"the background load stopped (exit code {load.returncode}): "
+                                 f"{errors.read().decode(errors='replace').strip()[-500:]}")
+
+        results: dict[str, dict[str, float]] = {}
+        try:
+            time.sleep(3)  # the load generator's start-up
+            load_running()
+            # every route once at a low rate first: a process's first requests load the catalogue and the item factors
+            attack(tool, [u for _, urls in chosen for u in urls[:50]], 5, 100, key)
+            with Progress() as progress:
+                task = progress.add_task("routes", total=len(chosen))
+                for name, urls in chosen:
+                    progress.update(task, description=name)
+                    results[name] = attack(tool, urls, args.seconds, args.rate, key)
+                    results[name]["stream lag"] = _stream_lag(settings)
+                    load_running()
+                    progress.advance(task)
+        finally:
+            if load is not None:
+                load.terminate()
     table = pd.DataFrame(results).T
     if "/health (floor)" in table.index:
         table["p99 / floor"] = table["p99 ms"] / table.loc["/health (floor)", "p99 ms"]
     print(f"vegeta open-loop at {args.rate:g} requests/s for {args.seconds} s per route, "
-          f"{args.background_rate:g} events/s in the background")
+          f"{args.background_rate:g} events/s in the background" + (" (the load ran throughout)" if load else ""))
     print(table.round(2).to_string())
 
 

@@ -21,7 +21,8 @@ rated film with the largest share is named; when the prior and genres gave more 
 films together, the reason says so instead.
 
 Size: per film ``4k`` bytes of factors, ``8K`` of EASE weights (kept films only) and one byte a genre:
-fixed per film whatever the number of people or ratings.
+fixed per film whatever the number of people or ratings (in each API process also ``8k`` of float64
+factors, so a request multiplies without converting).
 """
 
 from __future__ import annotations
@@ -71,11 +72,12 @@ class LiveModel:
     genre_names: list[str]
     blend: FloatArray  # (len(BUCKETS) + 1, len(PARTS)) learned weights
     gram: FloatArray = field(init=False)
+    exact: FloatArray = field(init=False)  # the factors in float64: a request's products without a conversion
     row_of_kept: IntArray = field(init=False)
 
     def __post_init__(self) -> None:
-        y = self.factors.astype(np.float64)
-        self.gram = y.T @ y
+        self.exact = self.factors.astype(np.float64)
+        self.gram = self.exact.T @ self.exact
         self.row_of_kept = np.full(len(self.ids), -1, dtype=np.int64)
         self.row_of_kept[self.kept] = np.arange(len(self.kept))
 
@@ -101,8 +103,8 @@ class Folded:
 
     positions: IntArray  # rated films' positions
     conf: FloatArray
-    solved: FloatArray | None  # A⁻¹ Yᵣᵀ (k, r): each rated film's direction in the person's vector
-    parts: FloatArray  # (len(PARTS), n) standardised
+    system: FloatArray | None  # A = YᵀY + Yᵣᵀ C Yᵣ + λI, whose inverse gives each rated film's share
+    parts: FloatArray  # (len(PARTS), n) standardised; a part weighted 0 is left at 0
     stds: FloatArray  # (len(PARTS),)
     weights: FloatArray  # (len(PARTS),)
     score: FloatArray  # (n,) blended; rated films −inf
@@ -110,32 +112,34 @@ class Folded:
 
 def fold(model: LiveModel, positions: IntArray, stars: FloatArray, chosen: list[str],
          weights: FloatArray | None = None) -> Folded:
-    """The person's blended score for every film from their rated films (positions, stars)."""
+    """The person's blended score for every film from their rated films (positions, stars). Only the
+    parts the weights use are computed: a request pays for what ranks its list."""
     n, k = model.factors.shape
     positions = np.asarray(positions, dtype=np.int64)
     conf = confidence(stars) if len(positions) else np.zeros(0)
+    w = model.blend[bucket(len(positions))] if weights is None else np.asarray(weights, dtype=np.float64)
     parts = np.zeros((len(PARTS), n))
     stds = np.ones(len(PARTS))
-    solved = None
-    if len(positions):
-        y = model.factors[positions].astype(np.float64)
+    system = None
+    if len(positions) and w[0]:
+        y = model.exact[positions]
         c = model.alpha * conf
-        a = model.gram + (y.T * c) @ y + model.reg * np.eye(k)
-        solved = np.linalg.solve(a, y.T)  # (k, r)
-        x = solved @ (1.0 + c)
-        parts[0], stds[0] = standardised(model.factors @ x)
-        rows = model.row_of_kept[positions]
-        has = rows >= 0
-        if has.any():
-            ease = np.bincount(model.neighbours[rows[has]].ravel(),
-                               weights=(model.links[rows[has]] * conf[has, None]).ravel(), minlength=n)
-            parts[1], stds[1] = standardised(ease.astype(np.float64))
-    parts[2] = model.prior
-    parts[3], stds[3] = standardised(model.genre_mask(chosen))
-    w = model.blend[bucket(len(positions))] if weights is None else weights
+        system = model.gram + (y.T * c) @ y + model.reg * np.eye(k)
+        x = np.linalg.solve(system, y.T @ (1.0 + c))
+        parts[0], stds[0] = standardised(model.exact @ x)
+    rows = model.row_of_kept[positions]
+    has = rows >= 0
+    if w[1] and has.any():
+        ease = np.bincount(model.neighbours[rows[has]].ravel(),
+                           weights=(model.links[rows[has]] * conf[has, None]).ravel(), minlength=n)
+        parts[1], stds[1] = standardised(ease.astype(np.float64))
+    if w[2]:
+        parts[2] = model.prior
+    if w[3] and chosen:
+        parts[3], stds[3] = standardised(model.genre_mask(chosen))
     score = w @ parts
     score[positions] = -np.inf
-    return Folded(positions, conf, solved, parts, stds, w, score)
+    return Folded(positions, conf, system, parts, stds, w, score)
 
 
 def top(score: FloatArray, k: int) -> IntArray:
@@ -156,9 +160,11 @@ def anchors(model: LiveModel, folded: Folded, chosen_positions: IntArray) -> Int
         return np.full(t, -1, dtype=np.int64)
     w, stds = folded.weights, folded.stds
     share = np.zeros((r, t))
-    if w[0] and folded.solved is not None:
-        y_chosen = model.factors[chosen_positions].astype(np.float64)  # (t, k)
-        share += (w[0] / stds[0]) * (1.0 + model.alpha * folded.conf)[:, None] * (folded.solved.T @ y_chosen.T)
+    if w[0] and folded.system is not None:
+        # (1 + c_j) y_jᵀ A⁻¹ y_i: one solve for the t chosen films, not one per rated film
+        toward = np.linalg.solve(folded.system, model.exact[chosen_positions].T)  # (k, t)
+        weight = (w[0] / stds[0]) * (1.0 + model.alpha * folded.conf)
+        share += weight[:, None] * (model.exact[folded.positions] @ toward)
     rows = model.row_of_kept[folded.positions]
     if w[1] and (rows >= 0).any():
         column = np.full(len(model.ids), -1, dtype=np.int64)

@@ -82,6 +82,11 @@ class ItemFactors:
             return [], rated, values
         return self.matrix.recommend(np.frombuffer(blob, dtype=np.float32), k, movies), rated, values
 
+    def rated_version(self, user: int) -> Any:
+        """The version of the user's ratings the last ``recommend`` read (None: never read, or none)."""
+        cached = self._rated.get(user)
+        return None if cached is None else cached[0]
+
     def _remember(self, user: int, version: Any, seen: dict[Any, Any]) -> Rated:
         movies = np.fromiter(map(int, seen), dtype=np.int64, count=len(seen))
         entry = (version, movies, dict(zip(movies.tolist(), map(float, seen.values()), strict=True)))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -63,19 +65,39 @@ def chosen(value: Any) -> list[str]:
     return [g for g in text.split(",") if g]
 
 
+LISTS_KEPT = 10_000  # people whose last list a process keeps: about 0.5 KB each
+
+
 class LiveModelCopy:
-    """This process's copy of the published live model, reloaded when the version it is shown changes."""
+    """This process's copy of the published live model, reloaded when the version it is shown changes,
+    and the last list it ranked for each person: a list depends only on the model, the person's ratings
+    (whose version changes with each one the worker writes), their genres and its length, so a page
+    fetched again before their next event costs no ranking (about 1 ms of CPU, 6 ms for 2,700 ratings)."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
         self.model: LiveModel | None = None
         self.version: Any = None
         self._lock = asyncio.Lock()
+        self._lists: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def recall(self, key: Hashable) -> Any:
+        """The list kept under ``key`` (None: none)."""
+        found = self._lists.get(key)
+        if found is not None:
+            self._lists.move_to_end(key)
+        return found
+
+    def keep(self, key: Hashable, ranked: Any) -> None:
+        self._lists[key] = ranked
+        if len(self._lists) > LISTS_KEPT:
+            self._lists.popitem(last=False)
 
     async def at(self, version: Any) -> LiveModel | None:
         """The model at ``version`` (as read with the request's other keys); None before any publish."""
         if version is None:  # never published, or Redis lost it: serve as before any publish
             self.model, self.version = None, None
+            self._lists.clear()
             return None
         if version != self.version:
             async with self._lock:
@@ -85,4 +107,5 @@ class LiveModelCopy:
                         # parsing 3–24 MB of arrays: off the event loop
                         self.model, _ = await asyncio.to_thread(loads, blob)
                     self.version = now
+                    self._lists.clear()
         return self.model

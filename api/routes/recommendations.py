@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from typing import Annotated, Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from api.search import TitleIndex
 from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
 from online_models.live_ranker import LiveModel, anchors, fold, top
 from storage import batch_store, live_model_store, recent_history
+from storage.live_model_store import LiveModelCopy
 from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
@@ -57,7 +58,8 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
         [batch_store.recs_key(user_id), live_model_store.VERSION, live_model_store.genres_key(user_id)])
     live = await models.live.at(live_version)
     if live is not None:
-        return await _live_list(user_id, live, rated, live_model_store.chosen(genres), cards, k)
+        key = (user_id, models.items.rated_version(user_id), genres, k)
+        return await _live_list(user_id, live, models.live, key, rated, live_model_store.chosen(genres), cards, k)
     published = batch_store.unpack(recs_blob, 3)
     if not online and not len(published):
         trending = await models.trending.top(k)
@@ -88,22 +90,26 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
 LIVE_MODEL = "live ranker: implicit ALS folded in, EASE, liked-count prior, chosen genres"
 
 
-async def _live_list(user_id: int, live: LiveModel, rated: dict[int, float], genres: list[str], cards: Cards,
-                     k: int) -> dict[str, Any]:
+async def _live_list(user_id: int, live: LiveModel, copy: LiveModelCopy, key: Hashable, rated: dict[int, float],
+                     genres: list[str], cards: Cards, k: int) -> dict[str, Any]:
     """The person's whole history folded into the published live model (``online_models.live_ranker``):
-    what they rated a moment ago counts, whether or not a batch job has ever seen them."""
-    movies = np.fromiter(rated, dtype=np.int64, count=len(rated))
-    stars = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))
-    at = live.positions(movies)
-    folded = fold(live, at[at >= 0], stars[at >= 0], genres)
-    best = top(folded.score, k)
-    why = anchors(live, folded, best)
-    chosen_ids = live.ids[best].tolist()
-    anchor_ids = [int(live.ids[a]) if a >= 0 else None for a in why.tolist()]
+    what they rated a moment ago counts, whether or not a batch job has ever seen them. The ranking is
+    kept under ``key`` (model, ratings' version, genres, length) until one of those changes."""
+    ranked = copy.recall(key)
+    if ranked is None:
+        movies = np.fromiter(rated, dtype=np.int64, count=len(rated))
+        stars = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))
+        at = live.positions(movies)
+        folded = fold(live, at[at >= 0], stars[at >= 0], genres)
+        best = top(folded.score, k)
+        why = anchors(live, folded, best)
+        ranked = (live.ids[best].tolist(), [int(live.ids[a]) if a >= 0 else None for a in why.tolist()],
+                  folded.score[best].tolist(), _taste(genres, live, folded.positions))
+        copy.keep(key, ranked)
+    chosen_ids, anchor_ids, scores, taste = ranked
     cards_of = await _titled(cards, chosen_ids + [a for a in anchor_ids if a is not None])
-    taste = _taste(genres, live, folded.positions)
     items = []
-    for movie_id, anchor, score in zip(chosen_ids, anchor_ids, folded.score[best].tolist(), strict=True):
+    for movie_id, anchor, score in zip(chosen_ids, anchor_ids, scores, strict=True):
         card = cards_of[movie_id]
         if anchor is not None:
             reason = f"because you rated {cards_of[anchor].get('title') or anchor} {rated[anchor]:g}★"
