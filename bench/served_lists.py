@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +61,7 @@ from recommenders.base import top_k
 from recommenders.content import ContentBased
 from recommenders.data import Ratings
 from simulators.replay import release_ratings, replay
+from storage.model_keys import STATS
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 from streams.admin import delete_topics, ensure_topics
@@ -130,10 +131,13 @@ def events(frame: pd.DataFrame, user: int, run: str) -> list[dict[str, Any]]:
 
 
 class Served:
-    """The running API, as a platform calls it."""
+    """The running API, as a platform calls it, and the premise every list rests on: what was posted
+    had been learned when the list was fetched (the learning worker's count in Redis)."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, learned: Callable[[], float], trained: int) -> None:
         self.http = http
+        self.learned, self.trained = learned, trained
+        self.posted = self.rounds = self.late = 0
         self.similar_cache: dict[int, list[tuple[int, float]]] = {}
 
     async def post(self, evts: list[dict[str, Any]]) -> None:
@@ -141,6 +145,14 @@ class Served:
         answer.raise_for_status()
         if answer.json()["rejected"]:
             raise SystemExit(f"the API refused events: {answer.json()}")
+        self.posted += len(evts)
+
+    async def settle(self) -> None:
+        """Wait ``SETTLE_S`` after a round of posts; count the round late if the worker had not learned
+        every event posted so far by then."""
+        await asyncio.sleep(SETTLE_S)
+        self.rounds += 1
+        self.late += self.learned() < self.trained + self.posted
 
     async def list_of(self, user: int) -> list[int]:
         answer = await self.http.get(f"/api/users/{user}/recommendations", params={"k": K})
@@ -277,7 +289,7 @@ async def new_people(served: Served, offline: Offline, spl: Split, train: pd.Dat
         firsts = {person: frame.iloc[:r] for person, frame in spl.new.items()}
         with console.status(f"new people, R = {r}: posting their first events, then fetching their lists…"):
             await _gather([served.post(events(firsts[p], ids[p], run)) for p in spl.new])
-            await asyncio.sleep(SETTLE_S)
+            await served.settle()
             lists = await _gather([served.list_of(ids[p]) for p in spl.new])
             similar = await _gather([served.similar_of_rated(firsts[p]["movieId"].tolist()) for p in spl.new])
         with console.status(f"new people, R = {r}: fitting the offline hybrid with their events…"):
@@ -322,7 +334,7 @@ async def returning_people(served: Served, offline: Offline, spl: Split, train: 
                     scored["offline hybrid"].add([m for m in hybrid[person] if m not in seen][:K], wanted)
             await _gather([served.post(events(spl.returning[p].iloc[step:step + 1], p, f"{run}-{step}"))
                            for p in people])
-            await asyncio.sleep(SETTLE_S)
+            await served.settle()
     del scored["similar-of-rated"]
     return scored
 
@@ -332,7 +344,9 @@ class Report:
     dataset: str
     new: dict[int, dict[str, dict[str, float]]]  # R -> source -> measures
     returning: dict[str, dict[str, float]]
-    posted: int  # events the run posted through the API
+    posted: int  # events the API accepted from the run
+    rounds: int  # rounds of posts, each followed by fetching lists
+    late: int  # rounds whose lists were fetched before the worker had learned every posted event
 
 
 def run(settings: Settings, dataset: str, people: int, returning: int, steps: int, console: Console,
@@ -348,16 +362,20 @@ def run(settings: Settings, dataset: str, people: int, returning: int, steps: in
         procs = _train_and_serve(mine, env, workdir, spl.train, documents, console)
         try:
             key = asyncio.run(_key(mine))
+            client = redis.Redis.from_url(mine.redis_url)
 
-            async def both() -> tuple[dict[int, dict[str, Scored]], dict[str, Scored]]:
+            async def both() -> tuple[dict[int, dict[str, Scored]], dict[str, Scored], Served]:
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env['port']}", timeout=60,
                                              headers={"Authorization": f"Bearer {key}"}) as http:
-                    served = Served(http)
+                    served = Served(http, lambda: float(client.hget(STATS, "n") or 0), len(spl.train))
                     fresh = await new_people(served, offline, spl, spl.train, run_id, console)
                     back = await returning_people(served, offline, spl, spl.train, run_id, console)
-                    return fresh, back
+                    return fresh, back, served
 
-            fresh, back = asyncio.run(both())
+            fresh, back, served = asyncio.run(both())
+            # every event the API accepted reached the model: the lists were scored on what really happened
+            wait_until_learned(client, served.trained + served.posted, STALL_S, f"logs in {workdir}", poll_s=0.1)
+            counts = (served.posted, served.rounds, served.late)
         finally:
             for proc in procs:
                 stop_worker(proc)
@@ -366,8 +384,7 @@ def run(settings: Settings, dataset: str, people: int, returning: int, steps: in
     def measured(scored: dict[str, Scored]) -> dict[str, dict[str, float]]:
         return {name: s.measures(offline.codes, offline.counts, n_users, genres) for name, s in scored.items()}
 
-    posted = len(spl.new) * sum(R_VALUES) + sum(len(f) for f in spl.returning.values())
-    return Report(dataset, {r: measured(s) for r, s in fresh.items()}, measured(back), posted)
+    return Report(dataset, {r: measured(s) for r, s in fresh.items()}, measured(back), *counts)
 
 
 COLUMNS = ("P@10", "R@10", "NDCG@10", "coverage", "novelty", "diversity")
@@ -412,7 +429,8 @@ def main() -> None:
                         report.returning))
     for name, value in ratios(report).items():
         console.print(f"{name}: {value:.3f}")
-    console.print(f"events posted through the API: {report.posted:,}")
+    console.print(f"events posted through the API and accepted: {report.posted:,}; lists fetched 1 s after a round "
+                  f"of posts before the worker had learned all of them: {report.late} of {report.rounds} rounds")
 
 
 if __name__ == "__main__":

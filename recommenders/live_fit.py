@@ -1,13 +1,15 @@
 """Fit what the live ranker (``online_models.live_ranker``) folds people into, and learn its blend on
-the protocol people meet: a person unseen in training, their first R events, their list, scored
-against what they liked afterwards.
+the protocols people meet (``bench/served_lists.py`` measures the same two through the API).
 
-The blend is learned, not set: people held out of the fit (``validation_share`` of them) are
-replayed offline through the very function the API calls (``live_ranker.fold``), once per history
-bucket (R = 0, 1, 5, 20, 50 events, in time order), and the weights with the best NDCG@10 on the
-rest of their history (relevant: rated ≥ 4) are kept for that bucket. Onboarding genres are
-simulated as each held-out person's two most frequent genres among the films they liked, as a
-person who states their taste honestly would pick. Then every part is fitted again on everyone.
+The blend is learned, not set: people held out of the fit (``validation_share`` of them, at least a
+few hundred from a small release) are replayed offline through the very function the API calls
+(``live_ranker.fold``). For each history bucket the cases are new people's first R events (R = 0, 1,
+5, 20, 50) against the rest of their history, and people whose history without their last ``NEXT``
+events falls in the bucket against those events (what they did next); relevant: rated ≥ 4. Half the
+people state genres, simulated as the two most frequent among the films they liked (what a person who
+states their taste honestly would pick); the others arrive from a platform with none. Coordinate
+ascent finds the best NDCG@10; among weightings within ``NEAR_BEST`` of it the widest-covering wins.
+Then every part is fitted again on everyone.
 
 Costs: implicit ALS as ``recommenders.als``; EASE inverts an m×m Gram matrix over the ``EASE_FILMS``
 most-rated films (m³: about a second at m = 3,000, whatever the number of films or ratings), so at
@@ -41,6 +43,11 @@ MIN_CASES = 30  # fewer held-out people than this: the bucket keeps equal weight
 CASES_PER_BUCKET = 300
 
 
+def equal_blend() -> npt.NDArray[np.float64]:
+    """Every part weighted alike in every bucket: what a bucket keeps without enough people to learn on."""
+    return np.ones((len(BUCKETS) + 1, len(PARTS)))
+
+
 def ease_links(train: Ratings, films: int = EASE_FILMS, links: int = EASE_LINKS, lam: float = EASE_LAMBDA
                ) -> tuple[IntArray, npt.NDArray[np.int32], npt.NDArray[np.float32]]:
     """EASE's ``B`` over the most-rated films, each row cut to its ``links`` largest weights:
@@ -70,10 +77,8 @@ def fit_parts(train: Ratings, item_ids: IntArray, genres: npt.NDArray[np.uint8],
     kept, neighbours, links = ease_links(train)
     liked = np.bincount(train.items[train.ratings >= LIKED], minlength=train.n_items).astype(np.float64)
     prior, _ = standardised(liked)
-    if blend is None:
-        blend = np.tile([1.0, 1.0, 1.0, 1.0], (len(BUCKETS) + 1, 1))
     return LiveModel(np.asarray(item_ids, dtype=np.int64), als.item_factors, ALS_REG, ALS_ALPHA, kept, neighbours,
-                     links, prior, genres, genre_names, blend)
+                     links, prior, genres, genre_names, equal_blend() if blend is None else blend)
 
 
 def _stated_genres(model: LiveModel, positions: IntArray, stars: FloatArray) -> list[str]:
@@ -126,8 +131,8 @@ def bucket_cases(model: LiveModel, data: Ratings, users: IntArray, b: int, seed:
     low, high = ((0, *BUCKETS)[b], (*BUCKETS, np.inf)[b])
     r = PROTOCOL_R[b]
     fresh = protocol_cases(model, data, users, lambda n: r if n > r else None, CASES_PER_BUCKET, seed)
-    returning = protocol_cases(model, data, users, lambda n: n - NEXT if low <= n - NEXT < high and b else None,
-                               CASES_PER_BUCKET, seed) if b else []
+    returning = protocol_cases(model, data, users, lambda n: n - NEXT if low <= n - NEXT < high else None,
+                               CASES_PER_BUCKET, seed) if b else []  # nobody returns with no events
     return fresh + returning
 
 
@@ -176,7 +181,7 @@ def fit_live(train: Ratings, item_ids: IntArray, genres: npt.NDArray[np.uint8], 
     # enough people to choose weights on, even from a small release
     share = max(int(len(people) * validation_share), min(int(len(people) * 0.3), 300))
     held = rng.choice(people, min(max_validation, share), replace=False)
-    blend = np.tile([1.0, 1.0, 1.0, 1.0], (len(BUCKETS) + 1, 1))
+    blend = equal_blend()
     learned: dict[str, object] = {}
     if len(held) >= 10:
         out = np.isin(train.users, held)

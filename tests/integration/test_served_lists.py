@@ -27,3 +27,4 @@ def test_new_and_returning_people_get_lists_at_least_as_good_as_the_references(s
         rows = report.new[r]
         assert rows["API"]["diversity"] >= 0.95 * rows["offline hybrid"]["diversity"], rows
     assert report.posted == 80 * (1 + 5 + 20) + 40 * 5
+    assert report.rounds == 3 + 5 and report.late == 0  # every list was fetched after its events were learned
