@@ -57,6 +57,9 @@ async def _warm(index: TitleIndex, db: AsyncIOMotorDatabase, models: Models) -> 
     gc.freeze()
 
 
+PRODUCER_STOP_S = 10.0  # every accepted event was acknowledged before its 202: nothing waits to be flushed
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -94,7 +97,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             warmup.cancel()
             following.cancel()
             watching.cancel()
-            await app.state.producer.stop()
+            try:  # a producer whose broker went away can wait for it forever (aiokafka#1101)
+                await asyncio.wait_for(app.state.producer.stop(), PRODUCER_STOP_S)
+            except TimeoutError:
+                logging.getLogger(__name__).warning("Kafka producer not stopped within %s s: left behind",
+                                                    PRODUCER_STOP_S)
             await app.state.redis.aclose()
             client.close()
 

@@ -13,7 +13,7 @@ from cinestream.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def client(stack: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(stack)
     async with app.router.lifespan_context(app):
