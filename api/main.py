@@ -40,8 +40,8 @@ from streams.kafka_auth import client_options
 
 
 async def _warm(index: TitleIndex, db: AsyncIOMotorDatabase, models: Models) -> None:
-    """Load the title index and the item rows in the background so the first requests do not wait
-    for them, then freeze what start-up allocated out of the garbage collector's reach.
+    """Load the title index, the item rows and the live ranker in the background so the first requests
+    do not wait for them, then freeze what start-up allocated out of the garbage collector's reach.
 
     Why freeze: the process holds about 300,000 objects after its imports (functions, types,
     pydantic's schemas, the catalogue's cards), none of them garbage, and every full collection
@@ -51,6 +51,7 @@ async def _warm(index: TitleIndex, db: AsyncIOMotorDatabase, models: Models) -> 
     try:
         await index.ensure_fresh(db)
         await models.items.refresh()
+        await models.live.load()
     except Exception:  # MongoDB or Redis down or empty: the first requests will try again
         logging.getLogger(__name__).warning("title index or item rows not loaded at start-up", exc_info=True)
     gc.collect()

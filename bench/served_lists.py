@@ -52,7 +52,7 @@ from bench.whole_system import service_events, wait_for_api
 from cinestream.accounts import create_service_key
 from cinestream.catalogue.job import run_build
 from cinestream.publish_job import catalogue_ratings, publish_live
-from cinestream.settings import Settings, get_settings
+from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
 from evaluation.datasets import load_documents
 from evaluation.lineup import content_vectors, genre_vectors
 from evaluation.lineup import hybrid as ranking_hybrid
@@ -252,8 +252,8 @@ def _train_and_serve(mine: Settings, env: dict[str, str], workdir: Path, train: 
         asyncio.run(_publish(mine, train, documents))
     port = free_port()
     api = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
-                            "--log-level", "warning"], env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                           stderr=(workdir / "api.log").open("wb"), start_new_session=True)
+                            "--log-level", "warning"], env={**os.environ, **ONE_BLAS_THREAD, **env},
+                           stdout=subprocess.DEVNULL, stderr=(workdir / "api.log").open("wb"), start_new_session=True)
     procs.append(api)
     wait_for_api(port, api)
     env["port"] = str(port)

@@ -46,7 +46,7 @@ from pymongo import MongoClient
 
 from bench.tools import free_port, vegeta
 from cinestream.accounts import create_service_key, revoke_service_key
-from cinestream.settings import Settings, get_settings
+from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
 from simulators.replay import ReplaySummary, release_ratings, replay
 from storage.model_keys import STATS, item_key, user_key
 from storage.mongo import connect, database
@@ -240,7 +240,7 @@ def main() -> None:
             if args.through_api else base
         procs["api"] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
-             "--log-level", "warning"], env={**os.environ, **api_env}, stdout=subprocess.DEVNULL,
+             "--log-level", "warning"], env={**os.environ, **ONE_BLAS_THREAD, **api_env}, stdout=subprocess.DEVNULL,
             stderr=(workdir / "api.log").open("wb"), start_new_session=True)
         pids = {**{name: proc.pid for name, proc in procs.items()}, **servers(), "replay (this)": os.getpid()}
         wait_for_api(port, procs["api"])  # its start-up (title index, item factors) is not the run's

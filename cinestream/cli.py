@@ -220,6 +220,16 @@ def catalogue_show(title: str, year: int | None = typer.Option(None)) -> None:
         console.print_json(json.dumps({k: movie.get(k) for k in keep}, default=str))
 
 
+def one_blas_thread() -> None:
+    """One BLAS thread in this process and the worker processes it spawns (``settings.ONE_BLAS_THREAD``)."""
+    from threadpoolctl import threadpool_limits
+
+    from cinestream.settings import ONE_BLAS_THREAD
+
+    os.environ.update(ONE_BLAS_THREAD)
+    threadpool_limits(1)
+
+
 @app.command("api")
 def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (development).")) -> None:
     """Serve the REST API and the web app with uvicorn."""
@@ -235,6 +245,7 @@ def api_serve(reload: bool = typer.Option(False, help="Reload on code changes (d
         _fail(str(exc))
     console.print(f"CineStream API on http://{settings.api_host}:{settings.api_port}  (OpenAPI at /openapi.json)")
     workers = 1 if reload else settings.api_workers or min(os.cpu_count() or 1, 4)
+    one_blas_thread()
     uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, reload=reload, workers=workers,
                 log_level="info", loop="uvloop", http="httptools", access_log=False)  # /metrics counts requests
 

@@ -216,3 +216,9 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+# A server process (the API) runs one BLAS thread: a request's products are small, and OpenBLAS's second
+# thread spinning after each of them took the core Redis and the other requests needed
+# (bench.api_latency, lists ranked afresh at 500 requests/s: p99 1,916 ms with two threads, 326 ms with one).
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -74,12 +74,23 @@ class LiveModel:
     gram: FloatArray = field(init=False)
     exact: FloatArray = field(init=False)  # the factors in float64: a request's products without a conversion
     row_of_kept: IntArray = field(init=False)
+    factor_mean: FloatArray = field(init=False)  # (k,) so an ALS score's mean is one dot product
+    factor_cov: FloatArray = field(init=False)  # (k, k) and its variance ``xᵀ Σ x``: no pass over the films
+    genre_bits: npt.NDArray[np.uint64] = field(init=False)  # (n,) a bit per genre: a chosen set is one AND
 
     def __post_init__(self) -> None:
         self.exact = self.factors.astype(np.float64)
         self.gram = self.exact.T @ self.exact
         self.row_of_kept = np.full(len(self.ids), -1, dtype=np.int64)
         self.row_of_kept[self.kept] = np.arange(len(self.kept))
+        n = max(len(self.ids), 1)
+        self.factor_mean = self.exact.sum(axis=0) / n
+        self.factor_cov = self.gram / n - np.outer(self.factor_mean, self.factor_mean)
+        if self.genres.shape[1] > 64:
+            raise ValueError(f"{self.genres.shape[1]} genres: the live ranker keeps at most 64 as bits")
+        shifts = np.arange(self.genres.shape[1], dtype=np.uint64)
+        self.genre_bits = np.bitwise_or.reduce(self.genres.astype(np.uint64) << shifts, axis=1,
+                                               initial=np.uint64(0))
 
     def positions(self, movies: IntArray) -> IntArray:
         """Where each film is (-1: not in the model)."""
@@ -91,55 +102,106 @@ class LiveModel:
 
     def genre_mask(self, chosen: list[str]) -> FloatArray:
         """1 for a film of a chosen genre, else 0."""
-        columns = [j for j, g in enumerate(self.genre_names) if g in set(chosen)]
-        if not columns:
-            return np.zeros(len(self.ids))
-        return (self.genres[:, columns].sum(axis=1) > 0).astype(np.float64)
+        wanted = np.uint64(sum(1 << j for j, g in enumerate(self.genre_names) if g in set(chosen)))
+        return ((self.genre_bits & wanted) != 0).astype(np.float64)
+
+
+def _ease(model: LiveModel, positions: IntArray, conf: FloatArray) -> FloatArray | None:
+    """``Σ_j conf_j B[j]`` over the rated films EASE covers (None: it covers none of them)."""
+    rows = model.row_of_kept[positions]
+    has = rows >= 0
+    if not has.any():
+        return None
+    weights = (model.links[rows[has]] * conf[has, None]).ravel()
+    summed = np.bincount(model.neighbours[rows[has]].ravel(), weights=weights, minlength=len(model.ids))
+    return summed.astype(np.float64, copy=False)
+
+
+def _als_user(model: LiveModel, positions: IntArray, conf: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The person's ALS vector and the system ``A`` it solves (kept: its inverse explains)."""
+    y = model.exact[positions]
+    c = model.alpha * conf
+    system = model.gram + (y.T * c) @ y + model.reg * np.eye(model.exact.shape[1])
+    return np.linalg.solve(system, y.T @ (1.0 + c)), system
+
+
+def standardised_parts(model: LiveModel, positions: IntArray, stars: FloatArray, chosen: list[str]) -> FloatArray:
+    """Every part for one person, each standardised over the catalogue, ``(len(PARTS), n)``: what the
+    blend is learned on (``recommenders.live_fit``); ``fold`` ranks as their weighted sum does."""
+    positions = np.asarray(positions, dtype=np.int64)
+    conf = confidence(stars) if len(positions) else np.zeros(0)
+    parts = np.zeros((len(PARTS), len(model.ids)))
+    if len(positions):
+        x, _ = _als_user(model, positions, conf)
+        parts[0], _ = standardised(model.exact @ x)
+        ease = _ease(model, positions, conf)
+        if ease is not None:
+            parts[1], _ = standardised(ease)
+    parts[2] = model.prior
+    if chosen:
+        parts[3], _ = standardised(model.genre_mask(chosen))
+    return parts
 
 
 @dataclass
 class Folded:
-    """One person's parts, kept for explaining the films chosen."""
+    """One person's blended score, and what explaining the chosen films needs."""
 
     positions: IntArray  # rated films' positions
     conf: FloatArray
     system: FloatArray | None  # A = YᵀY + Yᵣᵀ C Yᵣ + λI, whose inverse gives each rated film's share
-    parts: FloatArray  # (len(PARTS), n) standardised; a part weighted 0 is left at 0
-    stds: FloatArray  # (len(PARTS),)
-    weights: FloatArray  # (len(PARTS),)
+    scale: FloatArray  # (len(PARTS),) each part's weight over its std: the score is Σ scale_p · raw part_p
+    genre_mask: FloatArray | None  # the chosen genres' films (None: no weight on them, or none chosen)
+    genre_mean: float
     score: FloatArray  # (n,) blended; rated films −inf
+
+    def placed(self, model: LiveModel, positions: IntArray) -> FloatArray:
+        """What the prior and the chosen genres gave these films (standardised, as in the blend)."""
+        given = self.scale[2] * model.prior[positions]
+        if self.genre_mask is not None:
+            given = given + self.scale[3] * (self.genre_mask[positions] - self.genre_mean)
+        return np.asarray(given, dtype=np.float64)
 
 
 def fold(model: LiveModel, positions: IntArray, stars: FloatArray, chosen: list[str],
          weights: FloatArray | None = None) -> Folded:
-    """The person's blended score for every film from their rated films (positions, stars). Only the
-    parts the weights use are computed: a request pays for what ranks its list."""
-    n, k = model.factors.shape
+    """The person's blended score for every film from their rated films (positions, stars): the same
+    ranking as ``weights · standardised_parts`` (it differs by a constant), at the cost of one pass over
+    the films per part used. A part's mean and spread come from small sums (the ALS score's from the
+    factors' mean and covariance, k×k), and a part weighted 0 is never computed."""
+    n = len(model.ids)
     positions = np.asarray(positions, dtype=np.int64)
     conf = confidence(stars) if len(positions) else np.zeros(0)
     w = model.blend[bucket(len(positions))] if weights is None else np.asarray(weights, dtype=np.float64)
-    parts = np.zeros((len(PARTS), n))
-    stds = np.ones(len(PARTS))
+    scale = np.zeros(len(PARTS))
+    scale[2] = w[2]
+    score = w[2] * model.prior if w[2] else np.zeros(n)
     system = None
     if len(positions) and w[0]:
-        y = model.exact[positions]
-        c = model.alpha * conf
-        system = model.gram + (y.T * c) @ y + model.reg * np.eye(k)
-        x = np.linalg.solve(system, y.T @ (1.0 + c))
-        parts[0], stds[0] = standardised(model.exact @ x)
-    rows = model.row_of_kept[positions]
-    has = rows >= 0
-    if w[1] and has.any():
-        ease = np.bincount(model.neighbours[rows[has]].ravel(),
-                           weights=(model.links[rows[has]] * conf[has, None]).ravel(), minlength=n)
-        parts[1], stds[1] = standardised(ease.astype(np.float64))
-    if w[2]:
-        parts[2] = model.prior
+        x, system = _als_user(model, positions, conf)
+        spread = float(np.sqrt(max(float(x @ model.factor_cov @ x), 0.0)))
+        if spread > 1e-12:
+            scale[0] = w[0] / spread
+            score += model.exact @ (scale[0] * x)
+    if len(positions) and w[1]:
+        ease = _ease(model, positions, conf)
+        if ease is not None:
+            mean = ease.sum() / n
+            spread = float(np.sqrt(max(ease @ ease / n - mean * mean, 0.0)))
+            if spread > 1e-12:
+                scale[1] = w[1] / spread
+                score += scale[1] * ease
+    mask, share = None, 0.0
     if w[3] and chosen:
-        parts[3], stds[3] = standardised(model.genre_mask(chosen))
-    score = w @ parts
+        mask = model.genre_mask(chosen)
+        share = float(mask.mean())
+        if 0.0 < share < 1.0:
+            scale[3] = w[3] / np.sqrt(share * (1.0 - share))
+            score += scale[3] * mask
+        else:
+            mask = None
     score[positions] = -np.inf
-    return Folded(positions, conf, system, parts, stds, w, score)
+    return Folded(positions, conf, system, scale, mask, share, score)
 
 
 def top(score: FloatArray, k: int) -> IntArray:
@@ -158,25 +220,24 @@ def anchors(model: LiveModel, folded: Folded, chosen_positions: IntArray) -> Int
     r, t = len(folded.positions), len(chosen_positions)
     if not r or not t:
         return np.full(t, -1, dtype=np.int64)
-    w, stds = folded.weights, folded.stds
+    scale = folded.scale
     share = np.zeros((r, t))
-    if w[0] and folded.system is not None:
+    if scale[0] and folded.system is not None:
         # (1 + c_j) y_jᵀ A⁻¹ y_i: one solve for the t chosen films, not one per rated film
         toward = np.linalg.solve(folded.system, model.exact[chosen_positions].T)  # (k, t)
-        weight = (w[0] / stds[0]) * (1.0 + model.alpha * folded.conf)
+        weight = scale[0] * (1.0 + model.alpha * folded.conf)
         share += weight[:, None] * (model.exact[folded.positions] @ toward)
     rows = model.row_of_kept[folded.positions]
-    if w[1] and (rows >= 0).any():
+    if scale[1] and (rows >= 0).any():
         column = np.full(len(model.ids), -1, dtype=np.int64)
         column[chosen_positions] = np.arange(t)
         rated = np.flatnonzero(rows >= 0)
         hit = column[model.neighbours[rows[rated]]]  # (r', K): which chosen film each link reaches
-        at = np.nonzero(hit >= 0)
-        np.add.at(share, (rated[at[0]], hit[at]), (w[1] / stds[1]) * folded.conf[rated[at[0]]]
-                  * model.links[rows[rated]][at])
+        j, link = np.nonzero(hit >= 0)
+        given = scale[1] * folded.conf[rated[j]] * model.links[rows[rated[j]], link]
+        share += np.bincount(rated[j] * t + hit[j, link], weights=given, minlength=r * t).reshape(r, t)
     best = share.argmax(axis=0)
-    given = share[best, np.arange(t)]
+    given_most = share[best, np.arange(t)]
     collaborative = share.clip(min=0).sum(axis=0)
-    prior = w[2] * folded.parts[2, chosen_positions] + w[3] * folded.parts[3, chosen_positions]
-    placed = (given > 0) & (collaborative >= prior)
+    placed = (given_most > 0) & (collaborative >= folded.placed(model, chosen_positions))
     return np.where(placed, folded.positions[best], -1)

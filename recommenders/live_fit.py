@@ -26,7 +26,7 @@ import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from online_models import metrics
-from online_models.live_ranker import BUCKETS, PARTS, LiveModel, confidence, fold, standardised
+from online_models.live_ranker import BUCKETS, PARTS, LiveModel, confidence, standardised, standardised_parts
 from recommenders.als import ImplicitALS
 from recommenders.base import top_k
 from recommenders.data import FloatArray, IntArray, Ratings
@@ -142,7 +142,7 @@ def learn_blend(model: LiveModel, cases: list[Case]) -> tuple[tuple[float, ...],
     exhaustive grid of that many ratios would cost 8⁴ evaluations a bucket instead of 64). Among the
     weightings tried within ``NEAR_BEST`` of the best NDCG, the one whose lists cover most films wins:
     the same accuracy spread over more of the catalogue."""
-    parts = np.stack([fold(model, c.first, c.stars, c.stated, np.ones(len(PARTS))).parts.astype(np.float32)
+    parts = np.stack([standardised_parts(model, c.first, c.stars, c.stated).astype(np.float32)
                       for c in cases])  # (cases, parts, films)
     wanted = [c.liked_later for c in cases]
     n_relevant = [len(w) for w in wanted]

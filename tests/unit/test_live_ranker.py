@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from online_models.live_ranker import PARTS, LiveModel, anchors, bucket, confidence, fold, top
+from online_models.live_ranker import PARTS, LiveModel, anchors, bucket, confidence, fold, standardised_parts, top
 from storage.live_model_store import dumps, loads
 
 
@@ -21,6 +21,7 @@ def test_the_fold_in_minimises_the_implicit_als_loss_over_every_film() -> None:
     rng = np.random.default_rng(0)
     live = model(rng.standard_normal((40, 6)))
     rated, stars = np.array([3, 17, 25]), np.array([5.0, 4.0, 1.0])
+    parts = standardised_parts(live, rated, stars, [])
     folded = fold(live, rated, stars, [])
     # the loss written out over every film: Σ c_i (p_i − x·y_i)² + λ|x|², c = 1 + α·conf on rated films
     y = live.factors.astype(np.float64)
@@ -29,8 +30,26 @@ def test_the_fold_in_minimises_the_implicit_als_loss_over_every_film() -> None:
     x = np.linalg.solve((y.T * c) @ y + live.reg * np.eye(6), y.T @ (c * p))
     expected = y @ x
     expected = (expected - expected.mean()) / expected.std()
-    assert np.allclose(folded.parts[0], expected)
+    assert np.allclose(parts[0], expected)
     assert np.isneginf(folded.score[rated]).all() and np.isfinite(np.delete(folded.score, rated)).all()
+
+
+def test_a_request_ranks_as_the_weighted_standardised_parts_the_blend_was_learned_on() -> None:
+    rng = np.random.default_rng(2)
+    n = 60
+    genres = (rng.random((n, 3)) < 0.3).astype(np.uint8)
+    live = LiveModel(np.arange(n, dtype=np.int64), rng.standard_normal((n, 5)).astype(np.float32), reg=0.5,
+                     alpha=3.0, kept=np.arange(0, n, 2), neighbours=rng.integers(0, n, (n // 2, 7)).astype(np.int32),
+                     links=rng.random((n // 2, 7)).astype(np.float32), prior=rng.standard_normal(n), genres=genres,
+                     genre_names=["Animation", "Drama", "Sci-Fi"], blend=np.tile([1.0, 2.0, 0.5, 3.0], (5, 1)))
+    rated, stars = np.array([4, 9, 30, 31]), np.array([5.0, 2.0, 4.0, 3.5])
+    for chosen in ([], ["Drama", "Sci-Fi"]):
+        reference = live.blend[bucket(4)] @ standardised_parts(live, rated, stars, chosen)
+        served = fold(live, rated, stars, chosen).score
+        unrated = np.delete(np.arange(n), rated)
+        shift = served[unrated] - reference[unrated]
+        assert np.allclose(shift, shift[0])  # a constant apart: the same ranking
+        assert np.isneginf(served[rated]).all()
 
 
 def test_each_film_is_explained_by_the_rated_film_it_resembles() -> None:
