@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
 from rich.progress import Progress
 
 from bench.tools import vegeta
@@ -35,6 +37,9 @@ from cinestream import accounts
 from cinestream.settings import Settings, get_settings
 from storage.mongo import connect, database
 from streams.admin import consumer_lag
+
+WARM_RATE = 200  # requests/s of the warm-up: lists ranked afresh (about 2.7 ms each) take half a core
+console = Console()
 
 SEARCH_WORDS = ["star", "love", "man", "war", "matrix", "night", "day", "king", "life", "dead", "lord", "girl"]
 
@@ -85,6 +90,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--background-rate", type=float, default=2000.0)
+    parser.add_argument("--cold", action="store_true",
+                        help="no warm-up: the measured runs include each person's first list since the API started")
     parser.add_argument("--routes", default="floor,recommendations,similar,trending,movie,search",
                         help="which routes, comma-separated")
     args = parser.parse_args()
@@ -125,8 +132,13 @@ def main() -> None:
         try:
             time.sleep(3)  # the load generator's start-up
             load_running()
-            # every route once at a low rate first: a process's first requests load the catalogue and the item factors
-            attack(tool, [u for _, urls in chosen for u in urls[:50]], 5, 100, key)
+            # every distinct target once, at a low rate, before the measured runs: a process's first requests
+            # load the catalogue and the item factors, and a person's first list is ranked afresh (the
+            # process keeps it until their next event or a new model); --cold measures without this
+            if not args.cold:
+                distinct = list(dict.fromkeys(u for _, urls in chosen for u in urls))
+                console.print(f"warm-up: {len(distinct):,} distinct targets once each at {WARM_RATE} requests/s")
+                attack(tool, distinct, math.ceil(len(distinct) / WARM_RATE) + 1, WARM_RATE, key)
             with Progress() as progress:
                 task = progress.add_task("routes", total=len(chosen))
                 for name, urls in chosen:
