@@ -66,6 +66,17 @@ def _stream_lag(settings: Settings) -> float:
     return float(max((row["lag"] for row in rows), default=0))
 
 
+LAG_LIMIT_S = 5.0  # the stream this many seconds of background behind: it is not being learned
+
+
+def learning(lag: float, rate: float) -> None:
+    """The figures mean nothing if no worker learns the background (a main job without its workers, or
+    workers starved): stop when the lag has grown past ``LAG_LIMIT_S`` seconds of it."""
+    if rate > 0 and lag > rate * LAG_LIMIT_S:
+        raise SystemExit(f"the stream is {lag:,.0f} events behind ({lag / rate:.1f} s of the background): "
+                         "no worker is learning it, or they cannot keep up; is the main job running?")
+
+
 def attack(tool: Path, urls: list[str], seconds: int, rate: float, key: str) -> dict[str, float]:
     """One vegeta run over ``urls`` (round robin): achieved rate, p50, p99, max (ms) and errors."""
     with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as targets:
@@ -146,6 +157,7 @@ def main() -> None:
                     results[name] = attack(tool, urls, args.seconds, args.rate, key)
                     results[name]["stream lag"] = _stream_lag(settings)
                     load_running()
+                    learning(results[name]["stream lag"], args.background_rate)
                     progress.advance(task)
         finally:
             if load is not None:
