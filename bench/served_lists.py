@@ -216,8 +216,7 @@ def environment(settings: Settings, dataset: str, console: Console) -> Iterator[
     url = settings.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
     env = {"CINESTREAM_TOPIC_RATINGS": f"served-ratings-{run}", "CINESTREAM_TOPIC_WATCHES": f"served-watches-{run}",
            "CINESTREAM_TOPIC_DEAD_LETTER": f"served-dlq-{run}", "CINESTREAM_REDIS_URL": url,
-           "CINESTREAM_MONGO_DB": f"cinestream_served_{run}", "CINESTREAM_DATASET": dataset,
-           "CINESTREAM_EVENTS_PER_MINUTE": str(10**9)}
+           "CINESTREAM_MONGO_DB": f"cinestream_served_{run}", "CINESTREAM_DATASET": dataset}
     mine = settings.model_copy(update={"topic_ratings": env["CINESTREAM_TOPIC_RATINGS"],
                                        "topic_watches": env["CINESTREAM_TOPIC_WATCHES"],
                                        "topic_dead_letter": env["CINESTREAM_TOPIC_DEAD_LETTER"],

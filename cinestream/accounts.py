@@ -17,16 +17,23 @@ class AccountError(ValueError):
     """A request the operator can correct; the message says how."""
 
 
-async def create_service_key(db: AsyncIOMotorDatabase, name: str, scopes: list[str], actor: str) -> dict[str, Any]:
-    """A new key, returned with its secret this once; only its digest is stored."""
+MAX_EVENTS_PER_SECOND = 1_000_000  # a key's quota: twenty times what the stream learns
+
+
+async def create_service_key(db: AsyncIOMotorDatabase, name: str, scopes: list[str], actor: str,
+                             events_per_second: int | None = None) -> dict[str, Any]:
+    """A new key, returned with its secret this once; only its digest is stored. ``events_per_second``
+    is its event quota (None: the deployment's ``service_events_per_second``)."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise AccountError(f"scopes must be among {', '.join(SCOPES)} (got {', '.join(scopes) or 'none'})")
+    if events_per_second is not None and not 1 <= events_per_second <= MAX_EVENTS_PER_SECOND:
+        raise AccountError(f"events per second must be between 1 and {MAX_EVENTS_PER_SECOND:,}")
     key, key_id, secret_digest = tokens.new_service_key()
     granted = sorted(set(scopes))
-    await user_store.create_key(db, key_id, secret_digest, name, granted, actor)
-    await user_store.audit(db, "key-create", actor, key_id=key_id, scopes=granted)
-    return {"key": key, "key_id": key_id, "name": name, "scopes": granted}
+    await user_store.create_key(db, key_id, secret_digest, name, granted, actor, events_per_second)
+    await user_store.audit(db, "key-create", actor, key_id=key_id, scopes=granted, events_per_second=events_per_second)
+    return {"key": key, "key_id": key_id, "name": name, "scopes": granted, "events_per_second": events_per_second}
 
 
 async def revoke_service_key(db: AsyncIOMotorDatabase, key_id: str, actor: str) -> bool:

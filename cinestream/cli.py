@@ -556,29 +556,33 @@ def users_roles(user_id: int, admin: bool = typer.Option(..., "--admin/--no-admi
 
 @keys_app.command("create")
 def keys_create(name: str, scopes: list[str] = typer.Option(["events:write"], "--scope",
-                                                           help="events:write, recommendations:read, history:read")
-                ) -> None:
+                                                           help="events:write, recommendations:read, history:read"),
+                events_per_second: int | None = typer.Option(
+                    None, help="the key's event quota (default: CINESTREAM_SERVICE_EVENTS_PER_SECOND)")) -> None:
     """Create a service key; it is printed this once and stored only as a digest."""
     _require("mongo")
     from cinestream.accounts import AccountError, create_service_key
 
     try:
-        made = _with_db(lambda db, cipher: create_service_key(db, name, scopes, "cli"))
+        made = _with_db(lambda db, cipher: create_service_key(db, name, scopes, "cli", events_per_second))
     except AccountError as exc:
         _fail(str(exc))
-    console.print(f"key {made['key_id']} ({', '.join(made['scopes'])}): {made['key']}")
+    quota = f"{events_per_second:,} events/s" if events_per_second else "the deployment's event quota"
+    console.print(f"key {made['key_id']} ({', '.join(made['scopes'])}; {quota}): {made['key']}")
     console.print("store it now: it cannot be shown again")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Every service key: id, name, scopes, created, revoked."""
+    """Every service key: id, name, scopes, event quota, created, revoked."""
     _require("mongo")
     from storage.user_store import list_keys
 
-    table = Table("key id", "name", "scopes", "created", "revoked")
+    table = Table("key id", "name", "scopes", "events/s", "created", "revoked")
     for k in _with_db(lambda db, cipher: list_keys(db)):
-        table.add_row(k["_id"], k["name"], ", ".join(k["scopes"]), str(k["created"])[:19], str(k["revoked"] or "")[:19])
+        quota = f"{k['events_per_second']:,}" if k.get("events_per_second") else "default"
+        table.add_row(k["_id"], k["name"], ", ".join(k["scopes"]), quota, str(k["created"])[:19],
+                      str(k["revoked"] or "")[:19])
     console.print(table)
 
 

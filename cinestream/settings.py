@@ -139,7 +139,11 @@ class Settings(BaseSettings):
     # Rate limits (Redis, fixed windows): attempts per window; log-in backs off by doubling windows.
     login_attempts_per_minute: int = 10
     registrations_per_hour: int = 20
-    events_per_minute: int = 600  # per person, and per service key (a batch counts its events)
+    # A person's events (the web app's rating and watch routes): a person rates a few films a minute.
+    events_per_minute: int = 600
+    # A service key's events a second when its creator set none: a platform sends every member's events
+    # through one key, tens of thousands a second at peak (the stream learns 50,000 a second).
+    service_events_per_second: int = Field(default=20_000, ge=1)
     # Accounts created here get ids from this value up, above any MovieLens release's user ids
     # (ml-32m's largest is 200,948), so they never collide with imported users.
     first_account_id: int = 1_000_000_000

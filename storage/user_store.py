@@ -175,9 +175,11 @@ async def family_revoked(db: AsyncIOMotorDatabase, family: str) -> bool:
 # --- service keys -----------------------------------------------------------------------------
 
 async def create_key(db: AsyncIOMotorDatabase, key_id: str, secret_hash: str, name: str, scopes: list[str],
-                     created_by: str) -> None:
+                     created_by: str, events_per_second: int | None = None) -> None:
+    """``events_per_second``: the key's own quota (None: the deployment's default, read when used)."""
     await db.api_keys.insert_one({"_id": key_id, "hash": secret_hash, "name": name, "scopes": scopes,
-                                  "created": _now(), "created_by": created_by, "revoked": None})
+                                  "events_per_second": events_per_second, "created": _now(),
+                                  "created_by": created_by, "revoked": None})
 
 
 async def get_key(db: AsyncIOMotorDatabase, key_id: str) -> dict[str, Any] | None:

@@ -24,6 +24,8 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=80)
     scopes: list[str] = Field(min_length=1, max_length=3)
+    events_per_second: int | None = Field(default=None, ge=1, le=accounts.MAX_EVENTS_PER_SECOND,
+                                          description="the key's event quota (default: the deployment's)")
 
 
 class RolesIn(BaseModel):
@@ -35,7 +37,7 @@ class RolesIn(BaseModel):
 async def create_key(body: KeyIn, db: DbDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
     """A service key for a platform; the ``key`` is shown in this answer only."""
     try:
-        return await accounts.create_service_key(db, body.name, body.scopes, who.actor)
+        return await accounts.create_service_key(db, body.name, body.scopes, who.actor, body.events_per_second)
     except accounts.AccountError as exc:
         raise HTTPException(422, str(exc)) from None
 

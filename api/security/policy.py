@@ -37,6 +37,7 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     key_id: str | None = None
     family: str | None = None
+    events_per_second: int | None = None  # a service key's own event quota (None: the deployment's)
 
     @property
     def is_admin(self) -> bool:
@@ -89,7 +90,8 @@ async def _service(request: Request, key: str) -> Principal:
     doc = await _key_document(request.app.state, key_id)
     if doc is None or doc.get("revoked") or not tokens.secret_matches(secret, doc["hash"]):
         raise _unauthenticated("unknown or revoked service key")
-    return Principal("service", roles=frozenset({"service"}), scopes=frozenset(doc["scopes"]), key_id=key_id)
+    return Principal("service", roles=frozenset({"service"}), scopes=frozenset(doc["scopes"]), key_id=key_id,
+                     events_per_second=doc.get("events_per_second"))
 
 
 async def resolve(request: Request) -> Principal:

@@ -181,3 +181,28 @@ async def test_metrics_count_requests_by_route(http: httpx.AsyncClient) -> None:
     await http.get("/api/trending")
     body = (await http.get("/metrics")).text
     assert 'cinestream_http_requests_total{method="GET",route="/api/trending",status="200"}' in body
+
+
+def _ratings(n: int, tag: str) -> dict[str, object]:
+    return {"events": [{"event_id": f"{tag}-{i}", "type": "rating", "user_id": 7, "movie_id": 1, "rating": 4.0,
+                        "timestamp": time.time()} for i in range(n)]}
+
+
+async def test_a_service_key_gets_the_event_quota_it_was_created_with_and_429_beyond(http: httpx.AsyncClient) -> None:
+    db = http.app.state.db  # type: ignore[attr-defined]
+    with pytest.raises(accounts.AccountError):
+        await accounts.create_service_key(db, "none at all", ["events:write"], "test", events_per_second=0)
+    platform = await accounts.create_service_key(db, "large platform", ["events:write"], "test")
+    as_platform = {"Authorization": f"Bearer {platform['key']}"}
+    # the deployment's default is a platform's: 2,000 events in a second pass (the topics made here too)
+    for part in range(2):
+        answer = await http.post("/api/events/batch", json=_ratings(1000, f"big{part}"), headers=as_platform)
+        assert answer.status_code == 200 and answer.json()["accepted"] == 1000, answer.text
+    small = await accounts.create_service_key(db, "small platform", ["events:write"], "test", events_per_second=40)
+    as_small = {"Authorization": f"Bearer {small['key']}"}
+    within = await http.post("/api/events/batch", json=_ratings(40, "small"), headers=as_small)
+    beyond = await http.post("/api/events/batch", json=_ratings(1, "over"), headers=as_small)
+    assert within.status_code == 200 and within.json()["accepted"] == 40, within.text
+    assert beyond.status_code == 429 and int(beyond.headers["Retry-After"]) >= 1, beyond.text
+    # the quota is the key's: the large platform is still served meanwhile
+    assert (await http.post("/api/events/batch", json=_ratings(1, "still"), headers=as_platform)).status_code == 200
