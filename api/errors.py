@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from storage.outages import OUTAGES, server_of
 
 CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          409: "conflict",
@@ -34,6 +36,15 @@ class ErrorBody(BaseModel):
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these statuses, all with the error body."""
     return {s: {"model": ErrorBody, "description": CODES.get(s, "error").replace("_", " ")} for s in statuses}
+
+
+def document_outages(router: APIRouter) -> APIRouter:
+    """Add 503 to every route's OpenAPI responses: any of them may meet a server that is down
+    (``storage.outages``); call it before the router is included."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            route.responses = {**documented(503), **route.responses}
+    return router
 
 
 def error_response(status: int, message: str, details: list[dict[str, Any]] | None = None,
@@ -74,6 +85,14 @@ def install(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first["loc"])
         return error_response(422, f"{where}: {first['msg']}" if where else str(first["msg"]), details)
 
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # a server of the stack is down or restarting: the client may try again, nothing was changed
+        # that it would not see (events are acknowledged by Kafka before their 202)
+        return error_response(503, f"{server_of(exc)} unavailable ({type(exc).__name__}): try again shortly",
+                              None, {"Retry-After": "1"})
+
     app.add_exception_handler(StarletteHTTPException, http_error)
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, unavailable)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)

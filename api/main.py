@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # 28 others (cProfile in-process): the routes platforms call most come first. No two paths overlap.
     for module in (recommendations, movies, health, events, metrics_prometheus, auth, me, admin, metrics,
                    evaluation, web):
-        app.include_router(document_policies(module.router))
+        app.include_router(errors.document_outages(document_policies(module.router)))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     errors.install(app)
     app.add_middleware(SecureAndMeasured)

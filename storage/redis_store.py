@@ -7,6 +7,10 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cinestream.settings import Settings
 
@@ -21,9 +25,13 @@ def connect(settings: Settings) -> aioredis.Redis:
     if settings.redis_cluster:
         cluster = RedisCluster.from_url(settings.redis_url, max_connections=POOL_SIZE, socket_connect_timeout=2)
         return cast(aioredis.Redis, cluster)
+    # A pooled connection Redis dropped (a restart) fails its next command: that command is tried once
+    # more, at once, on a fresh connection. While Redis is really down the second try fails too, and
+    # the API answers 503 (api/errors.py) instead of waiting through backoffs.
     pool = aioredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=POOL_SIZE,
                                                     timeout=POOL_WAIT_S, socket_connect_timeout=2,
-                                                    health_check_interval=30)
+                                                    health_check_interval=30, retry=Retry(NoBackoff(), 1),
+                                                    retry_on_error=[RedisConnectionError, RedisTimeoutError])
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 

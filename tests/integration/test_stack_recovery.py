@@ -17,8 +17,11 @@ from pymongo import MongoClient
 from cinestream.settings import Settings
 from deploy.local import stack as local_stack
 from deploy.local.server import LocalServer
+from tests.integration.people import api_settings, running
 
 pytestmark = pytest.mark.integration
+
+REDIS_DB = 10
 
 
 def server(settings: Settings, name: str) -> LocalServer:
@@ -48,6 +51,37 @@ def test_redis_comes_back_with_its_data(stack: Settings) -> None:
     with redis.Redis.from_url(stack.redis_url) as client:
         assert client.get(key) == value.encode()
         client.delete(key)
+
+
+async def test_a_redis_restart_while_requests_flow_costs_no_500(stack: Settings, built_catalogue: str) -> None:
+    """Requests in flight while Redis is killed get 503 with Retry-After (or wait for it and succeed),
+    never 500, and every request once it is back is served."""
+    srv = server(stack, "redis")
+    answers: list[tuple[float, int, str | None]] = []
+    async with running(api_settings(stack, REDIS_DB)) as http:
+        stop = asyncio.Event()
+
+        async def ask() -> None:
+            while not stop.is_set():
+                response = await http.get("/api/trending?k=5")
+                answers.append((time.monotonic(), response.status_code, response.headers.get("Retry-After")))
+                await asyncio.sleep(0.02)
+
+        assert (await http.get("/api/trending?k=5")).status_code == 200  # the catalogue loaded: requests are quick
+        asking = asyncio.create_task(ask())
+        await asyncio.sleep(1.0)
+        killed = time.monotonic()
+        await asyncio.to_thread(kill_and_restart, srv)
+        back = time.monotonic()
+        await asyncio.sleep(4.0)
+        stop.set()
+        await asking
+    codes = [code for _, code, _ in answers]
+    assert set(codes) <= {200, 503}, codes
+    assert all(after for _, code, after in answers if code == 503)
+    assert any(killed <= t <= back for t, _, _ in answers), "no request was answered while Redis was down"
+    late = [code for t, code, _ in answers if t > back + 1.0]
+    assert late and set(late) == {200}, late
 
 
 def test_ferretdb_comes_back_with_its_data(stack: Settings) -> None:
