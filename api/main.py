@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from api import errors
+from api.admission import Admission, LoopLag
 from api.event_sender import EventSender
 from api.middleware import SecureAndMeasured
 from api.routes import (
@@ -63,6 +64,7 @@ PRODUCER_STOP_S = 10.0  # every accepted event was acknowledged before its 202: 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    lag = LoopLag(settings.api_shed_lag_ms / 1000)  # how far behind the event loop is: past capacity, 503
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warmup = asyncio.create_task(_warm(app.state.search, app.state.db, app.state.models))
         following = asyncio.create_task(app.state.models.items.follow())
         watching = asyncio.create_task(app.state.models.watch.run())
+        lagging = asyncio.create_task(lag.run())
         # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
         # but let the API serve reads (and /health say "degraded") when Kafka is down.
         # acks from every in-sync replica, and a retried send never stored twice (idempotence)
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             warmup.cancel()
             following.cancel()
             watching.cancel()
+            lagging.cancel()
             try:  # a producer whose broker went away can wait for it forever (aiokafka#1101)
                 await asyncio.wait_for(app.state.producer.stop(), PRODUCER_STOP_S)
             except TimeoutError:
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(errors.document_outages(document_policies(module.router)))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     errors.install(app)
+    app.add_middleware(Admission, lag=lag)
     app.add_middleware(SecureAndMeasured)
     return app
 

@@ -92,8 +92,10 @@ def attack(tool: Path, urls: list[str], seconds: int, rate: float, key: str) -> 
     figures: dict[str, Any] = json.loads(report.stdout)
     ms = {q: figures["latencies"][q] / 1e6 for q in ("50th", "99th", "max")}
     codes = {int(c): n for c, n in figures["status_codes"].items()}
+    # 503: refused past capacity (api/admission.py); 0: no answer within vegeta's timeout
     return {"requests/s": figures["rate"], "p50 ms": ms["50th"], "p99 ms": ms["99th"], "max ms": ms["max"],
-            "errors": sum(n for c, n in codes.items() if not 200 <= c < 400)}
+            "503": codes.get(503, 0), "timeouts": codes.get(0, 0),
+            "errors": sum(n for c, n in codes.items() if not 200 <= c < 400 and c not in (0, 503))}
 
 
 def main() -> None:

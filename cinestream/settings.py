@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # Server processes (uvicorn workers) sharing the port; each holds its own copy of the catalogue
     # and the item factors. 0: one per core, up to 4 (bench/api_latency.py measured 1 against 2).
     api_workers: int = Field(default=1, ge=0, le=64)
+    # Past capacity (the event loop's ticks this many ms late, three in a row) the routes that rank and
+    # search answer 503 with Retry-After (api/admission.py); 0: never refuse.
+    api_shed_lag_ms: int = Field(default=50, ge=0)
     # CPU priority (nice) of stream workers: where they share cores with the API, requests come
     # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
     worker_nice: int = Field(default=10, ge=0, le=19)

@@ -13,6 +13,9 @@ import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 os.environ.setdefault("CINESTREAM_MONGO_DB", "cinestream_test")
+# The tests' apps share the event loop with the tests' own fits and builds, which block it for longer
+# than overload would: refusing past capacity is tested on its own (test_admission.py).
+os.environ.setdefault("CINESTREAM_API_SHED_LAG_MS", "0")
 
 from cinestream.settings import Settings
 from storage.mongo import connect, database

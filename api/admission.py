@@ -1,0 +1,73 @@
+"""Past what the process can serve, refuse the costly requests at once instead of queueing them all.
+
+The signal is the event loop's lag: how late a timer set every ``EVERY_S`` fires. A request's CPU here is
+short and its waits are round trips to Redis, so under overload the number of requests in flight stays
+small while the queue grows in the sockets, before the application sees a byte; the loop's lateness is
+what that queue costs every request. Once ``LATE_TICKS`` ticks in a row came more than the limit late
+(``api_shed_lag_ms``; one long pause, a collection or a slow start-up, is not overload), the routes that
+rank or search answer ``503`` with ``Retry-After: 1`` until a tick is on time again: a refusal costs a
+fraction of an answer, so the loop catches up. The cheap routes keep answering: health, metrics, the
+page shells and static files, log-in, operators, and event intake, so no event a platform sends is refused
+for the reading load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from prometheus_client import Counter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+EVERY_S = 0.01
+LATE_TICKS = 3  # ticks in a row past the limit (at 500 requests/s within capacity a tick is ~1 ms late)
+KEPT_PREFIXES = ("/api/events/", "/api/auth/", "/api/admin/")  # intake, log-in and operators: always served
+
+SHED = Counter("cinestream_http_shed_total", "requests refused with 503 while the event loop was behind")
+BODY = json.dumps({"error": {"status": 503, "code": "unavailable",
+                             "message": "the server is at capacity: try again in a second"}}).encode()
+
+
+class LoopLag:
+    """How late the event loop's ticks come, sampled by ``run`` (started with the application);
+    ``limit_s`` 0: never behind."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.late_in_a_row = 0
+
+    async def run(self) -> None:
+        if not self.limit_s:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(EVERY_S)
+            late = loop.time() - start - EVERY_S
+            self.late_in_a_row = self.late_in_a_row + 1 if late > self.limit_s else 0
+
+    @property
+    def behind(self) -> bool:
+        return self.late_in_a_row >= LATE_TICKS
+
+
+def costly(scope: Scope) -> bool:
+    """A request that ranks, searches or reads a person's data: the API's routes other than those kept."""
+    path: str = scope["path"]
+    return path.startswith("/api/") and not path.startswith(KEPT_PREFIXES)
+
+
+class Admission:
+    def __init__(self, app: ASGIApp, lag: LoopLag) -> None:
+        self.app = app
+        self.lag = lag
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.lag.behind and costly(scope):
+            SHED.inc()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1"),
+                                    (b"content-length", str(len(BODY)).encode())]})
+            await send({"type": "http.response.body", "body": BODY})
+            return
+        await self.app(scope, receive, send)
