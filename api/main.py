@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(errors.document_outages(document_policies(module.router)))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     errors.install(app)
-    app.add_middleware(Admission, lag=lag)
+    app.add_middleware(Admission, lag=lag, max_in_flight=settings.api_max_in_flight)
     app.add_middleware(SecureAndMeasured)
     return app
 

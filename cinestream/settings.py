@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     # Past capacity (the event loop's ticks this many ms late, three in a row) the routes that rank and
     # search answer 503 with Retry-After (api/admission.py); 0: never refuse.
     api_shed_lag_ms: int = Field(default=50, ge=0)
+    # ... and past this many of them in flight in one process (~1.5 ms of CPU each: ~100 ms of queue); 0: no cap.
+    api_max_in_flight: int = Field(default=64, ge=0)
     # CPU priority (nice) of stream workers: where they share cores with the API, requests come
     # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
     worker_nice: int = Field(default=10, ge=0, le=19)
