@@ -23,7 +23,7 @@ EVERY_S = 0.01
 LATE_TICKS = 3  # ticks in a row past the limit (at 500 requests/s within capacity a tick is ~1 ms late)
 KEPT_PREFIXES = ("/api/events/", "/api/auth/", "/api/admin/")  # intake, log-in and operators: always served
 
-SHED = Counter("cinestream_http_shed_total", "requests refused with 503 while the event loop was behind")
+SHED = Counter("cinestream_http_shed_total", "costly requests refused with 503 past capacity")
 BODY = json.dumps({"error": {"status": 503, "code": "unavailable",
                              "message": "the server is at capacity: try again in a second"}}).encode()
 
