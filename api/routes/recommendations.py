@@ -46,8 +46,10 @@ def fuse(batch: list[int], online: list[int], exclude: Collection[int]) -> list[
 async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep,
                           models: ModelsDep, redis: RedisDep, who: Annotated[Principal, Depends(OWNER_OR_READER)],
                           k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
-    """Top-k unseen movies: the offline hybrid's list fused with the online MF, which has seen the
-    latest events; a new user gets what is trending."""
+    """Top-k unseen movies, each with its reason, ranked from everything the person has done up to now:
+    by the live ranker once a model is published (``online_models.live_ranker``), before that by the
+    offline hybrid's list fused with the online MF; someone with no events and no model gets what is
+    trending."""
     return await recommendations_for(user_id, (index, db), models, redis, k)
 
 
