@@ -14,18 +14,19 @@ sends is refused for the reading load.
 from __future__ import annotations
 
 import asyncio
-import json
 
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.errors import error_response
 
 EVERY_S = 0.01
 LATE_TICKS = 3  # ticks in a row past the limit (at 500 requests/s within capacity a tick is ~1 ms late)
 KEPT_PREFIXES = ("/api/events/", "/api/auth/", "/api/admin/")  # intake, log-in and operators: always served
 
 SHED = Counter("cinestream_http_shed_total", "costly requests refused with 503 past capacity")
-BODY = json.dumps({"error": {"status": 503, "code": "unavailable",
-                             "message": "the server is at capacity: try again in a second"}}).encode()
+# the one error shape (api/errors.py), built once: a refusal must cost a fraction of an answer
+REFUSAL = error_response(503, "the server is at capacity: try again in a second", None, {"Retry-After": "1"})
 
 
 class LoopLag:
@@ -70,10 +71,7 @@ class Admission:
             return
         if self.in_flight >= self.max_in_flight or self.lag.behind:
             SHED.inc()
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1"),
-                                    (b"content-length", str(len(BODY)).encode())]})
-            await send({"type": "http.response.body", "body": BODY})
+            await REFUSAL(scope, receive, send)
             return
         self.in_flight += 1
         try:

@@ -194,11 +194,9 @@ async def post_batch(body: BatchIn, db: DbDep, index: SearchDep, sender: SenderD
                      settings: SettingsDep, who: Annotated[Principal, Depends(EVENT_WRITER)]) -> BatchOut:
     """Up to 1,000 events of the platform's users, each accepted, refused with its reason, or
     recognised as a repeat of an event id this key already sent (idempotent for a day)."""
-    if who.kind == "service":  # a platform's quota, its key's own or the deployment's, a second at a time
-        await limit(redis, "events", who.actor, who.events_per_second or settings.service_events_per_second, 1,
-                    cost=len(body.events))
-    else:
-        await limit(redis, "events", who.actor, settings.events_per_minute, 60, cost=len(body.events))
+    # only service keys reach this route (EVENT_WRITER): the key's own quota or the deployment's, a second at a time
+    await limit(redis, "events", who.actor, who.events_per_second or settings.service_events_per_second, 1,
+                cost=len(body.events))
     known, now = await _known_movies(db, index), time.time()
     checked = [_check(event, known, now) for event in _validated(body.events)]
     valid = [(i, e) for i, e in enumerate(checked) if isinstance(e, ServiceEvent)]
