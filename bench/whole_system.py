@@ -3,9 +3,9 @@ Kafka while the three worker roles (learn: the online MF; side: trending, simila
 archive: every event into MongoDB; each in its own consumer group) and the API (following the item
 log) run, as ``scripts/main.sh`` starts them.
 
-Prints per role the events/s from the first event produced to the last one applied (learn: the
-model's prequential count in Redis; side and archive: their groups' committed offsets reaching the
-topic's end, so within faust's 2.8 s commit interval), next to a bare aiokafka consumer reading the same messages in
+Prints per role the events/s from the first event produced to the last one applied, by the counts
+the agents keep themselves (``storage.applied_counts``; a role is done when each of its agents has
+applied every event, polled every 20 ms), next to a bare aiokafka consumer reading the same messages in
 the same run (the ceiling of any consumer here), and the CPU seconds of every process over the run
 (workers, API, Redis, FerretDB, Kafka, this replaying process). Redis bytes per user and per movie at
 the end. Its own topics, Redis database and MongoDB database, removed afterwards; needs the local stack.
@@ -48,7 +48,8 @@ from bench.tools import free_port, vegeta
 from cinestream.accounts import MAX_EVENTS_PER_SECOND, create_service_key, revoke_service_key
 from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
 from simulators.replay import ReplaySummary, release_ratings, replay
-from storage.model_keys import STATS, item_key, user_key
+from storage import applied_counts
+from storage.model_keys import item_key, user_key
 from storage.mongo import connect, database
 from storage.similarity_store import row_key
 from streams.admin import consumer_lag, delete_topics, ensure_topics
@@ -56,6 +57,9 @@ from streams.local_worker import rss_mib, start_worker, stop_worker
 
 REDIS_DB = 13
 ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,recent", "archive": "history"}
+# the agents that each apply every event of a role (the learning role's two split ratings from watches)
+EVERY_EVENT = {"learn": (("online_mf", "online_mf_watches"),), "side": (("trending",), ("similarity",), ("recent",)),
+               "archive": (("history",),)}
 STALL_S = 90.0
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -201,10 +205,9 @@ def service_key(settings: Settings, run: str) -> Iterator[str]:
         asyncio.run(revoke(str(made["key_id"])))
 
 
-def side_done(settings: Settings, group: str, topic: str) -> bool:
-    rows = asyncio.run(consumer_lag(settings, [topic]))
-    mine = [r for r in rows if r["group"] == group]
-    return bool(mine) and all(r["lag"] == 0 for r in mine)
+def role_applied(counts: dict[str, int], role: str) -> int:
+    """The events every agent of ``role`` has applied (by their own counts)."""
+    return min(sum(counts.get(agent, 0) for agent in agents) for agents in EVERY_EVENT[role])
 
 
 def main() -> None:
@@ -255,22 +258,19 @@ def main() -> None:
         else:
             summary = asyncio.run(replay(settings, topic, ratings))
         done: dict[str, float] = {}
-        learned, last_change, side_checked = 0.0, time.monotonic(), 0.0
+        applied: dict[str, int] = {}
+        last_change = time.monotonic()
         while len(done) < len(ROLES):
             time.sleep(0.02)
-            now = float(client.hget(STATS, "n") or 0)
-            if now > learned:
-                learned, last_change = now, time.monotonic()
-            if "learn" not in done and learned >= summary.events:
-                done["learn"] = time.perf_counter() - summary.started
-            if time.monotonic() - side_checked > 0.25:
-                side_checked = time.monotonic()
-                for role in ROLES.keys() - done.keys() - {"learn"}:
-                    if side_done(settings, f"whole-{role}-{run}", topic):
-                        done[role] = time.perf_counter() - summary.started
-                        last_change = time.monotonic()
-            if time.monotonic() - last_change > STALL_S and "learn" not in done:
-                raise SystemExit(f"the learning role stalled at {learned:,.0f} of {n:,}: logs in {workdir}")
+            now = applied_counts.read_sync(client)
+            if now != applied:
+                applied, last_change = now, time.monotonic()
+            for role in ROLES.keys() - done.keys():
+                if role_applied(applied, role) >= summary.events:
+                    done[role] = time.perf_counter() - summary.started
+            if time.monotonic() - last_change > STALL_S:
+                raise SystemExit(f"the stream stalled: {applied} of {summary.events:,} events applied "
+                                 f"(logs in {workdir})")
         cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         if args.through_api:  # what the API made of the requests: the topic's end, summed over partitions
             ends = asyncio.run(consumer_lag(settings, [topic]))
@@ -307,8 +307,9 @@ def main() -> None:
           f"run: {n / bare:,.0f} events/s")
     for role in ROLES:
         rate = n / done[role]
+        counted = ", ".join(f"{a} {applied.get(a, 0):,}" for agents in EVERY_EVENT[role] for a in agents)
         print(f"{role:>7} role: {done[role]:6.2f} s from first produced to last applied = {rate:,.0f} events/s "
-              f"({rate / (n / bare):.2f}x the bare consumer); RSS {rss[role]:.0f} MiB")
+              f"({rate / (n / bare):.2f}x the bare consumer); RSS {rss[role]:.0f} MiB; applied: {counted}")
     print(f"CPU seconds over the {wall:.1f} s run (cores busy on average):")
     for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
         print(f"  {name:>14}: {seconds:6.1f} s  ({seconds / wall:.2f})")

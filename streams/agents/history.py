@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage import history_store
+from storage import applied_counts, history_store
 from storage.mongo import connect, database
+from storage.redis_store import connect as connect_redis
 from streams.app import app, events_topic, settings
 from streams.batch import collect
 from streams.event_documents import archived
 from streams.retry import until_stored
 
 db = database(connect(settings), settings)
+redis = connect_redis(settings)  # the applied-events count only
 
 
 @app.task
@@ -30,5 +32,6 @@ async def history(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
         batch = await collect(events)  # dead letters are sent by the agents that own the topics
         await until_stored("history batch", history_store.record, db, archived(batch))
+        await until_stored("applied count", applied_counts.add, redis, "history", len(batch))
         if batch.erasures:
             await until_stored("erasure", history_store.forget, db, batch.erasures)

@@ -18,7 +18,7 @@ import numpy as np
 
 from online_models.biased_mf import BiasedMF
 from online_models.residual_knn import ResidualKNN
-from storage import erasure
+from storage import applied_counts, erasure
 from storage.model_store import ModelStore
 from storage.redis_store import connect
 from streams.app import app, model_rows, ratings_topic, settings
@@ -49,6 +49,7 @@ async def learn_ratings(stream: Any) -> None:
             ratings = RatingBatch(settings.topic_ratings, batch.partitions[rated], batch.offsets[rated],
                                   e.users[rated], e.movies[rated], e.ratings[rated].astype(np.float32))
             await until_stored("online MF batch", learner.apply, ratings)
+            await until_stored("applied count", applied_counts.add, store.redis, "online_mf", len(ratings.users))
         if batch.erasures:  # after the batch: the person's last events came before their erasure
             model_rows.forget_users(batch.erasures)
             await until_stored("erasure", erasure.forget_users, store.redis, batch.erasures)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from online_models.biased_mf import BiasedMF
-from storage import erasure
+from storage import applied_counts, erasure
 from storage.model_store import ModelStore
 from storage.redis_store import connect
 from streams.app import app, model_rows, settings, watches_topic
@@ -43,6 +43,8 @@ async def learn_watches(stream: Any) -> None:
                                   batch.events.users[watched], batch.events.movies[watched],
                                   batch.confidence[watched].astype(np.float32), watches=True)
             await until_stored("online MF watches batch", learner.apply, watches)
+            await until_stored("applied count", applied_counts.add, store.redis, "online_mf_watches",
+                               len(watches.users))
         if batch.erasures:  # after the batch: the person's last events came before their erasure
             model_rows.forget_users(batch.erasures)
             await until_stored("erasure", erasure.forget_users, store.redis, batch.erasures)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage import erasure, recent_history
+from storage import applied_counts, erasure, recent_history
 from storage.redis_store import connect
 from streams.app import app, events_topic, settings
 from streams.batch import collect
@@ -21,5 +21,6 @@ async def recent(stream: Any) -> None:
         e = batch.events
         packed = recent_history.records(e.kinds, e.movies, e.ratings, e.seconds, e.completed, e.timestamps)
         await until_stored("recent history", recent_history.store, redis, e.users, packed)
+        await until_stored("applied count", applied_counts.add, redis, "recent", len(batch))
         if batch.erasures:
             await until_stored("erasure", erasure.forget_users, redis, batch.erasures)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from online_models.cooccurrence import CoOccurrence
-from storage import erasure
+from storage import applied_counts, erasure
 from storage.redis_store import connect
 from storage.similarity_store import SimilarityStore
 from streams.app import app, events_topic, settings
@@ -24,5 +24,6 @@ async def similarity(stream: Any) -> None:
             e = batch.events
             weights = model.event_weights(e.kinds, batch.confidence, e.ratings)
             await until_stored("similarity batch", store.add, e.users, e.movies, weights)
+            await until_stored("applied count", applied_counts.add, store.redis, "similarity", len(batch))
         if batch.erasures:
             await until_stored("erasure", erasure.forget_users, store.redis, batch.erasures)

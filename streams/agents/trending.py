@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from online_models.trending import Trending
+from storage import applied_counts
 from storage.redis_store import connect
 from storage.trending_store import TrendingStore
 from streams.app import app, events_topic, settings
@@ -21,3 +22,4 @@ async def trending(stream: Any) -> None:
         if len(batch):
             await until_stored("trending batch", store.add, batch.events.movies, batch.confidence,
                               batch.events.timestamps)
+            await until_stored("applied count", applied_counts.add, store.redis, "trending", len(batch))

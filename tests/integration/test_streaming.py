@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cinestream.settings import Settings
 from simulators.replay import load_ratings, replay
+from storage import applied_counts
 from storage.model_keys import ITEM_SETS, STATS, item_key, item_shard, seen_key, user_key
 from streams.local_worker import start_worker, stop_worker
 from tests.integration.helpers import cleanup, isolated, item_members, on_cluster, prepare, redis_client, wait_for_preq
@@ -51,6 +52,13 @@ def test_replayed_ratings_are_learned_into_redis(stack: Settings, topics: dict[s
     client = redis.Redis.from_url(topics["CINESTREAM_REDIS_URL"])
     assert len(item_members(client)) == ratings["movieId"].nunique()
     assert client.exists(user_key(int(ratings['userId'].iloc[0])))
+    # every agent counts what it applied, so a bench times each role by its own work
+    every = ("online_mf", "trending", "similarity", "recent", "history")
+    deadline = time.monotonic() + 60
+    while min((counts := applied_counts.read_sync(client)).get(a, 0) for a in every) < 20000:
+        assert time.monotonic() < deadline, counts
+        time.sleep(0.1)
+    assert counts == dict.fromkeys(every, 20000)  # and no watches among the ratings
 
 
 def test_a_malformed_message_goes_to_the_dead_letter_topic(stack: Settings, topics: dict[str, str],
