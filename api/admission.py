@@ -1,14 +1,17 @@
 """Past what the process can serve, refuse the costly requests at once instead of queueing them all.
 
-Two signals, either of which refuses: the costly requests in flight (``api_max_in_flight``: the loop
-serves its tasks in turn, so past capacity they pile up and each waits for all the others, about 1.5 ms
-of CPU apiece here) and the event loop's lag, how late a timer set every ``EVERY_S`` fires (the queue
-in the sockets and in cheap routes that no count shows). Once ``LATE_TICKS`` ticks in a row came more
-than ``api_shed_lag_ms`` late (one long pause, a collection or a slow start-up, is not overload), or
-while the count is at its cap, the routes that rank or search answer ``503`` with ``Retry-After: 1``: a
-refusal costs a fraction of an answer, so the loop catches up. The cheap routes keep answering: health,
-metrics, the page shells and static files, log-in, operators, and event intake, so no event a platform
-sends is refused for the reading load.
+Two signals, either of which refuses a costly request with ``503`` and ``Retry-After: 1``:
+
+- the costly requests in flight (``api_max_in_flight``): the loop serves its tasks in turn, so each
+  waits for all the others, about 1.5 ms of CPU apiece here (event intake is not counted: most of its
+  time is spent waiting for Kafka's acknowledgement, not on the CPU);
+- the event loop's lag, how late a timer set every ``EVERY_S`` fires (the queue in the sockets and in
+  cheap routes that no count shows): ``LATE_TICKS`` ticks in a row more than ``api_shed_lag_ms`` late
+  (one long pause, a collection or a slow start-up, is not overload).
+
+A refusal costs a fraction of an answer, so the loop catches up. The cheap routes keep answering:
+health, metrics, the page shells and static files, log-in, operators, and event intake, so no event a
+platform sends is refused for the reading load.
 """
 
 from __future__ import annotations
@@ -19,14 +22,23 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
+from api.middleware import security_headers
 
 EVERY_S = 0.01
 LATE_TICKS = 3  # ticks in a row past the limit (at 500 requests/s within capacity a tick is ~1 ms late)
 KEPT_PREFIXES = ("/api/events/", "/api/auth/", "/api/admin/")  # intake, log-in and operators: always served
 
 SHED = Counter("cinestream_http_shed_total", "costly requests refused with 503 past capacity")
-# the one error shape (api/errors.py), built once: a refusal must cost a fraction of an answer
-REFUSAL = error_response(503, "the server is at capacity: try again in a second", None, {"Retry-After": "1"})
+# the one error shape (api/errors.py) with the security headers (api/middleware.py), built once: a refusal
+# is sent before the framework sees the request, and must cost a fraction of an answer
+_REFUSAL = error_response(503, "the server is at capacity: try again in a second", None, {"Retry-After": "1"})
+REFUSAL_HEADERS, REFUSAL_BODY = [*_REFUSAL.raw_headers, *security_headers(tls=False)], bytes(_REFUSAL.body)
+
+
+async def refuse(send: Send) -> None:
+    SHED.inc()
+    await send({"type": "http.response.start", "status": 503, "headers": REFUSAL_HEADERS})
+    await send({"type": "http.response.body", "body": REFUSAL_BODY})
 
 
 class LoopLag:
@@ -59,6 +71,8 @@ def costly(scope: Scope) -> bool:
 
 
 class Admission:
+    """Wraps the whole application (``api.main.AdmittedAPI``): a refusal skips every middleware."""
+
     def __init__(self, app: ASGIApp, lag: LoopLag, max_in_flight: int) -> None:
         self.app = app
         self.lag = lag
@@ -70,8 +84,7 @@ class Admission:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight or self.lag.behind:
-            SHED.inc()
-            await REFUSAL(scope, receive, send)
+            await refuse(send)
             return
         self.in_flight += 1
         try:

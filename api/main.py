@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from motor.motor_asyncio import AsyncIOMotorDatabase
+from starlette.types import Receive, Scope, Send
 
 from api import errors
 from api.admission import Admission, LoopLag
@@ -112,8 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN with inline scripts, which
     # the CSP refuses and the project does not do; the OpenAPI itself is at /openapi.json.
-    app = FastAPI(title="CineStream", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Real-time movie recommendations from live rating and watch events.")
+    app = AdmittedAPI(title="CineStream", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                      description="Real-time movie recommendations from live rating and watch events.")
     # Starlette tries routes in order, and matching cost 0.18 ms a request when recommendations came after
     # 28 others (cProfile in-process): the routes platforms call most come first. No two paths overlap.
     for module in (recommendations, movies, health, events, metrics_prometheus, auth, me, admin, metrics,
@@ -121,9 +122,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(errors.document_outages(document_policies(module.router)))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     errors.install(app)
-    app.add_middleware(Admission, lag=lag, max_in_flight=settings.api_max_in_flight)
     app.add_middleware(SecureAndMeasured)
+    app.admission = Admission(app.framework, lag=lag, max_in_flight=settings.api_max_in_flight)
     return app
+
+
+class AdmittedAPI(FastAPI):
+    """The application behind its admission (``api.admission``): past capacity a costly request is
+    refused before the framework, its middleware and its routing cost anything."""
+
+    admission: Admission | None = None
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.admission is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.admission(scope, receive, send)
 
 
 app = create_app()

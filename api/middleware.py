@@ -17,6 +17,13 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"strict-origin-when-cross-origin"),
            (b"x-frame-options", b"DENY"), (b"cross-origin-opener-policy", b"same-origin")]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+_PLAIN = [*HEADERS, (b"content-security-policy", CSP.encode())]
+_TLS = [*_PLAIN, HSTS]
+
+
+def security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
+    """What every answer carries, HSTS only over TLS."""
+    return _TLS if tls else _PLAIN
 
 REQUESTS = Counter("cinestream_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("cinestream_http_request_seconds", "HTTP request latency", ["method", "route"],
@@ -37,11 +44,7 @@ class SecureAndMeasured:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-                headers = list(message.get("headers", []))
-                headers += [*HEADERS, (b"content-security-policy", CSP.encode())]
-                if tls:
-                    headers.append(HSTS)
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", []), *security_headers(tls)]
             await send(message)
 
         try:

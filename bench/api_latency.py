@@ -44,14 +44,14 @@ console = Console()
 SEARCH_WORDS = ["star", "love", "man", "war", "matrix", "night", "day", "king", "life", "dead", "lord", "girl"]
 
 
-def _service_key() -> str:
+def service_key(scopes: list[str]) -> str:
+    """A service key of the running deployment for a bench's requests."""
     settings = get_settings()
 
     async def make() -> str:
         client = connect(settings)
         try:
-            made = await accounts.create_service_key(database(client, settings), "bench-api-latency",
-                                                     ["recommendations:read", "history:read"], "bench")
+            made = await accounts.create_service_key(database(client, settings), "bench", scopes, "bench")
             return str(made["key"])
         finally:
             client.close()
@@ -111,7 +111,7 @@ def main() -> None:
     tool = vegeta()
     settings = get_settings()
     base = f"http://{settings.api_host}:{settings.api_port}"
-    key = _service_key()
+    key = service_key(["recommendations:read", "history:read"])
     rng = np.random.default_rng(0)
     users = rng.integers(1, 611, 5000).tolist()  # the replayed dataset's users
     movies = rng.choice([1, 2, 32, 47, 50, 110, 150, 260, 296, 318, 356, 480, 527, 589, 593, 780, 1196, 1198,

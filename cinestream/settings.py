@@ -120,8 +120,10 @@ class Settings(BaseSettings):
     # Past capacity (the event loop's ticks this many ms late, three in a row) the routes that rank and
     # search answer 503 with Retry-After (api/admission.py); 0: never refuse.
     api_shed_lag_ms: int = Field(default=50, ge=0)
-    # ... and past this many of them in flight in one process (~1.5 ms of CPU each: ~100 ms of queue); 0: no cap.
-    api_max_in_flight: int = Field(default=64, ge=0)
+    # ... and past this many of them in flight in one process; 0: no cap. Ranking is CPU work, so more at once
+    # adds no throughput, only a longer turn of the event loop for every request, event intake included
+    # (bench/overload.py: at 16, 4x capacity answered within 0.12 s; at 32 and 64 some waited seconds).
+    api_max_in_flight: int = Field(default=16, ge=0)
     # CPU priority (nice) of stream workers: where they share cores with the API, requests come
     # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
     worker_nice: int = Field(default=10, ge=0, le=19)

@@ -43,6 +43,7 @@ async def test_past_capacity_costly_routes_get_503_the_cheap_ones_answer_and_it_
         await busy
         assert refused.status_code == 503 and refused.headers["Retry-After"] == "1", refused.text
         assert refused.json()["error"]["code"] == "unavailable"
+        assert refused.headers["x-content-type-options"] == "nosniff"  # refused before the middleware, headers kept
         assert searched.status_code == 503
         assert health.status_code in (200, 503) and "checks" in health.json()  # answered by health itself
         assert page.status_code == 200
