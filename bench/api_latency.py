@@ -8,7 +8,8 @@ users, popular movies), authenticated with a service key, while ``cinestream loa
 ``--background-rate`` events/s into Kafka. The floor is ``/health``, which answers from a
 one-second cache without I/O: what the framework, the middleware and the loopback cost in the
 same run, on the same loaded machine. After each route, the worst consumer group's lag on the
-ratings topic: the stream kept up meanwhile when it stays near a batch.
+ratings topic: the stream kept up meanwhile when it stays near a batch; and the API process's CPU
+over the route's run divided by its requests (the process found by the port it listens on).
 
 Usage (with ``bash scripts/main.sh`` running): ``python -m bench.api_latency [--seconds 60 --rate 500]``.
 """
@@ -32,7 +33,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import Progress
 
-from bench.tools import vegeta
+from bench.tools import cpu_seconds, listening_pid, vegeta
 from cinestream import accounts
 from cinestream.settings import Settings, get_settings
 from storage.mongo import connect, database
@@ -125,6 +126,7 @@ def main() -> None:
         "search": ("search", [f"{base}/api/movies?q={w}" for w in SEARCH_WORDS]),
     }
     chosen = [routes[name] for name in args.routes.split(",")]
+    api = listening_pid(settings.api_port)  # None: not this user's process, and its CPU goes unmeasured
     total = args.seconds * len(chosen) + 30
     # under SCHED_IDLE: it stands for the platforms, which run on machines of their own; 0: an idle stream
     with tempfile.TemporaryFile() as errors:  # the load's own words, should it stop
@@ -156,7 +158,11 @@ def main() -> None:
                 task = progress.add_task("routes", total=len(chosen))
                 for name, urls in chosen:
                     progress.update(task, description=name)
+                    used = cpu_seconds(api) if api else 0.0
                     results[name] = attack(tool, urls, args.seconds, args.rate, key)
+                    if api:  # the API's own CPU over the run, a request's share of it
+                        results[name]["API CPU ms/request"] = ((cpu_seconds(api) - used) * 1e3
+                                                               / (results[name]["requests/s"] * args.seconds))
                     results[name]["stream lag"] = _stream_lag(settings)
                     load_running()
                     learning(results[name]["stream lag"], args.background_rate)

@@ -6,6 +6,7 @@ open-loop HTTP load tool (wrk and hey wait for each answer before sending the ne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -54,3 +55,26 @@ def wait_until_learned(client: Any, n: int, stall_s: float, log_hint: str, poll_
             learned, last_change = now, time.monotonic()
         elif time.monotonic() - last_change > stall_s:
             raise SystemExit(f"stalled at {learned:,.0f} of {n:,} events for {stall_s:.0f}s: {log_hint}")
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on ``port`` (TCP, IPv4 or IPv6), from ``/proc``: its socket's inode, then
+    the process holding a descriptor to it; None when it is not found (another user's process)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                return int(fd_dir.parent.name)
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -44,7 +44,7 @@ import redis
 from aiokafka import AIOKafkaConsumer
 from pymongo import MongoClient
 
-from bench.tools import free_port, vegeta
+from bench.tools import cpu_seconds, free_port, vegeta
 from cinestream.accounts import MAX_EVENTS_PER_SECOND, create_service_key, revoke_service_key
 from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
 from simulators.replay import ReplaySummary, release_ratings, replay
@@ -61,13 +61,6 @@ ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,re
 EVERY_EVENT = {"learn": (("online_mf", "online_mf_watches"),), "side": (("trending",), ("similarity",), ("recent",)),
                "archive": (("history",),)}
 STALL_S = 90.0
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def servers() -> dict[str, int]:

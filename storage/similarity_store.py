@@ -202,15 +202,18 @@ class SimilarityStore:
         return np.frombuffer(cast(bytes, await self.redis.get(row_key(movie))) or b"", dtype=ROW)
 
     async def similar(self, movie: int, k: int = 10) -> list[tuple[int, float]]:
-        """Top-``k`` neighbours by cosine, re-ranked from the ``4k`` strongest raw co-occurrences."""
-        row = await self.neighbours(movie)
+        """Top-``k`` neighbours by cosine, re-ranked from the ``4k`` strongest raw co-occurrences; the row
+        and the counts from this process' copies when younger than ``read_cache_s`` (a popular film's
+        page is asked for many times a second)."""
+        (blob,), _ = await self._rows_and_counts([movie], [])
+        row = np.frombuffer(blob, dtype=ROW)
         if not len(row):
             return []
         strongest = row[np.lexsort((row["b"], -row["w"]))[: 4 * k]]
         ids = strongest["b"].tolist()
-        counts = await counts_of(self.redis, [movie, *ids])
-        own = counts[0]
-        others = np.array(counts[1:])
+        _, counts = await self._rows_and_counts([], [movie, *ids])
+        own = float(counts[0])
+        others = counts[1:]
         scores = self.model.cosine(strongest["w"].astype(np.float64), own, others)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(ids[j], float(scores[j])) for j in order]
