@@ -17,6 +17,7 @@ from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _ADDRESS_FIELD = {"kafka": "kafka_bootstrap", "mongo": "mongo_uri", "redis": "redis_url"}
+REDIS_PRINCIPALS = ("admin", "worker", "api")  # the Redis ACL users (what each may do: storage/redis_acl.py)
 
 
 def _home(*parts: str) -> Path:
@@ -182,10 +183,9 @@ class Settings(BaseSettings):
         if not self.redis_acl:
             return ""
         from cinestream import local_credentials
-        from storage.redis_acl import PRINCIPALS
 
         secret = (self.redis_password.get_secret_value() if self.redis_password
-                  else local_credentials.passwords(self.stack_dir, "redis", PRINCIPALS)[self.redis_user])
+                  else local_credentials.passwords(self.stack_dir, "redis", REDIS_PRINCIPALS)[self.redis_user])
         return f"{self.redis_user}:{quote(secret, safe='')}@"
 
     @property

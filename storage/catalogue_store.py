@@ -95,7 +95,8 @@ async def load_catalogue(
     await ensure_indexes(db)
     await db.movies.delete_many({"_id": {"$type": "int"}})  # documents of build version 1
     result = {
-        "movies": await sync_collection(db.movies, movies, compare=True, progress=progress),
+        "movies": await sync_collection(db.movies, [{"_id": movie_key(m["movieId"]), **m} for m in movies],
+                                        compare=True, progress=progress),
         "ratings": await rating_store.load(db, ratings, "movielens", progress),
     }
     stats = [{"_id": int(uid), "count": int(r["count"]), "mean": round(float(r["mean"]), 4),

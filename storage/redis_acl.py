@@ -15,7 +15,9 @@ names the storage modules write (``storage/erasure.py`` lists a person's rows).
 
 from __future__ import annotations
 
-PRINCIPALS = ("admin", "worker", "api")
+from cinestream.settings import REDIS_PRINCIPALS
+
+PRINCIPALS = REDIS_PRINCIPALS
 
 # what the API writes: its own counters and claims, and a person's rows when they delete their account
 API_WRITES = ("rl:*", "auth:*", "evt:*", "mf:u:*", "mf:seen:*", "mf:seen-v:*", "mf:h:*", "recent:*", "sim:recent:*",

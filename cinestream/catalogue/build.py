@@ -19,7 +19,6 @@ from cinestream.catalogue.readers import Rejections
 from cinestream.catalogue.sources import read_kg, read_movielens, read_tmdb
 from cinestream.catalogue.stats import movie_stats, normalise, user_stats
 from cinestream.catalogue.titles import parse_title, title_key
-from storage.catalogue_store import movie_key
 
 BUILD_VERSION = 3  # bump when the document shape or the cleaning rules change
 TRACKED_FIELDS = ("year", "overview", "directors", "cast", "writers", "keywords", "tmdbId", "genres")
@@ -93,7 +92,7 @@ def build_catalogue(movielens: Path, tmdb: Path | None, kg: Path | None, prior_w
         by_key.setdefault(key, []).append(base["movieId"])
         kg_entities = graph.get(key) or (graph.get(title_key(parsed.alt_title, year)) if parsed.alt_title else None)
         movie: dict[str, Any] = {
-            "_id": movie_key(base["movieId"]), "movieId": base["movieId"], "title": parsed.title,
+            "movieId": base["movieId"], "title": parsed.title,
             "alt_title": parsed.alt_title, "raw_title": base["raw_title"], "year": year,
             "genres": base["genres"], "imdbId": imdb_id, "tmdbId": tmdb_id,
             "tags": ml.tags.get(base["movieId"], [])[:30],
