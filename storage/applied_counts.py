@@ -21,13 +21,8 @@ async def add(redis: Any, agent: str, events: int) -> None:
         await redis.hincrby(KEY, agent, events)
 
 
-async def read(redis: Any) -> dict[str, int]:
-    """Every agent's count so far."""
-    return {_text(name): int(count) for name, count in (await redis.hgetall(KEY)).items()}
-
-
 def read_sync(redis: Any) -> dict[str, int]:
-    """The same from a synchronous client (benches)."""
+    """Every agent's count so far, from a synchronous client (benches, tests)."""
     return {_text(name): int(count) for name, count in redis.hgetall(KEY).items()}
 
 

@@ -197,10 +197,6 @@ class SimilarityStore:
             touched, count_of = touched[refused], count_of[refused]
         return written
 
-    async def neighbours(self, movie: int) -> np.ndarray:
-        """The movie's stored row: ``ROW`` records sorted by id (empty when it has none)."""
-        return np.frombuffer(cast(bytes, await self.redis.get(row_key(movie))) or b"", dtype=ROW)
-
     async def similar(self, movie: int, k: int = 10) -> list[tuple[int, float]]:
         """Top-``k`` neighbours by cosine, re-ranked from the ``4k`` strongest raw co-occurrences; the row
         and the counts from this process' copies when younger than ``read_cache_s`` (a popular film's
