@@ -39,6 +39,9 @@ from cinestream.settings import Settings, get_settings
 from storage.mongo import connect, database
 from streams.admin import consumer_lag
 
+PEOPLE = 610  # the main job's replayed release (ml-latest-small): user ids 1..610
+POPULAR = [1, 2, 32, 47, 50, 110, 150, 260, 296, 318, 356, 480, 527, 589, 593, 780, 1196, 1198, 1210, 2571, 2858,
+           2959, 4993, 5952, 7153, 58559, 79132]  # films most of its people rated
 WARM_RATE = 200  # requests/s of the warm-up: lists ranked afresh (about 2.7 ms each) take half a core
 console = Console()
 
@@ -114,9 +117,8 @@ def main() -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
     key = service_key(["recommendations:read", "history:read"])
     rng = np.random.default_rng(0)
-    users = rng.integers(1, 611, 5000).tolist()  # the replayed dataset's users
-    movies = rng.choice([1, 2, 32, 47, 50, 110, 150, 260, 296, 318, 356, 480, 527, 589, 593, 780, 1196, 1198,
-                         1210, 2571, 2858, 2959, 4993, 5952, 7153, 58559, 79132], 5000).tolist()
+    users = rng.integers(1, PEOPLE + 1, 5000).tolist()
+    movies = rng.choice(POPULAR, 5000).tolist()
     routes = {
         "floor": ("/health (floor)", [f"{base}/health"]),
         "recommendations": ("recommendations", [f"{base}/api/users/{u}/recommendations?k=10" for u in users]),

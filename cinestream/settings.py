@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     api_shed_lag_ms: int = Field(default=50, ge=0)
     # ... and past this many of them in flight in one process; 0: no cap. Ranking is CPU work, so more at once
     # adds no throughput, only a longer turn of the event loop for every request, event intake included
-    # (bench/overload.py: at 16, 4x capacity answered within 0.12 s; at 32 and 64 some waited seconds).
+    # (measured by bench/overload.py; README, "Past capacity").
     api_max_in_flight: int = Field(default=16, ge=0)
     # CPU priority (nice) of stream workers: where they share cores with the API, requests come
     # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
