@@ -183,19 +183,22 @@ def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     client = redis_client(overrides["CINESTREAM_REDIS_URL"], on_cluster(overrides))
     first = start_worker(overrides, tmp_path)
 
+    topic = overrides["CINESTREAM_TOPIC_RATINGS"]
+    head = 15000  # the kill falls within these, however late the worker starts: the rest follows it
+
     async def feed_and_kill() -> None:
-        feeding = asyncio.create_task(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"],
-                                             ratings, rate=10000))
+        feeding = asyncio.create_task(replay(stack, topic, ratings.iloc[:head], rate=10000))
         try:
             while float(client.hget(STATS, "n") or 0) < 5000:  # noqa: ASYNC110 (state of another process)
                 await asyncio.sleep(0.01)
         finally:
-            stop_worker(first, signal.SIGKILL)  # mid-stream: the replay is still producing
+            stop_worker(first, signal.SIGKILL)  # mid-stream: the replay may still be producing
         await feeding
+        await replay(stack, topic, ratings.iloc[head:], rate=20000)
 
     asyncio.run(feed_and_kill())
     killed_at = float(client.hget(STATS, "n") or 0)
-    assert killed_at < len(ratings), "the worker finished before it was killed: nothing was tested"
+    assert killed_at < head, "the worker was not killed while it learned: nothing was tested"
     second = start_worker(overrides, tmp_path, timeout=90)
     try:
         preq = wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings), timeout=90, cluster=on_cluster(overrides))
