@@ -43,9 +43,13 @@ async def _check_all(state: Any) -> dict[str, Any]:
         return settings.redis_url
 
     async def kafka() -> str:
-        if state.producer_started:  # a metadata round trip on the producer's connection
-            cluster = await state.producer.client.fetch_all_metadata()
-            brokers = len(cluster.brokers())
+        if state.producer_started:  # a metadata round trip on the producer's connection, for its own topics:
+            # every topic's metadata (fetch_all_metadata) took 9 ms of the event loop with 208 topics
+            client = state.producer.client
+            client.add_topic(settings.topic_ratings)  # tracked from now on (none tracked means every topic)
+            if not await client.force_metadata_update():
+                raise ConnectionError("no broker answered a metadata request")
+            brokers = len(client.cluster.brokers())
         else:  # not started (Kafka was down at start-up): a fresh client
             brokers = await broker_count(settings)
         return f"{brokers} broker(s) at {settings.kafka_bootstrap}"
