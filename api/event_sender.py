@@ -3,7 +3,7 @@
 Faust pays its cost per Kafka message (about 16,000 messages/s a worker), so events sent one message
 each — a platform posting single events, or a batch of interleaved users packed per user — would
 pace the workers by message count rather than by events. Every event goes to the partition Kafka's
-default partitioner gives its user id (``streams.partitions``), so a person's events stay in order
+default partitioner gives its user id (``contracts.partitions``), so a person's events stay in order
 with everything else keyed by them (an erasure). Per partition one send is in flight at a time, and
 what arrives meanwhile leaves as one envelope when it returns: no delay added when traffic is light,
 larger envelopes as it grows (natural batching, as in Kafka's own clients).
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
-from streams.partitions import partition_of
-from streams.schemas import encode_events
+from contracts.events import encode_events
+from contracts.partitions import partition_of
 
 MAX_EVENTS = 1000  # per envelope (about 200 KB, under Kafka's 1 MB message limit); a request is never split
 

@@ -44,11 +44,11 @@ from api.security import tokens
 from bench.tools import free_port
 from cinestream.secrets import load_secrets
 from cinestream.settings import Settings, get_settings
+from contracts.events import encode_events
 from simulators.replay import load_ratings, replay
 from storage.model_keys import seen_key, user_key
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import start_worker, stop_worker
-from streams.schemas import encode_events
 
 PROBE_BASE = 2_000_000_000
 T = TypeVar("T")

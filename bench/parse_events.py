@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 
 from cinestream.settings import get_settings
+from contracts.events import EventLists, decode_message, encode_events
 from simulators.replay import envelopes, load_ratings
-from streams.schemas import EventColumns, EventLists, decode_message, encode_events
+from streams.event_columns import EventColumns
 
 
 def best_of(repeats: int, work: Callable[[], object]) -> float:

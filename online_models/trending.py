@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from contracts.events import FUTURE_SLACK_S
+
 MAX_EXPONENT = 500.0  # 2^500 ≈ 3e150: far from float64's 1.8e308, even summed over many events
-FUTURE_SLACK_S = 300.0  # clocks disagree by seconds, not by more than five minutes
 
 
 class Trending:

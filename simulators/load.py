@@ -18,9 +18,9 @@ import numpy as np
 from aiokafka import AIOKafkaProducer
 
 from cinestream.settings import Settings
+from contracts.events import KIND_FIELDS, encode_columns
+from contracts.partitions import partition_of
 from streams.kafka_auth import client_options
-from streams.partitions import partition_of
-from streams.schemas import KIND_FIELDS, encode_columns
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def synthetic_events(rng: np.random.Generator, users: int, movies: int | np.ndar
 def envelopes(kind: Literal["rating", "watch"], events: list[dict[str, object]], partitions: int
               ) -> list[tuple[int, bytes]]:
     """One columnar envelope (schema version 2) per partition: the events of this tick whose users
-    Kafka's partitioner puts there, in order (``streams.partitions``)."""
+    Kafka's partitioner puts there, in order (``contracts.partitions``)."""
     parts = partition_of(np.array([e["user_id"] for e in events], dtype=np.int64), partitions)
     by_partition: dict[int, list[dict[str, object]]] = defaultdict(list)
     for event, partition in zip(events, parts.tolist(), strict=True):

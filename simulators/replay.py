@@ -1,6 +1,6 @@
 """Replay a MovieLens ratings file into Kafka in timestamp order, through the public topic only.
 
-Events are packed per partition, not per user (``streams.partitions``): one envelope carries up
+Events are packed per partition, not per user (``contracts.partitions``): one envelope carries up
 to ``per_message`` events of any users of that partition. Packed per user, ml-1m-shaped data
 (interleaved users) made 915,466 messages of 1.08 events for 984,991 ratings. The stream is cut into
 windows of ``per_message`` x partitions events in time order, so a paced replay stays in time order.
@@ -22,11 +22,11 @@ from aiokafka import AIOKafkaProducer
 from cinestream.catalogue.readers import Rejections
 from cinestream.catalogue.sources import read_ratings
 from cinestream.settings import Settings
+from contracts.events import encode_columns
+from contracts.partitions import partition_of
 from evaluation.datasets import layout_of
 from online_models.runs import run_starts
 from streams.kafka_auth import client_options
-from streams.partitions import partition_of
-from streams.schemas import encode_columns
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,22 @@ import faust
 from cinestream.settings import get_settings
 from storage.mongo import connect, database
 from storage.row_cache import RowCache
-from streams.kafka_auth import faust_credentials
+from streams.kafka_auth import MECHANISM, password
 from streams.known_movies import KnownMovies
 
 settings = get_settings()
 
+
+def faust_credentials() -> faust.SASLCredentials | None:
+    if not settings.kafka_sasl:
+        return None
+    return faust.SASLCredentials(username=settings.kafka_user, password=password(settings), mechanism=MECHANISM)
+
+
 app = faust.App(
     settings.worker_group,
     broker=f"kafka://{settings.kafka_bootstrap}",
-    broker_credentials=faust_credentials(settings),
+    broker_credentials=faust_credentials(),
     value_serializer="raw",
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.topic_replication,

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from contracts.events import Erasure, EventLists, Invalid, decode_message
 from online_models.feedback import confidence
 from streams.app import catalogue_db, dead_letter_topic, known_movies
 from streams.dead_letter import dead_letter_record
-from streams.schemas import Erasure, EventColumns, EventLists, Invalid, decode_message
+from streams.event_columns import EventColumns
 
 
 @dataclass(frozen=True)

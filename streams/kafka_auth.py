@@ -1,4 +1,5 @@
-"""Who a process is to Kafka: SASL/SCRAM-SHA-256 credentials from the settings, for aiokafka and faust.
+"""Who a process is to Kafka: SASL/SCRAM-SHA-256 credentials from the settings, for aiokafka and
+for the workers' faust app (``streams.app``).
 
 Any process that reaches an open broker can write any user's events, so the local cluster (``stack
 up --brokers 3``) and production authenticate every client and authorise it by ACLs
@@ -17,8 +18,6 @@ is formatted with those SCRAM users). Production adds TLS (``SASL_SSL``) in fron
 from __future__ import annotations
 
 from typing import Any
-
-import faust
 
 from cinestream import local_credentials
 from cinestream.settings import Settings
@@ -54,9 +53,3 @@ def client_options(settings: Settings) -> dict[str, Any]:
         return {}
     return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": MECHANISM,
             "sasl_plain_username": settings.kafka_user, "sasl_plain_password": password(settings)}
-
-
-def faust_credentials(settings: Settings) -> faust.SASLCredentials | None:
-    if not settings.kafka_sasl:
-        return None
-    return faust.SASLCredentials(username=settings.kafka_user, password=password(settings), mechanism=MECHANISM)

@@ -13,9 +13,9 @@ from api.deps import DbDep, ModelsDep, RedisDep, SettingsDep
 from api.errors import documented
 from api.security.policy import ADMIN, Principal
 from cinestream import accounts
+from contracts.events import MAX_ID
 from storage import model_versions, user_store
 from streams.admin import consumer_lag
-from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from api.deps import DbDep, RedisDep, SearchDep, SenderDep, SettingsDep
 from api.errors import documented
@@ -22,56 +22,45 @@ from api.event_sender import Events, EventSender
 from api.search import TitleIndex
 from api.security.policy import EVENT_WRITER, PERSON, Principal
 from api.security.rate import limit
-from online_models.trending import FUTURE_SLACK_S
+from contracts.events import LIMITS, MAX_BATCH, ahead_of, encode_erasure
 from storage import event_ids
-from streams.schemas import MAX_ID, encode_erasure
 
 router = APIRouter(prefix="/api/events", tags=["events"])
-
-EARLIEST = 788_918_400.0  # 1995-01-01T00:00:00Z: MovieLens' first ratings
-MAX_BATCH = 1000
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _half_stars(value: float) -> float:
-    if value * 2 != int(value * 2):
-        raise ValueError("rating must be in steps of 0.5")
-    return value
+# The limits are the stream's own (``contracts.events.LIMITS``): what is accepted here is learned there.
+EventId = Annotated[str, Field(**LIMITS["event_id"])]
+UserId = Annotated[int, Field(**LIMITS["user_id"])]
+MovieId = Annotated[int, Field(**LIMITS["movie_id"])]
+Stars = Annotated[float, Field(**LIMITS["rating"], description="0.5 to 5.0 in steps of 0.5")]
+SecondsWatched = Annotated[float, Field(**LIMITS["seconds_watched"])]
+Timestamp = Annotated[float, Field(**LIMITS["timestamp"], description="seconds since the epoch, from 1995-01-01 "
+                                                                      "to at most 5 minutes ahead of now")]
 
 
 class RatingIn(Strict):
-    movie_id: int = Field(ge=0, le=MAX_ID)
-    rating: float = Field(ge=0.5, le=5.0, description="0.5 to 5.0 in steps of 0.5")
-
-    @field_validator("rating")
-    @classmethod
-    def _stars(cls, value: float) -> float:
-        return _half_stars(value)
+    movie_id: MovieId
+    rating: Stars
 
 
 class WatchIn(Strict):
-    movie_id: int = Field(ge=0, le=MAX_ID)
-    seconds_watched: float = Field(ge=0, le=10**6)
+    movie_id: MovieId
+    seconds_watched: SecondsWatched
     completed: bool = False
 
 
 class ServiceEvent(Strict):
-    event_id: str = Field(min_length=1, max_length=64, pattern=r"^[\w.:-]+$")
+    event_id: EventId
     type: Literal["rating", "watch"]
-    user_id: int = Field(ge=0, le=MAX_ID)
-    movie_id: int = Field(ge=0, le=MAX_ID)
-    rating: float | None = Field(None, ge=0.5, le=5.0)
-    seconds_watched: float | None = Field(None, ge=0, le=10**6)
+    user_id: UserId
+    movie_id: MovieId
+    rating: Stars | None = Field(None, description="required for a rating")
+    seconds_watched: SecondsWatched | None = Field(None, description="required for a watch")
     completed: bool = False
-    timestamp: float = Field(description="seconds since the epoch, within [1995-01-01, now + 5 min]")
-
-    @field_validator("rating")
-    @classmethod
-    def _stars(cls, value: float | None) -> float | None:
-        return value if value is None else _half_stars(value)
+    timestamp: Timestamp
 
 
 class BatchIn(Strict):
@@ -177,8 +166,8 @@ def _check(event: ServiceEvent | str, known: TitleIndex, now: float) -> ServiceE
         return "rating: required for a rating"
     if event.type == "watch" and event.seconds_watched is None:
         return "seconds_watched: required for a watch"
-    if not EARLIEST <= event.timestamp <= now + FUTURE_SLACK_S:
-        return "timestamp: outside [1995-01-01, now + 5 minutes]"
+    if ahead_of(event.timestamp, now):
+        return "timestamp: more than 5 minutes ahead of now"
     if not known.has(event.movie_id):
         return f"movie_id: {event.movie_id} is not in the catalogue"
     return event

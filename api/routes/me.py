@@ -20,8 +20,8 @@ from api.routes.events import send_erasure
 from api.routes.recommendations import history_of, recommendations_for
 from api.security import passwords
 from api.security.policy import PERSON, Principal
+from contracts.events import MAX_ID
 from storage import erasure, live_model_store, recent_history, user_store
-from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 

@@ -10,7 +10,7 @@ from api.deps import DbDep, SearchDep
 from api.errors import documented
 from api.security.policy import PUBLIC, Principal
 from cinestream.catalogue.titles import title_key
-from streams.schemas import MAX_ID
+from contracts.events import MAX_ID
 
 router = APIRouter(prefix="/api/movies", tags=["movies"])
 JSON_PAGES: dict[int | str, dict[str, Any]] = {

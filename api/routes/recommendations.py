@@ -13,10 +13,10 @@ from api.deps import DbDep, ModelsDep, RedisDep, SearchDep
 from api.errors import documented
 from api.search import TitleIndex
 from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
+from contracts.events import MAX_ID
 from online_models.live_ranker import LiveModel, anchors, fold, top
 from storage import batch_store, live_model_store, recent_history
 from storage.live_model_store import LiveModelCopy
-from streams.schemas import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
 Cards = tuple[TitleIndex, Any]  # the in-memory catalogue and the database it refreshes from

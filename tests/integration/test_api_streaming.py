@@ -106,7 +106,7 @@ async def test_a_watch_alone_makes_a_new_user_known(client: httpx.AsyncClient) -
 async def test_bad_events_are_4xx_with_a_message(client: httpx.AsyncClient) -> None:
     _, auth = await person(client)
     response = await client.post("/api/events/ratings", json={"movie_id": 2, "rating": 4.3}, headers=auth)
-    assert response.status_code == 422 and "steps of 0.5" in response.text
+    assert response.status_code == 422 and "multiple of 0.5" in response.text
     response = await client.post("/api/events/watches", json={"movie_id": 2, "seconds_watched": -5}, headers=auth)
     assert response.status_code == 422 and "seconds_watched" in response.text
 

@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from api.event_sender import EventSender
 from cinestream.settings import Settings
+from contracts.partitions import partition_of
 from streams.admin import delete_topics, ensure_topics
-from streams.partitions import partition_of
-from streams.schemas import EventColumns, parse_message
+from streams.event_columns import EventColumns, parse_message
 
 
 async def _read(bootstrap: str, topic: str, events: int) -> list[tuple[int, EventColumns]]:

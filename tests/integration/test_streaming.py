@@ -90,7 +90,7 @@ def test_an_event_for_a_movie_outside_the_catalogue_is_dead_lettered_and_its_nei
     """Platforms write to Kafka directly: the stream refuses phantom movies itself."""
     user, phantom = 77_000_001, 20232435016268
     events = [{"event_id": "known-1", "user_id": user, "movie_id": 1, "rating": 4.0, "timestamp": 1.6e9},
-              {"event_id": "phantom-1", "user_id": user, "movie_id": phantom, "rating": 5.0, "timestamp": 4e9}]
+              {"event_id": "phantom-1", "user_id": user, "movie_id": phantom, "rating": 5.0, "timestamp": 1.6e9 + 1}]
     raw = json.dumps({"v": 1, "events": events}).encode()
 
     async def roundtrip() -> dict[str, object]:
@@ -128,8 +128,8 @@ def test_an_erasure_makes_every_agent_forget_the_person(stack: Settings, topics:
     """What a deleted account sends through Kafka: after it, no worker state holds the person."""
     from pymongo import MongoClient
 
+    from contracts.events import encode_erasure
     from storage.erasure import user_keys
-    from streams.schemas import encode_erasure
 
     user = 77_000_002
     events = [{"event_id": f"erase-me-{j}", "user_id": user, "movie_id": movie, "rating": 4.5, "timestamp": 1.6e9 + j}

@@ -206,3 +206,14 @@ def test_each_service_reaches_mongodb_and_redis_as_a_user_of_its_own(compose: di
         assert f"CINESTREAM_MONGO_{mongo_user.upper()}_PASSWORD" in services["mongo"]["environment"]
         assert env["CINESTREAM_REDIS_URL"].startswith(f"redis://{redis_user}:${{CINESTREAM_REDIS_"
                                                       f"{redis_user.upper()}_PASSWORD:?"), name
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    """`pip install .` in the image finds only what was copied: a package left out installs without error
+    and fails at the first import (contracts, recommenders and evaluation once were)."""
+    import tomllib
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    installed = {name.rstrip("*") for name in found["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "deploy" / "Dockerfile").read_text(), re.MULTILINE))
+    assert installed <= copied, installed - copied

@@ -1,8 +1,9 @@
 import numpy as np
 
+from contracts.events import Invalid, encode_events
+from contracts.partitions import partition_of
 from simulators.load import envelopes, synthetic_events
-from streams.partitions import partition_of
-from streams.schemas import EventColumns, Invalid, encode_events, parse_message
+from streams.event_columns import EventColumns, parse_message
 
 
 def test_synthetic_events_are_valid_and_follow_taste() -> None:

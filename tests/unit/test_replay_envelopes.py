@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 from aiokafka.partitioner import DefaultPartitioner
 
+from contracts.partitions import partition_of
 from simulators.replay import envelopes
-from streams.partitions import partition_of
-from streams.schemas import EventColumns, parse_message
+from streams.event_columns import EventColumns, parse_message
 
 
 def test_a_users_partition_is_the_one_kafka_gives_their_key() -> None:
@@ -17,7 +17,8 @@ def test_a_users_partition_is_the_one_kafka_gives_their_key() -> None:
 
 def test_events_of_many_users_share_a_partitions_envelope_in_time_order_up_to_the_cap() -> None:
     users = [1, 2, 3, 1, 2, 3, 4, 1]
-    df = pd.DataFrame({"userId": users, "movieId": range(10, 18), "rating": [4.0] * 8, "timestamp": range(8)})
+    df = pd.DataFrame({"userId": users, "movieId": range(10, 18), "rating": [4.0] * 8,
+                       "timestamp": np.arange(8) + 1.6e9})
     out = envelopes(df, per_message=2, source="t", partitions=2)
     parts = partition_of(np.array(users), 2)
     for partition, payload, n in out:
