@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from api.security import passwords, tokens
-from api.security.policy import SCOPES
+from api.security.policy import ROLES, SCOPES
 from storage import user_store
 from storage.field_crypto import FieldCipher
 
@@ -20,7 +21,7 @@ class AccountError(ValueError):
 MAX_EVENTS_PER_SECOND = 1_000_000  # a key's quota: twenty times what the stream learns
 
 
-async def create_service_key(db: AsyncIOMotorDatabase, name: str, scopes: list[str], actor: str,
+async def create_service_key(db: AsyncIOMotorDatabase, name: str, scopes: Sequence[str], actor: str,
                              events_per_second: int | None = None) -> dict[str, Any]:
     """A new key, returned with its secret this once; only its digest is stored. ``events_per_second``
     is its event quota (None: the deployment's ``service_events_per_second``)."""
@@ -42,12 +43,13 @@ async def revoke_service_key(db: AsyncIOMotorDatabase, key_id: str, actor: str) 
     return revoked
 
 
-async def set_roles(db: AsyncIOMotorDatabase, user_id: int, roles: list[str], actor: str) -> None:
-    if not set(roles) <= {"user", "admin"} or "user" not in roles:
-        raise AccountError("roles: 'user', optionally with 'admin'")
+async def set_roles(db: AsyncIOMotorDatabase, user_id: int, roles: Sequence[str], actor: str) -> None:
+    """Every account is a user; ``roles`` may add 'admin'."""
+    if not set(roles) <= set(ROLES):
+        raise AccountError(f"roles must be among {', '.join(ROLES)} (got {', '.join(roles)})")
     if await user_store.get_user(db, user_id) is None:
         raise AccountError(f"no account with id {user_id}")
-    granted = sorted(set(roles))
+    granted = sorted({"user", *roles})
     await user_store.update_user(db, user_id, {"roles": granted})
     await user_store.audit(db, "roles-change", actor, subject=user_id, roles=granted)
 

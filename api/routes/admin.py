@@ -11,7 +11,7 @@ from redis.exceptions import NoPermissionError
 
 from api.deps import DbDep, ModelsDep, RedisDep, SettingsDep
 from api.errors import documented
-from api.security.policy import ADMIN, Principal
+from api.security.policy import ADMIN, ROLES, SCOPES, Principal, Role, Scope
 from cinestream import accounts
 from contracts.events import MAX_ID
 from storage import model_versions, user_store
@@ -23,14 +23,14 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1, max_length=80)
-    scopes: list[str] = Field(min_length=1, max_length=3)
+    scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
     events_per_second: int | None = Field(default=None, ge=1, le=accounts.MAX_EVENTS_PER_SECOND,
                                           description="the key's event quota (default: the deployment's)")
 
 
 class RolesIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    roles: list[str] = Field(min_length=1, max_length=2)
+    roles: list[Role] = Field(min_length=1, max_length=len(ROLES), description="'user' is always granted")
 
 
 @router.post("/keys", status_code=201, responses=documented(422))
@@ -62,7 +62,7 @@ async def set_roles(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], body: RolesI
         await accounts.set_roles(db, user_id, body.roles, who.actor)
     except accounts.AccountError as exc:
         raise HTTPException(404 if "no account" in str(exc) else 422, str(exc)) from None
-    return {"user_id": user_id, "roles": sorted(set(body.roles))}
+    return {"user_id": user_id, "roles": sorted({"user", *body.roles})}
 
 
 @router.get("/stream", responses=documented(503))

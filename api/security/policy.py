@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.routing import APIRoute
@@ -25,7 +25,12 @@ from storage import revocations, user_store
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE, CSRF_HEADER = "cs_access", "cs_refresh", "cs_csrf", "x-csrf-token"
-SCOPES = ("events:write", "recommendations:read", "history:read")
+# What a service key may be granted and what a person may be: the request models' enums and the checks
+# in ``cinestream.accounts`` are both these.
+Scope = Literal["events:write", "recommendations:read", "history:read"]
+SCOPES: tuple[str, ...] = get_args(Scope)
+Role = Literal["user", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
 KEY_CACHE_S = 10.0  # a revoked service key stops working within about this many seconds in every API process
 
 

@@ -206,3 +206,23 @@ async def test_a_service_key_gets_the_event_quota_it_was_created_with_and_429_be
     assert beyond.status_code == 429 and int(beyond.headers["Retry-After"]) >= 1, beyond.text
     # the quota is the key's: the large platform is still served meanwhile
     assert (await http.post("/api/events/batch", json=_ratings(1, "still"), headers=as_platform)).status_code == 200
+
+
+async def test_scopes_and_roles_are_what_the_schema_names(http: httpx.AsyncClient) -> None:
+    """The schema's enums are the checks: a value it names is granted, any other is a 422 before any write."""
+    admin = await make_admin(http)
+    as_admin = {"Authorization": f"Bearer {admin.token}"}
+    spec = (await http.get("/openapi.json")).json()["components"]["schemas"]
+    scopes = spec["KeyIn"]["properties"]["scopes"]["items"]["enum"]
+    roles = spec["RolesIn"]["properties"]["roles"]["items"]["enum"]
+    assert scopes == ["events:write", "recommendations:read", "history:read"] and roles == ["user", "admin"]
+    made = await http.post("/api/admin/keys", json={"name": "every scope", "scopes": scopes}, headers=as_admin)
+    assert made.status_code == 201 and made.json()["scopes"] == sorted(scopes), made.text
+    person = await register(http, "Edsger")
+    for asked, granted in ((["admin"], ["admin", "user"]), (["user"], ["user"])):  # 'user' is always kept
+        answer = await http.put(f"/api/admin/users/{person.user_id}/roles", json={"roles": asked}, headers=as_admin)
+        assert answer.status_code == 200 and answer.json()["roles"] == granted, answer.text
+    for path, method, body in (("/api/admin/keys", "POST", {"name": "bad", "scopes": [""]}),
+                               (f"/api/admin/users/{person.user_id}/roles", "PUT", {"roles": ["root"]})):
+        refused = await http.request(method, path, json=body, headers=as_admin)
+        assert refused.status_code == 422, refused.text
