@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from redis.exceptions import NoPermissionError
 
 from api.deps import DbDep, ModelsDep, RedisDep, SettingsDep
 from api.errors import documented
+from api.fields import Body
 from api.security.policy import ADMIN, ROLES, SCOPES, Principal, Role, Scope
 from cinestream import accounts
 from contracts.events import MAX_ID
@@ -20,16 +21,14 @@ from streams.admin import consumer_lag
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class KeyIn(Body):
     name: str = Field(min_length=1, max_length=80)
     scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
     events_per_second: int | None = Field(default=None, ge=1, le=accounts.MAX_EVENTS_PER_SECOND,
                                           description="the key's event quota (default: the deployment's)")
 
 
-class RolesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class RolesIn(Body):
     roles: list[Role] = Field(min_length=1, max_length=len(ROLES), description="'user' is always granted")
 
 

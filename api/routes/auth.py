@@ -14,10 +14,11 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.deps import DbDep, RedisDep, SettingsDep
 from api.errors import documented
+from api.fields import Body
 from api.security import passwords, tokens
 from api.security.policy import ACCESS_COOKIE, CSRF_COOKIE, PAGE, PERSON, PUBLIC, REFRESH_COOKIE, Principal
 from api.security.rate import limit
@@ -30,26 +31,22 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 EMAIL = r"^[^@ \t\r\n]{1,64}@[^@ \t\r\n]{1,189}\.[^@ \t\r\n]{1,63}$"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Register(Strict):
+class Register(Body):
     email: str = Field(max_length=254, pattern=EMAIL)
     password: str = Field(min_length=10, max_length=128)
     display_name: str = Field(min_length=1, max_length=80)
 
 
-class Credentials(Strict):
+class Credentials(Body):
     email: str = Field(max_length=254, pattern=EMAIL)
     password: str = Field(min_length=1, max_length=128)
 
 
-class RefreshIn(Strict):
+class RefreshIn(Body):
     refresh_token: str | None = Field(None, min_length=20, max_length=100)
 
 
-class PasswordChange(Strict):
+class PasswordChange(Body):
     current_password: str = Field(min_length=1, max_length=128)
     new_password: str = Field(min_length=10, max_length=128)
 

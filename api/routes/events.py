@@ -14,11 +14,12 @@ from collections import defaultdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from api.deps import DbDep, RedisDep, SearchDep, SenderDep, SettingsDep
 from api.errors import documented
 from api.event_sender import Events, EventSender
+from api.fields import Body
 from api.search import TitleIndex
 from api.security.policy import EVENT_WRITER, PERSON, Principal
 from api.security.rate import limit
@@ -26,10 +27,6 @@ from contracts.events import LIMITS, MAX_BATCH, ahead_of, encode_erasure
 from storage import event_ids
 
 router = APIRouter(prefix="/api/events", tags=["events"])
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
 
 # The limits are the stream's own (``contracts.events.LIMITS``): what is accepted here is learned there.
 EventId = Annotated[str, Field(**LIMITS["event_id"])]
@@ -41,18 +38,18 @@ Timestamp = Annotated[float, Field(**LIMITS["timestamp"], description="seconds s
                                                                       "to at most 5 minutes ahead of now")]
 
 
-class RatingIn(Strict):
+class RatingIn(Body):
     movie_id: MovieId
     rating: Stars
 
 
-class WatchIn(Strict):
+class WatchIn(Body):
     movie_id: MovieId
     seconds_watched: SecondsWatched
     completed: bool = False
 
 
-class ServiceEvent(Strict):
+class ServiceEvent(Body):
     event_id: EventId
     type: Literal["rating", "watch"]
     user_id: UserId
@@ -63,7 +60,7 @@ class ServiceEvent(Strict):
     timestamp: Timestamp
 
 
-class BatchIn(Strict):
+class BatchIn(Body):
     events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH,
                                          description="up to 1,000 ServiceEvent objects; each is checked alone")
 

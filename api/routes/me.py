@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.deps import DbDep, ModelsDep, ProducerDep, RedisDep, SearchDep, SettingsDep
 from api.errors import documented
+from api.fields import Body
 from api.routes.auth import address, cipher_of, end_all_sessions, end_cookies
 from api.routes.events import send_erasure
 from api.routes.recommendations import history_of, recommendations_for
@@ -26,14 +27,12 @@ from storage import erasure, live_model_store, recent_history, user_store
 router = APIRouter(prefix="/api/me", tags=["me"])
 
 
-class ProfileUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class ProfileUpdate(Body):
     display_name: str | None = Field(None, min_length=1, max_length=80)
     favourite_genres: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(None, max_length=20)
 
 
-class Deletion(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class Deletion(Body):
     password: str = Field(min_length=1, max_length=128)
 
 
