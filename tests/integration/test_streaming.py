@@ -184,10 +184,17 @@ def test_a_worker_killed_mid_stream_neither_loses_nor_doubles_an_event(
     first = start_worker(overrides, tmp_path)
 
     topic = overrides["CINESTREAM_TOPIC_RATINGS"]
-    head = 15000  # the kill falls within these, however late the worker starts: the rest follows it
+    warm, head = 100, 15000  # the kill falls within the head; the rest is produced after it
 
     async def feed_and_kill() -> None:
-        feeding = asyncio.create_task(replay(stack, topic, ratings.iloc[:head], rate=10000))
+        # "Worker ready" comes before the consumer has its partitions: a worker that then caught up with
+        # a whole head already in Kafka learned it in one batch, and the kill fell after it
+        await replay(stack, topic, ratings.iloc[:warm])
+        deadline = time.monotonic() + 90
+        while float(client.hget(STATS, "n") or 0) < warm:
+            assert time.monotonic() < deadline, "the worker learned nothing"
+            await asyncio.sleep(0.05)
+        feeding = asyncio.create_task(replay(stack, topic, ratings.iloc[warm:head], rate=10000))
         try:
             while float(client.hget(STATS, "n") or 0) < 5000:  # noqa: ASYNC110 (state of another process)
                 await asyncio.sleep(0.01)
