@@ -10,7 +10,7 @@ from rich.progress import Progress
 
 from cinestream.settings import Settings
 from online_models.batch_fit import fit
-from online_models.biased_mf import BiasedMF
+from online_models.mf_spec import MF
 from recommenders.als import ExplicitALS, as_online_rows
 from recommenders.data import Ratings
 from storage import model_versions, rating_store
@@ -28,7 +28,7 @@ async def bootstrap(settings: Settings, console: Console, epochs: int, lr: float
         client.close()
     if ratings.empty:
         return "no ratings stored: run `cinestream catalogue build` first"
-    model = BiasedMF(n_factors=32, lr=lr, seed=0)  # same shape as the stream's model
+    model = MF.refit(lr)
     started = time.monotonic()
     if method == "als":
         data, user_ids, item_ids = Ratings.from_ids(ratings["userId"], ratings["movieId"], ratings["rating"])

@@ -97,18 +97,18 @@ class Settings(BaseSettings):
     # `batch_window_ms` after its last message, unless Kafka holds a backlog on a partition it reads,
     # in which case it keeps filling for up to `batch_busy_window_ms`: batches grow with load only.
     batch_max_messages: int = 2000
-    batch_window_ms: float = 0.5  # freshness bench, 3 runs each: p50 14.7 ms at 0.5 ms, 17.2 ms at 2 ms
+    batch_window_ms: float = 0.5  # a lone rating waits this long for company: freshness is the window plus a batch
     batch_busy_window_ms: float = 30.0
-    batch_busy_messages: int = 20  # at a steady 5,000 events/s the high water ran 1-6 messages ahead per partition
+    batch_busy_messages: int = 20  # a backlog, not the next message already in flight under steady load
     # Rows a learning worker keeps from its last batches to skip their read (storage/row_cache.py):
     # a few hundred bytes each with 32 factors.
     model_cache_rows: int = 200_000
     # The side models (trending, similarity, history) are not read within milliseconds: longer batches.
     side_window_ms: float = 100.0
     # Similarity rewrites each touched movie's whole row per batch: a longer window sums more pairs
-    # into each row (Redis 20 % busy at 2,000 events/s with 100 ms batches; "watched together" lists
-    # do not need to move within the second).
-    similarity_window_ms: float = 1000.0
+    # into each row, so Redis (and its AOF) writes each row less often; "watched together" lists need not
+    # move within seconds.
+    similarity_window_ms: float = 5000.0
 
     _external: frozenset[str] = PrivateAttr(default=frozenset())
 
@@ -129,9 +129,9 @@ class Settings(BaseSettings):
     # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
     worker_nice: int = Field(default=10, ge=0, le=19)
     # On one machine shared with the API (the main job): the stream workers, Kafka and FerretDB under
-    # SCHED_IDLE, so they run only on CPU time the API and Redis leave (recommendations p99 at 500
-    # requests/s: 44 ms niced, 13-32 ms idle; bench/api_latency.py). Nothing is lost: Kafka holds
-    # what they have not read. Off where they have machines of their own, and for the tests.
+    # SCHED_IDLE, so they run only on CPU time the API and Redis leave (niced, they still took turns
+    # from requests: README, "Serving"). Nothing is lost: Kafka holds what they have not read. Off
+    # where they have machines of their own, and for the tests.
     background_idle: bool = False
 
     # Accounts and secrets. Outside "development" every secret must be set (start-up refuses
@@ -230,6 +230,5 @@ def get_settings() -> Settings:
 
 
 # A server process (the API) runs one BLAS thread: a request's products are small, and OpenBLAS's second
-# thread spinning after each of them took the core Redis and the other requests needed
-# (bench.api_latency, lists ranked afresh at 500 requests/s: p99 1,916 ms with two threads, 326 ms with one).
+# thread spinning after each of them took the core Redis and the other requests needed (README, "Serving").
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

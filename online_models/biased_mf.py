@@ -61,14 +61,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 from numba import njit
 
-FloatArray = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int64]
+from online_models.item_matrix import item_scores, top_k
+from online_models.mf_rows import ACC, BIAS, FACTORS, FloatArray, IntArray
 
-# Row layout shared by users and items: [bias, accumulated squared gradient, f_1 … f_k].
-BIAS, ACC, FACTORS = 0, 1, 2
+__all__ = ["ACC", "BIAS", "FACTORS", "BiasedMF", "FloatArray", "IntArray", "MFBatch"]  # the layout, re-exported
 
 
 @dataclass
@@ -257,8 +255,6 @@ class BiasedMF:
     def recommend(self, user: FloatArray, items: FloatArray, item_ids: IntArray, k: int,
                   exclude: set[int] | None = None) -> list[tuple[int, float]]:
         """Top-``k`` ``(item_id, score)`` for one user over a candidate matrix, skipping ``exclude``."""
-        from online_models.item_matrix import item_scores, top_k  # it builds on this module's layout
-
         scores = item_scores(user, items[:, BIAS], np.ascontiguousarray(items[:, FACTORS:]))
         excluded = np.flatnonzero(np.isin(item_ids, list(exclude))) if exclude else None
         return top_k(scores, item_ids, k, excluded)

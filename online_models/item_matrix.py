@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from online_models.biased_mf import BIAS, FACTORS, FloatArray, IntArray
+from online_models.mf_rows import BIAS, FACTORS, FloatArray, IntArray
 
 
 def top_k(scores: FloatArray, ids: IntArray, k: int, excluded: IntArray | None = None) -> list[tuple[int, float]]:

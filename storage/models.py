@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from online_models.biased_mf import BiasedMF
 from online_models.cooccurrence import CoOccurrence
+from online_models.mf_spec import MF
 from online_models.trending import Trending
 from storage.item_factors import ItemFactors
 from storage.live_model_store import LiveModelCopy
@@ -16,7 +16,7 @@ from storage.rating_watch import RatingWatch
 from storage.similarity_store import SimilarityStore
 from storage.trending_store import TrendingStore
 
-SIMILARITY_COPIES_S = 1.0  # the age of the co-occurrence rows a request may explain from (the agent's window)
+COPIES_S = 1.0  # how old the co-occurrence rows and the trending list a request reads may be
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,7 @@ class Models:
 
     @classmethod
     def over(cls, redis: aioredis.Redis) -> Models:
-        # The same model parameters as the agents (streams/agents/*): they share Redis rows.
-        mf = BiasedMF(n_factors=32, seed=0)
-        similarity = SimilarityStore(redis, CoOccurrence(), read_cache_s=SIMILARITY_COPIES_S)
-        return cls(ModelStore(redis, mf.width), similarity, TrendingStore(redis, Trending()),
-                   ItemFactors(redis, mf.width), RatingWatch(redis), LiveModelCopy(redis))
+        similarity = SimilarityStore(redis, CoOccurrence(), read_cache_s=COPIES_S)
+        trending = TrendingStore(redis, Trending(), read_cache_s=COPIES_S)
+        return cls(ModelStore(redis, MF.width), similarity, trending,
+                   ItemFactors(redis, MF.width), RatingWatch(redis), LiveModelCopy(redis))

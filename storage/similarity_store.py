@@ -26,23 +26,21 @@ no increment is lost to a race.
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import TypeVar, cast
 
 import numpy as np
 import redis.asyncio as aioredis
 
 from online_models.cooccurrence import CoOccurrence, Pairs, merge_rows
+from storage.copies import Copies
 from storage.model_keys import shard_groups
 from storage.redis_store import mget_chunked, mset_chunked, round_trip, run_scripts
 
 SHARDS = 16
 KEEP, PRUNE_AT = 100, 128  # a movie's co-occurrences: see the module's docstring
 COPIES_CAP = 100_000  # rows and counts a reading process keeps (about 100 MB at most), emptied when full
-ROWS_PER_SCRIPT = 100  # a script blocks Redis while it runs: 5-8 µs a row, under a millisecond a call
+ROWS_PER_SCRIPT = 25  # a script holds Redis while it runs, every request waits behind it: ~15 µs a 1 KB row
 ROW = np.dtype([("b", "<i4"), ("w", "<f4")])
 RECENT = np.dtype("<i4")
-T = TypeVar("T")
 
 # KEYS: the rows, then sim:count. ARGV: packed <i4 (expected length, new length) per row, the
 # expected rows concatenated, the new rows concatenated, packed (<i4 movie, <f4 count increment)
@@ -65,16 +63,6 @@ for i = 1, #KEYS - 1 do
 end
 return refused
 """
-
-
-def _young(copies: dict[int, tuple[float, T]], wanted: list[int], since: float) -> dict[int, T]:
-    """The copies of ``wanted`` taken after ``since``."""
-    found: dict[int, T] = {}
-    for movie in wanted:
-        copy = copies.get(movie)
-        if copy is not None and copy[0] > since:
-            found[movie] = copy[1]
-    return found
 
 
 def recent_key(user: int) -> str:
@@ -123,12 +111,12 @@ class SimilarityStore:
     def __init__(self, redis: aioredis.Redis, model: CoOccurrence, read_cache_s: float = 0.0) -> None:
         self.redis = redis
         self.model = model
-        # The API's copies of rows and counts it read (movie -> (when, value)): ``read_cache_s`` old at
-        # most. The similarity agent rewrites a row at most once a window (a second by default), so a
-        # copy that young shows what a reader would mostly have seen anyway.
-        self.read_cache_s = read_cache_s
-        self._row_copies: dict[int, tuple[float, bytes]] = {}
-        self._count_copies: dict[int, tuple[float, float]] = {}
+        # The API's copies of the rows and counts it read (``storage.copies``), refreshed once older than
+        # ``read_cache_s``. The similarity agent rewrites a row at most once a window (5 s by default),
+        # so a copy that young shows what a reader would mostly have seen anyway.
+        self._rows: Copies[int, bytes] = Copies(self._fetch_rows, read_cache_s, COPIES_CAP)
+        self._counts: Copies[int, float] = Copies(lambda movies: counts_of(self.redis, movies), read_cache_s,
+                                                   COPIES_CAP)
         self._cas = redis.register_script(CAS_ROWS_LUA)
         self.refused = 0  # rows another worker wrote between this one's read and write (then merged again)
 
@@ -199,8 +187,7 @@ class SimilarityStore:
 
     async def similar(self, movie: int, k: int = 10) -> list[tuple[int, float]]:
         """Top-``k`` neighbours by cosine, re-ranked from the ``4k`` strongest raw co-occurrences; the row
-        and the counts from this process' copies when younger than ``read_cache_s`` (a popular film's
-        page is asked for many times a second)."""
+        and the counts from this process' copies (a popular film's page is asked for many times a second)."""
         (blob,), _ = await self._rows_and_counts([movie], [])
         row = np.frombuffer(blob, dtype=ROW)
         if not len(row):
@@ -219,8 +206,8 @@ class SimilarityStore:
 
         Similarity is the cosine ``C(j, a) / sqrt(N(j) N(a))``, so a blockbuster everyone rated
         does not explain every suggestion. The liked movies' counts and the candidates' rows come
-        from this process' copies when younger than ``read_cache_s``, else from Redis in one round
-        trip; all candidates are scored at once (a numpy loop over them took 0.2 ms a request)."""
+        from this process' copies (``storage.copies``); all candidates are scored at once (a numpy loop
+        over them took 0.2 ms a request)."""
         if not candidates or not liked:
             return dict.fromkeys(candidates)
         rows, counts = await self._rows_and_counts(candidates, liked)
@@ -237,24 +224,10 @@ class SimilarityStore:
         return {movie: liked[b] if ok else None
                 for movie, b, ok in zip(candidates, best.tolist(), explained.tolist(), strict=True)}
 
+    async def _fetch_rows(self, movies: list[int]) -> list[bytes]:
+        return [blob or b"" for blob in await mget_chunked(self.redis, [row_key(m) for m in movies])]
+
     async def _rows_and_counts(self, movies: list[int], counted: list[int]) -> tuple[list[bytes], np.ndarray]:
-        """The movies' packed rows and the ``counted`` movies' counts N(i), from the copies young enough,
-        the rest in one round trip (then kept for ``read_cache_s``)."""
-        now = time.monotonic()
-        fresh = now - self.read_cache_s
-        rows = _young(self._row_copies, movies, fresh)
-        counts = _young(self._count_copies, counted, fresh)
-        need_rows = [m for m in movies if m not in rows]
-        need_counts = [m for m in counted if m not in counts]
-        if need_rows or need_counts:
-            found_counts, found_rows = await asyncio.gather(counts_of(self.redis, need_counts),
-                                                            mget_chunked(self.redis, [row_key(m) for m in need_rows]))
-            counts.update(zip(need_counts, found_counts, strict=True))
-            rows.update(zip(need_rows, (cast(bytes, blob) or b"" for blob in found_rows), strict=True))
-            if self.read_cache_s > 0:
-                if len(self._row_copies) + len(self._count_copies) > COPIES_CAP:
-                    self._row_copies.clear()
-                    self._count_copies.clear()
-                self._row_copies.update((m, (now, rows[m])) for m in need_rows)
-                self._count_copies.update((m, (now, counts[m])) for m in need_counts)
-        return [rows[m] for m in movies], np.array([counts[m] for m in counted], dtype=np.float64)
+        """The movies' packed rows and the ``counted`` movies' counts N(i), from the copies (``storage.copies``)."""
+        rows, counts = await asyncio.gather(self._rows.get(movies), self._counts.get(counted))
+        return rows, np.array(counts, dtype=np.float64)

@@ -3,12 +3,11 @@
 faust acks the events of a ``take_events`` batch when the agent moves on *or crashes*, and
 restarts a crashed agent from the next batch: a batch whose write failed would be lost. So
 agents retry failed writes with backoff until they land: transient storage failures (a Redis or
-MongoDB restart) and anything else a client raises meanwhile (redis-py's cluster client raised
-``AttributeError`` from a connection a failing node had closed under it, in the soak: 8 % of the
-events were lost to one crashed agent). A bug that fails every time then stops the partition, in the
-logs with its traceback, instead of dropping its events. The MF store makes a retry exactly-once
-(applied offsets); the side models are approximate, and a retry after a half-acknowledged write
-may count a batch twice.
+MongoDB restart) and anything else a client raises meanwhile (a cluster client may raise an
+unexpected error type from a connection a failing node closed under it). A bug that fails every
+time then stops the partition, in the logs with its traceback, instead of dropping its events.
+The MF store makes a retry exactly-once (applied offsets); the side models are approximate, and a
+retry after a half-acknowledged write may count a batch twice.
 """
 
 from __future__ import annotations

@@ -7,10 +7,9 @@ reverse. Here a batch closes ``idle_window`` after its last message unless the c
 water shows at least ``busy_messages`` more messages on the partitions the stream reads (a
 backlog: they are already on their way), in which case it keeps filling, for at most
 ``busy_window`` or ``max_`` messages. The batch follows the backlog itself, read from Kafka
-with no clock shared between machines. The previous version sized the window from the previous
-batch; a rating arriving after a busy batch then waited out the whole 30 ms (freshness p99).
-A threshold of one message is not enough: under steady load a newer message is nearly always
-in flight from the consumer thread, so every batch waited its full window.
+with no clock shared between machines, so a rating arriving after a busy batch does not wait out
+a window sized for that batch. The threshold is several messages, not one: under steady load a
+newer message is nearly always in flight from the consumer thread.
 
 The body follows faust 0.15's own ``take_events`` (the same stream hooks: a passive processor
 fills the buffer, events are acked only after the agent has handled the batch) with the fixed

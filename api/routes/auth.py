@@ -9,21 +9,19 @@ means it was stolen, so the whole family is revoked.
 
 from __future__ import annotations
 
-import datetime as dt
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.deps import DbDep, RedisDep, SettingsDep
 from api.errors import documented
 from api.fields import Body
 from api.security import passwords, tokens
-from api.security.policy import ACCESS_COOKIE, CSRF_COOKIE, PAGE, PERSON, PUBLIC, REFRESH_COOKIE, Principal
+from api.security.policy import PAGE, PERSON, PUBLIC, REFRESH_COOKIE, Principal
 from api.security.rate import limit
-from storage import rate_limits, revocations, user_store
-from storage.field_crypto import FieldCipher
+from api.services.sessions import Session, address, cipher_of, end_all_sessions, end_cookies, end_family, open_session
+from storage import rate_limits, user_store
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -49,51 +47,6 @@ class RefreshIn(Body):
 class PasswordChange(Body):
     current_password: str = Field(min_length=1, max_length=128)
     new_password: str = Field(min_length=10, max_length=128)
-
-
-class Session(BaseModel):
-    user_id: int
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
-    expires_in: int
-    csrf_token: str
-
-
-def address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-async def open_session(request: Request, response: Response, user: dict[str, Any],
-                       family: str | None = None) -> Session:
-    """New access + refresh tokens (a new family unless continuing one), as body and cookies."""
-    state, settings = request.app.state, request.app.state.settings
-    family = family or tokens.new_family()
-    access = tokens.access_token(state.secrets.jwt_secret, user["user_id"], user["roles"], family,
-                                 settings.access_token_minutes)
-    refresh = tokens.new_refresh_token()
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=settings.refresh_token_days)
-    await user_store.store_refresh(state.db, tokens.digest(refresh), user["user_id"], family, expires)
-    csrf = secrets.token_urlsafe(24)
-    secure = request.url.scheme == "https"
-    minutes = settings.access_token_minutes
-    response.set_cookie(ACCESS_COOKIE, access, max_age=minutes * 60, httponly=True, samesite="lax", secure=secure)
-    response.set_cookie(REFRESH_COOKIE, refresh, max_age=settings.refresh_token_days * 86400, httponly=True,
-                        samesite="lax", secure=secure, path="/api/auth")
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=settings.refresh_token_days * 86400, samesite="lax",
-                        secure=secure)
-    return Session(user_id=user["user_id"], access_token=access, refresh_token=refresh, expires_in=minutes * 60,
-                   csrf_token=csrf)
-
-
-def end_cookies(response: Response) -> None:
-    response.delete_cookie(ACCESS_COOKIE)
-    response.delete_cookie(REFRESH_COOKIE, path="/api/auth")
-    response.delete_cookie(CSRF_COOKIE)
-
-
-def cipher_of(request: Request) -> FieldCipher:
-    return request.app.state.cipher
 
 
 @router.post("/register", status_code=201, responses=documented(409, 422, 429))
@@ -139,7 +92,7 @@ async def refresh(request: Request, response: Response, db: DbDep, redis: RedisD
         raise HTTPException(401, "no refresh token", headers={"WWW-Authenticate": "Bearer"})
     outcome, doc = await user_store.use_refresh(db, tokens.digest(token))
     if outcome == "reused" and doc is not None:
-        await _end_family(db, redis, settings.access_token_minutes, doc["family"])
+        await end_family(db, redis, settings.access_token_minutes, doc["family"])
         await user_store.audit(db, "refresh-reuse", f"user:{doc['user_id']}", "family revoked", address(request))
     if outcome != "ok" or doc is None:
         end_cookies(response)
@@ -148,17 +101,6 @@ async def refresh(request: Request, response: Response, db: DbDep, redis: RedisD
     if user is None:
         raise HTTPException(401, "the account no longer exists", headers={"WWW-Authenticate": "Bearer"})
     return await open_session(request, response, user, family=doc["family"])
-
-
-async def _end_family(db: Any, redis: Any, access_minutes: int, family: str) -> None:
-    await user_store.revoke_family(db, family)
-    await revocations.revoke(redis, family, access_minutes * 60 + 60)
-
-
-async def end_all_sessions(db: Any, redis: Any, access_minutes: int, user_id: int) -> None:
-    """Every session of the person ends (password change, deletion)."""
-    for family in await user_store.families(db, user_id):
-        await _end_family(db, redis, access_minutes, family)
 
 
 @router.get("/session")
@@ -175,7 +117,7 @@ async def logout(response: Response, db: DbDep, redis: RedisDep, settings: Setti
                  who: Annotated[Principal, Depends(PERSON)]) -> Response:
     """End this session: its refresh tokens and access tokens stop working at once."""
     if who.family:
-        await _end_family(db, redis, settings.access_token_minutes, who.family)
+        await end_family(db, redis, settings.access_token_minutes, who.family)
     response.status_code = 204
     end_cookies(response)
     return response
@@ -193,4 +135,3 @@ async def change_password(body: PasswordChange, request: Request, response: Resp
     await end_all_sessions(db, redis, settings.access_token_minutes, user["user_id"])
     await user_store.audit(db, "password-change", who.actor, address=address(request))
     return await open_session(request, response, user)
-

@@ -23,7 +23,8 @@ from api.fields import Body
 from api.search import TitleIndex
 from api.security.policy import EVENT_WRITER, PERSON, Principal
 from api.security.rate import limit
-from contracts.events import LIMITS, MAX_BATCH, ahead_of, encode_erasure
+from api.services.intake import known_movies, send_events, topic_of
+from contracts.events import LIMITS, MAX_BATCH, ahead_of
 from storage import event_ids
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -84,43 +85,15 @@ class BatchOut(BaseModel):
     results: list[EventResult]
 
 
-def _topic(settings: Any, kind: Literal["rating", "watch"]) -> str:
-    return str(settings.topic_ratings if kind == "rating" else settings.topic_watches)
-
-
-async def _known_movies(db: Any, index: TitleIndex) -> TitleIndex:
-    await index.ensure_fresh(db)
-    return index
-
-
-async def _send(sender: EventSender, topic: str, events: Events) -> None:
-    """Packed per partition with other requests' events (``api.event_sender``), acknowledged on return."""
-    try:
-        await sender.send(topic, events)
-    except Exception as exc:  # the broker is down: the client retries, nothing is lost silently
-        raise HTTPException(503, f"events not accepted, Kafka unavailable: {type(exc).__name__}") from exc
-
-
-async def send_erasure(producer: Any, settings: Any, user_id: int) -> None:
-    """Tell every worker to forget the person, on both topics (each learning agent reads one), keyed
-    by the user id so it arrives after the person's last events on their partition."""
-    try:
-        for topic in (settings.topic_ratings, settings.topic_watches):
-            await producer.send_and_wait(topic, encode_erasure(user_id), key=str(user_id).encode())
-    except Exception as exc:
-        raise HTTPException(503, f"cannot delete now, Kafka unavailable: {type(exc).__name__}; nothing was "
-                                 "deleted, try again") from exc
-
-
 async def _person_event(who: Principal, kind: Literal["rating", "watch"], body: BaseModel, db: Any,
                         index: TitleIndex, sender: EventSender, redis: Any, settings: Any) -> Accepted:
     await limit(redis, "events", who.actor, settings.events_per_minute, 60)
     fields = body.model_dump()
-    if not (await _known_movies(db, index)).has(fields["movie_id"]):
+    if not (await known_movies(db, index)).has(fields["movie_id"]):
         raise HTTPException(422, f"movie {fields['movie_id']} is not in the catalogue")
     event = {**fields, "type": kind, "event_id": uuid.uuid4().hex, "user_id": who.user_id,
              "timestamp": time.time(), "source": "web"}
-    await _send(sender, _topic(settings, kind), [event])
+    await send_events(sender, topic_of(settings, kind), [event])
     return Accepted(event_id=event["event_id"])
 
 
@@ -183,7 +156,7 @@ async def post_batch(body: BatchIn, db: DbDep, index: SearchDep, sender: SenderD
     # only service keys reach this route (EVENT_WRITER): the key's own quota or the deployment's, a second at a time
     await limit(redis, "events", who.actor, who.events_per_second or settings.service_events_per_second, 1,
                 cost=len(body.events))
-    known, now = await _known_movies(db, index), time.time()
+    known, now = await known_movies(db, index), time.time()
     checked = [_check(event, known, now) for event in _validated(body.events)]
     valid = [(i, e) for i, e in enumerate(checked) if isinstance(e, ServiceEvent)]
     fresh = await event_ids.claim(redis, who.actor, [e.event_id for _, e in valid])
@@ -195,11 +168,11 @@ async def post_batch(body: BatchIn, db: DbDep, index: SearchDep, sender: SenderD
         results.append(EventResult(index=i, event_id=event.event_id, status="accepted" if new else "duplicate"))
         if new:
             fields = event.model_dump(exclude_none=True) | {"source": f"key:{who.key_id}"}
-            by_topic[_topic(settings, event.type)].append(fields)
+            by_topic[topic_of(settings, event.type)].append(fields)
             sent.append(event.event_id)
     try:
         for topic, events in by_topic.items():
-            await _send(sender, topic, events)
+            await send_events(sender, topic, events)
     except HTTPException:
         await event_ids.release(redis, who.actor, sent)
         raise

@@ -16,11 +16,11 @@ from pydantic import Field
 from api.deps import DbDep, ModelsDep, ProducerDep, RedisDep, SearchDep, SettingsDep
 from api.errors import documented
 from api.fields import Body
-from api.routes.auth import address, cipher_of, end_all_sessions, end_cookies
-from api.routes.events import send_erasure
-from api.routes.recommendations import history_of, recommendations_for
 from api.security import passwords
 from api.security.policy import PERSON, Principal
+from api.services.intake import send_erasure
+from api.services.lists import history_of, recommendations_for
+from api.services.sessions import address, cipher_of, end_all_sessions, end_cookies
 from contracts.events import MAX_ID
 from storage import erasure, live_model_store, recent_history, user_store
 

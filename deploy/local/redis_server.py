@@ -53,10 +53,10 @@ class RedisServer(LocalServer):
             "--bind", "127.0.0.1", "--port", str(self.port), "--protected-mode", "yes",
             "--dir", str(self.data_dir), "--daemonize", "no", "--logfile", "",
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            # The learning workers append ~1 MB/s to the AOF under load. From the default 64 MB,
-            # Redis rewrote it about once a minute, forking its 200 MB process each time: the
-            # freshness run one such rewrite hit had p99 104 ms, against 40-55 ms in the others.
-            "--auto-aof-rewrite-min-size", "512mb",
+            # The workers append megabytes a second to the AOF under load, and each rewrite forks Redis
+            # and keeps a core busy for seconds on a machine the API shares: the slowest answers of a
+            # bench were the ones a rewrite fell on. A higher floor makes rewrites rare (README, "Serving").
+            "--auto-aof-rewrite-min-size", "2gb",
         ]
 
     def _client(self) -> redis.Redis:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from online_models.biased_mf import BiasedMF
+from online_models.mf_spec import MF
 from online_models.residual_knn import ResidualKNN
 from storage import applied_counts, erasure
 from storage.model_store import ModelStore
@@ -28,7 +28,7 @@ from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
-model = BiasedMF(n_factors=32, lr=0.25, factor_lr=1.0, seed=0)
+model = MF.ratings_learner()
 store = ModelStore(connect(settings), model.width, model_rows)
 learner = OnlineMF(store, model, ResidualKNN())
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from online_models.biased_mf import BiasedMF
+from online_models.mf_spec import MF
 from storage import applied_counts, erasure
 from storage.model_store import ModelStore
 from storage.redis_store import connect
@@ -24,7 +24,7 @@ from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
-model = BiasedMF(n_factors=32, seed=0)
+model = MF.watches_learner()
 store = ModelStore(connect(settings), model.width, model_rows)
 learner = OnlineMF(store, model)
 

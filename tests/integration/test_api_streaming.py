@@ -141,7 +141,7 @@ async def test_once_published_the_live_ranker_serves_every_list_with_reasons_and
         client: httpx.AsyncClient, stack: Settings, overrides: dict[str, str]) -> None:
     from rich.console import Console
 
-    from api.routes.recommendations import LIVE_MODEL
+    from api.services.lists import LIVE_MODEL
     from cinestream.publish_job import publish
 
     settings = Settings(redis_url=overrides["CINESTREAM_REDIS_URL"], mongo_db="cinestream_test")

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import redis.asyncio as aioredis
 
-from api.routes.recommendations import recommendations_for
 from api.search import TitleIndex
+from api.services.lists import recommendations_for
 from online_models.batch_fit import Fitted
 from online_models.biased_mf import BiasedMF
 from storage import model_versions

@@ -1,0 +1,127 @@
+"""The lists people get, each film with its reason: recommendations, history, and the cards they show.
+
+With a live ranker published, a person's whole history is folded into it on each request (what they
+rated a moment ago counts); before one exists, the hybrid's published list is fused with the online
+MF's. Routes for a user id and for "me" both call these.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Hashable
+from typing import Any
+
+import numpy as np
+
+from api.search import TitleIndex
+from online_models.live_ranker import LiveModel, anchors, fold, top
+from storage import batch_store, live_model_store, recent_history
+from storage.live_model_store import LiveModelCopy
+
+Cards = tuple[TitleIndex, Any]  # the in-memory catalogue and the database it refreshes from
+
+
+async def titled(cards: Cards, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The movies' cards, from the API's memory (the catalogue is re-read only when it changed)."""
+    index, db = cards
+    await index.ensure_fresh(db)
+    return {m: index.card(m) for m in ids}
+
+
+RRF_K = 60  # reciprocal rank fusion's damping: the standard value (Cormack et al. 2009)
+
+
+def fuse(batch: list[int], online: list[int], exclude: Collection[int]) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of the hybrid's list and the online model's: a movie high in either
+    ranks high, and one both agree on ranks first; scores on different scales need no calibration."""
+    scores: dict[int, float] = {}
+    for ranked in (batch, online):
+        for rank, movie in enumerate(m for m in ranked if m not in exclude):
+            scores[movie] = scores.get(movie, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: Any, k: int) -> dict[str, Any]:
+    # with a live ranker in hand the MF's own list is not needed (0.15 ms of a request's CPU)
+    online, rated, (recs_blob, live_version, genres) = await models.items.recommend(
+        user_id, 0 if models.live.model is not None else max(k, 50),
+        [batch_store.recs_key(user_id), live_model_store.VERSION, live_model_store.genres_key(user_id)])
+    live = await models.live.at(live_version)
+    if live is not None:
+        key = (user_id, models.items.rated_version(user_id), genres, k)
+        return await _live_list(user_id, live, models.live, key, rated, live_model_store.chosen(genres), cards, k)
+    published = batch_store.unpack(recs_blob, 3)
+    if not online and not len(published):
+        trending = await models.trending.top(k)
+        movies = await titled(cards, [m for m, _ in trending])
+        return {"userId": user_id, "model": "trending (cold start)",
+                "items": [{**movies[m], "score": s, "reason": "trending now"} for m, s in trending]}
+    explained = published[:, 2] >= 0
+    batch_anchor = dict(zip(published[explained, 0].astype(np.int64).tolist(),
+                            published[explained, 2].astype(np.int64).tolist(), strict=True))
+    ranked = fuse(published[:, 0].astype(np.int64).tolist(), [m for m, _ in online], rated.keys())[:k]
+    liked = heapq.nlargest(20, rated, key=rated.__getitem__)  # the best rated, ties in rating order
+    fresh = await models.similarity.best_anchor([m for m, _ in ranked if m not in batch_anchor], liked)
+    chosen = {m: batch_anchor.get(m, fresh.get(m)) for m, _ in ranked}
+    movies = await titled(cards, [m for m, _ in ranked] + [a for a in chosen.values() if a is not None])
+    items = []
+    for movie_id, score in ranked:
+        anchor = chosen[movie_id]
+        if anchor is not None:
+            stars = f" {rated[anchor]:g}★" if anchor in rated else ""
+            reason = f"because you rated {movies.get(anchor, {}).get('title', anchor)}{stars}"
+        else:
+            reason = "matches the taste your ratings show"
+        items.append({**movies[movie_id], "score": score, "reason": reason})
+    model = "hybrid (offline) fused with online biased MF" if len(published) else "online biased MF"
+    return {"userId": user_id, "model": model, "items": items}
+
+
+LIVE_MODEL = "live ranker: implicit ALS folded in, EASE, liked-count prior, chosen genres"
+
+
+async def _live_list(user_id: int, live: LiveModel, copy: LiveModelCopy, key: Hashable, rated: dict[int, float],
+                     genres: list[str], cards: Cards, k: int) -> dict[str, Any]:
+    """The person's whole history folded into the published live model (``online_models.live_ranker``):
+    what they rated a moment ago counts, whether or not a batch job has ever seen them. The ranking is
+    kept under ``key`` (model, ratings' version, genres, length) until one of those changes."""
+    ranked = copy.recall(key)
+    if ranked is None:
+        movies = np.fromiter(rated, dtype=np.int64, count=len(rated))
+        stars = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))
+        at = live.positions(movies)
+        folded = fold(live, at[at >= 0], stars[at >= 0], genres)
+        best = top(folded.score, k)
+        why = anchors(live, folded, best)
+        ranked = (live.ids[best].tolist(), [int(live.ids[a]) if a >= 0 else None for a in why.tolist()],
+                  folded.score[best].tolist(), _taste(genres, live, folded.positions))
+        copy.keep(key, ranked)
+    chosen_ids, anchor_ids, scores, taste = ranked
+    cards_of = await titled(cards, chosen_ids + [a for a in anchor_ids if a is not None])
+    items = []
+    for movie_id, anchor, score in zip(chosen_ids, anchor_ids, scores, strict=True):
+        card = cards_of[movie_id]
+        if anchor is not None:
+            reason = f"because you rated {cards_of[anchor].get('title') or anchor} {rated[anchor]:g}★"
+        else:
+            liked = next((g for g in taste if g in (card.get("genres") or [])), None)
+            reason = f"popular with people who like {liked}" if liked else "popular with people here"
+        items.append({**card, "score": score, "reason": reason})
+    return {"userId": user_id, "model": LIVE_MODEL, "items": items}
+
+
+def _taste(chosen: list[str], live: LiveModel, rated_positions: np.ndarray) -> list[str]:
+    """The person's genres, most telling first: those they chose, then those of the films they rated."""
+    if not len(rated_positions) or not live.genre_names:
+        return chosen
+    counts = live.genres[rated_positions].sum(axis=0)
+    by_count = [live.genre_names[j] for j in np.argsort(-counts, kind="stable") if counts[j] > 0]
+    return chosen + [g for g in by_count if g not in chosen]
+
+
+async def history_of(user_id: int, cards: Cards, redis: Any, limit: int) -> dict[str, Any]:
+    events = await recent_history.latest(redis, user_id, limit)
+    movies = await titled(cards, [e["movie_id"] for e in events])
+    return {"userId": user_id, "items": [
+        {**movies[e["movie_id"]], **{k: e.get(k) for k in ("type", "rating", "seconds_watched", "completed",
+                                                                  "timestamp")}} for e in events]}
