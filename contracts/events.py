@@ -141,21 +141,21 @@ def decode_message(raw: bytes | None) -> EventLists | Erasure | Invalid:
         return Invalid("empty message")
     try:
         if raw.startswith(b'{"v":2,'):  # as ``encode_columns`` writes it: skip the header pass
-            return _not_ahead(_from_columns(_columns_v2.decode(raw)))
+            return _from_columns(_columns_v2.decode(raw))
         header = _header.decode(raw)
         if header.erase is not None:
             return Erasure(header.erase)
         if header.v == 2:
-            return _not_ahead(_from_columns(_columns_v2.decode(raw)))
+            return _from_columns(_columns_v2.decode(raw))
         if header.v != 1:
             return Invalid(f"unsupported schema version {header.v!r}")
         if not header.events:
-            return _not_ahead(_from_events([_event_v1.decode(raw)], enveloped=False))
+            return _from_events([_event_v1.decode(raw)], enveloped=False)
         try:
             events = _events_v1.decode(header.events)
         except msgspec.ValidationError as exc:  # the path inside the envelope, as the producer wrote it
             raise msgspec.ValidationError(str(exc).replace("`$", "`$.events", 1)) from exc
-        return _not_ahead(_from_events(events, enveloped=True))
+        return _from_events(events, enveloped=True)
     except msgspec.ValidationError as exc:
         return Invalid(str(exc))
     except msgspec.DecodeError as exc:
@@ -170,6 +170,7 @@ def ahead_of(timestamp: float, now: float) -> bool:
 
 
 def _not_ahead(events: EventLists) -> EventLists:
+    """The events, unless one is from the future (checked where both decoders build their lists)."""
     latest = max(events.timestamps)
     if ahead_of(latest, time.time()):
         raise _Refused(f"timestamp {latest:.0f} is more than {FUTURE_SLACK_S:.0f} s in the future")
@@ -189,9 +190,10 @@ def _from_columns(columns: Any) -> EventLists:
         raise _Refused(f"columns differ in length: {lengths}")
     watch = columns.type == "watch"
     nan = [math.nan] * n
-    return EventLists(columns.event_id, [watch] * n, columns.user_id, columns.movie_id,
-                      nan if watch else columns.rating, columns.seconds_watched if watch else nan,
-                      columns.completed if watch else [False] * n, columns.timestamp, [columns.source] * n)
+    return _not_ahead(EventLists(columns.event_id, [watch] * n, columns.user_id, columns.movie_id,
+                                 nan if watch else columns.rating, columns.seconds_watched if watch else nan,
+                                 columns.completed if watch else [False] * n, columns.timestamp,
+                                 [columns.source] * n))
 
 
 def _from_events(events: list[Any], enveloped: bool) -> EventLists:
@@ -203,13 +205,13 @@ def _from_events(events: list[Any], enveloped: bool) -> EventLists:
             where = f"event {position}: " if enveloped else ""
             raise _Refused(f"{where}a {event.type} needs {', '.join(missing)}")
     watch = [event.type == "watch" for event in events]
-    return EventLists(
+    return _not_ahead(EventLists(
         [event.event_id for event in events], watch, [event.user_id for event in events],
         [event.movie_id for event in events],
         [math.nan if event.rating is None or w else event.rating for event, w in zip(events, watch, strict=True)],
         [event.seconds_watched if w else math.nan for event, w in zip(events, watch, strict=True)],
         [event.completed and w for event, w in zip(events, watch, strict=True)],
-        [event.timestamp for event in events], [event.source for event in events])
+        [event.timestamp for event in events], [event.source for event in events]))
 
 
 def encode_events(events: list[dict[str, Any]]) -> bytes:

@@ -2,9 +2,9 @@
 
 A request that waits for Redis waits behind the workers' scripts and, on a busy machine, behind
 Redis's own turn on a core; the slowest answers of the routes that read Redis were those. A value
-that may be a second old (a film's co-occurrence row, the trending list: the workers rewrite them
-about once a second) is therefore read once, kept, and, once older than ``max_age_s``, still
-served while one background task reads it again. Only a key never read waits for Redis. A copy is
+that may be a second old (a film's co-occurrence row, rewritten once a similarity window; the
+trending list, whose order moves slowly) is therefore read once, kept, and, once older than
+``max_age_s``, still served while one background task reads it again. Only a key never read waits for Redis. A copy is
 at most ``max_age_s`` plus one read old; past ``cap`` keys every copy is dropped (the next requests
 read again), which keeps the hot path free of bookkeeping per access.
 """

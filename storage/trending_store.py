@@ -50,7 +50,8 @@ class TrendingStore:
         pairs = [value for pair in zip(increments.tolist(), ids.tolist(), strict=True) for value in pair]
         # The rescale and the epoch go with the first part, the rest are plain increments: each part its
         # own round trip, so requests are served between them (Redis runs a client's pipelined commands
-        # back to back; a batch's few hundred ZINCRBYs in one script held it 1.6-4 ms).
+        # back to back; a batch's few hundred ZINCRBYs in one script held it 1.6-4 ms). A retry after a
+        # failed part adds the parts before it again: the side models are approximate (``streams.retry``).
         step = 2 * MOVIES_PER_SCRIPT
         for start in range(0, len(pairs), step):
             await self._add(keys=[TRENDING, EPOCH], args=[factor if start == 0 else 1.0, repr(new_epoch),

@@ -97,6 +97,14 @@ def test_an_event_written_as_dicts_parses_back_to_the_same_fields() -> None:
             events.timestamps.tolist(), events.sources) == (["e9"], [3], [4], [3.5], [1.6e9], ["api"])
 
 
+class _EveryMovie:  # the catalogue check is the same on both sides (tests/integration/test_streaming.py)
+    def has(self, movie: int) -> bool:
+        return True
+
+
+ALL_MOVIES: Any = _EveryMovie()
+
+
 EDGES = [("event_id", ["", "a", "a.b:c-d_9", "a b", "é", "x" * 64, "x" * 65]),
          ("user_id", [-1, 0, 2**63 - 1, 2**63]),
          ("movie_id", [-1, 0, 2**63 - 1]),
@@ -119,10 +127,3 @@ def test_the_api_accepts_exactly_what_the_stream_learns(field: str, value: objec
     in_stream = not isinstance(decode_message(encode_events([event])), Invalid)
     assert in_api == in_stream, (field, value, in_api)
 
-
-class _EveryMovie:  # the catalogue check is the same on both sides (tests/integration/test_streaming.py)
-    def has(self, movie: int) -> bool:
-        return True
-
-
-ALL_MOVIES: Any = _EveryMovie()
