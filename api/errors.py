@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from storage.outages import OUTAGES, server_of
 
 CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict",
+         409: "conflict", 410: "gone",
          413: "too_large", 422: "invalid", 429: "rate_limited", 503: "unavailable", 500: "internal"}
 
 

@@ -22,6 +22,7 @@ from api.middleware import SecureAndMeasured
 from api.routes import (
     admin,
     auth,
+    catalogue,
     evaluation,
     events,
     health,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.search = TitleIndex()
         warmup = asyncio.create_task(_warm(app.state.search, app.state.db, app.state.models))
         following = asyncio.create_task(app.state.models.items.follow())
+        titles = asyncio.create_task(app.state.search.follow(app.state.db, app.state.redis))
         watching = asyncio.create_task(app.state.models.watch.run())
         lagging = asyncio.create_task(lag.run())
         # Started lazily by aiokafka on first send would hide a dead broker until then; start now,
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             warmup.cancel()
             following.cancel()
+            titles.cancel()
             watching.cancel()
             lagging.cancel()
             try:  # a producer whose broker went away can wait for it forever (aiokafka#1101)
@@ -117,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       description="Real-time movie recommendations from live rating and watch events.")
     # Starlette tries routes in order, and matching cost 0.18 ms a request when recommendations came after
     # 28 others (cProfile in-process): the routes platforms call most come first. No two paths overlap.
-    for module in (recommendations, movies, health, events, metrics_prometheus, auth, me, admin, metrics,
+    for module in (recommendations, movies, health, events, metrics_prometheus, auth, me, admin, catalogue, metrics,
                    evaluation, web):
         app.include_router(errors.document_outages(document_policies(module.router)))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")

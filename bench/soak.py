@@ -65,7 +65,7 @@ USER_SHIFT = 1_000_000
 REDIS_DB = 1  # the main job uses 0; the tests 2-15
 CLUSTER_PORT_OFFSET = 2000  # --redis-cluster: masters on the stack's Redis port + 2000, + 2100, + 2200
 UNKNOWN_MOVIE = 999_999_999
-ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,recent", "archive": "history"}
+ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,recent", "archive": "history,catalogue"}
 console = Console(stderr=True)
 
 

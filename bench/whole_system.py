@@ -56,7 +56,7 @@ from streams.admin import consumer_lag, delete_topics, ensure_topics
 from streams.local_worker import rss_mib, start_worker, stop_worker
 
 REDIS_DB = 13
-ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,recent", "archive": "history"}
+ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,recent", "archive": "history,catalogue"}
 # the agents that each apply every event of a role (the learning role's two split ratings from watches)
 EVERY_EVENT = {"learn": (("online_mf", "online_mf_watches"),), "side": (("trending",), ("similarity",), ("recent",)),
                "archive": (("history",),)}

@@ -256,12 +256,11 @@ def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or
     _require("kafka", "mongo", "redis")
     import asyncio
 
-    from streams.admin import ensure_topics
+    from streams.admin import ensure_project_topics
     from streams.local_worker import worker_argv
 
     settings = get_settings()
-    asyncio.run(ensure_topics(settings,
-                              [settings.topic_ratings, settings.topic_watches], [settings.topic_dead_letter]))
+    asyncio.run(ensure_project_topics(settings))
     argv = worker_argv(loglevel, settings.stack_dir / "faust" / settings.worker_group)
     if settings.background_idle:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # the worker's threads inherit it
@@ -641,8 +640,9 @@ def kafka_init(group_prefix: str = typer.Option(None, help="consumer groups the 
         _fail("Kafka SASL is off (CINESTREAM_KAFKA_SASL): without authentication there are no principals to grant")
     _require("kafka")
     count = asyncio.run(acls.prepare(settings, group_prefix))
-    console.print(f"{count} ACLs in place for topics {settings.topic_ratings}, {settings.topic_watches}, "
-                  f"{settings.topic_dead_letter} and groups {group_prefix or settings.worker_group}*")
+    topics = ", ".join([settings.topic_ratings, settings.topic_watches, settings.topic_dead_letter,
+                        settings.topic_movies])
+    console.print(f"{count} ACLs in place for topics {topics} and groups {group_prefix or settings.worker_group}*")
 
 
 def main() -> None:

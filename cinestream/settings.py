@@ -87,9 +87,12 @@ class Settings(BaseSettings):
     topic_ratings: str = "ratings"
     topic_watches: str = "watches"
     topic_dead_letter: str = "dead-letter"
+    # Titles added, changed or retired while the system runs (contracts/catalogue.py): one partition,
+    # so every change is applied in the order it was sent.
+    topic_movies: str = "movies"
     # Agents this worker runs (streams/agents/<name>.py). Run the learning path and the
     # heavier side models in separate worker processes when they compete for cores.
-    agents: str = "online_mf,online_mf_watches,trending,similarity,recent,history"
+    agents: str = "online_mf,online_mf_watches,trending,similarity,recent,history,catalogue"
     # The worker's consumer group (faust app id). Workers of one role share it and split the
     # partitions; each role needs its own, or its workers would take partitions from the other's.
     worker_group: str = "cinestream"

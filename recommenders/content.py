@@ -112,3 +112,55 @@ class ContentBased(ItemKNN):
         row = np.asarray((self.vectors[item] @ self.vectors.T).todense()).ravel()
         row[item] = -np.inf
         return np.argsort(-row, kind="stable")[:k]
+
+
+class ContentNeighbours:
+    """Content neighbours of titles that arrive while the system runs, one at a time.
+
+    The vocabulary and IDF weights are fitted once on the catalogue as loaded; a new title is
+    described with them (a name no stored title carries matches nothing yet, so it adds nothing to
+    a cosine) and compared with every title in one sparse product, about a millisecond over
+    ml-latest-small's 9,742 — what lets its "similar films" exist the moment it is added. The next
+    ``cinestream model publish`` refits everything, new titles included.
+
+    >>> near = ContentNeighbours({1: {"genres": ["Sci-Fi"], "cast": ["Sigourney Weaver"]},
+    ...                           2: {"genres": ["Comedy"], "cast": ["Bill Murray"]}})
+    >>> near.add(3, {"genres": ["Sci-Fi"], "cast": ["Sigourney Weaver", "Bill Murray"]})[:, 0].tolist()
+    [1.0, 2.0]
+    """
+
+    def __init__(self, docs: Mapping[int, Mapping[str, Any]]) -> None:
+        self.ids = np.fromiter(docs, dtype=np.int64, count=len(docs))
+        self.active = np.array([not doc.get("retired") for doc in docs.values()], dtype=bool)
+        self.vectoriser = TfidfVectorizer(analyzer=metadata_tokens, sublinear_tf=True, min_df=1)
+        # an empty catalogue has no vocabulary yet: the first title added brings one
+        self.vectors = normalize(self.vectoriser.fit_transform(list(docs.values()) or [{"genres": ["(none)"]}])
+                                 .astype(np.float32)).tocsr()[: len(docs)]
+        self.row = {int(m): r for r, m in enumerate(self.ids.tolist())}
+
+    def add(self, movie_id: int, doc: Mapping[str, Any], k: int = 50) -> FloatArray:
+        """Store (or replace) the title's vector; its ``k`` nearest active titles as ``(movie, cosine)`` rows."""
+        vector = normalize(self.vectoriser.transform([doc]).astype(np.float32)).tocsr()
+        if movie_id in self.row:
+            self.vectors = sp.vstack([self.vectors[: self.row[movie_id]], vector,
+                                      self.vectors[self.row[movie_id] + 1:]]).tocsr()
+            self.active[self.row[movie_id]] = True
+        else:
+            self.row[movie_id] = len(self.ids)
+            self.ids = np.append(self.ids, movie_id)
+            self.active = np.append(self.active, True)
+            self.vectors = sp.vstack([self.vectors, vector]).tocsr()
+        sims = np.asarray((self.vectors @ vector.T).todense()).ravel()
+        sims[~self.active | (self.ids == movie_id)] = 0.0
+        best = np.argsort(-sims, kind="stable")[:k]
+        best = best[sims[best] > 0]
+        return np.column_stack([self.ids[best], sims[best]]).astype(np.float32)
+
+    def is_active(self, movie_id: int) -> bool:
+        """Stored and not retired."""
+        return movie_id in self.row and bool(self.active[self.row[movie_id]])
+
+    def retire(self, movie_id: int) -> None:
+        """The title is nobody's neighbour from now on."""
+        if movie_id in self.row:
+            self.active[self.row[movie_id]] = False

@@ -20,11 +20,11 @@ mkdir -p "$logs"
 # evaluation the dashboard shows (tables and precision–recall curves).
 ( "${background[@]}" $cs model publish && "${background[@]}" $cs evaluate --dataset "$dataset" ) >"$logs/batch.log" 2>&1 &
 # Three worker roles, as in docker-compose.yml: the learning path, the side models (trending,
-# similarity, recent history in Redis) and the archive (every event into MongoDB), each in a
-# consumer group of its own so MongoDB inserts pace neither the model nor the side models.
+# similarity, recent history in Redis) and the archive (every event and the catalogue's changes into
+# MongoDB), each in a consumer group of its own so MongoDB inserts pace neither the model nor the side models.
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,recent" "archive:history"; do
+for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,recent" "archive:history,catalogue"; do
   name=${role%%:*}
   CINESTREAM_AGENTS=${role#*:} CINESTREAM_WORKER_GROUP="cinestream-$name" \
     CINESTREAM_KAFKA_USER=worker CINESTREAM_REDIS_USER=worker \

@@ -67,8 +67,19 @@ async def publish(redis: aioredis.Redis, recommendations: Mapping[int, np.ndarra
     await redis.set(META, json.dumps(meta))
 
 
+async def write_similar(redis: aioredis.Redis, similar: Mapping[int, np.ndarray]) -> None:
+    """Content neighbours of titles added while the system runs (``streams.agents.catalogue``)."""
+    await _write(redis, ((similar_key(m), pack(rows)) for m, rows in similar.items()))
+
+
 async def similar(redis: aioredis.Redis, movie: int) -> np.ndarray:
     return unpack(await redis.get(similar_key(movie)), 2)
+
+
+async def similar_many(redis: aioredis.Redis, movies: list[int]) -> list[np.ndarray]:
+    """Several movies' content neighbours in one round trip."""
+    blobs = await redis.mget([similar_key(m) for m in movies]) if movies else []
+    return [unpack(blob, 2) for blob in blobs]
 
 
 async def meta(redis: aioredis.Redis) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from cinestream.settings import Settings
-from streams.admin import ensure_topics
+from streams.admin import ensure_project_topics
 from streams.kafka_auth import client_options
 
 # Kafka's wire codes (org.apache.kafka.common.acl / resource)
@@ -38,6 +38,9 @@ def acls(settings: Settings, group_prefix: str) -> list[Acl]:
     events = [settings.topic_ratings, settings.topic_watches]
     granted = [Acl(f"User:{who}", TOPIC, topic, LITERAL, op)
                for who in ("platform", "api") for topic in events for op in (WRITE, DESCRIBE)]
+    # titles: the API's admin routes and platforms' catalogue keys go through the API; the worker applies them
+    granted += [Acl("User:api", TOPIC, settings.topic_movies, LITERAL, op) for op in (WRITE, DESCRIBE)]
+    granted += [Acl("User:worker", TOPIC, settings.topic_movies, LITERAL, op) for op in (READ, DESCRIBE)]
     granted += [Acl(f"User:{who}", CLUSTER, "kafka-cluster", LITERAL, IDEMPOTENT_WRITE)
                 for who in ("platform", "api", "worker")]
     # the admin page's consumer lag: the groups' committed offsets against the topics' ends
@@ -71,5 +74,5 @@ async def grant(settings: Settings, group_prefix: str | None = None) -> int:
 
 async def prepare(settings: Settings, group_prefix: str | None = None) -> int:
     """The event topics created and every ACL granted (as the admin: no other principal may do either)."""
-    await ensure_topics(settings, [settings.topic_ratings, settings.topic_watches], [settings.topic_dead_letter])
+    await ensure_project_topics(settings)
     return await grant(settings, group_prefix)

@@ -46,6 +46,13 @@ async def ensure_topics(settings: Settings, names: list[str], single: list[str])
         await admin.close()
 
 
+async def ensure_project_topics(settings: Settings) -> list[str]:
+    """The deployment's topics: the events (``settings.partitions`` each), the dead letters and the
+    catalogue's changes (one partition each: their order is the order they were sent)."""
+    return await ensure_topics(settings, [settings.topic_ratings, settings.topic_watches],
+                               [settings.topic_dead_letter, settings.topic_movies])
+
+
 async def delete_topics(settings: Settings, names: list[str]) -> None:
     """Delete topics that exist (tests and benchmarks clean up the per-run topics they made)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_options(settings))

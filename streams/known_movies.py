@@ -3,7 +3,8 @@
 Platforms may write to Kafka directly, so the stream cannot rely on the API's check. A phantom id
 learned once would stay in trending, similarity and the MF for good. The ids (8 bytes a movie:
 0.5 MB at ml-25m's 59,047) are read once at start and again when the catalogue's fingerprint
-changes, checked every ``RECHECK_S`` by a background task, never on a batch's path.
+changes, checked every ``RECHECK_S`` by a background task, never on a batch's path. Titles added
+or retired while the worker runs arrive on ``storage.catalogue_changes`` within milliseconds.
 
 With no catalogue at all (nothing built yet) every movie is let through, with a warning: refusing
 everything would silently drop a whole replay started before ``catalogue build``.
@@ -15,9 +16,10 @@ import asyncio
 import logging
 
 import numpy as np
+import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from storage import catalogue_store
+from storage import catalogue_changes, catalogue_store
 
 RECHECK_S = 30.0
 log = logging.getLogger(__name__)
@@ -36,14 +38,14 @@ class KnownMovies:
         at = np.minimum(np.searchsorted(self.ids, movies), len(self.ids) - 1)
         return np.asarray(self.ids[at] != movies)
 
-    async def refresh(self, db: AsyncIOMotorDatabase) -> None:
-        """Reload the ids if the catalogue changed; retried until MongoDB answers the first time."""
+    async def refresh(self, db: AsyncIOMotorDatabase, force: bool = False) -> None:
+        """Reload the ids if the catalogue changed (or ``force``); retried until MongoDB answers the first time."""
         async with self._lock:
             delay = 0.5
             while True:
                 try:
                     fingerprint = await catalogue_store.recorded_fingerprint(db)
-                    if fingerprint != self.fingerprint or self.ids is None:
+                    if force or fingerprint != self.fingerprint or self.ids is None:
                         self.ids = np.sort(await catalogue_store.movie_ids(db))
                         self.fingerprint = fingerprint
                         if not len(self.ids):
@@ -67,3 +69,29 @@ class KnownMovies:
         while True:
             await asyncio.sleep(RECHECK_S)
             await self.refresh(db)
+
+    def apply(self, changes: list[catalogue_changes.Change]) -> None:
+        """Titles added are known from now on; titles retired are refused."""
+        if self.ids is None:
+            return
+        added = np.array([c.movie for c in changes if c.op == "upsert"], dtype=np.int64)
+        retired = np.array([c.movie for c in changes if c.op == "retire"], dtype=np.int64)
+        self.ids = np.setdiff1d(np.union1d(self.ids, added), retired)
+
+    async def follow(self, db: AsyncIOMotorDatabase, redis: aioredis.Redis, block_ms: int = 1000) -> None:
+        """Apply the catalogue's changes as they are announced, for as long as the worker runs."""
+        since: str | None = None
+        while True:
+            try:
+                if since is None:  # the id first, then MongoDB: a change between them is applied twice, not lost
+                    since = await catalogue_changes.latest(redis)
+                    await self.refresh(db, force=True)
+                since, changes = await catalogue_changes.after(redis, since, block_ms)
+                self.apply(changes)
+            except asyncio.CancelledError:
+                raise
+            except catalogue_changes.Behind:
+                since = None
+            except Exception:
+                log.warning("catalogue changes: Redis unavailable, retrying in 1 s", exc_info=True)
+                await asyncio.sleep(1.0)

@@ -45,11 +45,13 @@ async def genres(db: DbDep, index: SearchDep, who: Annotated[Principal, Depends(
     return index.genres()
 
 
-@router.get("/{movie_id}", responses={**JSON_PAGES, **documented(404, 422)}, response_class=Response)
+@router.get("/{movie_id}", responses={**JSON_PAGES, **documented(404, 410, 422)}, response_class=Response)
 async def movie(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep,
                 who: Annotated[Principal, Depends(PUBLIC)]) -> Response:
     await index.ensure_fresh(db)
     page = index.pages.get(movie_id)
+    if page is None and movie_id in index.retired:
+        raise HTTPException(410, f"movie {movie_id} was retired from the catalogue")
     if page is None:
         raise HTTPException(404, f"no movie with id {movie_id}")
     return Response(page, media_type="application/json")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from api.deps import DbDep, ModelsDep, RedisDep, SearchDep
 from api.errors import documented
 from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
-from api.services.lists import history_of, recommendations_for, titled
+from api.services.lists import current, history_of, recommendations_for, spare, titled
 from contracts.events import MAX_ID
 from storage import batch_store, recent_history
 
@@ -35,15 +35,18 @@ async def history(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, ind
     return await history_of(user_id, (index, db), redis, limit)
 
 
-@router.get("/movies/{movie_id}/similar", responses=documented(422))
+@router.get("/movies/{movie_id}/similar", responses=documented(410, 422))
 async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep, models: ModelsDep,
                   redis: RedisDep,
                   who: Annotated[Principal, Depends(PUBLIC)], k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Movies watched together with this one; for a movie too new for that, the closest in content."""
-    neighbours = await models.similarity.similar(movie_id, k)
+    if movie_id in index.retired:
+        raise HTTPException(410, f"movie {movie_id} was retired from the catalogue")
+    wanted = k + spare(index)
+    neighbours = current(index, await models.similarity.similar(movie_id, wanted), k)
     basis = "watched together"
     if not neighbours:
-        neighbours = [(int(m), float(s)) for m, s in (await batch_store.similar(redis, movie_id))[:k]]
+        neighbours = current(index, [(int(m), float(s)) for m, s in (await batch_store.similar(redis, movie_id))], k)
         basis = "content"
     movies = await titled((index, db), [m for m, _ in neighbours])
     return {"movieId": movie_id, "basis": basis,
@@ -53,6 +56,6 @@ async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, in
 @router.get("/trending", responses=documented(422))
 async def trending(db: DbDep, index: SearchDep, models: ModelsDep, who: Annotated[Principal, Depends(PUBLIC)],
                    k: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
-    top = await models.trending.top(k)
+    top = current(index, await models.trending.top(k + spare(index)), k)
     movies = await titled((index, db), [m for m, _ in top])
     return {"items": [{**movies[m], "score": s} for m, s in top]}

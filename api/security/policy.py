@@ -27,7 +27,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE, CSRF_HEADER = "cs_access", "cs_refresh", "cs_csrf", "x-csrf-token"
 # What a service key may be granted and what a person may be: the request models' enums and the checks
 # in ``cinestream.accounts`` are both these.
-Scope = Literal["events:write", "recommendations:read", "history:read"]
+Scope = Literal["events:write", "recommendations:read", "history:read", "catalogue:write"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 Role = Literal["user", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -178,6 +178,7 @@ OWNER_OR_READER = Policy("the person themself, admins, and services with recomme
 OWNER_OR_HISTORY = Policy("the person themself, admins, and services with history:read", owner=True,
                           scope="history:read")
 EVENT_WRITER = Policy("services with events:write", admin=False, scope="events:write")
+CATALOGUE_WRITER = Policy("admins and services with catalogue:write", scope="catalogue:write")
 
 
 def policy_of(route: APIRoute) -> Policy | None:

@@ -11,6 +11,7 @@ from fastapi import HTTPException
 
 from api.event_sender import Events, EventSender
 from api.search import TitleIndex
+from contracts.catalogue import encode_titles
 from contracts.events import encode_erasure
 
 
@@ -40,3 +41,13 @@ async def send_erasure(producer: Any, settings: Any, user_id: int) -> None:
     except Exception as exc:
         raise HTTPException(503, f"cannot delete now, Kafka unavailable: {type(exc).__name__}; nothing was "
                                  "deleted, try again") from exc
+
+
+async def send_titles(producer: Any, settings: Any, titles: list[dict[str, Any]]) -> None:
+    """Titles added, changed or retired, in one message the catalogue agent applies whole, acknowledged
+    on return (``contracts.catalogue``)."""
+    key = str(titles[0]["movieId"]).encode() if len(titles) == 1 else None
+    try:
+        await producer.send_and_wait(settings.topic_movies, encode_titles(titles), key=key)
+    except Exception as exc:
+        raise HTTPException(503, f"catalogue change not accepted, Kafka unavailable: {type(exc).__name__}") from exc

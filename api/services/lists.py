@@ -28,6 +28,16 @@ async def titled(cards: Cards, ids: list[int]) -> dict[int, dict[str, Any]]:
     return {m: index.card(m) for m in ids}
 
 
+def spare(index: TitleIndex) -> int:
+    """How many more films to ask a model for, so that ``k`` remain once retired titles are dropped."""
+    return min(len(index.retired), 50)
+
+
+def current(index: TitleIndex, ranked: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+    """The first ``k`` films of ``ranked`` still in the catalogue (models learned of retired titles too)."""
+    return [pair for pair in ranked if pair[0] not in index.retired][:k] if index.retired else ranked[:k]
+
+
 RRF_K = 60  # reciprocal rank fusion's damping: the standard value (Cormack et al. 2009)
 
 
@@ -48,18 +58,21 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
         [batch_store.recs_key(user_id), live_model_store.VERSION, live_model_store.genres_key(user_id)])
     live = await models.live.at(live_version)
     if live is not None:
-        key = (user_id, models.items.rated_version(user_id), genres, k)
-        return await _live_list(user_id, live, models.live, key, rated, live_model_store.chosen(genres), cards, k)
+        key = (user_id, models.items.rated_version(user_id), genres, k, cards[0].version)
+        chosen_genres = live_model_store.chosen(genres)
+        served = await _live_list(user_id, live, models.live, key, rated, chosen_genres, cards, k)
+        return with_new_title(served, cards[0], rated, chosen_genres, k)
     published = batch_store.unpack(recs_blob, 3)
     if not online and not len(published):
-        trending = await models.trending.top(k)
+        trending = current(cards[0], await models.trending.top(k + spare(cards[0])), k)
         movies = await titled(cards, [m for m, _ in trending])
         return {"userId": user_id, "model": "trending (cold start)",
                 "items": [{**movies[m], "score": s, "reason": "trending now"} for m, s in trending]}
     explained = published[:, 2] >= 0
     batch_anchor = dict(zip(published[explained, 0].astype(np.int64).tolist(),
                             published[explained, 2].astype(np.int64).tolist(), strict=True))
-    ranked = fuse(published[:, 0].astype(np.int64).tolist(), [m for m, _ in online], rated.keys())[:k]
+    ranked = fuse(published[:, 0].astype(np.int64).tolist(), [m for m, _ in online],
+                  rated.keys() | cards[0].retired)[:k]
     liked = heapq.nlargest(20, rated, key=rated.__getitem__)  # the best rated, ties in rating order
     fresh = await models.similarity.best_anchor([m for m, _ in ranked if m not in batch_anchor], liked)
     chosen = {m: batch_anchor.get(m, fresh.get(m)) for m, _ in ranked}
@@ -74,7 +87,7 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
             reason = "matches the taste your ratings show"
         items.append({**movies[movie_id], "score": score, "reason": reason})
     model = "hybrid (offline) fused with online biased MF" if len(published) else "online biased MF"
-    return {"userId": user_id, "model": model, "items": items}
+    return with_new_title({"userId": user_id, "model": model, "items": items}, cards[0], rated, [], k)
 
 
 LIVE_MODEL = "live ranker: implicit ALS folded in, EASE, liked-count prior, chosen genres"
@@ -91,6 +104,9 @@ async def _live_list(user_id: int, live: LiveModel, copy: LiveModelCopy, key: Ha
         stars = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))
         at = live.positions(movies)
         folded = fold(live, at[at >= 0], stars[at >= 0], genres)
+        if cards[0].retired:  # titles retired since the model was fitted are in no list
+            gone = live.positions(np.fromiter(cards[0].retired, dtype=np.int64, count=len(cards[0].retired)))
+            folded.score[gone[gone >= 0]] = -np.inf
         best = top(folded.score, k)
         why = anchors(live, folded, best)
         ranked = (live.ids[best].tolist(), [int(live.ids[a]) if a >= 0 else None for a in why.tolist()],
@@ -108,6 +124,47 @@ async def _live_list(user_id: int, live: LiveModel, copy: LiveModelCopy, key: Ha
             reason = f"popular with people who like {liked}" if liked else "popular with people here"
         items.append({**card, "score": score, "reason": reason})
     return {"userId": user_id, "model": LIVE_MODEL, "items": items}
+
+
+NEW_SLOT = 2  # where a new title goes in a list: seen without displacing the two best picks
+NEW_CANDIDATES = 200  # the most recently added titles considered for it
+
+
+def with_new_title(served: dict[str, Any], index: TitleIndex, rated: dict[int, float], genres: list[str],
+                   k: int) -> dict[str, Any]:
+    """The list with one slot, labelled ``"slot": "new"``, for the new title that matches the person
+    best: the one whose content neighbours (``storage.catalogue_changes``) hold a film they rated 4★ or
+    more, the closest such neighbour first; failing that, one in a genre they chose. No model has
+    ratings for a new title, so without this slot it would reach nobody's list until it had some.
+    Nothing is added when no new title matches."""
+    candidates = [m for m in list(index.new)[-NEW_CANDIDATES:] if m not in rated]
+    if not candidates or k < 1:
+        return served
+    liked = {m for m, stars in rated.items() if stars >= 4}
+    best: tuple[float, int, int | None] | None = None  # (closeness, movie, anchor)
+    liked_ids = np.fromiter(liked, dtype=np.int64, count=len(liked))
+    for movie in candidates:
+        near = index.new[movie]
+        hits = np.flatnonzero(np.isin(near[:, 0].astype(np.int64), liked_ids))
+        found: tuple[float, int, int | None]
+        if len(hits):
+            found = (float(near[hits[0], 1]), movie, int(near[hits[0], 0]))
+        elif set(genres) & set(index.card(movie)["genres"]):
+            found = (0.0, movie, None)
+        else:
+            continue
+        if best is None or found[0] > best[0]:
+            best = found
+    if best is None:
+        return served
+    closeness, movie, anchor = best
+    if anchor is not None:
+        reason = f"new: like {index.card(anchor).get('title') or anchor} you rated {rated[anchor]:g}★"
+    else:
+        reason = f"new in {next(g for g in genres if g in index.card(movie)['genres'])}"
+    items = [item for item in served["items"] if item["movieId"] != movie]
+    items.insert(min(NEW_SLOT, len(items)), {**index.card(movie), "score": closeness, "reason": reason, "slot": "new"})
+    return {**served, "items": items[:k]}
 
 
 def _taste(chosen: list[str], live: LiveModel, rated_positions: np.ndarray) -> list[str]:

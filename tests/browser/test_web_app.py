@@ -58,6 +58,7 @@ def live(stack: Settings, data_dir: Path, tmp_path_factory: pytest.TempPathFacto
 def server(live: dict[str, str], built_catalogue: str) -> Iterator[str]:
     settings = Settings(mongo_db="cinestream_test", redis_url=live["CINESTREAM_REDIS_URL"],
                         topic_ratings=live["CINESTREAM_TOPIC_RATINGS"], topic_watches=live["CINESTREAM_TOPIC_WATCHES"],
+                        topic_movies=live["CINESTREAM_TOPIC_MOVIES"],
                         topic_dead_letter=live["CINESTREAM_TOPIC_DEAD_LETTER"])
     with serving(settings) as url:
         yield url

@@ -19,7 +19,7 @@ def isolated(stack: Settings, redis_db: int, name: str) -> dict[str, str]:
     """Topics and a Redis database of one test module alone, as ``CINESTREAM_*`` overrides."""
     run = uuid.uuid4().hex[:8]
     return {"CINESTREAM_TOPIC_RATINGS": f"{name}-ratings-{run}", "CINESTREAM_TOPIC_WATCHES": f"{name}-watches-{run}",
-            "CINESTREAM_TOPIC_DEAD_LETTER": f"{name}-dlq-{run}",
+            "CINESTREAM_TOPIC_DEAD_LETTER": f"{name}-dlq-{run}", "CINESTREAM_TOPIC_MOVIES": f"{name}-movies-{run}",
             "CINESTREAM_REDIS_URL": stack.redis_url.rsplit("/", 1)[0] + f"/{redis_db}"}
 
 
@@ -30,8 +30,8 @@ def on_cluster(overrides: dict[str, str]) -> bool:
 def prepare(stack: Settings, overrides: dict[str, str]) -> None:
     redis_client(overrides["CINESTREAM_REDIS_URL"], on_cluster(overrides)).flushdb()
     topics = [overrides["CINESTREAM_TOPIC_RATINGS"], overrides.get("CINESTREAM_TOPIC_WATCHES", "watches")]
-    asyncio.run(ensure_topics(stack, topics,
-                              [overrides["CINESTREAM_TOPIC_DEAD_LETTER"]]))
+    asyncio.run(ensure_topics(stack, topics, [overrides["CINESTREAM_TOPIC_DEAD_LETTER"],
+                                              overrides.get("CINESTREAM_TOPIC_MOVIES", "movies")]))
 
 
 def cleanup(stack: Settings, overrides: dict[str, str]) -> None:

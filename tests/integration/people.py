@@ -32,6 +32,7 @@ def api_settings(stack: Settings, redis_db: int, **overrides: object) -> Setting
     run = uuid.uuid4().hex[:8]
     return Settings(mongo_db="cinestream_test", redis_url=stack.redis_url.rsplit("/", 1)[0] + f"/{redis_db}",
                     topic_ratings=f"people-ratings-{run}", topic_watches=f"people-watches-{run}",
+                    topic_movies=f"people-movies-{run}",
                     **overrides)  # type: ignore[arg-type]
 
 

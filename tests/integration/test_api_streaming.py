@@ -50,6 +50,7 @@ async def client(stack: Settings, overrides: dict[str, str], live: int,
     """The API, reading as a platform's service key (people post as themselves, see :func:`person`)."""
     settings = Settings(topic_ratings=overrides["CINESTREAM_TOPIC_RATINGS"],
                         topic_watches=overrides["CINESTREAM_TOPIC_WATCHES"],
+                        topic_movies=overrides["CINESTREAM_TOPIC_MOVIES"],
                         redis_url=overrides["CINESTREAM_REDIS_URL"], mongo_db="cinestream_test")
     async with running(settings) as http:
         key = await accounts.create_service_key(http.app.state.db, "reader",  # type: ignore[attr-defined]

@@ -42,6 +42,9 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/me/export"): PEOPLE, ("GET", "/api/me/movies/{movie_id}"): PEOPLE, ("GET", "/api/me/live"): PEOPLE,
     ("GET", "/api/admin/stream"): ADMIN, ("GET", "/api/admin/models"): ADMIN,
     ("POST", "/api/admin/models/{version}/rollback"): ADMIN,
+    # the catalogue: admins, and services whose key holds catalogue:write (this test's key does not)
+    ("PUT", "/api/admin/movies/{movie_id}"): ADMIN, ("DELETE", "/api/admin/movies/{movie_id}"): ADMIN,
+    ("POST", "/api/admin/movies"): ADMIN,
     ("GET", "/api/movies/genres"): EVERYONE,
     ("POST", "/api/admin/keys"): ADMIN, ("GET", "/api/admin/keys"): ADMIN,
     ("DELETE", "/api/admin/keys/{key_id}"): ADMIN, ("PUT", "/api/admin/users/{user_id}/roles"): ADMIN,
