@@ -23,6 +23,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(catalogue_app, name="catalogue")
 model_app = typer.Typer(help="The online model: warm start and versions.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+ranker_app = typer.Typer(help="The ranker every list is served by: refits, its gate, versions.", no_args_is_help=True)
+app.add_typer(ranker_app, name="ranker")
 plot_app = typer.Typer(help="Figures as PNG files.", no_args_is_help=True)
 app.add_typer(plot_app, name="plot")
 users_app = typer.Typer(help="Accounts: demo logins and roles.", no_args_is_help=True)
@@ -439,6 +441,81 @@ def model_rollback(version: int) -> None:
         _fail(str(exc.args[0]))
         return
     console.print(f"version {version} is live again ({meta['note']})")
+
+
+@app.command("scheduler")
+def scheduler() -> None:
+    """Refit the ranker on a schedule, after enough new events, or on drift, each through the gate."""
+    _require("mongo", "redis")
+    import asyncio
+    import logging
+
+    from cinestream.scheduler import run_forever
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    settings = get_settings()
+    if settings.background_idle:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # the API keeps the cores while it fits
+    asyncio.run(run_forever(settings))
+
+
+@ranker_app.command("refit")
+def ranker_refit(force: bool = typer.Option(False, help="make it live even if the gate refuses it")) -> None:
+    """Fit a candidate now, judge it against the live version on the newest ratings, promote it if it passes."""
+    _require("mongo", "redis")
+    import asyncio
+
+    from cinestream.refit_job import refit
+
+    with console.status("fitting and judging a candidate…"):
+        run = asyncio.run(refit(get_settings(), "by hand (cinestream ranker refit)", force=force))
+    console.print(f"{run['decision']}: version {run.get('version')} in {run['seconds']} s: {run['reason']}")
+
+
+@ranker_app.command("promote")
+def ranker_promote(version: int, force: bool = typer.Option(False, help="past the gate (recorded as forced)")) -> None:
+    """Make a kept version live if the gate allows it."""
+    _require("mongo", "redis")
+    import asyncio
+
+    from cinestream.refit_job import promote
+
+    with console.status(f"judging version {version} against the live one…"):
+        run = asyncio.run(promote(get_settings(), version, "the command line", force))
+    console.print(f"{run['decision']}: version {version}: {run['reason']}")
+    if run["decision"] == "refused":
+        raise typer.Exit(code=1)
+
+
+@ranker_app.command("versions")
+def ranker_versions() -> None:
+    """The kept versions of the ranker and the scheduler's last runs."""
+    _require("redis")
+    import asyncio
+    import datetime
+
+    from storage import live_model_store, refit_log
+    from storage.redis_store import connect
+
+    async def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        redis = connect(get_settings())
+        try:
+            return await live_model_store.versions(redis), await refit_log.runs(redis, 10)
+        finally:
+            await redis.aclose()
+
+    versions, runs = asyncio.run(read())
+    table = Table("version", "live", "created", "status", "trigger", "reason")
+    for v in versions:
+        created = datetime.datetime.fromtimestamp(v["created"]).isoformat(timespec="seconds")
+        table.add_row(str(v["version"]), "*" if v["live"] else "", created, v.get("status", ""),
+                      v.get("trigger", ""), v.get("reason", ""))
+    console.print(table)
+    table = Table("started", "trigger", "decision", "version", "seconds", "reason")
+    for r in runs:
+        started = datetime.datetime.fromtimestamp(r["started"]).isoformat(timespec="seconds")
+        table.add_row(started, r["trigger"], r["decision"], str(r.get("version", "")), str(r["seconds"]), r["reason"])
+    console.print(table)
 
 
 @plot_app.command("learning-curve")

@@ -113,6 +113,18 @@ class Settings(BaseSettings):
     # move within seconds.
     similarity_window_ms: float = 5000.0
 
+    # The scheduler (cinestream/scheduler.py) refits the ranker every list is served by when the
+    # schedule says so, when the stream learned `refit_after_events` more events, or when a drift was
+    # flagged; it checks every `refit_check_s`. A candidate is judged on the newest `refit_holdout`
+    # share of ratings and goes live unless its NDCG@10 is more than `refit_margin` (a share) worse
+    # than the live version's (online_models/gate.py).
+    refit_every_s: float = 6 * 3600.0
+    refit_after_events: int = 100_000
+    refit_on_drift: bool = True
+    refit_check_s: float = 30.0
+    refit_holdout: float = Field(default=0.1, gt=0, lt=0.5)
+    refit_margin: float = Field(default=0.05, ge=0, lt=1)
+
     _external: frozenset[str] = PrivateAttr(default=frozenset())
 
     # API.

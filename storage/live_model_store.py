@@ -4,7 +4,13 @@
   (about 3 MB at ml-latest-small's 9,742 films; per film 4·64 bytes of factors, 8·100 of EASE links
   for the 3,000 it covers, a byte a genre: 24 MB at ml-25m's 59,047);
 - ``{live}:version``: a counter bumped with every install (one hash tag, so one ``MSET`` writes both);
-- ``live:genres:<user>``: the genres a person chose, comma-joined (bounded by the profile's 20).
+- ``live:genres:<user>``: the genres a person chose, comma-joined (bounded by the profile's 20);
+- ``{live}:model:<v>`` and ``{live}:meta:<v>``: every version fitted (the live one, candidates, the
+  refused with their reasons), listed in ``{live}:versions``; the newest ``KEEP`` and the live one
+  are kept, so their size is bounded whatever the number of refits. ``{live}:counter`` numbers them.
+
+Going live is one ``MSET`` of the version's blob and number into ``MODEL`` and ``VERSION`` (one hash
+tag): a process reads both in one round trip, so no list mixes two versions' factors.
 
 A request reads the version in its one round trip (``storage.item_factors``' ``also`` keys) and the
 copy reloads only when it changed, so a publish reaches every process at its next request.
@@ -17,7 +23,7 @@ import io
 import json
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import redis.asyncio as aioredis
@@ -25,6 +31,8 @@ import redis.asyncio as aioredis
 from online_models.live_ranker import LiveModel
 
 MODEL, VERSION = "{live}:model", "{live}:version"
+COUNTER, VERSIONS = "{live}:counter", "{live}:versions"
+KEEP = 4  # versions kept besides the live one: about 3 MB each at ml-latest-small, 24 MB at ml-25m
 ARRAYS = ("ids", "factors", "kept", "neighbours", "links", "prior", "genres", "blend")
 
 
@@ -48,11 +56,80 @@ def loads(blob: bytes) -> tuple[LiveModel, dict[str, Any]]:
     return model, header["meta"]
 
 
+def stored_key(version: int) -> str:
+    return f"{{live}}:model:{version}"
+
+
+def meta_key(version: int) -> str:
+    return f"{{live}}:meta:{version}"
+
+
 async def install(redis: aioredis.Redis, model: LiveModel, meta: dict[str, Any]) -> int:
-    """Make this model live for every API process; returns its version."""
-    version = int(await redis.get(VERSION) or 0) + 1
-    await redis.mset({MODEL: dumps(model, meta), VERSION: version})
+    """Keep this model as a new version and make it live for every API process; returns its version."""
+    version = await save(redis, model, {**meta, "status": "live"})
+    await promote(redis, version)
     return version
+
+
+async def save(redis: aioredis.Redis, model: LiveModel, meta: dict[str, Any]) -> int:
+    """Keep a fitted model as a new version (not live); returns its number."""
+    live, counter = await redis.mget([VERSION, COUNTER])
+    if int(counter or 0) < int(live or 0):  # versions published before they were numbered by the counter
+        await redis.set(COUNTER, int(live or 0))
+    version = int(await redis.incr(COUNTER))
+    await redis.mset({stored_key(version): dumps(model, meta), meta_key(version): json.dumps(meta)})
+    await redis.zadd(VERSIONS, {str(version): version})
+    await _trim(redis)
+    return version
+
+
+async def promote(redis: aioredis.Redis, version: int) -> None:
+    """Make a kept version the one every list is ranked by, in one step."""
+    blob = await redis.get(stored_key(version))
+    if blob is None:
+        raise KeyError(f"no ranker version {version}")
+    await redis.mset({MODEL: blob, VERSION: version})
+
+
+async def live_version(redis: aioredis.Redis) -> int | None:
+    version = await redis.get(VERSION)
+    return int(version) if version is not None else None
+
+
+async def load_version(redis: aioredis.Redis, version: int) -> LiveModel:
+    blob = await redis.get(stored_key(version))
+    if not isinstance(blob, bytes):
+        raise KeyError(f"no ranker version {version}")
+    return (await asyncio.to_thread(loads, blob))[0]
+
+
+async def load_live(redis: aioredis.Redis) -> LiveModel | None:
+    """The model lists are ranked by now (None: none published)."""
+    blob = await redis.get(MODEL)
+    return (await asyncio.to_thread(loads, blob))[0] if isinstance(blob, bytes) and blob else None
+
+
+async def update_meta(redis: aioredis.Redis, version: int, changes: dict[str, Any]) -> None:
+    raw = await redis.get(meta_key(version))
+    if raw is not None:
+        await redis.set(meta_key(version), json.dumps({**json.loads(raw), **changes}))
+
+
+async def versions(redis: aioredis.Redis) -> list[dict[str, Any]]:
+    """Every kept version's record, newest first, with whether it is the live one."""
+    numbers = [int(cast(bytes, v)) for v in await redis.zrevrange(VERSIONS, 0, -1)]
+    live = await live_version(redis)
+    metas = await redis.mget([meta_key(v) for v in numbers]) if numbers else []
+    return [{"version": v, **json.loads(m), "live": v == live} for v, m in zip(numbers, metas, strict=True) if m]
+
+
+async def _trim(redis: aioredis.Redis) -> None:
+    live = await live_version(redis)
+    numbers = [int(cast(bytes, v)) for v in await redis.zrevrange(VERSIONS, 0, -1)]
+    doomed = [v for v in numbers[KEEP:] if v != live]
+    if doomed:
+        await redis.delete(*[key for v in doomed for key in (stored_key(v), meta_key(v))])
+        await redis.zrem(VERSIONS, *[str(v) for v in doomed])
 
 
 async def set_genres(redis: aioredis.Redis, user: int, genres: list[str]) -> None:

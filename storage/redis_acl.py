@@ -6,7 +6,8 @@
   revoked sessions (``auth:*``), claimed event ids (``evt:*``) and, to erase a person at once, that
   person's own rows. It cannot write a movie's row, the similarity rows, trending or the model's
   statistics, so a compromised API cannot poison what everyone is recommended; rolling a model back
-  is the operator's (``cinestream model rollback``);
+  is the operator's (``cinestream model rollback``), and a ranker's promotion the scheduler's, which
+  judges the versions admins ask for (``{live}:promotions``);
 - ``admin``: everything (the stack, batch jobs, benches and tests).
 
 The default user is off, so a client without credentials is refused. Key patterns follow the key
@@ -21,7 +22,7 @@ PRINCIPALS = REDIS_PRINCIPALS
 
 # what the API writes: its own counters and claims, and a person's rows when they delete their account
 API_WRITES = ("rl:*", "auth:*", "evt:*", "mf:u:*", "mf:seen:*", "mf:seen-v:*", "mf:h:*", "recent:*", "sim:recent:*",
-              "batch:recs:*", "live:genres:*")
+              "batch:recs:*", "live:genres:*", "{live}:promotions")
 
 
 def rules(passwords: dict[str, str]) -> list[str]:

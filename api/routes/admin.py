@@ -15,7 +15,7 @@ from api.fields import Body
 from api.security.policy import ADMIN, ROLES, SCOPES, Principal, Role, Scope
 from cinestream import accounts
 from contracts.events import MAX_ID
-from storage import model_versions, user_store
+from storage import live_model_store, model_versions, refit_log, user_store
 from streams.admin import consumer_lag
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -95,3 +95,29 @@ async def rollback_model(version: Annotated[int, Path(ge=1, le=MAX_ID)], redis: 
                                  f"run `cinestream model rollback {version}`") from exc
     await user_store.audit(db, "model-rollback", who.actor, subject=version)
     return {"version": version, **meta}
+
+
+@router.get("/rankers")
+async def list_rankers(redis: RedisDep, settings: SettingsDep,
+                       who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    """The ranker every list is served by: its kept versions (newest first, ``live`` marks the one
+    serving), the scheduler's settings and last runs (trigger, data size, the candidate's and the live
+    version's figures on the newest ratings, the decision and why)."""
+    return {"versions": await live_model_store.versions(redis), "runs": await refit_log.runs(redis),
+            "last": await refit_log.last(redis), "signals": await refit_log.signals(redis),
+            "schedule": {"every_s": settings.refit_every_s, "after_events": settings.refit_after_events,
+                         "on_drift": settings.refit_on_drift, "check_s": settings.refit_check_s,
+                         "holdout": settings.refit_holdout, "margin": settings.refit_margin}}
+
+
+@router.post("/rankers/{version}/promote", status_code=202, responses=documented(404, 422))
+async def promote_ranker(version: Annotated[int, Path(ge=1, le=MAX_ID)], redis: RedisDep, db: DbDep,
+                         who: Annotated[Principal, Depends(ADMIN)], force: bool = False) -> dict[str, Any]:
+    """Ask the scheduler to make a kept version live: it judges the version against the live one on the
+    newest ratings, as it judges every refit, and records its decision in ``runs``; ``force`` makes it
+    live past the gate (audited)."""
+    if not await redis.exists(live_model_store.stored_key(version)):
+        raise HTTPException(404, f"no ranker version {version}")
+    await refit_log.ask_promotion(redis, version, who.actor, force)
+    await user_store.audit(db, "ranker-promotion" + (" (forced)" if force else ""), who.actor, subject=version)
+    return {"version": version, "force": force, "status": "asked: the scheduler judges it at its next check"}

@@ -45,6 +45,7 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     # the catalogue: admins, and services whose key holds catalogue:write (this test's key does not)
     ("PUT", "/api/admin/movies/{movie_id}"): ADMIN, ("DELETE", "/api/admin/movies/{movie_id}"): ADMIN,
     ("POST", "/api/admin/movies"): ADMIN,
+    ("GET", "/api/admin/rankers"): ADMIN, ("POST", "/api/admin/rankers/{version}/promote"): ADMIN,
     ("GET", "/api/movies/genres"): EVERYONE,
     ("POST", "/api/admin/keys"): ADMIN, ("GET", "/api/admin/keys"): ADMIN,
     ("DELETE", "/api/admin/keys/{key_id}"): ADMIN, ("PUT", "/api/admin/users/{user_id}/roles"): ADMIN,
