@@ -39,7 +39,12 @@ for name in learn side archive; do
     sleep 0.5
   done
 done
-CINESTREAM_KAFKA_USER=platform $cs replay --dataset "$dataset" --once  # a second run of the main job does not teach every rating twice
+CINESTREAM_KAFKA_USER=platform $cs replay --dataset "$dataset" --once
+# The scheduler role: refits the ranker lists are served by (its first run now, then every 6 hours,
+# after 100,000 new events or on drift), each candidate judged before it goes live; its lines appear
+# here and in $logs/scheduler.log.
+CINESTREAM_REDIS_USER=worker $cs scheduler > >(tee "$logs/scheduler.log") 2>&1 &
+pids+=($!)  # a second run of the main job does not teach every rating twice
 # A login for a real MovieLens user of the replayed dataset, whose history the app then shows; it is
 # an admin too, so the demo reaches the admin area (the stream, the model versions, the evaluation).
 $cs users demo --user-id "${CINESTREAM_DEMO_USER:-1}" --admin

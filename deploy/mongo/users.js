@@ -11,17 +11,19 @@ const reads = ["find", "listIndexes"];
 const listing = [{resource: {db: name, collection: ""}, actions: ["listCollections"]}];
 
 const roles = {
-  // the archive (every event into `events`) and the catalogue's ids every worker checks events against
-  cinestreamWorker: [...on(["events"], owns), ...on(["movies", "meta"], reads), ...listing],
+  // the archive (every event into `events`), the catalogue's changes (titles added, changed, retired)
+  // and its ids every worker checks events against; the scheduler's refits read every rating
+  cinestreamWorker: [...on(["events", "movies", "retired_titles"], owns), ...on(["meta", "ratings"], reads),
+                     ...listing],
   // accounts, sessions, service keys and the audit trail; a person's events and ratings for export
   // and erasure; the catalogue for the movie pages
   cinestreamApi: [...on(["users", "user_emails", "refresh_tokens", "token_families", "api_keys", "counters",
                          "audit"], owns),
                   ...on(["events", "ratings"], ["find", "update", "remove", "listIndexes"]),
-                  ...on(["movies", "meta", "user_stats"], reads), ...listing],
+                  ...on(["movies", "retired_titles", "meta", "user_stats"], reads), ...listing],
   // the catalogue build and the batch jobs (model publish, evaluate, repair)
   cinestreamImport: [...on(["movies", "meta", "ratings", "user_stats", "users", "counters"], owns),
-                     ...on(["events"], reads), ...listing],
+                     ...on(["events", "retired_titles"], reads), ...listing],
 };
 const users = {cinestreamWorker: ["cinestream-worker", "CINESTREAM_MONGO_WORKER_PASSWORD"],
                cinestreamApi: ["cinestream-api", "CINESTREAM_MONGO_API_PASSWORD"],

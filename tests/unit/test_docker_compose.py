@@ -196,7 +196,7 @@ def test_each_service_reaches_mongodb_and_redis_as_a_user_of_its_own(compose: di
     assert "--keyFile" in services["mongo"]["command"][0]
     assert services["mongo"]["volumes"][1].endswith("/docker-entrypoint-initdb.d/users.js:ro")
     roles = {"api": ("api", "api"), "worker-learn": ("worker", "worker"), "worker-side": ("worker", "worker"),
-             "worker-archive": ("worker", "worker"), "import": ("import", "admin")}
+             "worker-archive": ("worker", "worker"), "scheduler": ("worker", "worker"), "import": ("import", "admin")}
     for name, (mongo_user, redis_user) in roles.items():
         env = services[name]["environment"]
         assert env["CINESTREAM_MONGO_URI"].startswith(

@@ -1,5 +1,6 @@
 // Admin: the stream (events/s drawn from the learned count, consumer lag), the online model's
-// learning curve, model versions with roll back, and the newest offline evaluation.
+// learning curve, model versions with roll back, the ranker's refits and versions (promote through the
+// gate), and the newest offline evaluation.
 import { $, api, esc, notice, required, when } from "/static/app.js";
 
 await required();
@@ -51,6 +52,36 @@ $("versions").addEventListener("click", async (e) => {
   } catch (err) { $("versions-status").textContent = err.message; }
 });
 
+const figure = (f) => (f ? `${f["ndcg@10"].toFixed(4)} (${f.people} people)` : "—");
+
+async function rankers() {
+  const { versions, runs, schedule, last } = await api("/api/admin/rankers");
+  const hours = (s) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s)} s`);
+  $("schedule").textContent = `Refits every ${hours(schedule.every_s)}, after ${schedule.after_events.toLocaleString()} new events` +
+    `${schedule.on_drift ? ", and on a drift flag" : ""}; a candidate goes live unless its NDCG@10 is more than ` +
+    `${Math.round(schedule.margin * 100)}% below the live version's. ` +
+    (last ? `Last refit ${when(last.at)}.` : "No refit yet: the scheduler (cinestream scheduler) runs its first on start.");
+  $("refits").querySelector("tbody").innerHTML = runs.map((r) =>
+    `<tr><td>${esc(when(r.started))}</td><td>${esc(r.trigger)}</td><td>${r.seconds}</td>` +
+    `<td>${(r.ratings ?? 0).toLocaleString()}</td><td>${figure(r.candidate)}</td><td>${figure(r.live)}</td>` +
+    `<td>${esc(r.decision)}${r.version ? ` v${r.version}` : ""}: ${esc(r.reason)}</td></tr>`).join("")
+    || "<tr><td colspan='7'>no refit yet</td></tr>";
+  $("rankers").querySelector("tbody").innerHTML = versions.map((v) =>
+    `<tr><td>${v.version}${v.live ? " (serving)" : ""}</td><td>${esc(v.status ?? "")}</td>` +
+    `<td>${esc(v.reason ?? v.trigger ?? "")} · ${esc(when(v.created))}</td><td>${v.live ? "" :
+      `<button type="button" data-ranker="${v.version}">Promote ${v.version}</button>`}</td></tr>`).join("")
+    || "<tr><td colspan='4'>no version yet</td></tr>";
+}
+
+$("rankers").addEventListener("click", async (e) => {
+  const version = e.target.dataset?.ranker;
+  if (!version || !confirm(`Ask the scheduler to judge ranker version ${version} and serve it if it passes?`)) return;
+  try {
+    await api(`/api/admin/rankers/${version}/promote`, {method: "POST"});
+    $("rankers-status").textContent = `Version ${version}: asked; the scheduler judges it at its next check (see Refits).`;
+  } catch (err) { $("rankers-status").textContent = err.message; }
+});
+
 async function evaluation() {
   const { runs } = await api("/api/evaluation");
   if (!runs.length) return;
@@ -67,5 +98,7 @@ async function evaluation() {
 }
 
 await Promise.all([stream(), versions().catch((err) => notice(err.message)),
+                   rankers().catch((err) => { $("schedule").textContent = err.message; }),
                    evaluation().catch((err) => { $("evaluation").textContent = err.message; })]);
 setInterval(() => stream().catch((err) => notice(err.message)), 2000);
+setInterval(() => rankers().catch((err) => { $("schedule").textContent = err.message; }), 10000);
