@@ -11,6 +11,11 @@ same run, on the same loaded machine. After each route, the worst consumer group
 ratings topic: the stream kept up meanwhile when it stays near a batch; and the API process's CPU
 over the route's run divided by its requests (the process found by the port it listens on).
 
+``--during-refit`` runs ``cinestream ranker refit`` back to back beside the measured routes, at the
+scheduler's background priority, as the scheduler would: each fits two candidates, judges them and makes
+one live, so the lists also switch versions mid-run. The bench stops if a refit fails or none is running
+when a route's run ends, and prints how many ran.
+
 Usage (with ``bash scripts/main.sh`` running): ``python -m bench.api_latency [--seconds 60 --rate 500]``.
 """
 
@@ -24,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -102,6 +108,41 @@ def attack(tool: Path, urls: list[str], seconds: int, rate: float, key: str) -> 
             "errors": sum(n for c, n in codes.items() if not 200 <= c < 400 and c not in (0, 503))}
 
 
+class Refits:
+    """``cinestream ranker refit`` back to back in the background, until stopped."""
+
+    def __init__(self, errors: Any) -> None:
+        self.done: list[int] = []
+        self._stopping = False
+        self._errors = errors  # a file for the refits' own words, should one fail
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._proc = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "ranker", "refit"],
+                                          stdout=subprocess.DEVNULL, stderr=self._errors,
+                                          preexec_fn=lambda: os.sched_setscheduler(0, os.SCHED_IDLE,
+                                                                                   os.sched_param(0)))
+            self.done.append(self._proc.wait())
+            if self.done[-1] != 0:
+                return
+
+    def running(self) -> None:
+        """Stop the bench unless a refit is running now and none failed."""
+        if any(code != 0 for code in self.done) or not self._thread.is_alive():
+            self._errors.seek(0)
+            raise SystemExit(f"a background refit failed: {self._errors.read().decode(errors='replace')[-500:]}")
+        if self._proc is None or self._proc.poll() is not None:
+            raise SystemExit("no refit was running when the route's run ended")
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
@@ -111,6 +152,8 @@ def main() -> None:
                         help="no warm-up: the measured runs include each person's first list since the API started")
     parser.add_argument("--routes", default="floor,recommendations,similar,trending,movie,search",
                         help="which routes, comma-separated")
+    parser.add_argument("--during-refit", action="store_true",
+                        help="refits of the ranker back to back beside the measured routes")
     args = parser.parse_args()
     tool = vegeta()
     settings = get_settings()
@@ -131,7 +174,8 @@ def main() -> None:
     api = listening_pid(settings.api_port)  # None: not this user's process, and its CPU goes unmeasured
     total = args.seconds * len(chosen) + 30
     # under SCHED_IDLE: it stands for the platforms, which run on machines of their own; 0: an idle stream
-    with tempfile.TemporaryFile() as errors:  # the load's own words, should it stop
+    refits: Refits | None = None
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as refit_errors:  # their own words
         load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate",
                                  f"{args.background_rate:g}", "--duration", str(total)],
                                 stdout=subprocess.DEVNULL, stderr=errors,
@@ -156,6 +200,9 @@ def main() -> None:
                 distinct = list(dict.fromkeys(u for _, urls in chosen for u in urls))
                 console.print(f"warm-up: {len(distinct):,} distinct targets once each at {WARM_RATE} requests/s")
                 attack(tool, distinct, math.ceil(len(distinct) / WARM_RATE) + 1, WARM_RATE, key)
+            refits = Refits(refit_errors) if args.during_refit else None
+            if refits:
+                time.sleep(5)  # past the refit's reading of the history: into its fits
             with Progress() as progress:
                 task = progress.add_task("routes", total=len(chosen))
                 for name, urls in chosen:
@@ -167,16 +214,22 @@ def main() -> None:
                                                                / (results[name]["requests/s"] * args.seconds))
                     results[name]["stream lag"] = _stream_lag(settings)
                     load_running()
+                    if refits:
+                        refits.running()
+                        results[name]["refits finished"] = sum(code == 0 for code in refits.done)
                     learning(results[name]["stream lag"], args.background_rate)
                     progress.advance(task)
         finally:
             if load is not None:
                 load.terminate()
+            if refits is not None:
+                refits.stop()
     table = pd.DataFrame(results).T
     if "/health (floor)" in table.index:
         table["p99 / floor"] = table["p99 ms"] / table.loc["/health (floor)", "p99 ms"]
     print(f"vegeta open-loop at {args.rate:g} requests/s for {args.seconds} s per route, "
-          f"{args.background_rate:g} events/s in the background" + (" (the load ran throughout)" if load else ""))
+          f"{args.background_rate:g} events/s in the background" + (" (the load ran throughout)" if load else "")
+          + (", ranker refits back to back (one running at the end of every route)" if args.during_refit else ""))
     print(table.round(2).to_string())
 
 
