@@ -2,7 +2,8 @@
 
 A refit is due (``due``) when the schedule's interval passed since the last one (or none was ever
 run), when the stream learned ``refit_after_events`` more events, or when the online model's drift
-detector flagged a drift newer than the last refit answered. Promotions asked for through the API
+detector flagged a drift newer than the last refit answered; never sooner than ``refit_min_gap_s``
+after the last one. Promotions asked for through the API
 (``storage.refit_log`` requests) are run here too, through the same gate. One APScheduler interval
 job checks every ``refit_check_s``; it never runs twice at once, and checks missed while a refit ran
 are folded into one. The process runs at the main job's background priority: the API keeps its
@@ -32,7 +33,7 @@ def due(now: float, last: dict[str, float] | None, seen: dict[str, float], setti
     """Why a refit is due now, or None.
 
     >>> from cinestream.settings import Settings
-    >>> s = Settings(refit_every_s=3600, refit_after_events=1000)
+    >>> s = Settings(refit_every_s=3600, refit_after_events=1000, refit_min_gap_s=60)
     >>> due(0.0, None, {"events": 0, "drift": 0}, s)
     'first run: no refit recorded'
     >>> due(100.0, {"at": 0, "events": 0, "drift": 0}, {"events": 1500, "drift": 0}, s)
@@ -41,9 +42,13 @@ def due(now: float, last: dict[str, float] | None, seen: dict[str, float], setti
     'drift flagged at event 7'
     >>> due(100.0, {"at": 0, "events": 0, "drift": 0}, {"events": 10, "drift": 0}, s) is None
     True
+    >>> due(30.0, {"at": 0, "events": 0, "drift": 0}, {"events": 1500, "drift": 7}, s) is None  # too soon
+    True
     """
     if last is None:
         return "first run: no refit recorded"
+    if now - last.get("at", 0) < settings.refit_min_gap_s:  # a storm of drift flags refits once, not back to back
+        return None
     if settings.refit_on_drift and seen["drift"] > last.get("drift", 0):
         return f"drift flagged at event {seen['drift']:,.0f}"
     if seen["events"] - last.get("events", 0) >= settings.refit_after_events:

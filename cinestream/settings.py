@@ -115,13 +115,14 @@ class Settings(BaseSettings):
 
     # The scheduler (cinestream/scheduler.py) refits the ranker every list is served by when the
     # schedule says so, when the stream learned `refit_after_events` more events, or when a drift was
-    # flagged; it checks every `refit_check_s`. A candidate is judged on the newest `refit_holdout`
-    # share of ratings and goes live unless its NDCG@10 is more than `refit_margin` (a share) worse
-    # than the live version's (online_models/gate.py).
+    # flagged, never sooner than `refit_min_gap_s` after the last; it checks every `refit_check_s`.
+    # A candidate is judged on the newest `refit_holdout` share of ratings and goes live unless its
+    # NDCG@10 is more than `refit_margin` (a share) worse than the live version's (online_models/gate.py).
     refit_every_s: float = 6 * 3600.0
     refit_after_events: int = 100_000
     refit_on_drift: bool = True
     refit_check_s: float = 30.0
+    refit_min_gap_s: float = 600.0  # drift flags come in storms under a changing load: one refit answers them
     refit_holdout: float = Field(default=0.1, gt=0, lt=0.5)
     refit_margin: float = Field(default=0.05, ge=0, lt=1)
 

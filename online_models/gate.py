@@ -82,7 +82,7 @@ def decide(candidate: dict[str, float], live: dict[str, float] | None, margin: f
            metric: str = "ndcg@10") -> tuple[bool, str]:
     """Whether the candidate may go live, and why."""
     if live is None:
-        return True, "no live version to compare with"
+        return True, "nothing to compare with"
     if not candidate.get("people"):
         return False, "no one to judge the candidate on: too few events after the cut-off"
     floor = live[metric] * (1.0 - margin)
