@@ -215,7 +215,8 @@ async def test_scopes_and_roles_are_what_the_schema_names(http: httpx.AsyncClien
     spec = (await http.get("/openapi.json")).json()["components"]["schemas"]
     scopes = spec["KeyIn"]["properties"]["scopes"]["items"]["enum"]
     roles = spec["RolesIn"]["properties"]["roles"]["items"]["enum"]
-    assert scopes == ["events:write", "recommendations:read", "history:read"] and roles == ["user", "admin"]
+    assert scopes == ["events:write", "recommendations:read", "history:read", "catalogue:write"]
+    assert roles == ["user", "admin"]
     made = await http.post("/api/admin/keys", json={"name": "every scope", "scopes": scopes}, headers=as_admin)
     assert made.status_code == 201 and made.json()["scopes"] == sorted(scopes), made.text
     person = await register(http, "Edsger")
