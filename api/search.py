@@ -183,8 +183,7 @@ class TitleIndex:
         movie = row["movieId"]
         self.retired.discard(movie)
         self.years[movie] = row.get("year")
-        self.cards[movie] = {"movieId": movie, "title": row.get("title"), "year": row.get("year"),
-                             "genres": row.get("genres") or []}
+        self.cards[movie] = _card(row)
         self.pages[movie] = to_json({k: row.get(k) for k in PUBLIC_FIELDS})
 
     async def ensure_fresh(self, db: AsyncIOMotorDatabase) -> None:
@@ -200,28 +199,17 @@ class TitleIndex:
             self._checking = asyncio.create_task(self._reload_if_changed(db))
             self._checking.add_done_callback(_log_failure)
 
-    async def follow(self, db: AsyncIOMotorDatabase, redis: aioredis.Redis, block_ms: int = 1000) -> None:
+    async def follow(self, db: AsyncIOMotorDatabase, redis: aioredis.Redis) -> None:
         """Apply the catalogue's changes as the stream announces them, for as long as the process runs."""
-        since: str | None = None
-        while True:
-            try:
-                if since is None:  # the id first, then MongoDB: a change between them is applied twice, not lost
-                    asked = time.monotonic()
-                    since = await catalogue_changes.latest(redis)
-                    async with self._lock:
-                        if not self.ids or self._load_began < asked:
-                            self.fingerprint = None
-                            await self._reload_if_changed(db)
-                    await self._neighbours_of_new(redis)
-                since, changes = await catalogue_changes.after(redis, since, block_ms)
-                self.apply(changes)
-            except asyncio.CancelledError:
-                raise
-            except catalogue_changes.Behind:
-                since = None
-            except Exception:
-                logging.getLogger(__name__).warning("catalogue changes: not followed, retrying in 1 s", exc_info=True)
-                await asyncio.sleep(1.0)
+
+        async def load(asked: float) -> None:
+            async with self._lock:
+                if not self.ids or self._load_began < asked:  # no load began since the id was read
+                    self.fingerprint = None
+                    await self._reload_if_changed(db)
+            await self._neighbours_of_new(redis)
+
+        await catalogue_changes.follow(redis, load, self.apply, logging.getLogger(__name__))
 
     async def _neighbours_of_new(self, redis: aioredis.Redis) -> None:
         missing = [m for m, near in self.new.items() if not len(near)]
@@ -242,8 +230,7 @@ class TitleIndex:
             self.ids = [r["movieId"] for r in live]
             self.retired = {r["movieId"] for r in rows if r.get("retired")}
             self.years = {r["movieId"]: r.get("year") for r in live}
-            self.cards = {r["movieId"]: {"movieId": r["movieId"], "title": r.get("title"), "year": r.get("year"),
-                                         "genres": r.get("genres", [])} for r in rows}
+            self.cards = {r["movieId"]: _card(r) for r in rows}
             self.pages = {r["movieId"]: to_json({k: r.get(k) for k in PUBLIC_FIELDS}) for r in live}
             now = time.time()
             self.new = {r["movieId"]: self.new.get(r["movieId"], np.zeros((0, 2), np.float32))
@@ -253,6 +240,12 @@ class TitleIndex:
             self.apply(again)
             self.version += 1
         self.checked_at = time.monotonic()
+
+
+def _card(row: dict[str, Any]) -> dict[str, Any]:
+    """What a list shows of a movie."""
+    return {"movieId": row["movieId"], "title": row.get("title"), "year": row.get("year"),
+            "genres": row.get("genres") or []}
 
 
 def _is_new(row: dict[str, Any], now: float) -> bool:

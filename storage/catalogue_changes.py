@@ -17,7 +17,11 @@ the whole catalogue from MongoDB (``Behind``) instead of missing changes.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +57,29 @@ async def append(redis: aioredis.Redis, changes: list[Change]) -> None:
                 fields["near"] = np.ascontiguousarray(change.near[:NEIGHBOURS], dtype=np.float32).tobytes()
             pipe.xadd(KEY, fields, maxlen=MAX_CHANGES, approximate=True)
         await pipe.execute()
+
+
+async def follow(redis: aioredis.Redis, load: Callable[[float], Awaitable[None]],
+                 apply: Callable[[list[Change]], None], log: logging.Logger, block_ms: int = 1000) -> None:
+    """Keep a process' copy of the catalogue current, for as long as it runs: the newest change's id
+    first, then ``load`` (MongoDB, given the monotonic time just before that id was read), then every
+    change after the id through ``apply``; a reader left behind by the cap loads again."""
+    since: str | None = None
+    while True:
+        try:
+            if since is None:  # the id first, then MongoDB: a change between them is applied twice, not lost
+                asked = time.monotonic()
+                since = await latest(redis)
+                await load(asked)
+            since, changes = await after(redis, since, block_ms)
+            apply(changes)
+        except asyncio.CancelledError:
+            raise
+        except Behind:
+            since = None
+        except Exception:
+            log.warning("catalogue changes: not followed, retrying in 1 s", exc_info=True)
+            await asyncio.sleep(1.0)
 
 
 async def latest(redis: aioredis.Redis) -> str:

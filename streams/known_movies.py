@@ -78,20 +78,10 @@ class KnownMovies:
         retired = np.array([c.movie for c in changes if c.op == "retire"], dtype=np.int64)
         self.ids = np.setdiff1d(np.union1d(self.ids, added), retired)
 
-    async def follow(self, db: AsyncIOMotorDatabase, redis: aioredis.Redis, block_ms: int = 1000) -> None:
+    async def follow(self, db: AsyncIOMotorDatabase, redis: aioredis.Redis) -> None:
         """Apply the catalogue's changes as they are announced, for as long as the worker runs."""
-        since: str | None = None
-        while True:
-            try:
-                if since is None:  # the id first, then MongoDB: a change between them is applied twice, not lost
-                    since = await catalogue_changes.latest(redis)
-                    await self.refresh(db, force=True)
-                since, changes = await catalogue_changes.after(redis, since, block_ms)
-                self.apply(changes)
-            except asyncio.CancelledError:
-                raise
-            except catalogue_changes.Behind:
-                since = None
-            except Exception:
-                log.warning("catalogue changes: Redis unavailable, retrying in 1 s", exc_info=True)
-                await asyncio.sleep(1.0)
+
+        async def load(asked: float) -> None:
+            await self.refresh(db, force=True)
+
+        await catalogue_changes.follow(redis, load, self.apply, log)
