@@ -35,16 +35,30 @@ from storage.redis_store import connect as connect_redis
 Damage = Callable[[LiveModel], LiveModel]  # tests break a candidate on purpose to see the gate refuse it
 
 
-async def training_ratings(db: AsyncIOMotorDatabase) -> pd.DataFrame:
+async def training_ratings(db: AsyncIOMotorDatabase, skip_sources: tuple[str, ...] = ()) -> pd.DataFrame:
     """The imported ratings and the streamed ones, the latest rating of a person for a film kept."""
     imported = await rating_store.all_ratings(db)
-    events = await history_store.all_events(db)
-    rated = events[~events["watch"] & events["rating"].notna()]
-    streamed = pd.DataFrame({"userId": rated["user_id"].astype(np.int64), "movieId": rated["movie_id"].astype(np.int64),
-                             "rating": rated["rating"].astype(np.float64),
-                             "timestamp": rated["timestamp"].astype(np.int64)})
+    streamed = streamed_ratings(await history_store.all_events(db), skip_sources)
     both = pd.concat([imported, streamed], ignore_index=True).sort_values("timestamp", kind="stable")
     return both.drop_duplicates(["userId", "movieId"], keep="last").reset_index(drop=True)
+
+
+def streamed_ratings(events: pd.DataFrame, skip_sources: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The ratings among archived events, as the imported ones are laid out, without those whose source
+    starts with one of ``skip_sources`` (simulated people).
+
+    >>> events = pd.DataFrame({"watch": [False, False, True], "rating": [4.0, 5.0, None],
+    ...                        "user_id": [1, 2, 1], "movie_id": [10, 10, 11], "timestamp": [1.0, 2.0, 3.0],
+    ...                        "source": ["web", "load", "web"]})
+    >>> streamed_ratings(events, ("load", "probe"))[["userId", "movieId", "rating"]].values.tolist()
+    [[1.0, 10.0, 4.0]]
+    """
+    simulated = events["source"].fillna("").astype(str).str.startswith(skip_sources) if skip_sources else False
+    rated = events[~events["watch"] & events["rating"].notna() & ~simulated]
+    return pd.DataFrame({"userId": rated["user_id"].astype(np.int64),
+                         "movieId": rated["movie_id"].astype(np.int64),
+                         "rating": rated["rating"].astype(np.float64),
+                         "timestamp": rated["timestamp"].astype(np.int64)})
 
 
 async def refit(settings: Settings, trigger: str, damage: Damage | None = None, force: bool = False) -> dict[str, Any]:
@@ -174,7 +188,8 @@ async def _history(settings: Settings) -> tuple[pd.DataFrame, dict[int, dict[str
     client = connect(settings)
     try:
         db = database(client, settings)
-        return await training_ratings(db), await catalogue_store.content_documents(db)
+        return (await training_ratings(db, settings.refit_skip_sources),
+                await catalogue_store.content_documents(db))
     finally:
         client.close()
 

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     refit_min_gap_s: float = 600.0  # drift flags come in storms under a changing load: one refit answers them
     refit_holdout: float = Field(default=0.1, gt=0, lt=0.5)
     refit_margin: float = Field(default=0.05, ge=0, lt=1)
+    # Events whose source starts with one of these are simulated people (`cinestream load`, the
+    # benches' probes and soaks): left out of what a refit fits and judges, or a load of invented
+    # people with current timestamps would be the whole holdout the gate judges on.
+    refit_skip_sources: tuple[str, ...] = ("load", "probe", "soak")
 
     _external: frozenset[str] = PrivateAttr(default=frozenset())
 

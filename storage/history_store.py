@@ -84,7 +84,7 @@ async def of_user(db: AsyncIOMotorDatabase, user_id: int) -> list[dict[str, Any]
 
 async def all_events(db: AsyncIOMotorDatabase) -> pd.DataFrame:
     """Every stored event as columns, oldest first (a full scan: repair jobs, not requests)."""
-    names = ["type", "user_id", "movie_id", "rating", "seconds_watched", "completed", "timestamp"]
+    names = ["type", "user_id", "movie_id", "rating", "seconds_watched", "completed", "timestamp", "source"]
     frame = pd.DataFrame([{name: row.get(name) for name in names}
                           for doc in await db.events.find({}).to_list(None) for row in rows(doc)], columns=names)
     frame["watch"] = frame["type"] == "watch"
