@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -59,6 +60,26 @@ async def _warm(index: TitleIndex, db: AsyncIOMotorDatabase, models: Models) -> 
         logging.getLogger(__name__).warning("title index or item rows not loaded at start-up", exc_info=True)
     gc.collect()
     gc.freeze()
+    _report_slow_collections()
+
+
+SLOW_GC_S = 0.02
+
+
+def _report_slow_collections() -> None:
+    """Log every garbage collection that stopped the event loop for ``SLOW_GC_S`` or more: with the
+    start-up objects frozen they should be rare, and when one is not, the log says which generation."""
+    started: list[float] = []
+    log = logging.getLogger("uvicorn.error")
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started and (took := time.perf_counter() - started[0]) >= SLOW_GC_S:
+            log.warning("garbage collection of generation %d stopped the event loop for %.0f ms (%d collected)",
+                        info["generation"], took * 1e3, info["collected"])
+
+    gc.callbacks.append(timed)
 
 
 PRODUCER_STOP_S = 10.0  # every accepted event was acknowledged before its 202: nothing waits to be flushed

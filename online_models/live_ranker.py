@@ -241,3 +241,39 @@ def anchors(model: LiveModel, folded: Folded, chosen_positions: IntArray) -> Int
     collaborative = share.clip(min=0).sum(axis=0)
     placed = (given_most > 0) & (collaborative >= folded.placed(model, chosen_positions))
     return np.where(placed, folded.positions[best], -1)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One person's list as a model ranked it: the films, the rated film each is owed to (None: the
+    prior or genres), their scores, and the person's genres, most telling first."""
+
+    ids: list[int]
+    anchors: list[int | None]
+    scores: list[float]
+    taste: list[str]
+
+
+def ranked_list(model: LiveModel, movies: IntArray, stars: FloatArray, chosen: list[str], excluded: IntArray,
+                k: int) -> Ranked:
+    """The ``k`` films ``model`` ranks first for a person who rated ``movies`` with ``stars`` and chose
+    the genres ``chosen``, never one of ``excluded`` (retired titles), each with its anchor."""
+    at = model.positions(np.asarray(movies, dtype=np.int64))
+    known = at >= 0
+    folded = fold(model, at[known], np.asarray(stars, dtype=np.float64)[known], chosen)
+    if len(excluded):
+        gone = model.positions(np.asarray(excluded, dtype=np.int64))
+        folded.score[gone[gone >= 0]] = -np.inf
+    best = top(folded.score, k)
+    why = anchors(model, folded, best)
+    return Ranked(model.ids[best].tolist(), [int(model.ids[a]) if a >= 0 else None for a in why.tolist()],
+                  folded.score[best].tolist(), taste(chosen, model, folded.positions))
+
+
+def taste(chosen: list[str], model: LiveModel, rated_positions: IntArray) -> list[str]:
+    """The person's genres, most telling first: those they chose, then those of the films they rated."""
+    if not len(rated_positions) or not model.genre_names:
+        return chosen
+    counts = model.genres[rated_positions].sum(axis=0)
+    by_count = [model.genre_names[j] for j in np.argsort(-counts, kind="stable") if counts[j] > 0]
+    return chosen + [g for g in by_count if g not in chosen]

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from api.search import TitleIndex
-from online_models.live_ranker import LiveModel, anchors, fold, top
+from online_models.live_ranker import LiveModel
 from storage import batch_store, live_model_store, recent_history
-from storage.live_model_store import LiveModelCopy
+from storage.live_model_store import Asked, LiveModelCopy
 
 Cards = tuple[TitleIndex, Any]  # the in-memory catalogue and the database it refreshes from
 
@@ -100,19 +100,13 @@ async def _live_list(user_id: int, live: LiveModel, copy: LiveModelCopy, key: Ha
     kept under ``key`` (model, ratings' version, genres, length) until one of those changes."""
     ranked = copy.recall(key)
     if ranked is None:
-        movies = np.fromiter(rated, dtype=np.int64, count=len(rated))
-        stars = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))
-        at = live.positions(movies)
-        folded = fold(live, at[at >= 0], stars[at >= 0], genres)
-        if cards[0].retired:  # titles retired since the model was fitted are in no list
-            gone = live.positions(np.fromiter(cards[0].retired, dtype=np.int64, count=len(cards[0].retired)))
-            folded.score[gone[gone >= 0]] = -np.inf
-        best = top(folded.score, k)
-        why = anchors(live, folded, best)
-        ranked = (live.ids[best].tolist(), [int(live.ids[a]) if a >= 0 else None for a in why.tolist()],
-                  folded.score[best].tolist(), _taste(genres, live, folded.positions))
-        copy.keep(key, ranked)
-    chosen_ids, anchor_ids, scores, taste = ranked
+        asked = Asked(np.fromiter(rated, dtype=np.int64, count=len(rated)),
+                      np.fromiter(rated.values(), dtype=np.float32, count=len(rated)), genres,
+                      # titles retired since the model was fitted are in no list
+                      np.fromiter(cards[0].retired, dtype=np.int64, count=len(cards[0].retired)), k)
+        ranked = asked.rank(live)
+        copy.keep(key, ranked, asked)
+    chosen_ids, anchor_ids, scores, taste = ranked.ids, ranked.anchors, ranked.scores, ranked.taste
     cards_of = await titled(cards, chosen_ids + [a for a in anchor_ids if a is not None])
     items = []
     for movie_id, anchor, score in zip(chosen_ids, anchor_ids, scores, strict=True):
@@ -165,15 +159,6 @@ def with_new_title(served: dict[str, Any], index: TitleIndex, rated: dict[int, f
     items = [item for item in served["items"] if item["movieId"] != movie]
     items.insert(min(NEW_SLOT, len(items)), {**index.card(movie), "score": closeness, "reason": reason, "slot": "new"})
     return {**served, "items": items[:k]}
-
-
-def _taste(chosen: list[str], live: LiveModel, rated_positions: np.ndarray) -> list[str]:
-    """The person's genres, most telling first: those they chose, then those of the films they rated."""
-    if not len(rated_positions) or not live.genre_names:
-        return chosen
-    counts = live.genres[rated_positions].sum(axis=0)
-    by_count = [live.genre_names[j] for j in np.argsort(-counts, kind="stable") if counts[j] > 0]
-    return chosen + [g for g in by_count if g not in chosen]
 
 
 async def history_of(user_id: int, cards: Cards, redis: Any, limit: int) -> dict[str, Any]:

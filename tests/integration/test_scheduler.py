@@ -90,3 +90,44 @@ async def _next_run(redis: aioredis.Redis, before: int, within_s: float = 120) -
         assert time.monotonic() < deadline, f"no refit within {within_s} s"
         await asyncio.sleep(0.5)
     return runs[0]
+
+
+def _random_model(seed: int, n: int = 400) -> LiveModel:
+    rng = np.random.default_rng(seed)
+    return LiveModel(np.arange(1, n + 1, dtype=np.int64), rng.standard_normal((n, 8)).astype(np.float32), reg=0.5,
+                     alpha=3.0, kept=np.zeros(0, np.int64), neighbours=np.zeros((0, 0), np.int32),
+                     links=np.zeros((0, 0), np.float32), prior=rng.standard_normal(n),
+                     genres=(rng.random((n, 3)) < 0.3).astype(np.uint8), genre_names=["Comedy", "Drama", "Horror"],
+                     blend=np.tile([1.0, 0.0, 0.5, 0.2], (5, 1)))
+
+
+async def test_a_promotion_switches_model_and_kept_lists_in_one_step(redis_db: aioredis.Redis) -> None:
+    """The API's copy keeps serving the version in hand while a new one loads, ranks its kept lists
+    again with the new one, then switches both at once: after a promotion, people's next requests find
+    their lists ranked by the new version instead of all ranking at once."""
+    first = await live_model_store.save(redis_db, _random_model(1), {"status": "live"})
+    await live_model_store.promote(redis_db, first)
+    copy = live_model_store.LiveModelCopy(redis_db)
+    old = await copy.at(await redis_db.get(live_model_store.VERSION))
+    assert old is not None
+    rng = np.random.default_rng(2)
+    asked = {user: live_model_store.Asked(rng.choice(old.ids, 20, replace=False), rng.integers(1, 11, 20) / 2,
+                                          ["Drama"] if user % 2 else [], np.array([7], dtype=np.int64), 10)
+             for user in range(50)}
+    for user, question in asked.items():
+        copy.keep(user, question.rank(old), question)
+
+    second = await live_model_store.save(redis_db, _random_model(3), {"status": "live"})
+    await live_model_store.promote(redis_db, second)
+    assert await copy.at(await redis_db.get(live_model_store.VERSION)) is old  # serving while the new one loads
+    assert copy._loading is not None
+    await copy._loading
+    new = copy.model
+    assert new is not None and new is not old and copy.version == str(second).encode()
+    changed = 0
+    for user, question in asked.items():
+        kept = copy.recall(user)
+        assert kept == question.rank(new)  # ranked again by the new version, none dropped
+        assert 7 not in kept.ids  # a retired title stays out
+        changed += kept != question.rank(old)
+    assert changed >= 45
