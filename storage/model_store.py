@@ -121,8 +121,25 @@ class Commit:
     changed: np.ndarray
 
 
+class RedisBehind(Exception):
+    """Redis holds less than this worker wrote: it lost its last writes (a restart that found them
+    neither in its AOF nor fsynced), and the worker has gone on reading Kafka past them. ``resume``:
+    per partition, the first offset some shard lacks; the batch and every later event of those
+    partitions must be read again from there (each shard then takes only what it lacks)."""
+
+    def __init__(self, topic: str, resume: dict[int, int]) -> None:
+        super().__init__(f"Redis lost writes of {topic}: resuming partitions at {resume}")
+        self.topic = topic
+        self.resume = resume
+
+
 class ModelStore:
-    """Reads and compare-and-writes the model's shards for one learning worker (see the module)."""
+    """Reads and compare-and-writes the model's shards for one learning worker (see the module).
+
+    Every offset it reads from Redis is checked against the highest it wrote there itself: offsets
+    only ever grow, so a lower one means Redis lost writes, and ``RedisBehind`` is raised before the
+    batch writes anything past the loss. (Kafka's committed offsets are checked against Redis at
+    each rebalance, ``streams.rewind``; this covers a Redis restart while the worker keeps running.)"""
 
     def __init__(self, redis: aioredis.Redis, width: int, cache: RowCache | None = None) -> None:
         self.redis = redis
@@ -134,10 +151,13 @@ class ModelStore:
         self._user = redis.register_script(_lua("shard_common.lua", "user_shard.lua"))
         self._item = redis.register_script(_lua("shard_common.lua", "item_shard.lua"))
         self._commit = redis.register_script(_lua("shard_common.lua", "item_notice.lua", "commit.lua"))
+        self._written: dict[tuple[int, str, int], int] = {}  # (shard row, topic, partition) -> offset
+        self._lost: dict[int, int] = {}  # partition -> first offset a shard lacks, this batch
 
     def forget(self) -> None:
         """Drop everything cached (e.g. after a rebalance, when partitions changed hands)."""
         self.cache.clear()
+        self._written.clear()
 
     async def state(self, topic: str, partitions: np.ndarray, users: np.ndarray, movies: np.ndarray,
                     read_all: bool = False) -> State:
@@ -181,7 +201,7 @@ class ModelStore:
         self.cache.stats = (_mean(n or 0, total or 0), int(float(n or 0)))
         found = False
         for row, values in zip(mark_rows, replies, strict=False):
-            self._keep_marks(row, topic, partitions, values)
+            self._read_marks(row, topic, partitions, values)
             found = found or any(v is not None for v in values)
         replies = replies[len(mark_rows):]
         for j, group in enumerate(user_groups):
@@ -192,11 +212,28 @@ class ModelStore:
         for group, rows in zip(item_groups, replies[2 * len(user_groups):], strict=True):
             self.cache.put("i", group, [r or b"" for r in rows])
             found = found or any(rows)
+        self._raise_if_behind(topic)
         return found
 
     def _keep_marks(self, row: int, topic: str, partitions: list[int], values: list[Any]) -> None:
-        self.cache.applied.update(((row, topic, p), int(v) if v is not None else -1)
-                                  for p, v in zip(partitions, values, strict=True))
+        """Offsets this worker has just written."""
+        marks = [((row, topic, p), int(v) if v is not None else -1) for p, v in zip(partitions, values, strict=True)]
+        self.cache.applied.update(marks)
+        self._written.update(marks)
+
+    def _read_marks(self, row: int, topic: str, partitions: list[int], values: list[Any]) -> None:
+        """Offsets read from Redis, each compared with what this worker wrote there."""
+        for p, v in zip(partitions, values, strict=True):
+            mark = int(v) if v is not None else -1
+            if mark < self._written.get((row, topic, p), -1):
+                self._lost[p] = min(self._lost.get(p, mark + 1), mark + 1)
+            self.cache.applied[(row, topic, p)] = mark
+
+    def _raise_if_behind(self, topic: str) -> None:
+        if self._lost:
+            lost, self._lost = self._lost, {}
+            self.forget()  # rows and offsets as this worker knew them are ahead of Redis now
+            raise RedisBehind(topic, lost)
 
     async def write(self, topic: str, partitions: np.ndarray, marks: np.ndarray, new_marks: np.ndarray,
                     shards: list[ShardWrite], commit: Commit) -> bool:
@@ -226,13 +263,14 @@ class ModelStore:
                     self.cache.put("h", [ids[j] for j in changed], [part.histories[j] for j in changed])
                 continue
             refused = True
-            self._keep_marks(row, topic, partitions.tolist(), answer[1])
+            self._read_marks(row, topic, partitions.tolist(), answer[1])
             self.cache.put("u" if part.kind == USER else "i", ids, list(answer[2]))
             if part.kind == USER:
                 self.cache.put("h", ids, list(answer[3]))
             if any(not old and now for old, now in zip(part.old, answer[2], strict=True)):
                 self.guess_absent = False  # something guessed new was there: read before guessing again
         if refused:  # another writer came in: its ratings moved the mean the batch is learned against
+            self._raise_if_behind(topic)
             self.refusals += 1
             n, total = await self.redis.hmget(STATS, ["n", "sum"])
             self.cache.stats = (_mean(n or 0, total or 0), int(float(n or 0)))
@@ -247,7 +285,8 @@ class ModelStore:
             self.cache.stats = (_mean(answer[1], answer[2]), int(float(answer[1])))
             return True
         self.refusals += 1
-        self._keep_marks(COMMIT_ROW, topic, partitions.tolist(), answer[1])
+        self._read_marks(COMMIT_ROW, topic, partitions.tolist(), answer[1])
+        self._raise_if_behind(topic)
         self.cache.stats = (_mean(answer[2], answer[3]), int(float(answer[2])))
         return False
 

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
+from storage.model_store import RedisBehind
+
 T = TypeVar("T")
 TRANSIENT = (RedisError, PyMongoError, ConnectionError, OSError, asyncio.TimeoutError)
 MAX_DELAY_S = 5.0
@@ -31,6 +33,8 @@ async def until_stored(what: str, write: Callable[..., Awaitable[T]], *args: Any
     while True:
         try:
             return await write(*args)
+        except RedisBehind:  # not a failure to wait out: the caller reads the lost events again
+            raise
         except TRANSIENT as exc:
             log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)

@@ -9,21 +9,24 @@ by the same compare-and-write.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
 from online_models.mf_spec import MF
 from storage import applied_counts, erasure
-from storage.model_store import ModelStore
+from storage.model_store import ModelStore, RedisBehind
 from storage.redis_store import connect
 from streams.app import app, model_rows, settings, watches_topic
 from streams.batch import collect
 from streams.mf_learning import OnlineMF, RatingBatch
+from streams.resume import Resume
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
+log = logging.getLogger(__name__)
 model = MF.watches_learner()
 store = ModelStore(connect(settings), model.width, model_rows)
 learner = OnlineMF(store, model)
@@ -35,14 +38,23 @@ rewind_to_redis(app, store, settings.topic_watches)
 
 @app.agent(watches_topic)
 async def learn_watches(stream: Any) -> None:
-    async for events in learning_batches(stream, settings):
+    resume = Resume()
+    async for fetched in learning_batches(stream, settings):
+        events = resume.kept(fetched)
+        if not events:
+            continue
         batch = await collect(events)  # the watches topic's dead letters are trending's
         watched = batch.events.kinds
         if watched.any():
             watches = RatingBatch(settings.topic_watches, batch.partitions[watched], batch.offsets[watched],
                                   batch.events.users[watched], batch.events.movies[watched],
                                   batch.confidence[watched].astype(np.float32), watches=True)
-            await until_stored("online MF watches batch", learner.apply, watches)
+            try:
+                await until_stored("online MF watches batch", learner.apply, watches)
+            except RedisBehind as behind:  # Redis lost writes this worker had made: read them again
+                sought = await resume.seek(app.consumer, settings.topic_watches, events, behind.resume)
+                log.warning("%s; partitions sought back to %s", behind, sought)
+                continue
             await until_stored("applied count", applied_counts.add, store.redis, "online_mf_watches",
                                len(watches.users))
         if batch.erasures:  # after the batch: the person's last events came before their erasure

@@ -15,6 +15,7 @@ from online_models.residual_knn import ResidualKNN
 from storage import model_store
 from storage.item_factors import ItemFactors
 from storage.model_keys import COMMIT_APPLIED, ITEM_SETS, STATS, history_key, item_key, user_key
+from storage.model_store import RedisBehind
 from storage.redis_store import run_scripts
 from streams.mf_learning import OnlineMF, RatingBatch
 
@@ -264,8 +265,11 @@ async def test_a_worker_starts_from_the_rows_it_wrote_and_catches_the_ones_chang
     assert (restarted.store.reads, restarted.conflicts, restarted.store.guess_absent) == (2, 1, False)
     assert await snapshot(redis_db) == expected[2]
 
-    await redis_db.flushdb()  # the cache now says every partition is far ahead of Redis
-    assert (await store.apply(first)).applied == len(first.users)
+    await redis_db.flushdb()  # Redis lost what this worker wrote: it must read those events again
+    with pytest.raises(RedisBehind) as behind:
+        await store.apply(first)
+    assert behind.value.resume == {p: 0 for p in np.unique(first.partitions).tolist()}
+    assert (await store.apply(first)).applied == len(first.users)  # read again: learned
     assert await snapshot(redis_db) == expected[3]
 
 

@@ -285,3 +285,38 @@ def test_redis_losing_its_last_writes_is_repaired_from_kafka(stack: Settings, da
     for user, movies in ratings.groupby("userId")["movieId"]:
         assert {int(m) for m in client.hkeys(seen_key(user))} == set(movies), user
     cleanup(stack, overrides)
+
+
+def test_redis_losing_writes_under_a_running_worker_is_repaired_from_kafka(stack: Settings, data_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    """The same loss while the worker keeps running, so no rebalance comes to move it back: its next
+    batch finds Redis behind what it wrote itself, and it reads the lost events again from Kafka
+    (``storage.model_store.RedisBehind``, ``streams.resume``). Each event once, none lost."""
+    overrides = {**isolated(stack, 6, "lost-live"), "CINESTREAM_AGENTS": "online_mf"}
+    prepare(stack, overrides)
+    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=18000)
+    client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
+    topic = overrides["CINESTREAM_TOPIC_RATINGS"]
+    worker = start_worker(overrides, tmp_path)
+    try:
+        asyncio.run(replay(stack, topic, ratings.iloc[:6000]))
+        wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 6000)
+        on_disk = {key: (client.dump(key), client.pttl(key)) for key in client.scan_iter()}
+        asyncio.run(replay(stack, topic, ratings.iloc[6000:12000]))
+        wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 12000)
+        client.flushdb()  # Redis restarted and came back with an older state; the worker never stopped
+        for key, (blob, ttl) in on_disk.items():
+            client.restore(key, max(ttl, 0), blob)
+        assert float(client.hget(STATS, "n") or 0) == 6000
+        asyncio.run(replay(stack, topic, ratings.iloc[12000:]))
+        preq = wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 18000, timeout=90)
+        time.sleep(2)  # anything applied twice would show up now
+        log = "".join(p.read_text(errors="replace") for p in tmp_path.glob("worker-*.log"))
+    finally:
+        stop_worker(worker)
+    assert "partitions sought back to" in log
+    assert float(preq[b"n"]) == float(client.hget(STATS, "n") or 0) == 18000
+    assert float(client.hget(STATS, "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
+    for user, movies in ratings.groupby("userId")["movieId"]:
+        assert {int(m) for m in client.hkeys(seen_key(user))} == set(movies), user
+    cleanup(stack, overrides)

@@ -1,0 +1,67 @@
+"""Read partitions again from an earlier offset, within a running worker.
+
+When Redis loses writes while a learning worker keeps consuming (``storage.model_store.RedisBehind``),
+the events it lost are behind the worker's position in Kafka, and no rebalance is coming to move it
+back (``streams.rewind`` covers that case). The agent then seeks each partition of the failed batch
+back: to the first offset some shard lacks, or to the batch's own first offset where nothing was
+lost, so the whole batch is read again and each shard takes only what it lacks. The messages of
+those partitions already fetched before the seek are still on their way to the agent; they are
+dropped until the partition's first message read again arrives. (The topics' producers are
+idempotent, not transactional: offsets are contiguous, so that message exists.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from faust.types import TP
+
+
+class Resume:
+    """The partitions sought back, and the offset each is waiting for."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, int] = {}
+
+    def kept(self, events: Sequence[Any]) -> list[Any]:
+        """``events`` without those fetched before a seek (their partition's awaited offset not seen yet).
+
+        >>> from types import SimpleNamespace as N
+        >>> def e(p, o): return N(message=N(partition=p, offset=o))
+        >>> r = Resume(); r.waiting = {0: 5}
+        >>> [(x.message.partition, x.message.offset) for x in r.kept([e(0, 9), e(1, 3), e(0, 5), e(0, 6)])]
+        [(1, 3), (0, 5), (0, 6)]
+        >>> r.waiting
+        {}
+        """
+        if not self.waiting:
+            return list(events)
+        kept = []
+        for event in events:
+            partition, offset = event.message.partition, event.message.offset
+            awaited = self.waiting.get(partition)
+            if awaited is not None:
+                if offset != awaited:
+                    continue
+                del self.waiting[partition]
+            kept.append(event)
+        return kept
+
+    async def seek(self, consumer: Any, topic: str, events: Sequence[Any], lost: dict[int, int]) -> dict[int, int]:
+        """Seek every partition of ``events`` (one batch) back to where it must be read again; returns
+        where each was sought."""
+        start: dict[int, int] = {}
+        for event in events:
+            partition, offset = event.message.partition, event.message.offset
+            start[partition] = min(offset, start.get(partition, offset))
+        for partition, offset in lost.items():
+            start[partition] = min(offset, start.get(partition, offset))
+        sought = {}
+        for partition, offset in start.items():
+            tp = TP(topic, partition)
+            if tp not in consumer.assignment():  # handed over meanwhile: its new owner rewinds it (streams.rewind)
+                continue
+            await consumer.seek(tp, offset)
+            self.waiting[partition] = sought[partition] = offset
+        return sought
