@@ -55,6 +55,7 @@ async def publish_live(redis: aioredis.Redis, data: Ratings, catalogue: np.ndarr
                                             genre_vectors(catalogue, documents).astype(np.uint8),
                                             genre_names(documents))
     version = await live_model_store.install(redis, live, {"created": time.time(), "ratings": len(data),
+                                                           "trigger": "published (cinestream model publish)",
                                                            "learned": learned})
     return version, learned
 

@@ -98,8 +98,6 @@ async def refit(settings: Settings, trigger: str, damage: Damage | None = None, 
             "trained_until": float(history.timestamps.max()), "learned": learned,
             "gate": {"candidate": judged, "live": live}, "forced": force and not accepted})
         await live_model_store.promote(redis, version)
-        if live_version is not None:
-            await live_model_store.update_meta(redis, live_version, {"status": "replaced"})
         decision = "promoted" if accepted else "forced"
         return await _finish(redis, run, clock, seen, decision=decision, reason=reason, version=version)
     finally:

@@ -90,11 +90,14 @@ async def save(redis: aioredis.Redis, model: LiveModel, meta: dict[str, Any]) ->
 
 
 async def promote(redis: aioredis.Redis, version: int) -> None:
-    """Make a kept version the one every list is ranked by, in one step."""
-    blob = await redis.get(stored_key(version))
+    """Make a kept version the one every list is ranked by, in one step; the one it replaces is
+    recorded as replaced (whoever promotes: a refit, a forced promotion, ``model publish``)."""
+    blob, before = await redis.mget([stored_key(version), VERSION])
     if blob is None:
         raise KeyError(f"no ranker version {version}")
     await redis.mset({MODEL: blob, VERSION: version})
+    if before is not None and int(before) != version:
+        await update_meta(redis, int(before), {"status": "replaced"})
 
 
 async def live_version(redis: aioredis.Redis) -> int | None:

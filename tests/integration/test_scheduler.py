@@ -60,6 +60,7 @@ async def test_the_gate_promotes_a_better_candidate_and_refuses_a_broken_one(own
     kept = {v["version"]: v for v in await live_model_store.versions(redis_db)}
     assert kept[broken["version"]]["status"] == "refused" and kept[broken["version"]]["reason"] == broken["reason"]
     assert kept[better["version"]]["live"]
+    assert kept[first["version"]]["status"] == "replaced"  # whoever promotes, what it replaced says so
     runs = await refit_log.runs(redis_db)
     assert [r["decision"] for r in runs] == ["refused", "promoted", "promoted"]
     assert all(r["holdout"] > 0 and r["train"] > 9 * r["holdout"] * 0.9 for r in runs)
