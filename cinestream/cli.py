@@ -177,7 +177,8 @@ def data_generate(
 
 @catalogue_app.command("build")
 def catalogue_build(force: bool = typer.Option(False, help="Rebuild even if the inputs are unchanged.")) -> None:
-    """Merge MovieLens + TMDB 5000 + ml-100k KG, clean it, and load it into MongoDB (idempotent)."""
+    """Merge MovieLens + TMDB 5000 + ml-100k KG, clean it, and load it into MongoDB (idempotent; on a
+    rebuild, the titles added, changed and dropped go to the movies topic as catalogue events)."""
     _require("mongo")
     import asyncio
 

@@ -192,6 +192,11 @@ async def write_titles(db: AsyncIOMotorDatabase, documents: list[dict[str, Any]]
 CONTENT_FIELDS = ("genres", "tags", "directors", "writers", "cast", "keywords", "year", "overview", "tagline")
 
 
+async def stored_movies(db: AsyncIOMotorDatabase) -> dict[int, dict[str, Any]]:
+    """Every stored movie document by id (a scan: the catalogue build compares them with a new build)."""
+    return {d["movieId"]: d for d in await db.movies.find({}).to_list(None)}
+
+
 async def content_documents(db: AsyncIOMotorDatabase) -> dict[int, dict[str, Any]]:
     """The metadata content-based models read, by movieId, for every movie."""
     projection = {"_id": 0, "movieId": 1, "title": 1, **dict.fromkeys(CONTENT_FIELDS, 1)}

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from cinestream.catalogue import title_changes
 from cinestream.catalogue.build import build_catalogue, fingerprint, input_files
 from cinestream.catalogue.layouts import find_layout
 from cinestream.catalogue.readers import BadFileError
 from cinestream.catalogue.titles import title_key
 from cinestream.secrets import load_secrets
 from cinestream.settings import Settings
+from contracts.catalogue import encode_titles
 from storage import catalogue_store, user_store
 from storage.mongo import connect, database
+from streams.kafka_auth import client_options
 
 
 class CatalogueJobError(RuntimeError):
@@ -54,6 +59,18 @@ async def run_build(settings: Settings, console: Console, force: bool = False) -
             except BadFileError as exc:
                 raise CatalogueJobError(str(exc)) from None
         print_report(catalogue.report, console)
+        built = {m["movieId"]: m for m in catalogue.movies}
+        events: list[dict[str, Any]] = []
+        added: list[int] = []
+        left: set[int] = set()  # the stream's titles and the new ones it inserts: not the bulk load's
+        if await catalogue_store.recorded_fingerprint(db) is not None:  # a rebuild: its changes go as events
+            found = title_changes.changes(await catalogue_store.stored_movies(db), built,
+                                          await catalogue_store.retired_ids(db))
+            events = title_changes.valid(found.events(built))
+            sent = {e["movieId"] for e in events}
+            added = [m for m in found.added if m in sent]  # the stream inserts these, "new" from then on
+            left = {*added, *found.streamed}
+        bulk = [m for m in catalogue.movies if m["movieId"] not in left]
         settings.reports_dir.mkdir(parents=True, exist_ok=True)
         report_file = settings.reports_dir / "catalogue-report.json"
         report_file.write_text(json.dumps(catalogue.report, indent=2))
@@ -61,17 +78,51 @@ async def run_build(settings: Settings, console: Console, force: bool = False) -
         with Progress(console=console) as bar:
             task = bar.add_task("loading into MongoDB", total=total)
             result = await catalogue_store.load_catalogue(
-                db, catalogue.movies, catalogue.ratings, catalogue.users, catalogue.report, stamp,
+                db, bulk, catalogue.ratings, catalogue.users, catalogue.report, stamp,
                 progress=lambda n: bar.advance(task, n),
             )
         if len(catalogue.demographics):
             cipher = load_secrets(settings).cipher()
             imported = await user_store.import_demographics(db, cipher, catalogue.demographics.to_dict("records"))
             result["demographics"] = {"users": imported}
+        if events:
+            result["stream"] = await _send_changes(settings, db, events, [built[m] for m in added], console)
         print_(f"report saved to {report_file}")
         return f"catalogue loaded: {json.dumps(result)} in {time.monotonic() - started:.1f}s"
     finally:
         client.close()
+
+
+CHANGES_PER_MESSAGE = 100  # titles a message: well under Kafka's 1 MB with long overviews
+
+
+async def _send_changes(settings: Settings, db: Any, events: list[dict[str, Any]], held_back: list[dict[str, Any]],
+                        console: Console) -> dict[str, int]:
+    """Send a rebuild's title changes to the ``movies`` topic, acknowledged by every in-sync replica;
+    when Kafka cannot take them, write them here instead (``held_back``: the new titles the bulk load
+    left to the stream), so the catalogue is complete either way and says which way it went."""
+    retire = [e["movieId"] for e in events if e["op"] == "retire"]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                request_timeout_ms=15_000, **client_options(settings))
+    try:
+        await producer.start()
+        try:
+            for start in range(0, len(events), CHANGES_PER_MESSAGE):
+                chunk = events[start:start + CHANGES_PER_MESSAGE]
+                key = str(chunk[0]["movieId"]).encode() if len(chunk) == 1 else None
+                await producer.send_and_wait(settings.topic_movies, encode_titles(chunk), key=key)
+        finally:
+            await producer.stop()
+    except Exception as exc:
+        console.print(f"[yellow]Kafka did not take the {len(events)} title changes ({type(exc).__name__}): "
+                      "written directly; running API processes and workers see them when they restart[/]")
+        await catalogue_store.sync_collection(
+            db.movies, [{"_id": catalogue_store.movie_key(m["movieId"]), **m} for m in held_back], compare=True)
+        await catalogue_store.retire_titles(db, retire, datetime.now(UTC))
+        return {"sent": 0, "written directly": len(events)}
+    console.print(f"{len(events)} title changes sent to the {settings.topic_movies!r} topic: the catalogue agent "
+                  "applies them as it applies any producer's")
+    return {"sent": len(events), "written directly": 0}
 
 
 async def stored_report(settings: Settings) -> dict[str, Any] | None:

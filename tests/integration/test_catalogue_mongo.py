@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from motor.motor_asyncio import AsyncIOMotorDatabase
@@ -86,3 +88,55 @@ async def test_the_shared_ml_100k_in_recbole_layout_builds_with_its_users_demogr
     finally:
         await client.drop_database("cinestream_test_layouts")
         client.close()
+
+
+async def test_a_rebuild_sends_what_changed_as_catalogue_events(stack: Settings, tmp_path: Path) -> None:
+    """``catalogue build`` is one producer of the ``movies`` topic: over a stored catalogue, a rebuild
+    whose movies file adds a title, renames one and drops one sends an upsert for each of the first
+    two and a retirement for the third, and leaves the new title for the catalogue agent to insert
+    (so it arrives as new, with its neighbours, in every process)."""
+    import uuid
+
+    from aiokafka import AIOKafkaConsumer
+
+    from contracts.catalogue import decode_titles
+    from storage.mongo import connect, database
+    from streams.admin import delete_topics, ensure_topics
+
+    topic = f"test-rebuild-movies-{uuid.uuid4().hex[:8]}"
+    settings = stack.model_copy(update={"mongo_db": "cinestream_test_rebuild", "topic_movies": topic})
+    await ensure_topics(settings, [], [topic])
+    release = tmp_path / "data" / "ml-latest-small"
+    release.mkdir(parents=True)
+    for source in (stack.data_dir / "ml-latest-small").iterdir():
+        if source.name != "movies.csv":
+            (release / source.name).symlink_to(source)
+    for shared in ("tmdb-5000", "ml-100k"):
+        (tmp_path / "data" / shared).symlink_to(stack.data_dir / shared)
+    lines = (stack.data_dir / "ml-latest-small" / "movies.csv").read_text().splitlines()
+    lines = [line.replace("2,Jumanji (1995)", "2,Jumanji: The Game (1995)") for line in lines
+             if not line.startswith("1076,")]  # The Innocents, rated by no one
+    (release / "movies.csv").write_text("\n".join([*lines, "999999,A New Release (2026),Drama|Sci-Fi"]) + "\n")
+    client = connect(settings)
+    db = database(client, settings)
+    try:
+        first = await run_build(settings, Console(quiet=True), force=True)
+        assert first.startswith("catalogue loaded") and '"stream"' not in first, first
+        again = await run_build(settings.model_copy(update={"data_dir": tmp_path / "data"}), Console(quiet=True))
+        assert '"stream": {"sent": 3, "written directly": 0}' in again, again
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            batches = await consumer.getmany(timeout_ms=10_000)
+        finally:
+            await consumer.stop()
+        sent = [t for records in batches.values() for r in records for t in decode_titles(r.value)]
+        assert [(t.op, t.movieId, t.title) for t in sent] == [
+            ("upsert", 2, "Jumanji: The Game"), ("upsert", 999999, "A New Release"), ("retire", 1076, None)]
+        assert sent[1].year == 2026 and sent[1].genres == ["Drama", "Sci-Fi"]
+        assert await db.movies.find_one({"movieId": 999999}) is None  # the agent inserts it, not the bulk load
+        assert (await db.movies.find_one({"movieId": 2}))["title"] == "Jumanji: The Game"
+    finally:
+        await client.drop_database("cinestream_test_rebuild")
+        client.close()
+        await delete_topics(settings, [topic])
