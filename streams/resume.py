@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import faust
 from faust.types import TP
 
 
@@ -23,6 +24,12 @@ class Resume:
 
     def __init__(self) -> None:
         self.waiting: dict[int, int] = {}
+
+    async def forget(self, *args: Any, **kwargs: Any) -> None:
+        """After a rebalance nothing is awaited: every partition then resumes from its committed offset
+        (moved back to what Redis holds where that is behind, ``streams.rewind``), and one that came
+        back from another worker may never show the offset awaited here."""
+        self.waiting.clear()
 
     def kept(self, events: Sequence[Any]) -> list[Any]:
         """``events`` without those fetched before a seek (their partition's awaited offset not seen yet).
@@ -65,3 +72,10 @@ class Resume:
             await consumer.seek(tp, offset)
             self.waiting[partition] = sought[partition] = offset
         return sought
+
+
+def resumable(app: faust.App) -> Resume:
+    """A ``Resume`` for one agent, forgotten at every rebalance of ``app``."""
+    resume = Resume()
+    app.on_rebalance_complete.connect(resume.forget)
+    return resume

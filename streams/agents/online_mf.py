@@ -25,7 +25,7 @@ from storage.redis_store import connect
 from streams.app import app, model_rows, ratings_topic, settings
 from streams.batch import collect
 from streams.mf_learning import OnlineMF, RatingBatch
-from streams.resume import Resume
+from streams.resume import resumable
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
@@ -40,11 +40,11 @@ if learner.correction is not None:
     learner.correction.warm_up()
 
 rewind_to_redis(app, store, settings.topic_ratings)
+resume = resumable(app)
 
 
 @app.agent(ratings_topic)
 async def learn_ratings(stream: Any) -> None:
-    resume = Resume()
     async for fetched in learning_batches(stream, settings):
         events = resume.kept(fetched)
         if not events:

@@ -21,7 +21,7 @@ from storage.redis_store import connect
 from streams.app import app, model_rows, settings, watches_topic
 from streams.batch import collect
 from streams.mf_learning import OnlineMF, RatingBatch
-from streams.resume import Resume
+from streams.resume import resumable
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
@@ -34,11 +34,11 @@ learner = OnlineMF(store, model)
 model.warm_up()
 
 rewind_to_redis(app, store, settings.topic_watches)
+resume = resumable(app)
 
 
 @app.agent(watches_topic)
 async def learn_watches(stream: Any) -> None:
-    resume = Resume()
     async for fetched in learning_batches(stream, settings):
         events = resume.kept(fetched)
         if not events:
