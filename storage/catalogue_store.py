@@ -88,6 +88,13 @@ async def sync_collection(collection: Any, docs: list[dict[str, Any]], compare: 
     return {"inserted": len(new), "updated": len(changed), "unchanged": len(docs) - len(new) - len(changed)}
 
 
+async def sync_movies(db: AsyncIOMotorDatabase, movies: list[dict[str, Any]],
+                      progress: Progress | None = None) -> dict[str, int]:
+    """Insert the new movie documents and rewrite the changed ones, keyed by their movie id."""
+    return await sync_collection(db.movies, [{"_id": movie_key(m["movieId"]), **m} for m in movies], compare=True,
+                                 progress=progress)
+
+
 async def load_catalogue(
     db: AsyncIOMotorDatabase, movies: list[dict[str, Any]], ratings: pd.DataFrame, users: pd.DataFrame,
     report: dict[str, Any], fingerprint: str, progress: Progress | None = None,
@@ -95,8 +102,7 @@ async def load_catalogue(
     await ensure_indexes(db)
     await db.movies.delete_many({"_id": {"$type": "int"}})  # documents of build version 1
     result = {
-        "movies": await sync_collection(db.movies, [{"_id": movie_key(m["movieId"]), **m} for m in movies],
-                                        compare=True, progress=progress),
+        "movies": await sync_movies(db, movies, progress),
         "ratings": await rating_store.load(db, ratings, "movielens", progress),
     }
     stats = [{"_id": int(uid), "count": int(r["count"]), "mean": round(float(r["mean"]), 4),

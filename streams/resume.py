@@ -12,11 +12,17 @@ idempotent, not transactional: offsets are contiguous, so that message exists.)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
 from faust.types import TP
+
+from storage.model_store import RedisBehind
+from streams.retry import until_stored
+
+log = logging.getLogger(__name__)
 
 
 class Resume:
@@ -54,6 +60,18 @@ class Resume:
                 del self.waiting[partition]
             kept.append(event)
         return kept
+
+    async def learned(self, consumer: Any, topic: str, events: Sequence[Any], what: str,
+                      learn: Callable[[Any], Awaitable[Any]], batch: Any) -> bool:
+        """``learn(batch)`` until stored; False when Redis had lost this worker's writes, the batch's
+        partitions then sought back to read them again (the caller drops the batch)."""
+        try:
+            await until_stored(what, learn, batch)
+        except RedisBehind as behind:
+            sought = await self.seek(consumer, topic, events, behind.resume)
+            log.warning("%s; partitions sought back to %s", behind, sought)
+            return False
+        return True
 
     async def seek(self, consumer: Any, topic: str, events: Sequence[Any], lost: dict[int, int]) -> dict[int, int]:
         """Seek every partition of ``events`` (one batch) back to where it must be read again; returns

@@ -116,8 +116,7 @@ async def _send_changes(settings: Settings, db: Any, events: list[dict[str, Any]
     except Exception as exc:
         console.print(f"[yellow]Kafka did not take the {len(events)} title changes ({type(exc).__name__}): "
                       "written directly; running API processes and workers see them when they restart[/]")
-        await catalogue_store.sync_collection(
-            db.movies, [{"_id": catalogue_store.movie_key(m["movieId"]), **m} for m in held_back], compare=True)
+        await catalogue_store.sync_movies(db, held_back)
         await catalogue_store.retire_titles(db, retire, datetime.now(UTC))
         return {"sent": 0, "written directly": len(events)}
     console.print(f"{len(events)} title changes sent to the {settings.topic_movies!r} topic: the catalogue agent "

@@ -12,7 +12,6 @@ the stream goes on.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy as np
 from online_models.mf_spec import MF
 from online_models.residual_knn import ResidualKNN
 from storage import applied_counts, erasure
-from storage.model_store import ModelStore, RedisBehind
+from storage.model_store import ModelStore
 from storage.redis_store import connect
 from streams.app import app, model_rows, ratings_topic, settings
 from streams.batch import collect
@@ -30,7 +29,6 @@ from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
-log = logging.getLogger(__name__)
 model = MF.ratings_learner()
 store = ModelStore(connect(settings), model.width, model_rows)
 learner = OnlineMF(store, model, ResidualKNN())
@@ -55,12 +53,9 @@ async def learn_ratings(stream: Any) -> None:
         if rated.any():
             ratings = RatingBatch(settings.topic_ratings, batch.partitions[rated], batch.offsets[rated],
                                   e.users[rated], e.movies[rated], e.ratings[rated].astype(np.float32))
-            try:
-                await until_stored("online MF batch", learner.apply, ratings)
-            except RedisBehind as behind:  # Redis lost writes this worker had made: read them again
-                sought = await resume.seek(app.consumer, settings.topic_ratings, events, behind.resume)
-                log.warning("%s; partitions sought back to %s", behind, sought)
-                continue
+            if not await resume.learned(app.consumer, settings.topic_ratings, events, "online MF batch",
+                                        learner.apply, ratings):
+                continue  # Redis had lost writes this worker made: they are read again
             await until_stored("applied count", applied_counts.add, store.redis, "online_mf", len(ratings.users))
         if batch.erasures:  # after the batch: the person's last events came before their erasure
             model_rows.forget_users(batch.erasures)

@@ -9,14 +9,13 @@ by the same compare-and-write.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 
 from online_models.mf_spec import MF
 from storage import applied_counts, erasure
-from storage.model_store import ModelStore, RedisBehind
+from storage.model_store import ModelStore
 from storage.redis_store import connect
 from streams.app import app, model_rows, settings, watches_topic
 from streams.batch import collect
@@ -26,7 +25,6 @@ from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
 from streams.take import learning_batches
 
-log = logging.getLogger(__name__)
 model = MF.watches_learner()
 store = ModelStore(connect(settings), model.width, model_rows)
 learner = OnlineMF(store, model)
@@ -49,12 +47,9 @@ async def learn_watches(stream: Any) -> None:
             watches = RatingBatch(settings.topic_watches, batch.partitions[watched], batch.offsets[watched],
                                   batch.events.users[watched], batch.events.movies[watched],
                                   batch.confidence[watched].astype(np.float32), watches=True)
-            try:
-                await until_stored("online MF watches batch", learner.apply, watches)
-            except RedisBehind as behind:  # Redis lost writes this worker had made: read them again
-                sought = await resume.seek(app.consumer, settings.topic_watches, events, behind.resume)
-                log.warning("%s; partitions sought back to %s", behind, sought)
-                continue
+            if not await resume.learned(app.consumer, settings.topic_watches, events, "online MF watches batch",
+                                        learner.apply, watches):
+                continue  # Redis had lost writes this worker made: they are read again
             await until_stored("applied count", applied_counts.add, store.redis, "online_mf_watches",
                                len(watches.users))
         if batch.erasures:  # after the batch: the person's last events came before their erasure

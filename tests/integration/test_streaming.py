@@ -10,7 +10,9 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -253,6 +255,26 @@ def test_a_redis_restart_mid_stream_loses_no_event(stack: Settings, data_dir: Pa
     cleanup(stack, overrides)
 
 
+def _snapshot(client: redis.Redis) -> dict[Any, tuple[Any, Any]]:
+    """Every key of the database as ``DUMP`` gives it, with its time to live."""
+    return {key: (client.dump(key), client.pttl(key)) for key in client.scan_iter()}
+
+
+def _restore(client: redis.Redis, snapshot: dict[Any, tuple[Any, Any]]) -> None:
+    """The database as it was at ``snapshot``: what a Redis that lost its later writes comes back with."""
+    client.flushdb()
+    for key, (blob, ttl) in snapshot.items():
+        client.restore(key, max(ttl, 0), blob)
+
+
+def _learned_once(client: redis.Redis, preq: dict[bytes, bytes], ratings: pd.DataFrame) -> None:
+    """Every rating learned exactly once: the count, the sum and each person's rated set."""
+    assert float(preq[b"n"]) == float(client.hget(STATS, "n") or 0) == len(ratings)
+    assert float(client.hget(STATS, "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
+    for user, movies in ratings.groupby("userId")["movieId"]:
+        assert {int(m) for m in client.hkeys(seen_key(user))} == set(movies), user
+
+
 def test_redis_losing_its_last_writes_is_repaired_from_kafka(stack: Settings, data_dir: Path, tmp_path: Path) -> None:
     """A machine crash loses up to a second of Redis writes (fsync every second) whose offsets Kafka
     has committed: the restarted worker must learn those events again, from Redis' applied offsets."""
@@ -265,14 +287,12 @@ def test_redis_losing_its_last_writes_is_repaired_from_kafka(stack: Settings, da
     try:
         asyncio.run(replay(stack, topic, ratings.iloc[:6000]))
         wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 6000)
-        on_disk = {key: (client.dump(key), client.pttl(key)) for key in client.scan_iter()}  # what fsync kept
+        on_disk = _snapshot(client)  # what fsync kept
         asyncio.run(replay(stack, topic, ratings.iloc[6000:]))
         wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 12000)
     finally:
         stop_worker(worker)  # a clean stop: Kafka's committed offsets now cover all 12,000 events
-    client.flushdb()  # the machine crashed: Redis comes back with its last fsynced state
-    for key, (blob, ttl) in on_disk.items():
-        client.restore(key, max(ttl, 0), blob)
+    _restore(client, on_disk)  # the machine crashed: Redis comes back with its last fsynced state
     assert float(client.hget(STATS, "n") or 0) == 6000
     worker = start_worker(overrides, tmp_path)
     try:
@@ -280,10 +300,7 @@ def test_redis_losing_its_last_writes_is_repaired_from_kafka(stack: Settings, da
         time.sleep(2)  # anything applied twice would show up now
     finally:
         stop_worker(worker)
-    assert float(preq[b"n"]) == float(client.hget(STATS, "n") or 0) == 12000
-    assert float(client.hget(STATS, "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
-    for user, movies in ratings.groupby("userId")["movieId"]:
-        assert {int(m) for m in client.hkeys(seen_key(user))} == set(movies), user
+    _learned_once(client, preq, ratings)
     cleanup(stack, overrides)
 
 
@@ -301,12 +318,10 @@ def test_redis_losing_writes_under_a_running_worker_is_repaired_from_kafka(stack
     try:
         asyncio.run(replay(stack, topic, ratings.iloc[:6000]))
         wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 6000)
-        on_disk = {key: (client.dump(key), client.pttl(key)) for key in client.scan_iter()}
+        on_disk = _snapshot(client)
         asyncio.run(replay(stack, topic, ratings.iloc[6000:12000]))
         wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 12000)
-        client.flushdb()  # Redis restarted and came back with an older state; the worker never stopped
-        for key, (blob, ttl) in on_disk.items():
-            client.restore(key, max(ttl, 0), blob)
+        _restore(client, on_disk)  # Redis restarted and came back with an older state; the worker never stopped
         assert float(client.hget(STATS, "n") or 0) == 6000
         asyncio.run(replay(stack, topic, ratings.iloc[12000:]))
         preq = wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 18000, timeout=90)
@@ -315,8 +330,5 @@ def test_redis_losing_writes_under_a_running_worker_is_repaired_from_kafka(stack
     finally:
         stop_worker(worker)
     assert "partitions sought back to" in log
-    assert float(preq[b"n"]) == float(client.hget(STATS, "n") or 0) == 18000
-    assert float(client.hget(STATS, "sum") or 0) == pytest.approx(float(ratings["rating"].sum()), abs=1e-6)
-    for user, movies in ratings.groupby("userId")["movieId"]:
-        assert {int(m) for m in client.hkeys(seen_key(user))} == set(movies), user
+    _learned_once(client, preq, ratings)
     cleanup(stack, overrides)
