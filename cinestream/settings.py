@@ -143,15 +143,15 @@ class Settings(BaseSettings):
     api_shed_lag_ms: int = Field(default=50, ge=0)
     # ... and past this many of them in flight in one process; 0: no cap. Ranking is CPU work, so more at once
     # adds no throughput, only a longer turn of the event loop for every request, event intake included
-    # (measured by bench/overload.py; README, "Past capacity").
+    # (measured by bench/overload.py; docs/operate.md, "Past capacity").
     api_max_in_flight: int = Field(default=16, ge=0)
     # CPU priority (nice) of stream workers: where they share cores with the API, requests come
     # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
     worker_nice: int = Field(default=10, ge=0, le=19)
     # On one machine shared with the API (the main job): the stream workers, Kafka and FerretDB under
     # SCHED_IDLE, so they run only on CPU time the API and Redis leave (niced, they still took turns
-    # from requests: README, "Serving"). Nothing is lost: Kafka holds what they have not read. Off
-    # where they have machines of their own, and for the tests.
+    # from requests: docs/benchmarks.md, "Serving at the speed of Redis"). Nothing is lost: Kafka holds
+    # what they have not read. Off where they have machines of their own, and for the tests.
     background_idle: bool = False
 
     # Accounts and secrets. Outside "development" every secret must be set (start-up refuses
@@ -250,5 +250,6 @@ def get_settings() -> Settings:
 
 
 # A server process (the API) runs one BLAS thread: a request's products are small, and OpenBLAS's second
-# thread spinning after each of them took the core Redis and the other requests needed (README, "Serving").
+# thread spinning after each of them took the core Redis and the other requests needed
+# (docs/benchmarks.md, "Serving at the speed of Redis").
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

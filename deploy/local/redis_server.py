@@ -55,7 +55,8 @@ class RedisServer(LocalServer):
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
             # The workers append megabytes a second to the AOF under load, and each rewrite forks Redis
             # and keeps a core busy for seconds on a machine the API shares: the slowest answers of a
-            # bench were the ones a rewrite fell on. A higher floor makes rewrites rare (README, "Serving").
+            # bench were the ones a rewrite fell on. A higher floor makes rewrites rare
+            # (docs/benchmarks.md, "Serving at the speed of Redis").
             "--auto-aof-rewrite-min-size", "2gb",
         ]
 

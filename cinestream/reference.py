@@ -1,0 +1,127 @@
+"""The documentation site's reference pages, generated at build time from the code they describe, so
+they cannot drift from it: the REST API from the app's own OpenAPI schema and route policies, the
+command line from typer's command tree. Also the site's mkdocs hook (``mkdocs.yml``: ``hooks``), which
+adds both pages to the build without writing them into ``docs/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+
+API_PAGE, CLI_PAGE = "reference/api.md", "reference/cli.md"
+
+
+def _type_of(schema: dict[str, Any]) -> str:
+    """A schema as a short type: ``integer (1–100)``, ``array of string``, ``RatingIn`` (a link)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{name.lower()})"
+    if "anyOf" in schema:
+        return " or ".join(_type_of(s) for s in schema["anyOf"])
+    if "enum" in schema:
+        return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    kind = str(schema.get("type", "object"))
+    if kind == "array":
+        kind = f"array of {_type_of(schema.get('items', {}))}"
+    low, high = schema.get("minimum", schema.get("minLength")), schema.get("maximum", schema.get("maxLength"))
+    if low is not None or high is not None:
+        kind += f" ({'' if low is None else low}–{'' if high is None else high})"
+    return kind
+
+
+def _cell(text: str | None) -> str:
+    return " ".join((text or "").split()).replace("|", "\\|")
+
+
+def api_reference(app: FastAPI) -> str:
+    """Every route: who may call it, what it takes, what it answers; then every schema's fields."""
+    from api.security.policy import policy_of
+
+    spec = app.openapi()
+    lines = ["# REST API reference", "",
+             "Generated from the running app's OpenAPI schema (`/openapi.json`) and each route's declared policy.",
+             "Every error has one shape, [ErrorBody](#errorbody): "
+             '`{"error": {"status", "code", "message", "details"}}`.', ""]
+    by_tag: dict[str, list[tuple[str, str, APIRoute]]] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.include_in_schema and context.path in spec["paths"]:
+            for method in sorted(route.methods or ()):
+                tag = str((route.tags or ["other"])[0])
+                by_tag.setdefault(tag, []).append((method, str(context.path), route))
+    for tag in sorted(by_tag):
+        lines += [f"## {tag}", ""]
+        for method, path, route in sorted(by_tag[tag], key=lambda r: (r[1], r[0])):
+            operation = spec["paths"][path][method.lower()]
+            policy = policy_of(route)
+            lines += [f"### {method} `{path}`", "", f"**Who may call:** {policy.name if policy else 'everyone'}", ""]
+            if operation.get("description"):
+                lines += [" ".join(operation["description"].split()), ""]
+            params = operation.get("parameters", [])
+            if params:
+                lines += ["| parameter | in | type | required |", "|---|---|---|---|"]
+                lines += [f"| `{p['name']}` | {p['in']} | {_cell(_type_of(p.get('schema', {})))} | "
+                          f"{'yes' if p.get('required') else 'no'} |" for p in params]
+                lines.append("")
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if body:
+                lines += [f"**Body:** {_type_of(body)}", ""]
+            lines += ["| status | meaning |", "|---|---|"]
+            lines += [f"| {status} | {_cell(answer.get('description'))} |"
+                      for status, answer in sorted(operation.get("responses", {}).items())]
+            lines.append("")
+    lines += ["## Schemas", ""]
+    for name, schema in sorted(spec.get("components", {}).get("schemas", {}).items()):
+        lines += [f"### {name}", ""]
+        if schema.get("description"):
+            lines += [" ".join(schema["description"].split()), ""]
+        fields = schema.get("properties", {})
+        if fields:
+            required = set(schema.get("required", []))
+            lines += ["| field | type | required | meaning |", "|---|---|---|---|"]
+            lines += [f"| `{field}` | {_cell(_type_of(s))} | {'yes' if field in required else 'no'} | "
+                      f"{_cell(s.get('description'))} |" for field, s in fields.items()]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def cli_reference(command: Any) -> str:
+    """Every ``cinestream`` command (typer's click command tree) with its help, arguments and options, as
+    ``--help`` prints them."""
+    lines = ["# Command-line reference", "", "Generated from the `cinestream` command's own definitions "
+             "(the same text `--help` prints).", ""]
+
+    def walk(cmd: Any, path: list[str]) -> None:  # typer's own click (typer._click): known by shape
+        if hasattr(cmd, "commands"):
+            for name in sorted(cmd.commands):
+                walk(cmd.commands[name], [*path, name])
+            return
+        ctx = cmd.context_class(cmd, info_name=" ".join(path))
+        lines.extend([f"## `{' '.join(path)}`", "", "```text", cmd.get_usage(ctx), "```", ""])
+        if cmd.help:
+            lines.extend([" ".join(cmd.help.split()), ""])
+        rows = [param.get_help_record(ctx) for param in cmd.get_params(ctx)]
+        rows = [r for r in rows if r is not None and not r[0].startswith("--help")]
+        if rows:
+            lines.extend(["| option | meaning |", "|---|---|"])
+            lines.extend(f"| `{_cell(opt)}` | {_cell(meaning)} |" for opt, meaning in rows)
+            lines.append("")
+
+    walk(command, ["cinestream"])
+    return "\n".join(lines) + "\n"
+
+
+def on_files(files: Any, config: Any) -> Any:
+    """mkdocs hook: add the two generated pages to the build."""
+    import typer.main
+    from mkdocs.structure.files import File
+
+    from api.main import create_app
+    from cinestream.cli import app
+
+    files.append(File.generated(config, API_PAGE, content=api_reference(create_app())))
+    files.append(File.generated(config, CLI_PAGE, content=cli_reference(typer.main.get_command(app))))
+    return files
