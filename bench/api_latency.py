@@ -42,6 +42,7 @@ from rich.progress import Progress
 from bench.tools import cpu_seconds, listening_pid, vegeta
 from cinestream import accounts
 from cinestream.settings import Settings, get_settings
+from cinestream_client import Client
 from storage.mongo import connect, database
 from streams.admin import consumer_lag
 
@@ -157,18 +158,18 @@ def main() -> None:
     args = parser.parse_args()
     tool = vegeta()
     settings = get_settings()
-    base = f"http://{settings.api_host}:{settings.api_port}"
+    client = Client(f"http://{settings.api_host}:{settings.api_port}")  # the routes' URLs; vegeta sends the requests
     key = service_key(["recommendations:read", "history:read"])
     rng = np.random.default_rng(0)
     users = rng.integers(1, PEOPLE + 1, 5000).tolist()
     movies = rng.choice(POPULAR, 5000).tolist()
     routes = {
-        "floor": ("/health (floor)", [f"{base}/health"]),
-        "recommendations": ("recommendations", [f"{base}/api/users/{u}/recommendations?k=10" for u in users]),
-        "similar": ("similar", [f"{base}/api/movies/{m}/similar?k=10" for m in movies]),
-        "trending": ("trending", [f"{base}/api/trending?k=10"]),
-        "movie": ("movie card", [f"{base}/api/movies/{m}" for m in movies]),
-        "search": ("search", [f"{base}/api/movies?q={w}" for w in SEARCH_WORDS]),
+        "floor": ("/health (floor)", [client.url("health")]),
+        "recommendations": ("recommendations", [client.url("recommendations", {"k": 10}, user_id=u) for u in users]),
+        "similar": ("similar", [client.url("similar", {"k": 10}, movie_id=m) for m in movies]),
+        "trending": ("trending", [client.url("trending", {"k": 10})]),
+        "movie": ("movie card", [client.url("movie", movie_id=m) for m in movies]),
+        "search": ("search", [client.url("search", {"q": w}) for w in SEARCH_WORDS]),
     }
     chosen = [routes[name] for name in args.routes.split(",")]
     api = listening_pid(settings.api_port)  # None: not this user's process, and its CPU goes unmeasured

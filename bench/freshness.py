@@ -44,6 +44,7 @@ from api.security import tokens
 from bench.tools import free_port
 from cinestream.secrets import load_secrets
 from cinestream.settings import Settings, get_settings
+from cinestream_client import Client
 from contracts.events import encode_events
 from simulators.replay import load_ratings, replay
 from storage.model_keys import seen_key, user_key
@@ -184,28 +185,26 @@ async def run_through_api(args: argparse.Namespace) -> None:
         async def probe(client: httpx.AsyncClient, number: int) -> tuple[float, float, float]:
             """(POST answered, visible in Redis, gone from the list) in milliseconds after the POST was sent."""
             user = PROBE_BASE + number
-            auth = {"Authorization": f"Bearer {tokens.access_token(key, user, [], uuid.uuid4().hex, 10)}"}
-            url = f"{base}/api/users/{user}/recommendations?k=10"
+            # the person as an app signs them in: their own access token, over the shared connections
+            person = Client(base, token=tokens.access_token(key, user, [], uuid.uuid4().hex, 10), http=client)
             listed: list[dict[str, Any]] = []
             # first a rating that makes the person known to the model (this worker keeps no trending list
             # for a newcomer), then the timed one: the first movie of their own list
-            (await client.post(f"{base}/api/events/ratings", json={"movie_id": 1, "rating": 4.0},
-                               headers=auth)).raise_for_status()
+            await person.rate(1, 4.0)
             while not listed:
-                listed = (await client.get(url, headers=auth)).raise_for_status().json()["items"]
+                listed = (await person.recommendations(user))["items"]
             movie = listed[0]["movieId"]
             started = time.perf_counter()
-            (await client.post(f"{base}/api/events/ratings", json={"movie_id": movie, "rating": 4.5},
-                               headers=auth)).raise_for_status()
+            await person.rate(movie, 4.5)
             posted = (time.perf_counter() - started) * 1000
             in_redis: float | None = None
             while True:
                 seen, answer = await asyncio.gather(redis.hexists(seen_key(user), str(movie)),
-                                                    client.get(url, headers=auth))
+                                                    person.recommendations(user))
                 now = (time.perf_counter() - started) * 1000
                 if seen and in_redis is None:
                     in_redis = now
-                if movie not in {item["movieId"] for item in answer.raise_for_status().json()["items"]}:
+                if movie not in {item["movieId"] for item in answer["items"]}:
                     return posted, now if in_redis is None else in_redis, now
                 if now > 10_000:
                     raise SystemExit(f"probe {number}: movie {movie} still listed after 10 s")

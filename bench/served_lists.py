@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import redis
@@ -53,6 +52,7 @@ from cinestream.accounts import create_service_key
 from cinestream.catalogue.job import run_build
 from cinestream.publish_job import catalogue_ratings, publish_live
 from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
+from cinestream_client import Client
 from evaluation.datasets import load_documents
 from evaluation.lineup import content_vectors, genre_vectors
 from evaluation.lineup import hybrid as ranking_hybrid
@@ -134,17 +134,16 @@ class Served:
     """The running API, as a platform calls it, and the premise every list rests on: what was posted
     had been learned when the list was fetched (the learning worker's count in Redis)."""
 
-    def __init__(self, http: httpx.AsyncClient, learned: Callable[[], float], trained: int) -> None:
-        self.http = http
+    def __init__(self, api: Client, learned: Callable[[], float], trained: int) -> None:
+        self.api = api
         self.learned, self.trained = learned, trained
         self.posted = self.rounds = self.late = 0
         self.similar_cache: dict[int, list[tuple[int, float]]] = {}
 
     async def post(self, evts: list[dict[str, Any]]) -> None:
-        answer = await self.http.post("/api/events/batch", json={"events": evts})
-        answer.raise_for_status()
-        if answer.json()["rejected"]:
-            raise SystemExit(f"the API refused events: {answer.json()}")
+        answer = await self.api.post_events(evts)
+        if answer["rejected"]:
+            raise SystemExit(f"the API refused events: {answer}")
         self.posted += len(evts)
 
     async def settle(self) -> None:
@@ -155,17 +154,14 @@ class Served:
         self.late += self.learned() < self.trained + self.posted
 
     async def list_of(self, user: int) -> list[int]:
-        answer = await self.http.get(f"/api/users/{user}/recommendations", params={"k": K})
-        answer.raise_for_status()
-        return [item["movieId"] for item in answer.json()["items"]]
+        return [item["movieId"] for item in (await self.api.recommendations(user, K))["items"]]
 
     async def similar_of_rated(self, rated: list[int]) -> list[int]:
         merged: dict[int, float] = {}
         for movie in rated:
             if movie not in self.similar_cache:
-                answer = await self.http.get(f"/api/movies/{movie}/similar", params={"k": K})
-                answer.raise_for_status()
-                self.similar_cache[movie] = [(i["movieId"], i["similarity"]) for i in answer.json()["items"]]
+                answer = await self.api.similar(movie, K)
+                self.similar_cache[movie] = [(i["movieId"], i["similarity"]) for i in answer["items"]]
             for other, sim in self.similar_cache[movie]:
                 merged[other] = merged.get(other, 0.0) + sim
         return [m for m, _ in sorted(merged.items(), key=lambda kv: -kv[1]) if m not in set(rated)][:K]
@@ -364,9 +360,8 @@ def run(settings: Settings, dataset: str, people: int, returning: int, steps: in
             client = redis.Redis.from_url(mine.redis_url)
 
             async def both() -> tuple[dict[int, dict[str, Scored]], dict[str, Scored], Served]:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env['port']}", timeout=60,
-                                             headers={"Authorization": f"Bearer {key}"}) as http:
-                    served = Served(http, lambda: float(client.hget(STATS, "n") or 0), len(spl.train))
+                async with Client(f"http://127.0.0.1:{env['port']}", key=key, timeout=60) as api:
+                    served = Served(api, lambda: float(client.hget(STATS, "n") or 0), len(spl.train))
                     fresh = await new_people(served, offline, spl, spl.train, run_id, console)
                     back = await returning_people(served, offline, spl, spl.train, run_id, console)
                     return fresh, back, served

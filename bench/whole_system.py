@@ -47,6 +47,7 @@ from pymongo import MongoClient
 from bench.tools import cpu_seconds, free_port, vegeta
 from cinestream.accounts import MAX_EVENTS_PER_SECOND, create_service_key, revoke_service_key
 from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
+from cinestream_client import Client
 from simulators.replay import ReplaySummary, release_ratings, replay
 from storage import applied_counts
 from storage.model_keys import item_key, user_key
@@ -126,19 +127,17 @@ async def post_through_api(port: int, key: str, ratings: pd.DataFrame, per_reque
         chunks.put_nowait(start)
     rejected = 0
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def platform(api: Client) -> None:
         nonlocal rejected
         while not chunks.empty():
             start = chunks.get_nowait()
-            answer = await http.post("/api/events/batch", json={"events": events[start:start + per_request]})
-            answer.raise_for_status()
-            rejected += answer.json()["rejected"]
+            rejected += (await api.post_events(events[start:start + per_request]))["rejected"]
 
+    base = f"http://127.0.0.1:{port}"
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
-                                 limits=limits, timeout=60) as http:
+    async with Client(base, key=key, http=httpx.AsyncClient(base_url=base, limits=limits, timeout=60)) as api:
         started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(in_flight)))
+        await asyncio.gather(*(platform(api) for _ in range(in_flight)))
         seconds = time.perf_counter() - started
     if rejected:
         raise SystemExit(f"the API refused {rejected:,} events: build the catalogue of this release first")
@@ -148,7 +147,7 @@ async def post_through_api(port: int, key: str, ratings: pd.DataFrame, per_reque
 def post_singles(port: int, key: str, ratings: pd.DataFrame, rate: float, run: str) -> tuple[ReplaySummary, str]:
     """One event a request, open-loop at ``rate`` requests/s (vegeta), as platforms post them one at a time:
     the summary counts the events stored, and the line says the latencies the platforms saw."""
-    url = f"http://127.0.0.1:{port}/api/events/batch"
+    url = Client(f"http://127.0.0.1:{port}").url("post_batch")
     header = {"Authorization": [f"Bearer {key}"], "Content-Type": ["application/json"]}
     with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as targets:
         for event in service_events(ratings, run):

@@ -35,6 +35,8 @@ kafka_app = typer.Typer(help="Kafka's principals: what each may do (ACLs).", no_
 app.add_typer(kafka_app, name="kafka")
 secrets_app = typer.Typer(help="Encryption keys of personal data.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
+client_app = typer.Typer(help="The typed Python client (clients/python).", no_args_is_help=True)
+app.add_typer(client_app, name="client")
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 # Errors: one line on stderr, never wrapped, so a script or a newcomer reads cause and fix together.
@@ -754,3 +756,13 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@client_app.command("generate")
+def client_generate() -> None:
+    """Write the client's schema module from the API's own OpenAPI schema (after changing a route or a model)."""
+    from api.main import create_app
+    from cinestream.client_codegen import SCHEMA_MODULE, generate
+
+    changed = generate(create_app())
+    console.print(f"{SCHEMA_MODULE}: {'written' if changed else 'already up to date'}")

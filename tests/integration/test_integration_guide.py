@@ -33,7 +33,7 @@ SCOPES = ["events:write", "recommendations:read", "history:read", "catalogue:wri
 def guide_script() -> str:
     """Every ```python block of the guide, in order: what a reader pastes into one session."""
     blocks = re.findall(r"^```python\n(.*?)^```$", GUIDE.read_text(), flags=re.S | re.M)
-    assert len(blocks) >= 6, "the guide lost its examples"
+    assert len(blocks) >= 8, "the guide lost its examples"
     return "\n\n".join(blocks)
 
 
@@ -90,4 +90,5 @@ async def test_the_integration_guide_runs_as_written(built_catalogue: str, db: A
     assert "['accepted', 'accepted', 'accepted']" in output  # an event posted
     assert "is not in the catalogue" in output  # a bad one refused with its reason
     assert "list pushed again after" in output  # a live update received
+    assert "accepted through the client" in output and "pushed through the client" in output  # the client too
     assert output.rstrip().endswith("erased")  # a person erased
