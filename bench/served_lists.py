@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,6 +70,7 @@ from storage.redis_store import connect as connect_redis
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import start_worker, stop_worker
 
+RECORDS = Path(__file__).resolve().parents[1] / "docs" / "measured"  # committed: the site's tables come from them
 REDIS_DB = 12
 K = 10
 NEW_SHARE = 0.2
@@ -414,6 +418,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=150, help="new people per history size")
     parser.add_argument("--returning", type=int, default=100, help="returning people")
     parser.add_argument("--steps", type=int, default=10, help="held-back events per returning person")
+    parser.add_argument("--record", action="store_true",
+                        help=f"also write the figures to {RECORDS}/served-lists-<dataset>.json, which the "
+                             "documentation site's tables are made from")
     args = parser.parse_args()
     console = Console()
     report = run(get_settings(), args.dataset, args.people, args.returning, args.steps, console)
@@ -425,6 +432,19 @@ def main() -> None:
         console.print(f"{name}: {value:.3f}")
     console.print(f"events posted through the API and accepted: {report.posted:,}; lists fetched 1 s after a round "
                   f"of posts before the worker had learned all of them: {report.late} of {report.rounds} rounds")
+    if args.record:
+        target = RECORDS / f"served-lists-{report.dataset}.json"
+        target.write_text(json.dumps({
+            "command": f"python -m bench.served_lists --dataset {args.dataset} --people {args.people} "
+                       f"--returning {args.returning} --steps {args.steps}",
+            "measured": time.strftime("%Y-%m-%d"), "commit": _commit(), **dataclasses.asdict(report),
+            "ratios": ratios(report)}, indent=1) + "\n")
+        console.print(f"recorded in {target}")
+
+
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    return done.stdout.strip() or "unknown"
 
 
 if __name__ == "__main__":

@@ -1,17 +1,25 @@
-"""The documentation site's reference pages, generated at build time from the code they describe, so
-they cannot drift from it: the REST API from the app's own OpenAPI schema and route policies, the
-command line from typer's command tree. Also the site's mkdocs hook (``mkdocs.yml``: ``hooks``), which
-adds both pages to the build without writing them into ``docs/``.
+"""The documentation site's generated parts, made at build time from what they describe so they cannot
+drift from it: the REST API reference from the app's own OpenAPI schema and route policies, the command
+line from typer's command tree, and the measured tables from the files the benches record
+(``docs/measured/``, written by ``--record``) rather than typed by hand. Also the site's mkdocs hooks
+(``mkdocs_hooks.py``): the two references are added to the build without being written into ``docs/``,
+and a page's ``<!-- measured: NAME -->`` line becomes NAME's tables.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 API_PAGE, CLI_PAGE = "reference/api.md", "reference/cli.md"
+MEASURED = Path(__file__).resolve().parents[1] / "docs" / "measured"
+MARKER = re.compile(r"^<!-- measured: ([a-z-]+) -->$", re.M)
+RELEASES = ("ml-latest-small", "ml-100k", "ml-1m-synthetic")
 
 
 def _type_of(schema: dict[str, Any]) -> str:
@@ -125,3 +133,42 @@ def on_files(files: Any, config: Any) -> Any:
     files.append(File.generated(config, API_PAGE, content=api_reference(create_app())))
     files.append(File.generated(config, CLI_PAGE, content=cli_reference(typer.main.get_command(app))))
     return files
+
+
+def served_lists_tables(folder: Path = MEASURED) -> str:
+    """``bench.served_lists --record``'s files as the site's tables: the API's ratios to its references
+    on every release recorded, then each release in full."""
+    records = [json.loads(p.read_text()) for r in RELEASES if (p := folder / f"served-lists-{r}.json").exists()]
+    if not records:
+        return "*(nothing recorded yet: run `python -m bench.served_lists --dataset NAME --record`)*\n"
+    lines = ["| release | new R = 1: P@10 / most-popular | new R = 5 | new R = 20 | new R = 20 / similar-of-rated "
+             "| returning: NDCG@10 / offline hybrid |", "|---|---|---|---|---|---|"]
+    for rec in records:
+        ratio, back = rec["ratios"], rec["returning"]
+        lines.append(f"| {rec['dataset']} | {ratio['new R=1: API / most-popular P@10']:.3f} "
+                     f"| {ratio['new R=5: API / most-popular P@10']:.3f} "
+                     f"| {ratio['new R=20: API / most-popular P@10']:.3f} "
+                     f"| {ratio['new R=20: API / similar-of-rated P@10']:.3f} "
+                     f"| {ratio['returning: API / offline hybrid NDCG@10']:.3f} ({back['API']['NDCG@10']:.4f} vs "
+                     f"{back['offline hybrid']['NDCG@10']:.4f}) |")
+    sources = ("API", "most-popular", "similar-of-rated", "offline hybrid")
+    for rec in records:
+        lines += ["", f"**{rec['dataset']}** (P@10 / NDCG@10, catalogue coverage, intra-list genre diversity; "
+                      f"`{rec['command']}`, {rec['measured']}, commit {rec['commit']}, {rec['posted']:,} events "
+                      f"posted through the API):", "",
+                  "| people | " + " | ".join(sources) + " |", "|---|" + "---|" * len(sources)]
+        groups = [(f"new, R = {r}", rows) for r, rows in rec["new"].items()]
+        groups.append((f"returning ({rec['returning']['API']['people']:.0f} lists)", rec["returning"]))
+        for label, rows in groups:
+            cells = [f"{rows[s]['P@10']:.3f} / {rows[s]['NDCG@10']:.3f}, {rows[s]['coverage']:.4f}, "
+                     f"{rows[s]['diversity']:.3f}" if s in rows else "—" for s in sources]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"served-lists": served_lists_tables}
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """mkdocs hook: each ``<!-- measured: NAME -->`` line becomes NAME's tables."""
+    return MARKER.sub(lambda found: TABLES[found.group(1)](), markdown)
