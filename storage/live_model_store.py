@@ -1,8 +1,8 @@
 """The live ranker's published parts in Redis, and each API process's copy of them.
 
 - ``{live}:model``: every part of ``online_models.live_ranker.LiveModel`` as one ``.npz`` blob
-  (about 3 MB at ml-latest-small's 9,742 films; per film 4·64 bytes of factors, 8·100 of EASE links
-  for the 3,000 it covers, a byte a genre: 24 MB at ml-25m's 59,047);
+  (about 5 MB at ml-latest-small's 9,742 films; per film 4·64 bytes of factors, 8·100 of EASE links
+  and 8·100 of next links for the 3,000 they cover, a byte a genre: 26 MB at ml-25m's 59,047);
 - ``{live}:version``: a counter bumped with every install (one hash tag, so one ``MSET`` writes both);
 - ``live:genres:<user>``: the genres a person chose, comma-joined (bounded by the profile's 20);
 - ``{live}:model:<v>`` and ``{live}:meta:<v>``: every version fitted (the live one, candidates, the
@@ -39,7 +39,8 @@ log = logging.getLogger("uvicorn.error")  # the API's own log, at info level
 MODEL, VERSION = "{live}:model", "{live}:version"
 COUNTER, VERSIONS = "{live}:counter", "{live}:versions"
 KEEP = 4  # versions kept besides the live one: about 3 MB each at ml-latest-small, 24 MB at ml-25m
-ARRAYS = ("ids", "factors", "kept", "neighbours", "links", "prior", "genres", "blend")
+ARRAYS = ("ids", "factors", "kept", "neighbours", "links", "prior", "genres", "blend",
+          "next_kept", "next_neighbours", "next_links")  # the last three absent from versions fitted before them
 
 
 def genres_key(user: int) -> str:
@@ -57,7 +58,7 @@ def dumps(model: LiveModel, meta: dict[str, Any]) -> bytes:
 def loads(blob: bytes) -> tuple[LiveModel, dict[str, Any]]:
     with np.load(io.BytesIO(blob)) as saved:
         header = json.loads(saved["header"].tobytes())
-        arrays = {name: saved[name] for name in ARRAYS}
+        arrays = {name: saved[name] for name in ARRAYS if name in saved}
     model = LiveModel(reg=header["reg"], alpha=header["alpha"], genre_names=header["genre_names"], **arrays)
     return model, header["meta"]
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from online_models.live_ranker import PARTS, LiveModel, anchors, bucket, confidence, fold, standardised_parts, top
+from online_models.live_ranker import (
+    BUCKETS,
+    PARTS,
+    LiveModel,
+    anchors,
+    blend_row,
+    bucket,
+    confidence,
+    fold,
+    standardised_parts,
+    top,
+)
 from storage.live_model_store import dumps, loads
 
 
@@ -70,7 +81,7 @@ def test_without_events_the_prior_and_chosen_genres_place_the_list_and_no_film_i
     genres = np.zeros((10, 1), np.uint8)
     genres[[2, 7]] = 1
     live = model(np.zeros((10, 2)), genres, prior=np.linspace(1.0, 0.0, 10))
-    live.blend[bucket(0)] = [0.0, 0.0, 0.1, 1.0]  # genres weigh more than the prior
+    live.blend[blend_row(0, True)] = [0.0, 0.0, 0.1, 1.0, 0.0]  # genres weigh more than the prior
     folded = fold(live, np.zeros(0, np.int64), np.zeros(0), ["Animation"])
     best = top(folded.score, 3)
     assert best.tolist() == [2, 7, 0]
@@ -80,7 +91,47 @@ def test_without_events_the_prior_and_chosen_genres_place_the_list_and_no_film_i
 
 def test_the_blend_changes_with_the_history_size() -> None:
     assert [bucket(n) for n in (0, 1, 2, 3, 9, 10, 29, 30, 1000)] == [0, 1, 1, 2, 2, 3, 3, 4, 4]
-    assert len(PARTS) == 4
+    # people who chose genres have rows of their own, after those of people who did not
+    assert [blend_row(n, True) - blend_row(n, False) for n in (0, 5, 100)] == [len(BUCKETS) + 1] * 3
+    assert len(PARTS) == 5
+
+
+def test_a_version_published_before_the_next_links_ranks_as_it_did() -> None:
+    # four parts, one blend row per bucket: the fifth part weighs nothing, both genre rows are the old row
+    rng = np.random.default_rng(3)
+    old = model(rng.standard_normal((20, 3)))
+    old.blend = np.tile([1.0, 0.0, 0.5, 0.0], (len(BUCKETS) + 1, 1))
+    again = LiveModel(old.ids, old.factors, old.reg, old.alpha, old.kept, old.neighbours, old.links, old.prior,
+                      old.genres, old.genre_names, old.blend)
+    assert again.blend.shape == (2 * (len(BUCKETS) + 1), len(PARTS)) and not again.blend[:, 4].any()
+    rated, stars = np.array([2, 7]), np.array([5.0, 3.0])
+    assert np.array_equal(fold(again, rated, stars, ["Animation"]).score, fold(again, rated, stars, []).score)
+
+
+def test_the_next_links_learn_what_comes_after_where_ease_learns_what_goes_together() -> None:
+    from recommenders.data import Ratings
+    from recommenders.live_fit import ease_links, next_links
+
+    # 60 people each rate film 0 first, film 1 next (5★ each), then four of ten other films
+    rng = np.random.default_rng(0)
+    users, items, times = [], [], []
+    for u in range(60):
+        for t, film in enumerate([0, 1, *rng.choice(np.arange(2, 12), 4, replace=False)]):
+            users.append(u)
+            items.append(film)
+            times.append(t)
+    n = len(users)
+    data = Ratings(np.array(users), np.array(items), np.full(n, 5.0), np.array(times, dtype=np.int64), 60, 12)
+
+    def links_of(fitted: tuple[np.ndarray, np.ndarray, np.ndarray], film: int) -> dict[int, float]:
+        kept, neighbours, weights = fitted
+        j = int(np.flatnonzero(kept == film)[0])
+        return {int(f): float(w) for f, w in zip(neighbours[j], weights[j], strict=True) if w > 0}
+
+    after = next_links(data, links=11)
+    assert links_of(after, 0).get(1, 0.0) > 0 and 0 not in links_of(after, 1)  # 0 leads to 1, never back
+    together = ease_links(data, links=11)
+    assert links_of(together, 1).get(0, 0.0) > 0  # EASE: 0 goes with 1 either way
 
 
 def test_a_published_model_reads_back_the_same() -> None:
