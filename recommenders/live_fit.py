@@ -131,12 +131,18 @@ def fit_parts(train: Ratings, item_ids: IntArray, genres: npt.NDArray[np.uint8],
 
 
 def _stated_genres(model: LiveModel, positions: IntArray, stars: FloatArray) -> list[str]:
-    """The two genres most frequent among the films a person liked: what they would pick at sign-up."""
+    """The two genres a person would pick at sign-up: those most over-represented among the films they
+    liked against the catalogue, of at least two liked films each. A fan of science fiction who also
+    rates many dramas picks Sci-Fi; the most frequent genres (Drama, Comedy for nearly everyone) told
+    the blend nothing, and it learned to ignore genres people state (measured: a first row of popular
+    films with none of the genres chosen at onboarding)."""
     liked = positions[stars >= LIKED]
     if not len(liked) or not model.genre_names:
         return []
-    counts = model.genres[liked].sum(axis=0)
-    return [model.genre_names[j] for j in np.argsort(-counts, kind="stable")[:2] if counts[j] > 0]
+    counts = model.genres[liked].sum(axis=0).astype(np.float64)
+    share = np.maximum(model.genres.mean(axis=0), 1e-9)
+    lift = np.where(counts >= 2, counts / (len(liked) * share), 0.0)
+    return [model.genre_names[j] for j in np.argsort(-lift, kind="stable")[:2] if lift[j] > 0]
 
 
 @dataclass(frozen=True)
