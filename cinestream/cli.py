@@ -735,6 +735,16 @@ def kafka_init(group_prefix: str = typer.Option(None, help="consumer groups the 
     console.print(f"{count} ACLs in place for topics {topics} and groups {group_prefix or settings.worker_group}*")
 
 
+@client_app.command("generate")
+def client_generate() -> None:
+    """Write the client's schema module from the API's own OpenAPI schema (after changing a route or a model)."""
+    from api.main import create_app
+    from cinestream.client_codegen import SCHEMA_MODULE, generate
+
+    changed = generate(create_app())
+    console.print(f"{SCHEMA_MODULE}: {'written' if changed else 'already up to date'}")
+
+
 def main() -> None:
     """The console entry point: any failure ends in one line with its cause and, where known, the fix.
 
@@ -757,12 +767,3 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
-
-@client_app.command("generate")
-def client_generate() -> None:
-    """Write the client's schema module from the API's own OpenAPI schema (after changing a route or a model)."""
-    from api.main import create_app
-    from cinestream.client_codegen import SCHEMA_MODULE, generate
-
-    changed = generate(create_app())
-    console.print(f"{SCHEMA_MODULE}: {'written' if changed else 'already up to date'}")
