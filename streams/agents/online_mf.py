@@ -44,7 +44,7 @@ resume = resumable(app)
 @app.agent(ratings_topic)
 async def learn_ratings(stream: Any) -> None:
     async for fetched in learning_batches(stream, settings):
-        events = resume.kept(fetched)
+        events = await resume.kept(app.consumer, settings.topic_ratings, fetched)
         if not events:
             continue
         batch = await collect(events, frozenset({settings.topic_ratings}))

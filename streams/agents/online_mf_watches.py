@@ -38,7 +38,7 @@ resume = resumable(app)
 @app.agent(watches_topic)
 async def learn_watches(stream: Any) -> None:
     async for fetched in learning_batches(stream, settings):
-        events = resume.kept(fetched)
+        events = await resume.kept(app.consumer, settings.topic_watches, fetched)
         if not events:
             continue
         batch = await collect(events)  # the watches topic's dead letters are trending's
