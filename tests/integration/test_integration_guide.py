@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "integrate.md"
 SCOPES = ["events:write", "recommendations:read", "history:read", "catalogue:write"]
+GUIDE_TITLES = {"$gte": 987_000_000, "$lt": 988_000_000}  # the ids the guide's example title is given
 
 
 def guide_script() -> str:
@@ -81,10 +82,14 @@ async def test_the_integration_guide_runs_as_written(built_catalogue: str, db: A
     key = await accounts.create_service_key(db, "guide", SCOPES, "test")
     script = tmp_path / "guide.py"
     script.write_text(guide_script())
-    ran = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), env={**os.environ, "CINESTREAM_API": api_url, "CINESTREAM_KEY": key["key"]},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    output = (await asyncio.wait_for(ran.communicate(), 120))[0].decode()
+    try:
+        ran = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), env={**os.environ, "CINESTREAM_API": api_url, "CINESTREAM_KEY": key["key"]},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output = (await asyncio.wait_for(ran.communicate(), 120))[0].decode()
+    finally:  # the shared test catalogue holds only the release's titles (test_catalogue_mongo counts them)
+        await db.movies.delete_many({"movieId": GUIDE_TITLES})
+        await db.retired_titles.delete_many({"movieId": GUIDE_TITLES})
     print(output)
     assert ran.returncode == 0, output[-3000:]
     assert "['accepted', 'accepted', 'accepted']" in output  # an event posted
