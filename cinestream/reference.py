@@ -44,6 +44,17 @@ def _cell(text: str | None) -> str:
     return " ".join((text or "").split()).replace("|", "\\|")
 
 
+def documented_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """Every route the OpenAPI schema documents, as (method, full path, route), one per method: what the
+    API reference and the client's generated routes (``client_codegen.operations``) both walk."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            found += [(method, str(context.path), route) for method in sorted(route.methods or ())]
+    return found
+
+
 def api_reference(app: FastAPI) -> str:
     """Every route: who may call it, what it takes, what it answers; then every schema's fields."""
     from api.security.policy import policy_of
@@ -54,12 +65,9 @@ def api_reference(app: FastAPI) -> str:
              "Every error has one shape, [ErrorBody](#errorbody): "
              '`{"error": {"status", "code", "message", "details"}}`.', ""]
     by_tag: dict[str, list[tuple[str, str, APIRoute]]] = {}
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and route.include_in_schema and context.path in spec["paths"]:
-            for method in sorted(route.methods or ()):
-                tag = str((route.tags or ["other"])[0])
-                by_tag.setdefault(tag, []).append((method, str(context.path), route))
+    for method, path, route in documented_routes(app):
+        if path in spec["paths"]:
+            by_tag.setdefault(str((route.tags or ["other"])[0]), []).append((method, path, route))
     for tag in sorted(by_tag):
         lines += [f"## {tag}", ""]
         for method, path, route in sorted(by_tag[tag], key=lambda r: (r[1], r[0])):
