@@ -15,6 +15,7 @@ import argparse
 import numpy as np
 from rich.console import Console
 
+from bench import record
 from bench.references import ImplicitLibraryALS, RiverBiasedMF, SurpriseKNNBaseline, SurpriseSVD
 from cinestream.settings import get_settings
 from evaluation.lineup import TEXT_WEIGHT, Factory, our_models
@@ -68,6 +69,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="run only these models (names as printed)")
     parser.add_argument("--no-text", action="store_true", help="skip the overview-embedding content model")
     parser.add_argument("--text-weight", type=float, default=TEXT_WEIGHT)
+    record.add_option(parser)
     args = parser.parse_args()
     console = Console(width=None if Console().is_terminal else 170)
     settings = get_settings()
@@ -82,6 +84,12 @@ def main() -> None:
     written = save(results, settings.reports_dir, f"accuracy-{args.dataset}-{args.split}",
                    {"dataset": args.dataset, "split": prepared.split, "ratios": figures})
     console.print(f"wrote {written[0]} and {written[1]}")
+    if args.record:
+        record.write(f"accuracy-{args.dataset}-{args.split}", f"offline accuracy, {prepared.describe()}",
+                     figures, "ratios: our best to Surprise SVD (RMSE), to implicit ALS (NDCG@10, fit time)",
+                     {r.name: {k: float(v) for k, v in {"RMSE": r.rmse, "MAE": r.mae, **r.ranking,
+                                                        "fit s": r.fit_seconds}.items() if v is not None}
+                      for r in results})
 
 
 if __name__ == "__main__":

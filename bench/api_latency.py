@@ -39,6 +39,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import Progress
 
+from bench import record
 from bench.tools import cpu_seconds, listening_pid, vegeta
 from cinestream import accounts
 from cinestream.settings import Settings, get_settings
@@ -155,6 +156,7 @@ def main() -> None:
                         help="which routes, comma-separated")
     parser.add_argument("--during-refit", action="store_true",
                         help="refits of the ranker back to back beside the measured routes")
+    record.add_option(parser)
     args = parser.parse_args()
     tool = vegeta()
     settings = get_settings()
@@ -232,6 +234,21 @@ def main() -> None:
           f"{args.background_rate:g} events/s in the background" + (" (the load ran throughout)" if load else "")
           + (", ranker refits back to back (one running at the end of every route)" if args.during_refit else ""))
     print(table.round(2).to_string())
+    if args.record:
+        rows = {str(route): {str(c): float(v) for c, v in row.items() if pd.notna(v)}
+                for route, row in table.iterrows()}
+        mine: dict[str, float | str] = {"p99 / floor": "not run", **rows.get("recommendations", {})}
+        record.write("api-latency" + ("-during-refit" if args.during_refit else ""),
+                     f"API latency, vegeta open-loop at {args.rate:g} requests/s for {args.seconds} s per route, "
+                     f"{args.background_rate:g} events/s learned in the background"
+                     + (", ranker refits back to back" if args.during_refit else ""),
+                     {f"{route}: {column}": rows[route][column] for route in rows
+                      for column in ("p99 ms",) if column in rows[route]}
+                     | {"recommendations p99 / floor": mine["p99 / floor"],
+                        "errors": float(table["errors"].sum()),
+                        "stream lag at the end, events": float(table["stream lag"].max())},
+                     "floor: /health on the same server; warm-up over every target first" if not args.cold
+                     else "floor: /health on the same server; cold: no warm-up", rows)
 
 
 if __name__ == "__main__":

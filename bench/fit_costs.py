@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from rich.console import Console
 from rich.table import Table
 
+from bench import record
 from bench.references import ImplicitLibraryALS
 from cinestream.settings import Settings
 from evaluation.datasets import load_documents, load_ratings
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[], help="only these (repeatable)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--prepared", type=Path, help=argparse.SUPPRESS)
+    record.add_option(parser)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.prepared, args.one)))
@@ -102,6 +104,16 @@ def main() -> None:
             prepare(args.dataset, Path(scratch))
         rows = _fits(args, Path(scratch), console)
     _report(rows, args.dataset, console)
+    if args.record:
+        timed = {str(r["model"]): r for r in rows if "seconds" in r}
+        record.write(f"fit-costs-{args.dataset}", f"each model's fit on all of {args.dataset}, a process each",
+                     {f"{name}: s": float(r["seconds"]) for name, r in timed.items()}
+                     | ({"our implicit ALS / implicit's time": float(timed[OURS]["seconds"])
+                         / float(timed[REFERENCE]["seconds"])} if OURS in timed and REFERENCE in timed else {}),
+                     "peak RSS is the process's own high-water mark, the data read included",
+                     {str(r["model"]): {"fit s": float(r["seconds"]), "peak RSS GiB": float(r["peak_gib"]),
+                                        "RSS before the fit GiB": float(r["rss_before_gib"])} if "seconds" in r
+                      else {"skipped": str(r["skipped"])} for r in rows})
 
 
 def _fits(args: argparse.Namespace, prepared: Path, console: Console) -> list[dict[str, float | str]]:

@@ -28,6 +28,7 @@ import pandas as pd
 import redis.asyncio as aioredis
 from rich.progress import track
 
+from bench import record
 from cinestream.settings import get_settings
 from online_models.biased_mf import BiasedMF
 from online_models.item_matrix import ItemMatrix
@@ -121,11 +122,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="9742,59047,250000,1000000")
     parser.add_argument("--redis-max", type=int, default=60_000, help="largest catalogue also written to Redis")
     parser.add_argument("--repeat", type=int, default=100)
+    record.add_option(parser)
     args = parser.parse_args()
     table = asyncio.run(run([int(s) for s in args.sizes.split(",")], args.redis_max, args.repeat))
     print(f"online MF top-50 for a user with 2,700 rated movies excluded, {MF.n_factors} factors, median of "
           f"{args.repeat} calls")
     print(table.round(3).to_string())
+    if args.record:
+        record.write("mf-serving", "online MF top-50 as the catalogue grows (a user with 2,700 rated movies)",
+                     {f"{size}: {column}": float(value) for size, row in table.iterrows()
+                      for column, value in row.items() if pd.notna(value) and column in ("API path ms", "speed-up")},
+                     "API path: one Redis round trip and in-memory scoring; before: every row read from Redis",
+                     {str(size): {str(c): float(v) for c, v in row.items() if pd.notna(v)}
+                      for size, row in table.iterrows()})
 
 
 if __name__ == "__main__":

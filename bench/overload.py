@@ -39,6 +39,7 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from bench import record
 from bench.api_latency import PEOPLE, POPULAR, WARM_RATE, service_key
 from bench.tools import vegeta
 from bench.whole_system import EVERY_EVENT, role_applied
@@ -200,6 +201,7 @@ def main() -> None:
     parser.add_argument("--multiples", default="2,4")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--events", type=float, default=2000, help="events/s POSTed throughout")
+    record.add_option(parser)
     args = parser.parse_args()
     settings = get_settings()
     base = f"http://{settings.api_host}:{settings.api_port}"
@@ -255,6 +257,19 @@ def main() -> None:
     console.print(f"every one of the {sent_events:,} events the API accepted was applied by every agent "
                   f"({agents}); a request counts as answered within {ANSWER_WITHIN_S:g} s: "
                   + ("all were" if all(r["max ms"] <= ANSWER_WITHIN_S * 1e3 for r in rows.values()) else "NOT all"))
+    if args.record:
+        shown = ("503", "timeouts", "max ms", "recovery s")
+        record.write("overload", f"recommendations at {args.multiples.replace(',', '× and ')}× the capacity measured "
+                                 f"in the same run, {args.events:g} events/s POSTed through the API throughout",
+                     {"capacity requests/s": capacity}
+                     | {f"{name.split(' ')[0]}: {column}": float(row[column]) for name, row in rows.items()
+                        for column in shown}
+                     | {"events accepted, all applied by every agent": sent_events},
+                     rows={name: {c: float(v) for c, v in row.items()} for name, row in rows.items()},
+                     notes=f"capacity: the highest rate of the ladder refusing under 1 % with p99 ≤ "
+                           f"{CAPACITY_P99_MS:g} ms; "
+                     f"recovery: seconds from the last overload request until every probe is a 200 within "
+                     f"{RECOVERED_MS:g} ms")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import time
 
 import redis
 
+from bench import record
 from cinestream.settings import get_settings
 
 
@@ -25,13 +26,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=2000.0, help="events/s of the load generator")
     parser.add_argument("--seconds", type=int, default=30)
+    record.add_option(parser)
     args = parser.parse_args()
     client = redis.Redis.from_url(get_settings().redis_url)
     load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate", f"{args.rate:g}",
                              "--duration", str(args.seconds + 5)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE)
+
+    def load_running() -> None:
+        """The figures mean nothing without the load: stop with its own words."""
+        if load.poll() is not None:
+            raise SystemExit(f"the load stopped early (exit code {load.returncode}): "
+                             f"{load.stderr.read().decode(errors='replace').strip()[-500:] if load.stderr else ''}")
+
     try:
         time.sleep(5)  # the generator's start-up
+        load_running()
         client.config_resetstat()
         cpu = client.info("cpu")
         cpu0 = cpu["used_cpu_user"] + cpu["used_cpu_sys"]
@@ -41,6 +51,7 @@ def main() -> None:
             size = client.info("persistence")["aof_current_size"]
             grown += max(size - last, 0)
             last = size
+            load_running()
         elapsed = time.monotonic() - started
         cpu = client.info("cpu")
         busy = (cpu["used_cpu_user"] + cpu["used_cpu_sys"] - cpu0) / elapsed
@@ -53,6 +64,16 @@ def main() -> None:
     for name, figures in sorted(stats.items(), key=lambda kv: -kv[1]["usec"])[:6]:
         print(f"  {name.removeprefix('cmdstat_'):>10}: {figures['calls']:,} calls, "
               f"{figures['usec_per_call']:.1f} us a call, {figures['usec'] / 1e6 / elapsed:.1%} of a core")
+    if args.record:
+        record.write("redis-cost", f"what the stream costs Redis, `cinestream load` at {args.rate:g} events/s for "
+                                   f"{elapsed:.0f} s against the main job",
+                     {"AOF MB/s": grown / elapsed / 1e6, "AOF bytes an event": grown / events,
+                      "Redis share of a core": busy},
+                     "Redis' own counters: the append-only file's growth and its CPU time",
+                     {name.removeprefix("cmdstat_"): {"calls": float(f["calls"]),
+                                                      "µs a call": float(f["usec_per_call"]),
+                                                      "share of a core": f["usec"] / 1e6 / elapsed}
+                      for name, f in sorted(stats.items(), key=lambda kv: -kv[1]["usec"])[:6]})
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from pymongo import MongoClient
 from rich.console import Console
 from rich.table import Table
 
+from bench import record
 from bench.tools import free_port, wait_until_learned
 from bench.whole_system import service_events, wait_for_api
 from cinestream.accounts import create_service_key
@@ -70,7 +71,6 @@ from storage.redis_store import connect as connect_redis
 from streams.admin import delete_topics, ensure_topics
 from streams.local_worker import start_worker, stop_worker
 
-RECORDS = Path(__file__).resolve().parents[1] / "docs" / "measured"  # committed: the site's tables come from them
 REDIS_DB = 12
 K = 10
 NEW_SHARE = 0.2
@@ -419,7 +419,7 @@ def main() -> None:
     parser.add_argument("--returning", type=int, default=100, help="returning people")
     parser.add_argument("--steps", type=int, default=10, help="held-back events per returning person")
     parser.add_argument("--record", action="store_true",
-                        help=f"also write the figures to {RECORDS}/served-lists-<dataset>.json, which the "
+                        help=f"also write the figures to {record.RECORDS}/served-lists-<dataset>.json, which the "
                              "documentation site's tables are made from")
     args = parser.parse_args()
     console = Console()
@@ -433,18 +433,13 @@ def main() -> None:
     console.print(f"events posted through the API and accepted: {report.posted:,}; lists fetched 1 s after a round "
                   f"of posts before the worker had learned all of them: {report.late} of {report.rounds} rounds")
     if args.record:
-        target = RECORDS / f"served-lists-{report.dataset}.json"
+        target = record.RECORDS / f"served-lists-{report.dataset}.json"
         target.write_text(json.dumps({
             "command": f"python -m bench.served_lists --dataset {args.dataset} --people {args.people} "
                        f"--returning {args.returning} --steps {args.steps}",
-            "measured": time.strftime("%Y-%m-%d"), "commit": _commit(), **dataclasses.asdict(report),
+            "measured": time.strftime("%Y-%m-%d"), "commit": record.commit(), **dataclasses.asdict(report),
             "ratios": ratios(report)}, indent=1) + "\n")
         console.print(f"recorded in {target}")
-
-
-def _commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "unknown"
 
 
 if __name__ == "__main__":

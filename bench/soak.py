@@ -51,6 +51,7 @@ from redis.cluster import RedisCluster
 from rich.console import Console
 from rich.progress import Progress
 
+from bench import record
 from cinestream.settings import Settings, get_settings
 from deploy.local import redis_cluster
 from deploy.local import stack as local_stack
@@ -355,6 +356,7 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=20.0)
     parser.add_argument("--redis-cluster", action="store_true",
                         help="the workers on a Redis Cluster of three masters of its own (one is the Redis killed)")
+    record.add_option(parser)
     args = parser.parse_args()
     settings = get_settings()
     ratings = load_ratings(settings.data_dir / "ml-latest-small" / "ratings.csv")
@@ -384,6 +386,16 @@ def main() -> None:
     print(f"RMSE with faults / undisturbed: {ratio:.4f}; Kafka: {settings.kafka_brokers} node(s), "
           f"{settings.topic_replication} replicas a topic; Redis: "
           f"{'a cluster of three masters' if args.redis_cluster else 'one node'}")
+    if args.record:
+        faulty = figures["with faults"]
+        record.write("soak" + ("-cluster" if args.redis_cluster else ""),
+                     f"{args.copies} × ml-latest-small at {args.rate:g} events/s while workers, Redis, a Kafka broker "
+                     f"and FerretDB are killed every {args.kill_every:g} s, against the same events undisturbed",
+                     {"RMSE with faults / undisturbed": ratio}
+                     | {k: v for k, v in faulty.items() if isinstance(v, int | float) and not isinstance(v, bool)},
+                     f"Kafka {settings.kafka_brokers} node(s), {settings.topic_replication} replicas a topic",
+                     {name: {k: v for k, v in row.items() if isinstance(v, int | float)}
+                      for name, row in figures.items()})
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import redis
 from aiokafka import AIOKafkaConsumer
 from pymongo import MongoClient
 
+from bench import record
 from bench.tools import cpu_seconds, free_port, vegeta
 from cinestream.accounts import MAX_EVENTS_PER_SECOND, create_service_key, revoke_service_key
 from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
@@ -211,6 +212,7 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=32, help="concurrent requests with --through-api N > 1")
     parser.add_argument("--rate", type=float, default=1000.0,
                         help="requests/s with --through-api 1 (open-loop, vegeta)")
+    record.add_option(parser)
     args = parser.parse_args()
     settings = get_settings()
     ratings = release_ratings(settings, args.dataset, args.limit)
@@ -307,6 +309,18 @@ def main() -> None:
         print(f"  {name:>14}: {seconds:6.1f} s  ({seconds / wall:.2f})")
     print(f"Redis used_memory {memory / 2**20:.1f} MiB (this run's database and the rest of the instance); "
           f"per user {per_user:,.0f} B (row + recent history), per movie {per_movie:,.0f} B (row + co-occurrences)")
+    if args.record:
+        mode = "" if not args.through_api else "-api-singles" if args.through_api == 1 else "-api-batches"
+        record.write(f"whole-system-{args.dataset}{mode}",
+                     f"the whole system in the main job's configuration (three roles, the API following), "
+                     f"{args.dataset}'s {n:,} ratings {source}",
+                     {"source events/s": n / summary.seconds, "bare consumer events/s": n / bare}
+                     | {f"{role} events/s": n / done[role] for role in ROLES}
+                     | {"events a message": n / summary.messages, "Redis B per user": per_user,
+                        "Redis B per movie": per_movie}
+                     | {f"CPU s: {name}": seconds for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])[:4]},
+                     "each role: first event produced → last applied, by the agents' own counts; the bare consumer "
+                     "reads the same topic with no group and no decoding")
 
 
 if __name__ == "__main__":

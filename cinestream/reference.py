@@ -174,7 +174,51 @@ def served_lists_tables(folder: Path = MEASURED) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"served-lists": served_lists_tables}
+# the order the Benchmarks page lists them in: the stream, serving, the whole system, then models offline
+BENCH_ORDER = ("stream-throughput", "freshness", "parse-events", "api-latency", "overload", "redis-cost",
+               "mf-serving", "whole-system", "soak", "accuracy", "fit-costs", "als-memory")
+
+
+def _figure(value: float | str) -> str:
+    """A figure as people read it: thousands separated, three significant digits below 100."""
+    if isinstance(value, str):
+        return value
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def bench_tables(folder: Path = MEASURED) -> str:
+    """The files the benches' ``--record`` wrote (``docs/measured/bench-*.json``): one headline row per
+    recorded run, then each run's full table where it has one."""
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("bench-*.json"))]
+    if not records:
+        return "*(nothing recorded yet: run a bench with `--record`)*\n"
+
+    def rank(rec: dict[str, Any]) -> tuple[int, str]:
+        family = next((i for i, name in enumerate(BENCH_ORDER) if rec["bench"].startswith(name)), len(BENCH_ORDER))
+        return family, rec["bench"]
+
+    records.sort(key=rank)
+    lines = ["| what | command | figures | measured |", "|---|---|---|---|"]
+    for rec in records:
+        figures = "; ".join(f"{label} **{_figure(value)}**" for label, value in rec["figures"].items())
+        if rec["notes"] and not rec.get("rows"):
+            figures += f" ({rec['notes']})"
+        lines.append(f"| {_cell(rec['what'])} | `{rec['command']}` | {_cell(figures)} "
+                     f"| {rec['measured']}, {rec['commit']} |")
+    for rec in records:
+        if not rec.get("rows"):
+            continue
+        columns = list(dict.fromkeys(c for row in rec["rows"].values() for c in row))
+        lines += ["", f"**{_cell(rec['what'])}** (`{rec['command']}`{'; ' + rec['notes'] if rec['notes'] else ''}):",
+                  "", "| | " + " | ".join(_cell(c) for c in columns) + " |", "|---|" + "---|" * len(columns)]
+        lines.extend(f"| {_cell(name)} | " + " | ".join(_figure(row[c]) if c in row else "—" for c in columns) + " |"
+                     for name, row in rec["rows"].items())
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"served-lists": served_lists_tables, "benchmarks": bench_tables}
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
