@@ -313,7 +313,8 @@ def main() -> None:
         mode = "" if not args.through_api else "-api-singles" if args.through_api == 1 else "-api-batches"
         record.write(f"whole-system-{args.dataset}{mode}",
                      f"the whole system in the main job's configuration (three roles, the API following), "
-                     f"{args.dataset}'s {n:,} ratings {source}",
+                     f"{args.dataset}'s {n:,} ratings "
+                     + (source if args.through_api else "replayed into Kafka at full speed"),
                      {"source events/s": n / summary.seconds, "bare consumer events/s": n / bare}
                      | {f"{role} events/s": n / done[role] for role in ROLES}
                      | {"events a message": n / summary.messages, "Redis B per user": per_user,

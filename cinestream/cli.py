@@ -554,6 +554,36 @@ def plot_learning_curve(out: str = typer.Option("learning-curve.png")) -> None:
     console.print(f"wrote {out}")
 
 
+@app.command("simulate")
+def simulate_cmd(dataset: str = typer.Option("ml-latest-small", help="the release whose people are simulated"),
+                 people: int = typer.Option(1000, min=1, help="people, each a rater's taste with noise"),
+                 duration: float = typer.Option(60.0, min=1, help="seconds of new sessions"),
+                 rate: float = typer.Option(5.0, min=0.01, help="sessions started a second (open-loop)"),
+                 think: float = typer.Option(1.0, min=0, help="mean seconds between a person's actions"),
+                 first_user: int = typer.Option(5_000_000, min=1, help="the first simulated person's user id"),
+                 seed: int = typer.Option(0)) -> None:
+    """Simulated people fetch their lists through the running API and rate or watch what they are shown,
+    as their hidden taste (fitted from DATASET) makes them choose; prints what they took from each kind
+    of list and the trending list at the end."""
+    _require("mongo")
+    import asyncio
+
+    import httpx
+
+    from cinestream.simulate_job import release_people, report, simulate
+
+    settings = get_settings()
+    with console.status(f"fitting {people:,} people's hidden tastes from {dataset}…"):
+        population, titles = release_people(settings, dataset, people, seed)
+    try:
+        tally, trending = asyncio.run(simulate(settings, f"http://{settings.api_host}:{settings.api_port}", population,
+                                               titles, duration, rate, think, first_user, seed, console))
+    except httpx.TransportError as exc:
+        _fail(f"the API at {settings.api_host}:{settings.api_port} does not answer ({exc!r}): start the main job "
+              "(scripts/main.sh) or `cinestream api`")
+    report(tally, trending, population, titles, console)
+
+
 @app.command("load")
 def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0, help="events per second"),
              duration: float = typer.Option(10.0, help="seconds")) -> None:

@@ -195,8 +195,11 @@ class Client:
     async def movie(self, movie_id: int) -> dict[str, Any]:
         return cast(dict[str, Any], await self.call("movie", movie_id=movie_id))
 
-    async def search(self, q: str, limit: int = 10, **filters: Any) -> dict[str, Any]:
-        return cast(dict[str, Any], await self.call("search", query={"q": q, "limit": limit, **filters}))
+    async def search(self, q: str | None = None, limit: int = 10, **filters: Any) -> list[dict[str, Any]]:
+        """Movies' public pages by title, director or cast (``q``), else the most rated; ``filters``:
+        ``year``, ``genre``."""
+        query = {"limit": limit, **filters} | ({"q": q} if q is not None else {})
+        return cast(list[dict[str, Any]], await self.call("search", query=query))
 
     async def put_title(self, movie_id: int, title: TitleIn) -> CatalogueAccepted:
         """Add a title or replace its record (``catalogue:write``); searchable within about a second."""
