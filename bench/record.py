@@ -36,9 +36,9 @@ def commit() -> str:
 
 
 def command() -> str:
-    """How this process was started, as one would type it again."""
+    """How this process was started, as one would type it again to measure (``--record`` left out)."""
     module = Path(sys.argv[0]).with_suffix("").name
-    return shlex.join(["python", "-m", f"bench.{module}", *sys.argv[1:]])
+    return shlex.join(["python", "-m", f"bench.{module}", *(a for a in sys.argv[1:] if a != "--record")])
 
 
 Figures = Mapping[str, float | str]

@@ -596,16 +596,20 @@ def load_cmd(users: int = typer.Option(1000), rate: float = typer.Option(1000.0,
     from cinestream.catalogue.layouts import find_layout, read_movies
     from cinestream.catalogue.readers import BadFileError, Rejections
     from simulators.load import generate
+    from simulators.replay import release_ratings
 
     settings = get_settings()
-    try:  # the load draws movies from the catalogue's release: the stream refuses others
+    try:  # the load draws movies from the catalogue's release (the stream refuses others), as often as rated
         layout = find_layout(settings.release_dir(settings.dataset))
         movies = np.array([m for _, m, _, _ in read_movies(layout, Rejections()) if m >= 0])
+        counts = release_ratings(settings, settings.dataset)["movieId"].value_counts()
     except BadFileError as exc:
         _fail(str(exc))
+    weights = counts.reindex(movies, fill_value=0).to_numpy(dtype=np.float64) + 0.1  # the unrated now and then
     with console.status(f"{rate:,.0f} events/s for {duration:.0f}s…"):
         summary = asyncio.run(generate(settings, settings.topic_ratings, settings.topic_watches,
-                                       users=users, movies=movies, rate=rate, duration_s=duration))
+                                       users=users, movies=movies, rate=rate, duration_s=duration,
+                                       popularity=weights / weights.sum()))
     console.print(f"sent {summary.ratings} ratings and {summary.watches} watches in {summary.seconds:.1f}s")
 
 

@@ -2,7 +2,10 @@
 
 Each synthetic user prefers a few random "genres" (clusters of movie ids); their ratings are
 higher inside their clusters, and about one in three of their events is a watch whose
-completion follows the same taste. Bounded by count and duration; stops by itself.
+completion follows the same taste. Movies are drawn as often as the release's people rated them,
+so trending under load looks like a real service's, not like a lottery of obscure titles. Bounded by
+count and duration; stops by itself. (``simulators.people`` is the load that reacts to what it is
+shown; this one is for raw event rates.)
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ class LoadSummary:
 
 
 def synthetic_events(rng: np.random.Generator, users: int, movies: int | np.ndarray, n: int, run: str,
-                     first_user: int, clusters: int = 20) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """``movies``: the catalogue's ids to draw from (the stream refuses any other), or a count for 1..n."""
+                     first_user: int, clusters: int = 20, popularity: np.ndarray | None = None
+                     ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """``movies``: the catalogue's ids to draw from (the stream refuses any other), or a count for 1..n;
+    ``popularity``: each one's chance of being drawn (None: all alike)."""
     catalogue = np.arange(1, movies + 1) if isinstance(movies, int) else np.asarray(movies, dtype=np.int64)
     user = rng.integers(0, users, n)
-    movie = rng.integers(0, len(catalogue), n)
+    movie = rng.choice(len(catalogue), n, p=popularity)
     taste = rng.integers(0, clusters, (users, 3))
     liked = (taste[user] == (movie % clusters)[:, None]).any(axis=1)
     stars = np.clip(np.round((np.where(liked, 4.2, 2.8) + rng.normal(0, 0.7, n)) * 2) / 2, 0.5, 5.0)
@@ -69,8 +74,10 @@ def envelopes(kind: Literal["rating", "watch"], events: list[dict[str, object]],
 
 async def generate(settings: Settings, ratings_topic: str, watches_topic: str, users: int = 1000,
                    movies: int | np.ndarray = 9000,
-                   rate: float = 1000.0, duration_s: float = 10.0, first_user: int = 1_000_000, seed: int = 0
-                   ) -> LoadSummary:
+                   rate: float = 1000.0, duration_s: float = 10.0, first_user: int = 1_000_000, seed: int = 0,
+                   popularity: np.ndarray | None = None) -> LoadSummary:
+    """``popularity``: each of ``movies``' chance of being drawn, so that what the load makes trend looks
+    like what a release's people make trend (None: every movie alike)."""
     rng = np.random.default_rng(seed)
     run = uuid.uuid4().hex[:8]
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, acks="all",
@@ -83,7 +90,8 @@ async def generate(settings: Settings, ratings_topic: str, watches_topic: str, u
         tick = 0.1
         while (elapsed := time.perf_counter() - started) < duration_s:
             n = max(1, int(rate * tick))
-            ratings, watches = synthetic_events(rng, users, movies, n, f"{run}-{sent_r + sent_w}", first_user)
+            ratings, watches = synthetic_events(rng, users, movies, n, f"{run}-{sent_r + sent_w}", first_user,
+                                                 popularity=popularity)
             batches: list[tuple[str, Literal["rating", "watch"], list[dict[str, object]]]] = [
                 (ratings_topic, "rating", ratings), (watches_topic, "watch", watches)]
             deliveries = [await producer.send(topic, payload, partition=partition)

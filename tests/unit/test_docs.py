@@ -28,6 +28,9 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert wanted <= set(pages)
     models = (tmp_path / "models" / "index.html").read_text()
     assert "measured: served-lists" not in models and "new, R = 20" in models  # the bench's records, as tables
+    benchmarks = (tmp_path / "benchmarks" / "index.html").read_text()
+    assert "measured: benchmarks" not in benchmarks
+    assert "python -m bench.stream_throughput" in benchmarks and "python -m bench.freshness" in benchmarks
 
 
 def test_the_api_reference_has_every_route_and_who_may_call_it() -> None:

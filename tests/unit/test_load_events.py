@@ -33,3 +33,13 @@ def test_a_ticks_events_travel_one_envelope_per_partition_each_users_in_order() 
             assert (parsed.kinds == (kind == "watch")).all()
             seen += parsed.event_ids
         assert sorted(seen) == sorted(e["event_id"] for e in events)
+
+
+def test_the_load_draws_movies_as_often_as_the_release_rated_them() -> None:
+    popularity = np.r_[np.full(10, 0.08), np.full(990, 0.2 / 990)]  # ten films take 80 % of the ratings
+    ratings, watches = synthetic_events(np.random.default_rng(2), users=100, movies=1000, n=20_000, run="t",
+                                        first_user=10, popularity=popularity)
+    drawn = np.array([e["movie_id"] for e in ratings + watches])
+    assert 0.77 < np.isin(drawn, np.arange(1, 11)).mean() < 0.83
+    alike, _ = synthetic_events(np.random.default_rng(2), users=100, movies=1000, n=20_000, run="t", first_user=10)
+    assert np.isin([e["movie_id"] for e in alike], np.arange(1, 11)).mean() < 0.02
