@@ -3,7 +3,8 @@ drift from it: the REST API reference from the app's own OpenAPI schema and rout
 line from typer's command tree, and the measured tables from the files the benches record
 (``docs/measured/``, written by ``--record``) rather than typed by hand. Also the site's mkdocs hooks
 (``mkdocs_hooks.py``): the two references are added to the build without being written into ``docs/``,
-and a page's ``<!-- measured: NAME -->`` line becomes NAME's tables.
+and a page's ``<!-- measured: NAME -->`` (or ``generated:``) line becomes NAME's tables: the benches'
+records, and the import contracts as ``lint-imports`` checks them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 API_PAGE, CLI_PAGE = "reference/api.md", "reference/cli.md"
 MEASURED = Path(__file__).resolve().parents[1] / "docs" / "measured"
-MARKER = re.compile(r"^<!-- measured: ([a-z-]+) -->$", re.M)
+MARKER = re.compile(r"^<!-- (?:measured|generated): ([a-z-]+) -->$", re.M)
+PYPROJECT = MEASURED.parents[1] / "pyproject.toml"
 RELEASES = ("ml-latest-small", "ml-100k", "ml-1m-synthetic")
 
 
@@ -176,7 +178,7 @@ def served_lists_tables(folder: Path = MEASURED) -> str:
 
 # the order the Benchmarks page lists them in: the stream, serving, the whole system, then models offline
 BENCH_ORDER = ("stream-throughput", "freshness", "parse-events", "api-latency", "overload", "redis-cost",
-               "mf-serving", "whole-system", "soak", "accuracy", "fit-costs", "als-memory")
+               "mf-serving", "whole-system", "soak", "experiments", "accuracy", "fit-costs", "als-memory")
 
 
 def _figure(value: float | str) -> str:
@@ -218,9 +220,30 @@ def bench_tables(folder: Path = MEASURED) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"served-lists": served_lists_tables, "benchmarks": bench_tables}
+def import_contracts(pyproject: Path = PYPROJECT) -> str:
+    """The layering as ``lint-imports`` checks it: every contract of ``[tool.importlinter]``, in its words."""
+    import tomllib
+
+    contracts = tomllib.loads(pyproject.read_text())["tool"]["importlinter"]["contracts"]
+
+    def names(modules: list[str]) -> str:
+        return ", ".join(f"`{m}`" for m in modules)
+
+    lines = ["| contract | packages | may not import |", "|---|---|---|"]
+    for contract in contracts:
+        if contract["type"] == "forbidden":
+            who, rule = names(contract["source_modules"]), names(contract["forbidden_modules"])
+        elif contract["type"] == "independence":
+            who, rule = names(contract["modules"]), "each other"
+        else:  # layers: each may import only those below it
+            who, rule = " → ".join(f"`{m}`" for m in contract["layers"]), "any layer above its own"
+        lines.append(f"| {_cell(contract['name'])} | {who} | {rule} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"served-lists": served_lists_tables, "benchmarks": bench_tables, "import-contracts": import_contracts}
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    """mkdocs hook: each ``<!-- measured: NAME -->`` line becomes NAME's tables."""
+    """mkdocs hook: each ``<!-- measured: NAME -->`` (or ``generated:``) line becomes NAME's tables."""
     return MARKER.sub(lambda found: TABLES[found.group(1)](), markdown)

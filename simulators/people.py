@@ -3,7 +3,8 @@
 Each person has a hidden taste the system never sees, fitted from a real release: two truncated SVDs
 of its rating matrix, one of who rated what (what a person would choose to watch: popularity and
 taste together) and one of the stars about each rater's mean (how much they would like it). A person
-is a real rater's taste plus noise, with that rater's activity and mean.
+is a real rater's taste plus noise, with that rater's activity (how often they come, and how readily
+they take a film: people who rate a lot take more) and mean.
 
 A session (lengths drawn from the release's own: a rater's ratings split where an hour passes without
 one) is a few actions a think-time apart: fetch the list (``GET /api/users/{id}/recommendations``),
@@ -58,6 +59,7 @@ class Population:
     stars: np.ndarray  # (people, k)
     mean: np.ndarray  # (people,): their rater's mean stars
     activity: np.ndarray  # (people,): share of sessions, from their rater's number of ratings
+    appetite: np.ndarray  # (people,): how readily they take a film, their rater's ratings over the median
     session_lengths: np.ndarray  # the release's sessions, in events
     genres: dict[str, float] = field(default_factory=dict)  # genre → share of ratings
 
@@ -120,16 +122,19 @@ def population(ratings: pd.DataFrame, people: int, rng: np.random.Generator, fac
             genre_share[genre] += share
     return Population(movies=movies, popularity=popularity, choice_items=choice_items, star_items=star_items,
                       choice=jittered(choice_users), stars=jittered(star_users), mean=means[raters],
-                      activity=counts[raters] / counts[raters].sum(), session_lengths=sessions_of(ratings),
+                      activity=counts[raters] / counts[raters].sum(),
+                      appetite=np.clip(counts[raters] / np.median(counts), 0.1, 1 / TAKE_MAX),
+                      session_lengths=sessions_of(ratings),
                       genres=dict(genre_share))
 
 
-def taken(shown: np.ndarray, percentiles: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def taken(shown: np.ndarray, percentiles: np.ndarray, rng: np.random.Generator, appetite: float = 1.0
+          ) -> np.ndarray:
     """Which of the shown columns (in the order shown) the person takes: they look at each position with
     ``EXAMINE`` times the chance of the one above, and take what they look at with a chance rising
-    steeply with its hidden percentile."""
+    steeply with its hidden percentile, times their ``appetite`` (people who rate a lot take more)."""
     looked = rng.random(len(shown)) < EXAMINE ** np.arange(len(shown))
-    take = rng.random(len(shown)) < TAKE_MAX * percentiles[shown] ** TAKE_SHARPNESS
+    take = rng.random(len(shown)) < appetite * TAKE_MAX * percentiles[shown] ** TAKE_SHARPNESS
     return shown[looked & take]
 
 
@@ -229,7 +234,7 @@ class Simulation:
             shown = np.array([c for c in (await self._shown(person, action)).tolist() if c not in seen],
                              dtype=np.int64)
             self.tally.shown[action] += len(shown)
-            chosen = taken(shown, percentiles, self.rng)[:budget]
+            chosen = taken(shown, percentiles, self.rng, float(self.people.appetite[person]))[:budget]
             self.tally.taken[action] += len(chosen)
             if len(chosen):
                 seen.update(chosen.tolist())

@@ -31,6 +31,8 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     benchmarks = (tmp_path / "benchmarks" / "index.html").read_text()
     assert "measured: benchmarks" not in benchmarks
     assert "python -m bench.stream_throughput" in benchmarks and "python -m bench.freshness" in benchmarks
+    architecture = (tmp_path / "architecture" / "index.html").read_text()
+    assert "the client speaks HTTP only" in architecture  # the import contracts, from pyproject.toml
 
 
 def test_the_api_reference_has_every_route_and_who_may_call_it() -> None:

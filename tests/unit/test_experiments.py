@@ -1,0 +1,104 @@
+"""The experiment statistics (``online_models.experiments``): stable assignment, team-draft
+interleaving, and a sequential test that stays valid however often it is read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from online_models.experiments import (
+    Running,
+    SequentialTest,
+    arm_of,
+    cuped,
+    msprt_p,
+    preference,
+    team_draft,
+)
+
+
+def test_a_person_is_always_in_the_same_arm_and_arms_split_as_weighted() -> None:
+    people = np.arange(200_000)
+    arms = arm_of(people, "ranker-v2")
+    assert np.array_equal(arms, arm_of(people, "ranker-v2"))  # stable, with nothing stored
+    assert abs(arms.mean() - 0.5) < 0.005
+    other = arm_of(people, "another experiment")
+    assert abs((arms == other).mean() - 0.5) < 0.005  # independent of the arm in another experiment
+    three = arm_of(people, "three", (0.8, 0.1, 0.1))
+    assert np.allclose(np.bincount(three) / len(people), (0.8, 0.1, 0.1), atol=0.005)
+    assert arm_of([12345], "ranker-v2")[0] == arms[12345]  # one person alone gets their batch arm
+
+
+def test_team_draft_takes_turns_and_credits_the_list_that_placed_a_film() -> None:
+    rng = np.random.default_rng(0)
+    first, second = [1, 2, 3, 4, 5, 6], [3, 7, 1, 8, 9, 10]
+    films, team = team_draft(first, second, 6, rng)
+    assert len(films) == len(set(films)) == 6
+    assert abs(team.count(0) - team.count(1)) <= 1  # turns: never two picks ahead
+    for film, who in zip(films, team, strict=True):
+        assert film in (first if who == 0 else second)
+    assert films[:2] in ([1, 3], [3, 1])  # each list's best first
+    assert preference(team, [f == films[0] for f in films]) == (1 if team[0] == 0 else -1)
+    assert preference(team, [False] * 6) == 0
+    same, _ = team_draft(first, first, 4, rng)
+    assert same == first[:4]  # identical lists interleave to the list itself
+    short, _ = team_draft([1], [1, 2], 5, rng)
+    assert short == [1, 2]  # lists run out: fewer films, no repeat
+
+
+def test_the_always_valid_p_value_is_not_fooled_by_peeking() -> None:
+    rng = np.random.default_rng(1)
+    false = 0
+    for _ in range(200):  # A/A: looked at after every batch of 50, up to 10,000 a side
+        test = SequentialTest.two_sample(effect=0.1)
+        for _ in range(200):
+            test.arms[0].add(rng.normal(0, 1, 50))
+            test.arms[1].add(rng.normal(0, 1, 50))
+            if test.look() < 0.05:
+                false += 1
+                break
+    assert false / 200 <= 0.05
+    # the same peeking with a fixed-horizon z-test is wrong far more often
+    naive = 0
+    for _ in range(200):
+        a, b = Running(), Running()
+        for _ in range(200):
+            a.add(rng.normal(0, 1, 50))
+            b.add(rng.normal(0, 1, 50))
+            if abs(a.mean - b.mean) / np.sqrt(a.variance / a.n + b.variance / b.n) > 1.96:
+                naive += 1
+                break
+    assert naive / 200 > 0.2
+
+
+def test_a_real_difference_is_found() -> None:
+    rng = np.random.default_rng(2)
+    test = SequentialTest.two_sample(effect=0.1)
+    looks = 0
+    while test.look() >= 0.05:
+        test.arms[0].add(rng.normal(0.2, 1, 50))
+        test.arms[1].add(rng.normal(0.0, 1, 50))
+        looks += 1
+    assert looks < 200 and test.estimate()[0] > 0
+    one = SequentialTest.one_sample()
+    one.arms[0].add(rng.choice([-1, 0, 1], 2000, p=[0.2, 0.5, 0.3]))
+    assert one.look() < 0.05
+
+
+def test_running_moments_match_numpy_and_msprt_grows_with_evidence() -> None:
+    values = np.random.default_rng(3).normal(3, 2, 1000)
+    running = Running()
+    for chunk in np.array_split(values, 7):
+        running.add(chunk)
+    assert running.mean == pytest.approx(values.mean()) and running.variance == pytest.approx(values.var(ddof=1))
+    assert msprt_p(0.0, 0.01, 0.01) == 1.0
+    assert msprt_p(0.5, 0.01, 0.01) < msprt_p(0.3, 0.01, 0.01) < 1.0
+
+
+def test_cuped_keeps_the_mean_and_narrows_the_spread() -> None:
+    rng = np.random.default_rng(4)
+    before = rng.normal(0, 1, 5000)
+    after = 0.8 * before + rng.normal(0.3, 0.5, 5000)
+    adjusted = cuped(after, before)
+    assert adjusted.mean() == pytest.approx(after.mean())
+    assert adjusted.var() < 0.4 * after.var()
