@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import redis
 from rich.console import Console
 from rich.progress import Progress
 
@@ -44,6 +45,7 @@ from bench.tools import cpu_seconds, listening_pid, vegeta
 from cinestream import accounts
 from cinestream.settings import Settings, get_settings
 from cinestream_client import Client
+from storage.live_model_store import VERSION as RANKER_VERSION
 from storage.mongo import connect, database
 from streams.admin import consumer_lag
 
@@ -76,6 +78,14 @@ def _stream_lag(settings: Settings) -> float:
     requests when it stays near a batch, and starves when it grows by the background rate."""
     rows = asyncio.run(consumer_lag(settings, [settings.topic_ratings]))
     return float(max((row["lag"] for row in rows), default=0))
+
+
+def _ranker_version(settings: Settings) -> bytes | None:
+    """The live ranker's version: a refit promoted during a route (the scheduler's, after enough of the
+    background's own events) re-ranks every kept list, and its figures are not a quiet run's."""
+    with redis.Redis.from_url(settings.redis_url) as client:
+        found = client.get(RANKER_VERSION)
+        return found if isinstance(found, bytes) else None
 
 
 LAG_LIMIT_S = 5.0  # the stream this many seconds of background behind: it is not being learned
@@ -211,7 +221,9 @@ def main() -> None:
                 for name, urls in chosen:
                     progress.update(task, description=name)
                     used = cpu_seconds(api) if api else 0.0
+                    version = _ranker_version(settings)
                     results[name] = attack(tool, urls, args.seconds, args.rate, key)
+                    results[name]["ranker promoted"] = float(_ranker_version(settings) != version)
                     if api:  # the API's own CPU over the run, a request's share of it
                         results[name]["API CPU ms/request"] = ((cpu_seconds(api) - used) * 1e3
                                                                / (results[name]["requests/s"] * args.seconds))
@@ -234,6 +246,10 @@ def main() -> None:
           f"{args.background_rate:g} events/s in the background" + (" (the load ran throughout)" if load else "")
           + (", ranker refits back to back (one running at the end of every route)" if args.during_refit else ""))
     print(table.round(2).to_string())
+    swapped = [str(route) for route, row in table.iterrows() if row["ranker promoted"]]
+    if swapped:
+        print(f"a refit was promoted during {', '.join(swapped)}: every kept list was ranked again by the new "
+              "version meanwhile, so these routes' figures are not a quiet run's")
     if args.record:
         rows = {str(route): {str(c): float(v) for c, v in row.items() if pd.notna(v)}
                 for route, row in table.iterrows()}
@@ -245,6 +261,7 @@ def main() -> None:
                      {f"{route}: {column}": rows[route][column] for route in rows
                       for column in ("p99 ms",) if column in rows[route]}
                      | {"recommendations p99 / floor": mine["p99 / floor"],
+                        "routes during which a refit was promoted": ", ".join(swapped) or "none",
                         "errors": float(table["errors"].sum()),
                         "stream lag at the end, events": float(table["stream lag"].max())},
                      "floor: /health on the same server; warm-up over every target first" if not args.cold

@@ -570,11 +570,15 @@ def simulate_cmd(dataset: str = typer.Option("ml-latest-small", help="the releas
 
     import httpx
 
+    from cinestream.catalogue.readers import BadFileError
     from cinestream.simulate_job import release_people, report, simulate
 
     settings = get_settings()
-    with console.status(f"fitting {people:,} people's hidden tastes from {dataset}…"):
-        population, titles = release_people(settings, dataset, people, seed)
+    try:
+        with console.status(f"fitting {people:,} people's hidden tastes from {dataset}…"):
+            population, titles = release_people(settings, dataset, people, seed)
+    except (BadFileError, FileNotFoundError) as exc:  # no such release here, or a bad file in it
+        _fail(str(exc))
     try:
         tally, trending = asyncio.run(simulate(settings, f"http://{settings.api_host}:{settings.api_port}", population,
                                                titles, duration, rate, think, first_user, seed, console))

@@ -35,6 +35,7 @@ CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "worker": ([], 1, ["cannot reach Kafka", "CINESTREAM_KAFKA_BOOTSTRAP"]),
     "replay": ([], 1, ["no ratings file for 'ml-latest-small'", "movies.csv", "cinestream data fetch ml-latest-small"]),
     "load": (["--duration", "1"], 1, ["cannot reach Kafka"]),
+    "simulate": (["--duration", "1"], 1, ["cannot reach MongoDB"]),
     "evaluate": ([], 1, ["no ratings file", "cinestream data fetch ml-latest-small"]),
     "model bootstrap": ([], 1, ["cannot reach"]),
     "model publish": ([], 1, ["cannot reach"]),
