@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,13 +72,19 @@ async def _private_stream(settings: Settings, extra_env: dict[str, str] | None =
     await ensure_topics(settings, [topic], [env["CINESTREAM_TOPIC_DEAD_LETTER"]])
     workdir = Path(tempfile.mkdtemp(prefix="cinestream-fresh-"))
     worker = start_worker(env, workdir)
+    failed = True
     try:
         yield run_id, topic, env, redis, workdir
+        failed = False
     finally:
         stop_worker(worker)
         await redis.flushdb()
         await redis.aclose()
         await delete_topics(settings, [topic, env["CINESTREAM_TOPIC_DEAD_LETTER"]])
+        if failed:
+            print(f"the worker's (and the API's) logs are kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _background_load(settings: Settings, topic: str, ratings: pd.DataFrame, rate: float) -> asyncio.Task[None]:

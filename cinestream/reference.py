@@ -220,6 +220,28 @@ def bench_tables(folder: Path = MEASURED) -> str:
     return "\n".join(lines) + "\n"
 
 
+ACCURACY_COLUMNS = ("RMSE", "MAE", "P@10", "R@10", "NDCG@10", "fit s")
+
+
+def accuracy_tables(folder: Path = MEASURED) -> str:
+    """``bench.accuracy --record``'s files: every model beside the references, one table per split."""
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("bench-accuracy-*.json"))]
+    if not records:
+        return "*(nothing recorded yet: run `python -m bench.accuracy --record`)*\n"
+    lines: list[str] = []
+    for rec in records:
+        ratios = "; ".join(f"{name.replace('_', ' ')} **{_figure(value)}**" for name, value in rec["figures"].items())
+        lines += [f"**{_cell(rec['what'])}** (`{rec['command']}`, {rec['measured']}, commit {rec['commit']}; "
+                  f"{ratios}):", "", "| model | " + " | ".join(ACCURACY_COLUMNS) + " |",
+                  "|---|" + "---|" * len(ACCURACY_COLUMNS)]
+        lines.extend(f"| {_cell(name)} | " + " | ".join(f"{row[c]:.4f}" if c in row and c != "fit s" else
+                                                       f"{row[c]:.2f}" if c in row else "—"
+                                                       for c in ACCURACY_COLUMNS) + " |"
+                     for name, row in rec["rows"].items())
+        lines.append("")
+    return "\n".join(lines)
+
+
 def import_contracts(pyproject: Path = PYPROJECT) -> str:
     """The layering as ``lint-imports`` checks it: every contract of ``[tool.importlinter]``, in its words."""
     import tomllib
@@ -241,7 +263,8 @@ def import_contracts(pyproject: Path = PYPROJECT) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"served-lists": served_lists_tables, "benchmarks": bench_tables, "import-contracts": import_contracts}
+TABLES = {"served-lists": served_lists_tables, "benchmarks": bench_tables, "import-contracts": import_contracts,
+          "accuracy": accuracy_tables}
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
