@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench import record
-from bench.tools import cpu_seconds, listening_pid, vegeta
+from bench.tools import cpu_seconds, listening_pid, still_running, vegeta
 from cinestream import accounts
 from cinestream.settings import Settings, get_settings
 from cinestream_client import Client
@@ -196,11 +196,8 @@ def main() -> None:
                                 ) if args.background_rate > 0 else None
 
         def load_running() -> None:
-            """The figures mean nothing if the background load died: stop with its own words."""
-            if load is not None and load.poll() is not None:
-                errors.seek(0)
-                raise SystemExit(f"the background load stopped (exit code {load.returncode}): "
-                                 f"{errors.read().decode(errors='replace').strip()[-500:]}")
+            if load is not None:
+                still_running(load, errors, "the background load")
 
         results: dict[str, dict[str, float]] = {}
         try:

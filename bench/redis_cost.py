@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 import time
 
 import redis
 
 from bench import record
+from bench.tools import still_running
 from cinestream.settings import get_settings
 
 
@@ -29,35 +31,32 @@ def main() -> None:
     record.add_option(parser)
     args = parser.parse_args()
     client = redis.Redis.from_url(get_settings().redis_url)
-    load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate", f"{args.rate:g}",
-                             "--duration", str(args.seconds + 5)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    with tempfile.TemporaryFile() as errors:  # the load's own words, should it stop early
+        load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate", f"{args.rate:g}",
+                                 "--duration", str(args.seconds + 5)], stdout=subprocess.DEVNULL, stderr=errors)
 
-    def load_running() -> None:
-        """The figures mean nothing without the load: stop with its own words."""
-        if load.poll() is not None:
-            raise SystemExit(f"the load stopped early (exit code {load.returncode}): "
-                             f"{load.stderr.read().decode(errors='replace').strip()[-500:] if load.stderr else ''}")
+        def load_running() -> None:
+            still_running(load, errors, "the load")
 
-    try:
-        time.sleep(5)  # the generator's start-up
-        load_running()
-        client.config_resetstat()
-        cpu = client.info("cpu")
-        cpu0 = cpu["used_cpu_user"] + cpu["used_cpu_sys"]
-        last, grown, started = client.info("persistence")["aof_current_size"], 0, time.monotonic()
-        while time.monotonic() < started + args.seconds:
-            time.sleep(0.25)
-            size = client.info("persistence")["aof_current_size"]
-            grown += max(size - last, 0)
-            last = size
+        try:
+            time.sleep(5)  # the generator's start-up
             load_running()
-        elapsed = time.monotonic() - started
-        cpu = client.info("cpu")
-        busy = (cpu["used_cpu_user"] + cpu["used_cpu_sys"] - cpu0) / elapsed
-        stats = client.info("commandstats")
-    finally:
-        load.wait()
+            client.config_resetstat()
+            cpu = client.info("cpu")
+            cpu0 = cpu["used_cpu_user"] + cpu["used_cpu_sys"]
+            last, grown, started = client.info("persistence")["aof_current_size"], 0, time.monotonic()
+            while time.monotonic() < started + args.seconds:
+                time.sleep(0.25)
+                size = client.info("persistence")["aof_current_size"]
+                grown += max(size - last, 0)
+                last = size
+                load_running()
+            elapsed = time.monotonic() - started
+            cpu = client.info("cpu")
+            busy = (cpu["used_cpu_user"] + cpu["used_cpu_sys"] - cpu0) / elapsed
+            stats = client.info("commandstats")
+        finally:
+            load.wait()
     events = args.rate * elapsed
     print(f"{args.rate:g} events/s for {elapsed:.0f} s: AOF {grown / elapsed / 1e6:.2f} MB/s, "
           f"{grown / events:,.0f} B an event; Redis {busy:.1%} of a core")

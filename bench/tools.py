@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cinestream.settings import get_settings
 from storage.model_keys import STATS
@@ -42,6 +42,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def still_running(proc: subprocess.Popen[bytes], errors: IO[bytes], what: str) -> None:
+    """A bench's background ``what`` must still run: its figures mean nothing otherwise. Stop the bench
+    with its exit code and its own last words (``errors``: the file its stderr goes to; a pipe nobody
+    reads until the end could fill and stall it)."""
+    if proc.poll() is not None:
+        errors.seek(0)
+        raise SystemExit(f"{what} stopped (exit code {proc.returncode}): "
+                         f"{errors.read().decode(errors='replace').strip()[-500:]}")
 
 
 def wait_until_learned(client: Any, n: int, stall_s: float, log_hint: str, poll_s: float = 0.01) -> None:
