@@ -248,8 +248,7 @@ def main() -> None:
         print(f"a refit was promoted during {', '.join(swapped)}: every kept list was ranked again by the new "
               "version meanwhile, so these routes' figures are not a quiet run's")
     if args.record:
-        rows = {str(route): {str(c): float(v) for c, v in row.items() if pd.notna(v)}
-                for route, row in table.iterrows()}
+        rows = record.rows_of(table)
         mine: dict[str, float | str] = {"p99 / floor": "not run", **rows.get("recommendations", {})}
         record.write("api-latency" + ("-during-refit" if args.during_refit else ""),
                      f"API latency, vegeta open-loop at {args.rate:g} requests/s for {args.seconds} s per route, "

@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import pandas as pd
+
 RECORDS = Path(__file__).resolve().parents[1] / "docs" / "measured"
 
 
@@ -42,6 +44,12 @@ def command() -> str:
 
 
 Figures = Mapping[str, float | str]
+
+
+def rows_of(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """A bench's printed table as ``write``'s ``rows``: row → column → figure, the empty cells left out."""
+    return {str(name): {str(column): float(value) for column, value in row.items() if pd.notna(value)}
+            for name, row in table.iterrows()}
 
 
 def write(name: str, what: str, figures: Figures, notes: str = "", rows: Mapping[str, Figures] | None = None) -> Path:
