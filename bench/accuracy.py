@@ -18,11 +18,12 @@ from rich.console import Console
 from bench import record
 from bench.references import ImplicitLibraryALS, RiverBiasedMF, SurpriseKNNBaseline, SurpriseSVD
 from cinestream.settings import get_settings
-from evaluation.lineup import TEXT_WEIGHT, Factory, our_models
+from evaluation.lineup import Factory, our_models
 from evaluation.report import save, table
 from evaluation.run import prepare, run
 from evaluation.suite import Result
 from recommenders.base import Recommender
+from recommenders.content import TEXT_WEIGHT
 from recommenders.hybrid import Hybrid
 
 REFERENCES: dict[str, Factory] = {"Surprise SVD": SurpriseSVD, "Surprise KNNBaseline": SurpriseKNNBaseline,

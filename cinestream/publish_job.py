@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from cinestream.settings import Settings
+from evaluation.embeddings import overview_embeddings
 from evaluation.lineup import content_vectors, genre_names, genre_vectors, text_content_vectors
 from evaluation.lineup import hybrid as ranking_hybrid
 from evaluation.run import warm_up
@@ -120,6 +121,9 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
     try:
         await batch_store.publish(redis, lists, similar, meta)
         await content_store.install(redis, catalogue, reduced(vectors))  # for the stream's correction
+        # cached by text_content_vectors (read back, not computed again); without them, new titles are not embedded
+        embedded = overview_embeddings(catalogue, documents, settings.cache_dir) if with_text is not None else None
+        await content_store.install_overviews(redis, catalogue, embedded)
     finally:
         await redis.aclose()
     return (f"published the live ranker (version {live_version}) and the hybrid's top {k} for {len(lists):,} "

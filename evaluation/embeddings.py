@@ -16,15 +16,12 @@ from rich.console import Console
 from rich.progress import Progress
 
 from recommenders.data import FloatArray, IntArray
+from recommenders.text_embedding import overview_text
 
 
 def overview_texts(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]) -> list[str]:
-    """The overview, with the tagline in front when there is one; '' where TMDB has nothing."""
-    texts = []
-    for movie in item_ids.tolist():
-        doc = documents.get(movie, {})
-        texts.append(" ".join(t for t in (doc.get("tagline"), doc.get("overview")) if t))
-    return texts
+    """Each film's ``overview_text`` ('' for a film the documents do not hold)."""
+    return [overview_text(documents.get(movie, {})) for movie in item_ids.tolist()]
 
 
 def overview_embeddings(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]], cache_dir: Path,

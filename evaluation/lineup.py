@@ -14,14 +14,13 @@ from evaluation.embeddings import overview_embeddings
 from recommenders.als import ExplicitALS, ImplicitALS
 from recommenders.base import Recommender
 from recommenders.baseline import Baseline, Popularity
-from recommenders.content import ContentBased, combine, metadata_vectors
+from recommenders.content import TEXT_WEIGHT, ContentBased, combine, metadata_vectors
 from recommenders.data import FloatArray, IntArray
 from recommenders.hybrid import Hybrid
 from recommenders.knn import ItemKNN, UserKNN
 from recommenders.svd import SVD
 
 Factory = Callable[[], Recommender]
-TEXT_WEIGHT = 0.5  # the overview embedding's share beside the metadata TF-IDF (both unit vectors)
 
 
 def content_vectors(item_ids: IntArray, documents: Mapping[int, Mapping[str, Any]]) -> sp.csr_matrix:

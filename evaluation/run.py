@@ -17,11 +17,12 @@ from rich.console import Console
 from rich.progress import Progress
 
 from evaluation.datasets import load_documents, load_ratings
-from evaluation.lineup import TEXT_WEIGHT, content_vectors, genre_vectors, text_content_vectors
+from evaluation.lineup import content_vectors, genre_vectors, text_content_vectors
 from evaluation.splits import random_split, temporal_split
 from evaluation.suite import RankingTask, Result, evaluate
 from recommenders.als import ImplicitALS
 from recommenders.base import Recommender
+from recommenders.content import TEXT_WEIGHT
 from recommenders.data import FloatArray, IntArray, Ratings
 
 RANKED_USERS = 10_000  # ranking measures over at most this many test users (all of them up to ml-1m)

@@ -38,6 +38,7 @@ from recommenders.baseline import Baseline
 from recommenders.data import FloatArray, IntArray, Ratings
 from recommenders.knn import ItemKNN
 
+TEXT_WEIGHT = 0.5  # the overview embedding's share beside the metadata TF-IDF (both unit vectors)
 FIELDS: dict[str, int] = {"genres": 0, "tags": 15, "directors": 0, "writers": 0, "cast": 5, "keywords": 15}
 
 
@@ -61,7 +62,7 @@ def metadata_vectors(docs: Sequence[Mapping[str, Any]]) -> sp.csr_matrix:
     return normalize(vectoriser.fit_transform(docs).astype(np.float32)).tocsr()
 
 
-def combine(metadata: sp.csr_matrix, embeddings: FloatArray | None, weight: float) -> sp.csr_matrix:
+def combine(metadata: sp.csr_matrix, embeddings: FloatArray | None, weight: float = TEXT_WEIGHT) -> sp.csr_matrix:
     """Metadata TF-IDF beside ``weight`` × the overview embedding, renormalised."""
     if embeddings is None or weight == 0:
         return metadata
@@ -123,13 +124,20 @@ class ContentNeighbours:
     ml-latest-small's 9,742 — what lets its "similar films" exist the moment it is added. The next
     ``cinestream model publish`` refits everything, new titles included.
 
+    Given the catalogue's overview embeddings (``overviews``, as ``model publish`` installs them), a
+    title is its TF-IDF beside ``text_weight`` × its embedding, as ``combine`` builds the published
+    vectors, so a new title whose overview tells the story of a stored one is its neighbour even when
+    they share no name or genre. The two halves are kept apart (a sparse and a dense matrix) and the
+    cosine is taken from both: no 384 dense columns in a sparse matrix rebuilt at every title.
+
     >>> near = ContentNeighbours({1: {"genres": ["Sci-Fi"], "cast": ["Sigourney Weaver"]},
     ...                           2: {"genres": ["Comedy"], "cast": ["Bill Murray"]}})
     >>> near.add(3, {"genres": ["Sci-Fi"], "cast": ["Sigourney Weaver", "Bill Murray"]})[:, 0].tolist()
     [1.0, 2.0]
     """
 
-    def __init__(self, docs: Mapping[int, Mapping[str, Any]]) -> None:
+    def __init__(self, docs: Mapping[int, Mapping[str, Any]], overviews: Mapping[int, FloatArray] | None = None,
+                 text_weight: float = TEXT_WEIGHT) -> None:
         self.ids = np.fromiter(docs, dtype=np.int64, count=len(docs))
         self.active = np.array([not doc.get("retired") for doc in docs.values()], dtype=bool)
         self.vectoriser = TfidfVectorizer(analyzer=metadata_tokens, sublinear_tf=True, min_df=1)
@@ -137,20 +145,50 @@ class ContentNeighbours:
         self.vectors = normalize(self.vectoriser.fit_transform(list(docs.values()) or [{"genres": ["(none)"]}])
                                  .astype(np.float32)).tocsr()[: len(docs)]
         self.row = {int(m): r for r, m in enumerate(self.ids.tolist())}
+        self.text_weight = text_weight
+        width = len(next(iter(overviews.values()))) if overviews else 0
+        self.overviews = np.zeros((len(docs), width), dtype=np.float32)  # unit rows; zeros: no overview
+        for movie, vector in (overviews or {}).items():
+            if movie in self.row:
+                self.overviews[self.row[movie]] = _unit(vector)
+        self.norms = self._norms(self.vectors, self.overviews)
 
-    def add(self, movie_id: int, doc: Mapping[str, Any], k: int = 50) -> FloatArray:
-        """Store (or replace) the title's vector; its ``k`` nearest active titles as ``(movie, cosine)`` rows."""
+    @property
+    def embeds(self) -> bool:
+        """Whether titles carry overview embeddings (the catalogue's were installed)."""
+        return self.overviews.shape[1] > 0
+
+    def _norms(self, vectors: sp.csr_matrix, overviews: FloatArray) -> FloatArray:
+        """Each title's length once its embedding stands beside its TF-IDF (both halves unit or empty)."""
+        tfidf = np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
+        text = (overviews * overviews).sum(axis=1) * self.text_weight ** 2
+        return np.sqrt(tfidf + text).astype(np.float32)
+
+    def add(self, movie_id: int, doc: Mapping[str, Any], overview: FloatArray | None = None, k: int = 50
+            ) -> FloatArray:
+        """Store (or replace) the title's vector, with its overview's embedding when the catalogue has
+        them; its ``k`` nearest active titles as ``(movie, cosine)`` rows."""
         vector = normalize(self.vectoriser.transform([doc]).astype(np.float32)).tocsr()
+        text = np.zeros((1, self.overviews.shape[1]), dtype=np.float32)
+        if overview is not None and self.embeds:
+            text[0] = _unit(overview)
         if movie_id in self.row:
-            self.vectors = sp.vstack([self.vectors[: self.row[movie_id]], vector,
-                                      self.vectors[self.row[movie_id] + 1:]]).tocsr()
-            self.active[self.row[movie_id]] = True
+            at = self.row[movie_id]
+            self.vectors = sp.vstack([self.vectors[:at], vector, self.vectors[at + 1:]]).tocsr()
+            self.active[at] = True
         else:
-            self.row[movie_id] = len(self.ids)
+            at = self.row[movie_id] = len(self.ids)
             self.ids = np.append(self.ids, movie_id)
             self.active = np.append(self.active, True)
             self.vectors = sp.vstack([self.vectors, vector]).tocsr()
-        sims = np.asarray((self.vectors @ vector.T).todense()).ravel()
+            self.overviews = np.vstack([self.overviews, text])
+            self.norms = np.append(self.norms, 0.0).astype(np.float32)
+        self.overviews[at] = text[0]
+        self.norms[at] = self._norms(vector, text)[0]
+        dots = np.asarray((self.vectors @ vector.T).todense()).ravel()
+        if self.embeds:
+            dots = dots + self.text_weight ** 2 * (self.overviews @ text[0])
+        sims = dots / np.maximum(self.norms * self.norms[at], 1e-12)
         sims[~self.active | (self.ids == movie_id)] = 0.0
         best = np.argsort(-sims, kind="stable")[:k]
         best = best[sims[best] > 0]
@@ -164,3 +202,9 @@ class ContentNeighbours:
         """The title is nobody's neighbour from now on."""
         if movie_id in self.row:
             self.active[self.row[movie_id]] = False
+
+
+def _unit(vector: FloatArray) -> FloatArray:
+    """``vector`` at length 1 (a zero vector stays zero: no overview)."""
+    length = float(np.linalg.norm(vector))
+    return np.asarray(vector, dtype=np.float32) / length if length > 0 else np.zeros(len(vector), np.float32)

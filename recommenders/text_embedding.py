@@ -13,7 +13,7 @@ Pure computation on arrays: the caller passes texts and caches the vectors.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,12 @@ from recommenders.data import FloatArray
 SQRT_HALF = math.sqrt(0.5)  # Python floats keep float32 arrays float32 (a numpy float64 scalar would not)
 
 MAX_TOKENS = 128  # overviews are a few sentences; MiniLM was trained on 128-token inputs
+
+
+def overview_text(doc: Mapping[str, object]) -> str:
+    """What is embedded of a film: its overview, with the tagline in front when there is one; '' where
+    TMDB has nothing (such a film has no embedding)."""
+    return " ".join(str(t) for t in (doc.get("tagline"), doc.get("overview")) if t)
 
 
 def model_folder() -> Path:

@@ -1,10 +1,13 @@
-"""Content vectors of the catalogue in Redis, for the stream workers (``online_models.residual_knn``).
+"""Content vectors of the catalogue in Redis, for the stream workers.
 
 - ``{content}:ids``: movie ids, sorted, packed int64;
 - ``{content}:vecs``: their unit vectors, packed float32, one row per id (one hash tag: one slot,
-  so one ``MGET`` reads both on a Redis Cluster too).
-
-Written by ``cinestream model publish`` (or a bench) and read once by each learning worker.
+  so one ``MGET`` reads both on a Redis Cluster too). Written by ``cinestream model publish`` (or a
+  bench) and read once by each learning worker (``online_models.residual_knn``).
+- ``{content}:overviews``: a hash, movie id → its overview's MiniLM embedding (384 float32, 1,536
+  bytes a film that has an overview; nothing else, whatever the number of people or events).
+  Installed by ``model publish``; the catalogue agent reads it at start and adds the embedding of
+  each title that arrives, so a new title's content neighbours weigh its story as the published ones do.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import redis.asyncio as aioredis
 
-IDS, VECS = "{content}:ids", "{content}:vecs"
+IDS, VECS, OVERVIEWS = "{content}:ids", "{content}:vecs", "{content}:overviews"
 
 
 async def install(redis: aioredis.Redis, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -28,3 +31,35 @@ async def load(redis: aioredis.Redis) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     id_array = np.frombuffer(ids, dtype="<i8")
     return id_array, np.frombuffer(vecs, dtype="<f4").reshape(len(id_array), -1)
+
+
+async def install_overviews(redis: aioredis.Redis, ids: np.ndarray, vectors: np.ndarray | None) -> int:
+    """Replace the overview embeddings by ``vectors`` (rows for ``ids``; a zero row, no overview, is left
+    out; None: there are none now) in one transaction; how many were stored."""
+    has = np.abs(vectors).sum(axis=1) > 0 if vectors is not None else np.zeros(len(ids), dtype=bool)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(OVERVIEWS)
+        if vectors is not None and has.any():
+            pipe.hset(OVERVIEWS, mapping={int(m): np.ascontiguousarray(v, dtype="<f4").tobytes()
+                                          for m, v in zip(ids[has].tolist(), vectors[has], strict=True)})
+        await pipe.execute()
+    return int(has.sum())
+
+
+async def set_overviews(redis: aioredis.Redis, vectors: dict[int, np.ndarray | None]) -> None:
+    """Store the embeddings of titles added or changed while the system runs (None: the title has no
+    overview now, so no embedding), in one round trip."""
+    stored = {m: np.ascontiguousarray(v, dtype="<f4").tobytes() for m, v in vectors.items() if v is not None}
+    gone = [m for m, v in vectors.items() if v is None]
+    async with redis.pipeline(transaction=False) as pipe:
+        if stored:
+            pipe.hset(OVERVIEWS, mapping=stored)  # type: ignore[arg-type]
+        if gone:
+            pipe.hdel(OVERVIEWS, *gone)
+        await pipe.execute()
+
+
+async def overviews(redis: aioredis.Redis) -> dict[int, np.ndarray]:
+    """Every stored overview embedding by movie id (empty: none installed)."""
+    raw = await redis.hgetall(OVERVIEWS)
+    return {int(m): np.frombuffer(v, dtype="<f4") for m, v in raw.items() if isinstance(v, bytes)}

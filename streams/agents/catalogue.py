@@ -1,7 +1,9 @@
 """Agent: the catalogue's changes (``contracts.catalogue``) applied as they arrive.
 
 A title added, changed or retired through the API (or by any producer of the ``movies`` topic) is
-written to MongoDB, given its content neighbours there and then (``recommenders.content``), and
+written to MongoDB, given its content neighbours there and then (``recommenders.content``: its
+metadata's TF-IDF and, when ``model publish`` installed the catalogue's, its overview's MiniLM
+embedding, computed here in a few tens of milliseconds), and
 announced on ``storage.catalogue_changes``, which every API process and worker follows: within a
 second it is searchable, has a page and "similar films", and may be offered to people whose taste
 it matches. A retired title leaves search, pages and lists; histories keep it.
@@ -19,11 +21,14 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from cinestream.catalogue.changes import title_document
 from contracts.catalogue import Title, decode_titles, record
 from contracts.events import Invalid
 from recommenders.content import ContentNeighbours
-from storage import batch_store, catalogue_changes, catalogue_store
+from recommenders.text_embedding import MiniLM, overview_text
+from storage import batch_store, catalogue_changes, catalogue_store, content_store
 from storage.catalogue_changes import Change
 from storage.redis_store import connect
 from streams.app import app, catalogue_db, dead_letter_topic, movies_topic, settings
@@ -33,6 +38,7 @@ from streams.retry import until_stored
 redis = connect(settings)
 log = logging.getLogger(__name__)
 _neighbours: list[ContentNeighbours] = []  # fitted on the first batch, then kept
+_encoder: list[MiniLM] = []  # loaded with them when the catalogue has overview embeddings
 
 
 @app.task
@@ -73,10 +79,13 @@ async def apply(changes: list[tuple[Title, Any]]) -> None:
     await until_stored("titles", catalogue_store.write_titles, catalogue_db, added, stored.keys())
     await until_stored("restored titles", catalogue_store.restore_titles, catalogue_db, restored)
     await until_stored("retired titles", catalogue_store.retire_titles, catalogue_db, retired, now)
-    near = {d["movieId"]: neighbours.add(d["movieId"], d) for d in added}
+    embedded = await _embeddings(neighbours, added)
+    near = {d["movieId"]: neighbours.add(d["movieId"], d, embedded.get(d["movieId"])) for d in added}
     for movie in retired:
         neighbours.retire(movie)
     await until_stored("content neighbours", batch_store.write_similar, redis, near)
+    if embedded:
+        await until_stored("overview embeddings", content_store.set_overviews, redis, embedded)
     published = [Change("upsert", d["movieId"], {k: v for k, v in d.items() if k != "_id"}, near[d["movieId"]])
                  for d in added] + [Change("retire", m) for m in retired]
     await until_stored("catalogue changes", catalogue_changes.append, redis, published)
@@ -86,8 +95,23 @@ async def apply(changes: list[tuple[Title, Any]]) -> None:
 async def _content() -> ContentNeighbours:
     if not _neighbours:
         docs = await until_stored("content documents", catalogue_store.content_documents, catalogue_db)
-        _neighbours.append(await asyncio.to_thread(ContentNeighbours, docs))  # a second of CPU, off the loop
+        overviews = await until_stored("overview embeddings", content_store.overviews, redis)
+        near = await asyncio.to_thread(ContentNeighbours, docs, overviews)  # a second of CPU, off the loop
+        if near.embeds:
+            _encoder.append(await asyncio.to_thread(MiniLM.load))
+        _neighbours.append(near)
     return _neighbours[0]
+
+
+async def _embeddings(neighbours: ContentNeighbours, docs: list[dict[str, Any]]) -> dict[int, Any]:
+    """The overview embedding of each title (None: it has no overview), or nothing when the catalogue
+    has none to compare them with."""
+    if not neighbours.embeds or not docs:
+        return {}
+    texts = {d["movieId"]: overview_text(d) for d in docs}
+    written = [m for m, text in texts.items() if text]
+    vectors = await asyncio.to_thread(_encoder[0].encode, [texts[m] for m in written]) if written else np.zeros((0, 0))
+    return {**dict.fromkeys(texts), **dict(zip(written, vectors, strict=True))}
 
 
 async def _refuse(event: Any, reason: str) -> None:

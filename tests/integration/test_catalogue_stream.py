@@ -1,6 +1,7 @@
 """The catalogue as a stream, against the real stack: a title posted through the API is searchable,
 has a page and content neighbours, and is offered to a person whose history matches within a
-second; retired, it leaves all of these within a second; a bad change is dead-lettered."""
+second; retired, it leaves all of these within a second; a title whose overview tells a stored film's
+story is that film's neighbour through its embedding; a bad change is dead-lettered."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from cinestream import accounts
 from cinestream.settings import Settings
+from evaluation.datasets import load_documents
+from recommenders.text_embedding import MiniLM, overview_text
 from simulators.replay import load_ratings, replay
+from storage import content_store
 from storage.catalogue_store import movie_key
 from streams.local_worker import start_worker, stop_worker
 from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
@@ -31,6 +37,12 @@ NEW_TITLE = {"title": "Zyxqr the Toy Returns", "year": 2026, "genres": ["Animati
              "directors": ["John Lasseter"], "cast": ["Tom Hanks", "Tim Allen", "Don Rickles"],
              "overview": "The toys are back.", "runtime": 95}
 WITHIN_S = 1.0
+ALIEN = 1214
+STORY = 987_654_323  # a title sharing nothing with Alien but its story
+STORY_TITLE = {"title": "Zyxqr Deep Haul", "year": 2031,
+               "overview": "The crew of a commercial towing spaceship answers a distress call on a distant moon "
+                           "and brings back an alien creature that hunts them one by one aboard the ship."}
+EMBEDDED = 200  # films whose overview embeddings are installed, as model publish installs the catalogue's
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +51,15 @@ def overrides(stack: Settings) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, overrides: dict[str, str], data_dir: Path,
+def live(stack: Settings, overrides: dict[str, str], data_dir: Path, built_catalogue: str,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A worker with every agent (the catalogue's among them), fed 20,000 real ratings."""
+    """A worker with every agent (the catalogue's among them), fed 20,000 real ratings, beside the
+    overview embeddings of Alien and a few hundred other films (the whole catalogue's take minutes)."""
     prepare(stack, overrides)
+    docs = load_documents(data_dir, "ml-latest-small")
+    ids = np.array([ALIEN, *[m for m in sorted(docs) if m != ALIEN and overview_text(docs[m])][:EMBEDDED - 1]])
+    vectors = MiniLM.load().encode([overview_text(docs[m]) for m in ids.tolist()])
+    asyncio.run(_install_overviews(overrides["CINESTREAM_REDIS_URL"], ids, vectors))
     proc = start_worker(overrides, tmp_path_factory.mktemp("catalogue-worker"))
     ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
     asyncio.run(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
@@ -50,6 +67,14 @@ def live(stack: Settings, overrides: dict[str, str], data_dir: Path,
     yield
     stop_worker(proc)
     cleanup(stack, overrides)
+
+
+async def _install_overviews(url: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+    redis = aioredis.Redis.from_url(url)
+    try:
+        assert await content_store.install_overviews(redis, ids, vectors) == len(ids)
+    finally:
+        await redis.aclose()
 
 
 @pytest.fixture()
@@ -68,8 +93,8 @@ async def client(stack: Settings, overrides: dict[str, str], live: None, built_c
             await http.get("/api/movies", params={"q": "toy"})  # the title index loaded
             yield http
     finally:
-        await db.movies.delete_many({"_id": movie_key(NEW)})
-        await db.retired_titles.delete_many({"_id": movie_key(NEW)})
+        await db.movies.delete_many({"_id": {"$in": [movie_key(NEW), movie_key(STORY)]}})
+        await db.retired_titles.delete_many({"_id": {"$in": [movie_key(NEW), movie_key(STORY)]}})
 
 
 async def within(seconds: float, check: Callable[[], Awaitable[dict[str, bool]]]) -> float:
@@ -132,6 +157,30 @@ async def test_a_title_posted_through_the_api_is_everywhere_within_a_second_and_
     refused = await client.post("/api/events/ratings", json={"movie_id": NEW, "rating": 4}, headers=person.auth)
     assert refused.status_code == 422 and "not in the catalogue" in refused.text
     print(f"retired: out of search, pages and lists after {took * 1000:.0f} ms")
+
+
+async def test_a_title_telling_a_stored_films_story_is_its_neighbour_through_its_overview(
+        client: httpx.AsyncClient, overrides: dict[str, str]) -> None:
+    """No genre, name or decade (none of its own): only the overview's embedding, computed by the
+    catalogue agent as the title arrives, can make Alien its neighbour."""
+    assert (await client.put(f"/api/admin/movies/{STORY}", json=STORY_TITLE)).status_code == 202
+
+    async def neighbours() -> list[int]:
+        answer = await client.get(f"/api/movies/{STORY}/similar", params={"k": 5})
+        return [item["movieId"] for item in answer.json()["items"]] if answer.status_code == 200 else []
+
+    async def alien_first() -> dict[str, bool]:
+        return {"Alien among its 5 closest": ALIEN in await neighbours()}
+
+    took = await within(WITHIN_S, alien_first)
+    redis = aioredis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
+    try:
+        stored = await content_store.overviews(redis)
+    finally:
+        await redis.aclose()
+    assert STORY in stored and stored[STORY].shape == (384,)  # kept for the next start of the agent
+    assert (await client.delete(f"/api/admin/movies/{STORY}")).status_code == 202
+    print(f"a story told: Alien among its neighbours after {took * 1000:.0f} ms: {await neighbours()}")
 
 
 async def test_bad_changes_are_refused_with_their_reason(client: httpx.AsyncClient, stack: Settings,
