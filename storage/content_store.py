@@ -6,8 +6,10 @@
   bench) and read once by each learning worker (``online_models.residual_knn``).
 - ``{content}:overviews``: a hash, movie id → its overview's MiniLM embedding (384 float32, 1,536
   bytes a film that has an overview; nothing else, whatever the number of people or events).
-  Installed by ``model publish``; the catalogue agent reads it at start and adds the embedding of
-  each title that arrives, so a new title's content neighbours weigh its story as the published ones do.
+  Installed by ``model publish``, which counts each installation in ``{content}:overviews-version``;
+  the catalogue agent reads them within seconds of a change (and says which installation it uses in
+  ``{content}:overviews-in-use``) and adds the embedding of each title that arrives, so a new title's
+  content neighbours weigh its story as the published ones do.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 import redis.asyncio as aioredis
 
 IDS, VECS, OVERVIEWS = "{content}:ids", "{content}:vecs", "{content}:overviews"
+OVERVIEWS_VERSION = "{content}:overviews-version"
+OVERVIEWS_IN_USE = "{content}:overviews-in-use"  # the installation the catalogue agent compares titles with
 
 
 async def install(redis: aioredis.Redis, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -42,6 +46,7 @@ async def install_overviews(redis: aioredis.Redis, ids: np.ndarray, vectors: np.
         if vectors is not None and has.any():
             pipe.hset(OVERVIEWS, mapping={int(m): np.ascontiguousarray(v, dtype="<f4").tobytes()
                                           for m, v in zip(ids[has].tolist(), vectors[has], strict=True)})
+        pipe.incr(OVERVIEWS_VERSION)
         await pipe.execute()
     return int(has.sum())
 
@@ -59,7 +64,25 @@ async def set_overviews(redis: aioredis.Redis, vectors: dict[int, np.ndarray | N
         await pipe.execute()
 
 
-async def overviews(redis: aioredis.Redis) -> dict[int, np.ndarray]:
-    """Every stored overview embedding by movie id (empty: none installed)."""
-    raw = await redis.hgetall(OVERVIEWS)
-    return {int(m): np.frombuffer(v, dtype="<f4") for m, v in raw.items() if isinstance(v, bytes)}
+async def overviews_version(redis: aioredis.Redis) -> int:
+    """How many times the catalogue's embeddings were installed (0: never)."""
+    return int(await redis.get(OVERVIEWS_VERSION) or 0)
+
+
+async def overviews_in_use(redis: aioredis.Redis) -> int:
+    """The installation the catalogue agent compares new titles with (0: none yet)."""
+    return int(await redis.get(OVERVIEWS_IN_USE) or 0)
+
+
+async def use_overviews(redis: aioredis.Redis, version: int) -> None:
+    await redis.set(OVERVIEWS_IN_USE, version)
+
+
+async def overviews(redis: aioredis.Redis) -> tuple[int, dict[int, np.ndarray]]:
+    """Every stored overview embedding by movie id (empty: none installed), and the installation they
+    belong to (one transaction: the two always agree)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.get(OVERVIEWS_VERSION)
+        pipe.hgetall(OVERVIEWS)
+        version, raw = await pipe.execute()
+    return int(version or 0), {int(m): np.frombuffer(v, dtype="<f4") for m, v in raw.items() if isinstance(v, bytes)}

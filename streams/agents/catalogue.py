@@ -37,14 +37,27 @@ from streams.retry import until_stored
 
 redis = connect(settings)
 log = logging.getLogger(__name__)
-_neighbours: list[ContentNeighbours] = []  # fitted on the first batch, then kept
+_neighbours: list[tuple[int, ContentNeighbours]] = []  # with the embeddings' installation they were fitted with
 _encoder: list[MiniLM] = []  # loaded with them when the catalogue has overview embeddings
+_fitting = asyncio.Lock()
+
+
+FOLLOW_S = 5.0  # how often the agent asks whether ``model publish`` installed new overview embeddings
 
 
 @app.task
 async def fit_content() -> None:
     """Fitted at start, so the first title added does not wait a second for it."""
-    await _content()
+    async with _fitting:
+        await _content()
+
+
+@app.timer(interval=FOLLOW_S)
+async def follow_content() -> None:
+    """Fitted again, beside the agent, once ``model publish`` installed new overview embeddings: the
+    main job starts its workers minutes before it publishes, and a title should not wait for the refit."""
+    async with _fitting:
+        await _content()
 
 
 @app.agent(movies_topic)
@@ -63,6 +76,11 @@ async def catalogue(stream: Any) -> None:
 
 async def apply(changes: list[tuple[Title, Any]]) -> None:
     """Store the batch's changes (the last per title wins: one partition keeps them in order)."""
+    async with _fitting:  # never beside a refit, which could read the catalogue before these titles
+        await _apply(changes)
+
+
+async def _apply(changes: list[tuple[Title, Any]]) -> None:
     last = {title.movieId: (title, event) for title, event in changes}
     neighbours = await _content()  # it knows every stored id: MongoDB scans for one it does not hold
     for movie, (title, event) in list(last.items()):
@@ -93,14 +111,20 @@ async def apply(changes: list[tuple[Title, Any]]) -> None:
 
 
 async def _content() -> ContentNeighbours:
-    if not _neighbours:
+    """The catalogue's content vectors, fitted again when ``model publish`` installed new overview
+    embeddings since they were."""
+    installed = await until_stored("overview version", content_store.overviews_version, redis)
+    if not _neighbours or _neighbours[0][0] != installed:
         docs = await until_stored("content documents", catalogue_store.content_documents, catalogue_db)
-        overviews = await until_stored("overview embeddings", content_store.overviews, redis)
+        version, overviews = await until_stored("overview embeddings", content_store.overviews, redis)
         near = await asyncio.to_thread(ContentNeighbours, docs, overviews)  # a second of CPU, off the loop
-        if near.embeds:
+        if near.embeds and not _encoder:
             _encoder.append(await asyncio.to_thread(MiniLM.load))
-        _neighbours.append(near)
-    return _neighbours[0]
+        _neighbours[:] = [(version, near)]
+        await until_stored("overviews in use", content_store.use_overviews, redis, version)
+        log.info("catalogue: content vectors of %d titles, %d with overview embeddings (installation %d)",
+                 len(docs), len(overviews), version)
+    return _neighbours[0][1]
 
 
 async def _embeddings(neighbours: ContentNeighbours, docs: list[dict[str, Any]]) -> dict[int, Any]:
