@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from online_models import metrics
 from online_models.live_ranker import BUCKETS, PARTS, LiveModel, confidence, standardised, standardised_parts
@@ -66,7 +66,7 @@ def ease_links(train: Ratings, films: int = EASE_FILMS, links: int = EASE_LINKS,
     x = train.matrix(np.ones(len(train)))[:, kept]
     gram = (x.T @ x).toarray().astype(np.float64)
     gram[np.diag_indices_from(gram)] += lam
-    with threadpool_limits(2, "blas"):
+    with _few_threads():
         p = np.linalg.inv(gram)
     return _strongest(kept, -p / np.diag(p), links)
 
@@ -101,9 +101,16 @@ def next_links(train: Ratings, films: int = EASE_FILMS, links: int = EASE_LINKS,
         gram += (x.T @ x).toarray()
         cross += (x.T @ y).toarray()
     gram[np.diag_indices_from(gram)] += lambda_share * max(float(np.mean(np.diag(gram))), 1e-9)
-    with threadpool_limits(2, "blas"):
+    with _few_threads():
         b = np.linalg.solve(gram, cross)
     return _strongest(kept, b, links)
+
+
+def _few_threads() -> threadpool_limits:
+    """Two BLAS threads for the m×m solves, never more than the process was given: a refit beside the
+    API asks for one (``cinestream.cli.one_compute_thread``), which a fixed two here overrode."""
+    given = min((int(pool["num_threads"]) for pool in threadpool_info() if pool["user_api"] == "blas"), default=1)
+    return threadpool_limits(min(2, given), "blas")
 
 
 def _strongest(kept: IntArray, b: FloatArray, links: int
