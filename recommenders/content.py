@@ -146,11 +146,11 @@ class ContentNeighbours:
                                  .astype(np.float32)).tocsr()[: len(docs)]
         self.row = {int(m): r for r, m in enumerate(self.ids.tolist())}
         self.text_weight = text_weight
+        held = [m for m in (overviews or {}) if m in self.row]
         width = len(next(iter(overviews.values()))) if overviews else 0
         self.overviews = np.zeros((len(docs), width), dtype=np.float32)  # unit rows; zeros: no overview
-        for movie, vector in (overviews or {}).items():
-            if movie in self.row:
-                self.overviews[self.row[movie]] = _unit(vector)
+        if held and overviews:
+            self.overviews[[self.row[m] for m in held]] = normalize(np.stack([overviews[m] for m in held]))
         self.norms = self._norms(self.vectors, self.overviews)
 
     @property
@@ -171,7 +171,7 @@ class ContentNeighbours:
         vector = normalize(self.vectoriser.transform([doc]).astype(np.float32)).tocsr()
         text = np.zeros((1, self.overviews.shape[1]), dtype=np.float32)
         if overview is not None and self.embeds:
-            text[0] = _unit(overview)
+            text = normalize(np.asarray(overview, dtype=np.float32)[None])  # any length: only its direction counts
         if movie_id in self.row:
             at = self.row[movie_id]
             self.vectors = sp.vstack([self.vectors[:at], vector, self.vectors[at + 1:]]).tocsr()
@@ -203,8 +203,3 @@ class ContentNeighbours:
         if movie_id in self.row:
             self.active[self.row[movie_id]] = False
 
-
-def _unit(vector: FloatArray) -> FloatArray:
-    """``vector`` at length 1 (a zero vector stays zero: no overview)."""
-    length = float(np.linalg.norm(vector))
-    return np.asarray(vector, dtype=np.float32) / length if length > 0 else np.zeros(len(vector), np.float32)
