@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from bench.tools import cpu_seconds, listening_pid, still_running, vegeta
 from cinestream import accounts
 from cinestream.settings import Settings, get_settings
 from cinestream_client import Client
+from deploy.local.background import send_to_background
 from storage.live_model_store import VERSION as RANKER_VERSION
 from storage.mongo import connect, database
 from streams.admin import consumer_lag
@@ -134,9 +134,8 @@ class Refits:
     def _run(self) -> None:
         while not self._stopping:
             self._proc = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "ranker", "refit"],
-                                          stdout=subprocess.DEVNULL, stderr=self._errors,
-                                          preexec_fn=lambda: os.sched_setscheduler(0, os.SCHED_IDLE,
-                                                                                   os.sched_param(0)))
+                                          stdout=subprocess.DEVNULL, stderr=self._errors)
+            send_to_background(self._proc.pid)
             self.done.append(self._proc.wait())
             if self.done[-1] != 0:
                 return
@@ -191,9 +190,9 @@ def main() -> None:
     with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as refit_errors:  # their own words
         load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate",
                                  f"{args.background_rate:g}", "--duration", str(total)],
-                                stdout=subprocess.DEVNULL, stderr=errors,
-                                preexec_fn=lambda: os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-                                ) if args.background_rate > 0 else None
+                                stdout=subprocess.DEVNULL, stderr=errors) if args.background_rate > 0 else None
+        if load is not None:
+            send_to_background(load.pid)
 
         def load_running() -> None:
             if load is not None:

@@ -275,7 +275,9 @@ def worker(loglevel: str = typer.Option("warn", help="crit, error, warn, info or
     asyncio.run(ensure_project_topics(settings))
     argv = worker_argv(loglevel, settings.stack_dir / "faust" / settings.worker_group)
     if settings.background_idle:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # the worker's threads inherit it
+        from deploy.local.background import send_to_background
+
+        send_to_background(os.getpid())  # the worker's threads inherit it
     else:
         os.nice(settings.worker_nice)
     os.execv(argv[0], argv)
@@ -466,7 +468,9 @@ def scheduler() -> None:
 
     settings = get_settings()
     if settings.background_idle:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # the API keeps the cores while it fits
+        from deploy.local.background import send_to_background
+
+        send_to_background(os.getpid())  # the API keeps the cores while it fits
     asyncio.run(run_forever(settings))
 
 

@@ -10,7 +10,7 @@ dataset=${CINESTREAM_DATASET:-ml-latest-small}
 # time the API and Redis leave (cinestream/settings.py, background_idle). Kafka keeps what waits.
 export CINESTREAM_BACKGROUND_IDLE=${CINESTREAM_BACKGROUND_IDLE:-true}
 background=(nice -n 15)
-[ "$CINESTREAM_BACKGROUND_IDLE" = true ] && background=(chrt --idle 0)
+[ "$CINESTREAM_BACKGROUND_IDLE" = true ] && background=(.venv/bin/python -m deploy.local.background)
 $cs stack up
 $cs data fetch "$dataset"
 $cs catalogue build

@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from deploy.local.background import bring_to_foreground, send_to_background
+
 
 class StackError(RuntimeError):
     """A problem the user can fix; the message names the cause and the fix on one line."""
@@ -64,14 +66,11 @@ def wait_until(check: object, timeout: float, what: str, log_file: Path, pid: in
 
 
 def yield_cpu(pid: int, idle: bool) -> None:
-    """Every thread of ``pid`` under ``SCHED_IDLE`` (it runs only on CPU time nothing else wants)
-    or back under the default policy. Per thread: a policy set on a process reaches only the
-    threads it starts afterwards, and a JVM has started dozens by the time it answers."""
-    policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
-            if os.sched_getscheduler(int(task.name)) != policy:
-                os.sched_setscheduler(int(task.name), policy, os.sched_param(0))
+    """``pid`` on the CPU time nothing else wants, or back to an equal share (``deploy.local.background``)."""
+    if idle:
+        send_to_background(pid)
+    else:
+        bring_to_foreground(pid)
 
 
 def tail(log_file: Path, lines: int = 3) -> str:

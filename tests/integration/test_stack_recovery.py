@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import MongoClient
 
 from cinestream.settings import Settings
+from deploy.local import background
 from deploy.local import stack as local_stack
 from deploy.local.server import LocalServer
 from tests.integration.people import api_settings, running
@@ -150,16 +151,19 @@ def policies(pid: int) -> set[int]:
 
 def test_background_servers_yield_the_cpu_when_asked(stack: Settings) -> None:
     """``stack up`` under ``CINESTREAM_BACKGROUND_IDLE`` puts every thread of Kafka and FerretDB,
-    also ones already running, under SCHED_IDLE, and Redis (the API's hot path) not; without it,
-    they are back under the default policy."""
+    also ones already running, under SCHED_IDLE and into the idle CPU group, and Redis (the API's hot
+    path) not; without it, they are back under the default policy and out of the group."""
     try:
         local_stack.up(stack.model_copy(update={"background_idle": True}))
         for srv in local_stack.servers(stack):
             pid = srv.pid()
             assert pid is not None
             assert policies(pid) == ({os.SCHED_IDLE} if srv.background else {os.SCHED_OTHER}), srv.name
+            if not isinstance(background.idle_group(), str):  # the policy alone loses to other autogroups
+                assert background.in_idle_group(pid) == srv.background, srv.name
         assert {s.name for s in local_stack.servers(stack) if s.background} == {"kafka", "mongo-ferretdb"}
     finally:
         local_stack.up(stack)
     for srv in local_stack.servers(stack):
         assert policies(srv.pid() or 0) == {os.SCHED_OTHER}, srv.name
+        assert not background.in_idle_group(srv.pid() or 0), srv.name
