@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     side_window_ms: float = 100.0
     # Similarity rewrites each touched movie's whole row per batch: a longer window sums more pairs
     # into each row, so Redis (and its AOF) writes each row less often; "watched together" lists need not
-    # move within seconds.
+    # move within seconds. A window holds a trickle only: a batch that saw a backlog closes once it is
+    # read (streams/take.py, side_batches).
     similarity_window_ms: float = 5000.0
 
     # The scheduler (cinestream/scheduler.py) refits the ranker every list is served by when the

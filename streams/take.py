@@ -48,7 +48,10 @@ def backlog(consumer: Any, last_offsets: Mapping[Any, int]) -> int:
 
 
 async def take_adaptive(stream: Any, max_: int, idle_window: float, busy_window: float,
-                        busy_messages: int) -> AsyncIterator[Sequence[Any]]:
+                        busy_messages: int, quiet_window: float = 0.0) -> AsyncIterator[Sequence[Any]]:
+    """``quiet_window``: a batch that never saw a backlog is held this long from its first message,
+    so a trickle is coalesced (the side models' row rewrites); one that saw a backlog closes once
+    the backlog is read, so a burst is not made to wait out that window as well."""
     buffer: list[Any] = []
     events: list[Any] = []
     last_offsets: dict[Any, int] = {}
@@ -58,11 +61,12 @@ async def take_adaptive(stream: Any, max_: int, idle_window: float, busy_window:
     consuming: asyncio.Future[Any] | None = None
     loop = asyncio.get_running_loop()
     first_at = 0.0
+    behind = False  # this batch has seen a backlog
     consumer = stream.app.consumer
     enable_acks = stream.enable_acks
 
     async def add_to_buffer(value: Any) -> Any:
-        nonlocal consuming, first_at
+        nonlocal consuming, first_at, behind
         if consuming is not None:
             try:
                 await consuming  # the agent is handling the previous batch: do not grow it meanwhile
@@ -77,6 +81,8 @@ async def take_adaptive(stream: Any, max_: int, idle_window: float, busy_window:
         buffer.append(value)
         events.append(event)
         last_offsets[event.message.tp] = event.message.offset
+        if quiet_window and not behind:  # seen as it arrives: the buffer may hold all of a burst by the next look
+            behind = backlog(consumer, last_offsets) >= busy_messages
         if len(buffer) >= max_:
             buffer_full.set()
             buffer_consumed.clear()
@@ -95,9 +101,13 @@ async def take_adaptive(stream: Any, max_: int, idle_window: float, busy_window:
             await stream.wait_for_stopped(buffer_full, timeout=idle_window)
             if not buffer:
                 continue
-            if (not buffer_full.is_set() and loop.time() - first_at < busy_window
-                    and backlog(consumer, last_offsets) >= busy_messages):
-                continue  # more is on its way: a bigger batch costs less per event
+            if not buffer_full.is_set():
+                age, waiting = loop.time() - first_at, backlog(consumer, last_offsets)
+                if age < busy_window and waiting >= busy_messages:
+                    continue  # more is on its way: a bigger batch costs less per event
+                if age < quiet_window and not behind:
+                    continue  # a trickle: hold it for company
+            behind = False
             consuming = loop.create_future()
             try:
                 yield list(events)
@@ -119,3 +129,13 @@ def learning_batches(stream: Any, settings: Settings) -> AsyncIterator[Sequence[
     """``take_adaptive`` with the learning agents' settings (``CINESTREAM_BATCH_*``)."""
     return take_adaptive(stream, settings.batch_max_messages, settings.batch_window_ms / 1000,
                          settings.batch_busy_window_ms / 1000, settings.batch_busy_messages)
+
+
+def side_batches(stream: Any, settings: Settings, window_ms: float) -> AsyncIterator[Sequence[Any]]:
+    """Batches of the side models and the archive: a trickle coalesced over ``window_ms`` (fewer
+    rewrites of the same rows), a backlog taken as fast as it is read. faust's ``take_events`` held
+    every batch for its whole window, so a replay of 100,836 ratings waited out the similarity
+    agent's 5 s at its end, whatever the agent's own speed."""
+    window = window_ms / 1000
+    return take_adaptive(stream, settings.batch_max_messages, min(window / 10, 0.05), window,
+                         settings.batch_busy_messages, quiet_window=window)

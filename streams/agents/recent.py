@@ -10,13 +10,14 @@ from storage.redis_store import connect
 from streams.app import app, events_topic, settings
 from streams.batch import collect
 from streams.retry import until_stored
+from streams.take import side_batches
 
 redis = connect(settings)
 
 
 @app.agent(events_topic)
 async def recent(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
+    async for events in side_batches(stream, settings, settings.side_window_ms):
         batch = await collect(events)
         e = batch.events
         packed = recent_history.records(e.kinds, e.movies, e.ratings, e.seconds, e.completed, e.timestamps)

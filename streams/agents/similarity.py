@@ -11,6 +11,7 @@ from storage.similarity_store import SimilarityStore
 from streams.app import app, events_topic, settings
 from streams.batch import collect
 from streams.retry import until_stored
+from streams.take import side_batches
 
 model = CoOccurrence()
 store = SimilarityStore(connect(settings), model)
@@ -18,7 +19,7 @@ store = SimilarityStore(connect(settings), model)
 
 @app.agent(events_topic)
 async def similarity(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=settings.similarity_window_ms / 1000):
+    async for events in side_batches(stream, settings, settings.similarity_window_ms):
         batch = await collect(events)
         if len(batch):
             e = batch.events

@@ -11,13 +11,14 @@ from storage.trending_store import TrendingStore
 from streams.app import app, events_topic, settings
 from streams.batch import collect
 from streams.retry import until_stored
+from streams.take import side_batches
 
 store = TrendingStore(connect(settings), Trending())
 
 
 @app.agent(events_topic)
 async def trending(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
+    async for events in side_batches(stream, settings, settings.side_window_ms):
         batch = await collect(events, frozenset({settings.topic_watches}))  # ratings': online_mf
         if len(batch):
             await until_stored("trending batch", store.add, batch.events.movies, batch.confidence,
