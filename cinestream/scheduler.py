@@ -81,6 +81,8 @@ async def check(settings: Settings, refit: Refit = refit_job.refit) -> dict[str,
 
 async def run_forever(settings: Settings) -> None:
     """Check now and every ``refit_check_s`` until the process is stopped."""
+    # a check skipped while a refit runs is the design (max_instances=1), not news every 30 s
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     scheduler = AsyncIOScheduler()
     scheduler.add_job(check, "interval", args=[settings], seconds=settings.refit_check_s, max_instances=1,
                       coalesce=True, next_run_time=_now(), id="refit", misfire_grace_time=None)

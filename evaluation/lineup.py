@@ -16,6 +16,7 @@ from recommenders.base import Recommender
 from recommenders.baseline import Baseline, Popularity
 from recommenders.content import TEXT_WEIGHT, ContentBased, combine, metadata_vectors
 from recommenders.data import FloatArray, IntArray
+from recommenders.ease import EASE
 from recommenders.hybrid import Hybrid
 from recommenders.knn import ItemKNN, UserKNN
 from recommenders.svd import SVD
@@ -68,7 +69,7 @@ def our_models(vectors: sp.csr_matrix, seed: int = 0, with_text: sp.csr_matrix |
     return {
         "popularity": Popularity, "baseline": Baseline, "SVD (SGD)": lambda: SVD(seed=seed),
         "ALS": lambda: ExplicitALS(seed=seed), "implicit ALS": lambda: ImplicitALS(seed=seed),
-        "item-kNN": ItemKNN, "user-kNN": UserKNN, "content": content, **extra,
+        "item-kNN": ItemKNN, "user-kNN": UserKNN, "EASE": EASE, "content": content, **extra,
         "hybrid": lambda: hybrid(best_content, seed),
     }
 
