@@ -54,12 +54,7 @@ class EASE(Recommender):
         x = sp.csr_matrix((np.ones(int(inside.sum())), (train.users[inside], column[train.items[inside]])),
                           shape=(train.n_users, len(kept)))
         x.data[:] = 1.0  # a film rated twice is still one 1
-        gram = np.asarray((x.T @ x).todense(), dtype=np.float64)
-        gram[np.diag_indices_from(gram)] += self.lam
-        weights = _inverse_spd(gram)
-        weights /= -np.diag(weights)  # column j divided by −P_jj
-        np.fill_diagonal(weights, 0.0)
-        self.items_, self.x_, self.b_, self.n_items_ = kept, x, weights, train.n_items
+        self.items_, self.x_, self.b_, self.n_items_ = kept, x, ease_weights(x, self.lam), train.n_items
         return self
 
     def score(self, users: IntArray) -> FloatArray:
@@ -67,6 +62,16 @@ class EASE(Recommender):
         out = np.full((len(users), self.n_items_), inside.min(initial=0.0) - 1.0)
         out[:, self.items_] = inside
         return out
+
+
+def ease_weights(x: sp.csr_matrix, lam: float) -> FloatArray:
+    """``B`` for the person × film matrix ``x`` (its columns the films kept), zero on the diagonal."""
+    gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
+    gram[np.diag_indices_from(gram)] += lam
+    weights = _inverse_spd(gram)
+    weights /= -np.diag(weights)  # column j divided by −P_jj
+    np.fill_diagonal(weights, 0.0)
+    return weights
 
 
 def _inverse_spd(matrix: FloatArray, block: int = 1024) -> FloatArray:

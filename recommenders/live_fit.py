@@ -34,6 +34,7 @@ from online_models.live_ranker import BUCKETS, PARTS, LiveModel, confidence, sta
 from recommenders.als import ImplicitALS
 from recommenders.base import top_k
 from recommenders.data import FloatArray, IntArray, Ratings
+from recommenders.ease import ease_weights
 
 EASE_FILMS, EASE_LINKS, EASE_LAMBDA = 3000, 100, 300.0
 ALS_FACTORS, ALS_REG, ALS_ALPHA, ALS_ITERATIONS = 64, 1.0, 3.0, 15
@@ -63,12 +64,9 @@ def ease_links(train: Ratings, films: int = EASE_FILMS, links: int = EASE_LINKS,
     kept = np.sort(np.argsort(-counts, kind="stable")[:min(films, int((counts > 0).sum()))])
     if len(kept) < 2:
         return kept, np.zeros((len(kept), 0), np.int32), np.zeros((len(kept), 0), np.float32)
-    x = train.matrix(np.ones(len(train)))[:, kept]
-    gram = (x.T @ x).toarray().astype(np.float64)
-    gram[np.diag_indices_from(gram)] += lam
     with _few_threads():
-        p = np.linalg.inv(gram)
-    return _strongest(kept, -p / np.diag(p), links)
+        weights = ease_weights(train.matrix(np.ones(len(train)))[:, kept], lam)
+    return _strongest(kept, weights, links)
 
 
 def next_links(train: Ratings, films: int = EASE_FILMS, links: int = EASE_LINKS, lambda_share: float = NEXT_LAMBDA_SHARE
