@@ -14,8 +14,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from deploy.local.background import bring_to_foreground, send_to_background
-
 
 class StackError(RuntimeError):
     """A problem the user can fix; the message names the cause and the fix on one line."""
@@ -63,14 +61,6 @@ def wait_until(check: object, timeout: float, what: str, log_file: Path, pid: in
             raise StackError(f"{what} exited during start-up: {tail(log_file)} (full log: {log_file})")
         time.sleep(0.2)
     raise StackError(f"{what} did not become healthy within {timeout:.0f}s; see {log_file}")
-
-
-def yield_cpu(pid: int, idle: bool) -> None:
-    """``pid`` on the CPU time nothing else wants, or back to an equal share (``deploy.local.background``)."""
-    if idle:
-        send_to_background(pid)
-    else:
-        bring_to_foreground(pid)
 
 
 def tail(log_file: Path, lines: int = 3) -> str:

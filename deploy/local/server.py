@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cinestream.settings import Settings
-from deploy.local.process import StackError, port_open, read_pid, spawn, tail, terminate, wait_until, yield_cpu
+from deploy.local.background import bring_to_foreground, send_to_background
+from deploy.local.process import StackError, port_open, read_pid, spawn, tail, terminate, wait_until
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class LocalServer(ABC):
             raise StackError(f"{self.name} exited during start-up: {tail(self.log_file)} (full log: {self.log_file})")
         wait_until(self.healthy, self.start_timeout, self.name, self.log_file, pid)
         if self.background:
-            yield_cpu(pid, self.settings.background_idle)
+            (send_to_background if self.settings.background_idle else bring_to_foreground)(pid)
 
     def stop(self) -> bool:
         """Stop only a process we started (pid file + matching command line)."""
