@@ -48,11 +48,7 @@ class EASE(Recommender):
         counts = train.item_counts()
         rated = np.flatnonzero(counts > 0)
         kept = rated[np.argsort(-counts[rated], kind="stable")[: self.max_items]]
-        column = np.full(train.n_items, -1, dtype=np.int64)
-        column[kept] = np.arange(len(kept))
-        inside = column[train.items] >= 0
-        x = sp.csr_matrix((np.ones(int(inside.sum())), (train.users[inside], column[train.items[inside]])),
-                          shape=(train.n_users, len(kept)))
+        x = train.matrix(np.ones(len(train)))[:, kept]
         x.data[:] = 1.0  # a film rated twice is still one 1
         self.items_, self.x_, self.b_, self.n_items_ = kept, x, ease_weights(x, self.lam), train.n_items
         return self

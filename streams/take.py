@@ -132,7 +132,7 @@ def learning_batches(stream: Any, settings: Settings) -> AsyncIterator[Sequence[
 
 
 def side_batches(stream: Any, settings: Settings, window_ms: float) -> AsyncIterator[Sequence[Any]]:
-    """Batches of the side models and the archive: a trickle coalesced over ``window_ms`` (fewer
+    """Batches of the side models (trending, similarity, recent): a trickle coalesced over ``window_ms`` (fewer
     rewrites of the same rows), a backlog taken as fast as it is read. faust's ``take_events`` held
     every batch for its whole window, so a replay of 100,836 ratings waited out the similarity
     agent's 5 s at its end, whatever the agent's own speed."""
