@@ -17,8 +17,9 @@ platform sends is refused for the reading load.
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
@@ -28,6 +29,9 @@ EVERY_S = 0.01
 LATE_TICKS = 3  # ticks in a row past the limit (at 500 requests/s within capacity a tick is ~1 ms late)
 KEPT_PREFIXES = ("/api/events/", "/api/auth/", "/api/admin/")  # intake, log-in and operators: always served
 
+LATE = Histogram("cinestream_event_loop_late_seconds", "how late the API's event-loop ticks fire",
+                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+STALL_S = 0.25  # a tick this late is logged: one turn of the loop held it, which no request can afford
 SHED = Counter("cinestream_http_shed_total", "costly requests refused with 503 past capacity")
 # the one error shape (api/errors.py) with the security headers (api/middleware.py), built once: a refusal
 # is sent before the framework sees the request, and must cost a fraction of an answer
@@ -57,6 +61,9 @@ class LoopLag:
             start = loop.time()
             await asyncio.sleep(EVERY_S)
             late = loop.time() - start - EVERY_S
+            LATE.observe(late)
+            if late > STALL_S:
+                logging.getLogger(__name__).warning("event loop %.0f ms late", late * 1e3)
             self.late_in_a_row = self.late_in_a_row + 1 if late > self.limit_s else 0
 
     @property

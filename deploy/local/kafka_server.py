@@ -52,7 +52,6 @@ def kafka_nodes(settings: Settings) -> list[KafkaServer]:
 
 class KafkaServer(LocalServer):
     name = "kafka"
-    background = True
     port_setting = "CINESTREAM_KAFKA_PORT"
     start_timeout = 90.0
 

@@ -31,8 +31,10 @@ class LocalServer(ABC):
     #: the ``CINESTREAM_*`` setting of the port, named in "port taken" errors
     port_setting: str
     start_timeout: float = 60.0
-    #: the stream's side of the machine (Kafka, FerretDB), not the API's hot path (Redis): under
-    #: ``CINESTREAM_BACKGROUND_IDLE`` it yields the CPU to the API
+    #: the stream's side of the machine (FerretDB), not a request's path: under ``CINESTREAM_BACKGROUND_IDLE``
+    #: it yields the CPU to the API. Redis answers every request, and Kafka acknowledges every event the API
+    #: accepts before the API answers (``api.event_sender``): starved, it had made intake wait 2.5 s past
+    #: capacity (docs/benchmarks.md, "Past capacity").
     background: bool = False
 
     def __init__(self, settings: Settings) -> None:
@@ -107,8 +109,8 @@ class LocalServer(ABC):
         return True
 
     def ready(self) -> None:
-        """Wait until the server answers; a background server then gets the CPU policy the settings
-        ask for (also one that was already running)."""
+        """Wait until the server answers; it then gets the CPU policy the settings ask for (also one that
+        was already running, perhaps sent to the background by an earlier version)."""
         if self.external:
             if not self.healthy():
                 raise StackError(f"{self.name}: the server you configured at {self.address} does not answer; "
@@ -118,8 +120,7 @@ class LocalServer(ABC):
         if pid is None:
             raise StackError(f"{self.name} exited during start-up: {tail(self.log_file)} (full log: {self.log_file})")
         wait_until(self.healthy, self.start_timeout, self.name, self.log_file, pid)
-        if self.background:
-            (send_to_background if self.settings.background_idle else bring_to_foreground)(pid)
+        (send_to_background if self.background and self.settings.background_idle else bring_to_foreground)(pid)
 
     def stop(self) -> bool:
         """Stop only a process we started (pid file + matching command line)."""
