@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     # CPU priority (nice) of stream workers: where they share cores with the API, requests come
     # first and the stream catches up from Kafka (it loses nothing by waiting). 0 leaves it alone.
     worker_nice: int = Field(default=10, ge=0, le=19)
-    # On one machine shared with the API (the main job): the stream workers, Kafka and FerretDB under
+    # On one machine shared with the API (the main job): the stream workers and FerretDB under
     # SCHED_IDLE in an idle CPU cgroup (deploy/local/background.py), so they run only on CPU time the
     # API and Redis leave (niced, they still took turns from requests: docs/benchmarks.md, "Serving at
     # the speed of Redis"). Nothing is lost: Kafka holds what they have not read. Off where they have

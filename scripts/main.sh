@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cs=.venv/bin/cinestream
 dataset=${CINESTREAM_DATASET:-ml-latest-small}
-# One machine for everything: the stream (workers, Kafka, FerretDB) and the batch jobs run on the CPU
-# time the API and Redis leave (cinestream/settings.py, background_idle). Kafka keeps what waits.
+# One machine for everything: the stream (workers, FerretDB) and the batch jobs run on the CPU
+# time the API, Redis and Kafka leave (cinestream/settings.py, background_idle). Kafka keeps what waits.
 export CINESTREAM_BACKGROUND_IDLE=${CINESTREAM_BACKGROUND_IDLE:-true}
 background=(nice -n 15)
 [ "$CINESTREAM_BACKGROUND_IDLE" = true ] && background=(.venv/bin/python -m deploy.local.background)
