@@ -20,6 +20,7 @@ from recommenders.ease import EASE
 from recommenders.hybrid import Hybrid
 from recommenders.knn import ItemKNN, UserKNN
 from recommenders.rp3beta import RP3beta
+from recommenders.sequence import Sequence
 from recommenders.svd import SVD
 
 Factory = Callable[[], Recommender]
@@ -70,7 +71,8 @@ def our_models(vectors: sp.csr_matrix, seed: int = 0, with_text: sp.csr_matrix |
     return {
         "popularity": Popularity, "baseline": Baseline, "SVD (SGD)": lambda: SVD(seed=seed),
         "ALS": lambda: ExplicitALS(seed=seed), "implicit ALS": lambda: ImplicitALS(seed=seed),
-        "item-kNN": ItemKNN, "user-kNN": UserKNN, "EASE": EASE, "RP3beta": RP3beta, "content": content, **extra,
+        "item-kNN": ItemKNN, "user-kNN": UserKNN, "EASE": EASE, "RP3beta": RP3beta, "sequence": Sequence,
+        "content": content, **extra,
         "hybrid": lambda: hybrid(best_content, seed),
     }
 
