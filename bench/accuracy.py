@@ -1,6 +1,7 @@
 """Our recommenders next to the libraries a practitioner would pick, on one split, in one run.
 
     python -m bench.accuracy --dataset ml-latest-small      # or ml-100k, ml-1m (after `data fetch`)
+    python -m bench.accuracy --split temporal --last-share 0.2   # each person's last 20 % held out
 
 Prints RMSE, MAE, P@10, R@10, NDCG@10 (and more) and fit time per model, then our figures as
 ratios against the references measured in the same run: best rating RMSE against Surprise SVD,
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--split", choices=["random", "temporal"], default="random")
     parser.add_argument("--test-share", type=float, default=0.2, help="random split: share of ratings held out")
     parser.add_argument("--last", type=int, default=5, help="temporal split: each user's last N ratings held out")
+    parser.add_argument("--last-share", type=float, default=None,
+                        help="temporal split: each user's last share of ratings held out instead (0.2: the last 20%%)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", help="run only these models (names as printed)")
     parser.add_argument("--no-text", action="store_true", help="skip the overview-embedding content model")
@@ -75,18 +78,21 @@ def main() -> None:
     console = Console(width=None if Console().is_terminal else 170)
     settings = get_settings()
     prepared = prepare(settings.data_dir, args.dataset, args.split, args.test_share, args.last, args.seed,
-                       embed=not args.no_text, cache_dir=settings.cache_dir, text_weight=args.text_weight)
+                       embed=not args.no_text, cache_dir=settings.cache_dir, text_weight=args.text_weight,
+                       last_share=args.last_share)
     console.print(prepared.describe())
     factories = {n: f for n, f in {**our_models(prepared.vectors, args.seed, prepared.with_text), **REFERENCES}.items()
                  if not args.only or n in args.only}
     results, fitted = run(factories, prepared, console)
     console.print(table(results, f"{prepared.describe()}; relevant = rated ≥ 4"))
     figures = ratios(results, fitted, console)
-    written = save(results, settings.reports_dir, f"accuracy-{args.dataset}-{args.split}",
+    share = f"-last{round(args.last_share * 100)}pct" if args.last_share else ""
+    name = f"accuracy-{args.dataset}-{args.split}{share}"
+    written = save(results, settings.reports_dir, name,
                    {"dataset": args.dataset, "split": prepared.split, "ratios": figures})
     console.print(f"wrote {written[0]} and {written[1]}")
     if args.record:
-        record.write(f"accuracy-{args.dataset}-{args.split}", f"offline accuracy, {prepared.describe()}",
+        record.write(name, f"offline accuracy, {prepared.describe()}",
                      figures, "ratios: our best to Surprise SVD (RMSE), to implicit ALS (NDCG@10, fit time)",
                      {r.name: {k: float(v) for k, v in {"RMSE": r.rmse, "MAE": r.mae, **r.ranking,
                                                         "fit s": r.fit_seconds}.items() if v is not None}

@@ -47,7 +47,7 @@ class Prepared:
 
 def prepare(data_dir: Path, dataset: str, split: Literal["random", "temporal"] = "random", test_share: float = 0.2,
             last: int = 5, seed: int = 0, embed: bool = False, cache_dir: Path | None = None,
-            text_weight: float = TEXT_WEIGHT) -> Prepared:
+            text_weight: float = TEXT_WEIGHT, last_share: float | None = None) -> Prepared:
     frame = load_ratings(data_dir, dataset)
     documents = load_documents(data_dir, dataset)
     data, _, item_ids = Ratings.from_ids(frame.userId, frame.movieId, frame.rating, frame.timestamp)
@@ -55,8 +55,9 @@ def prepare(data_dir: Path, dataset: str, split: Literal["random", "temporal"] =
         train, test = random_split(data, test_share, seed)
         label = f"random split, {test_share:.0%} held out, seed {seed}"
     else:
-        train, test = temporal_split(data, last)
-        label = f"temporal split, each user's last {last} held out"
+        train, test = temporal_split(data, last, share=last_share)
+        label = (f"temporal split, each user's last {last} held out" if last_share is None
+                 else f"temporal split, each user's last {last_share:.0%} held out")
     with_text = text_content_vectors(item_ids, documents, cache_dir, text_weight) if embed and cache_dir else None
     return Prepared(dataset, label, train, test, item_ids, content_vectors(item_ids, documents),
                     genre_vectors(item_ids, documents), with_text)

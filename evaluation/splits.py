@@ -1,8 +1,8 @@
 """Train/test splits with fixed seeds, so every model in a run is scored on the same split.
 
 - ``random_split``: a seeded share of all ratings is held out (the classic Surprise protocol).
-- ``temporal_split``: each user's last ``n`` ratings by timestamp are held out — what a live
-  system faces: predict what someone does next from what they did before.
+- ``temporal_split``: each user's last ``n`` ratings by timestamp (or their last ``share`` of them)
+  are held out — what a live system faces: predict what someone does next from what they did before.
 
 Example
 -------
@@ -12,6 +12,9 @@ Example
 >>> train, test = temporal_split(data, n=1)
 >>> sorted(zip(test.users.tolist(), test.timestamps.tolist()))
 [(0, 30), (1, 6)]
+>>> train, test = temporal_split(data, share=0.5)  # half of each, rounded, at least one
+>>> sorted(zip(test.users.tolist(), test.timestamps.tolist()))
+[(0, 20), (0, 30), (1, 6)]
 >>> a, b = random_split(data, 0.4, seed=1), random_split(data, 0.4, seed=1)
 >>> a[1].ratings.tolist() == b[1].ratings.tolist()
 True
@@ -29,13 +32,16 @@ def random_split(data: Ratings, test_share: float = 0.2, seed: int = 0) -> tuple
     return data.subset(~test), data.subset(test)
 
 
-def temporal_split(data: Ratings, n: int = 5, min_left: int = 1) -> tuple[Ratings, Ratings]:
-    """Each user's ``n`` latest ratings go to test, if that leaves ``min_left`` for training."""
+def temporal_split(data: Ratings, n: int = 5, min_left: int = 1, share: float | None = None) -> tuple[Ratings, Ratings]:
+    """Each user's ``n`` latest ratings go to test (with ``share``: their latest ``share`` of them, rounded,
+    at least one), if that leaves ``min_left`` for training."""
     order = np.lexsort((-data.timestamps, data.users))  # by user, newest first
     counts = data.user_counts()
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.arange(len(data)) - starts[data.users[order]]  # 0 for each user's newest
-    held = (rank < n) & (counts[data.users[order]] - n >= min_left)
+    held_of_user = np.full(len(counts), n) if share is None else np.maximum(np.rint(share * counts), 1).astype(np.int64)
+    mine = data.users[order]
+    held = (rank < held_of_user[mine]) & (counts[mine] - held_of_user[mine] >= min_left)
     test = np.zeros(len(data), dtype=bool)
     test[order[held]] = True
     return data.subset(~test), data.subset(test)
