@@ -21,6 +21,7 @@ from recommenders.hybrid import Hybrid
 from recommenders.knn import ItemKNN, UserKNN
 from recommenders.rp3beta import RP3beta
 from recommenders.sequence import Sequence
+from recommenders.sequence_ease import SequenceEASE
 from recommenders.svd import SVD
 
 Factory = Callable[[], Recommender]
@@ -72,6 +73,7 @@ def our_models(vectors: sp.csr_matrix, seed: int = 0, with_text: sp.csr_matrix |
         "popularity": Popularity, "baseline": Baseline, "SVD (SGD)": lambda: SVD(seed=seed),
         "ALS": lambda: ExplicitALS(seed=seed), "implicit ALS": lambda: ImplicitALS(seed=seed),
         "item-kNN": ItemKNN, "user-kNN": UserKNN, "EASE": EASE, "RP3beta": RP3beta, "sequence": Sequence,
+        "sequence + EASE": lambda: SequenceEASE(seed=seed),
         "content": content, **extra,
         "hybrid": lambda: hybrid(best_content, seed),
     }
