@@ -17,7 +17,7 @@ import numpy as np
 from rich.console import Console
 
 from bench import record
-from bench.references import ImplicitLibraryALS, RiverBiasedMF, SurpriseKNNBaseline, SurpriseSVD
+from bench.references import CornacEASE, ImplicitLibraryALS, RiverBiasedMF, SurpriseKNNBaseline, SurpriseSVD
 from cinestream.settings import get_settings
 from evaluation.lineup import Factory, our_models
 from evaluation.report import save, table
@@ -28,7 +28,8 @@ from recommenders.content import TEXT_WEIGHT
 from recommenders.hybrid import Hybrid
 
 REFERENCES: dict[str, Factory] = {"Surprise SVD": SurpriseSVD, "Surprise KNNBaseline": SurpriseKNNBaseline,
-                                  "river BiasedMF": RiverBiasedMF, "implicit ALS (library)": ImplicitLibraryALS}
+                                  "river BiasedMF": RiverBiasedMF, "implicit ALS (library)": ImplicitLibraryALS,
+                                  "Cornac EASE": CornacEASE}
 
 
 def ratios(results: list[Result], fitted: dict[str, Recommender], console: Console) -> dict[str, float]:
@@ -48,6 +49,11 @@ def ratios(results: list[Result], fitted: dict[str, Recommender], console: Conso
         out["ndcg_best_over_implicit"] = best.ranking["NDCG@10"] / reference.ranking["NDCG@10"]
         console.print(f"best ranking model: {best.name} NDCG@10 {best.ranking['NDCG@10']:.4f}; implicit ALS "
                       f"{reference.ranking['NDCG@10']:.4f}; ratio {out['ndcg_best_over_implicit']:.3f} (goal ≥ 1)")
+    cornac, ease = by_name.get("Cornac EASE"), by_name.get("EASE")
+    if cornac and ease:
+        out["ease_over_cornac_ease"] = ease.ranking["NDCG@10"] / cornac.ranking["NDCG@10"]
+        console.print(f"EASE: ours NDCG@10 {ease.ranking['NDCG@10']:.4f}, Cornac's {cornac.ranking['NDCG@10']:.4f}; "
+                      f"ratio {out['ease_over_cornac_ease']:.3f} (goal ≥ 0.98)")
     library, mine = fitted.get("implicit ALS (library)"), by_name.get("implicit ALS")
     if isinstance(library, ImplicitLibraryALS) and mine:
         out["als_fit_over_implicit"] = mine.fit_seconds / library.seconds
