@@ -35,10 +35,8 @@ def random_split(data: Ratings, test_share: float = 0.2, seed: int = 0) -> tuple
 def temporal_split(data: Ratings, n: int = 5, min_left: int = 1, share: float | None = None) -> tuple[Ratings, Ratings]:
     """Each user's ``n`` latest ratings go to test (with ``share``: their latest ``share`` of them, rounded,
     at least one), if that leaves ``min_left`` for training."""
-    order = np.lexsort((-data.timestamps, data.users))  # by user, newest first
+    order, rank = data.newest_first()
     counts = data.user_counts()
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(len(data)) - starts[data.users[order]]  # 0 for each user's newest
     held_of_user = np.full(len(counts), n) if share is None else np.maximum(np.rint(share * counts), 1).astype(np.int64)
     mine = data.users[order]
     held = (rank < held_of_user[mine]) & (counts[mine] - held_of_user[mine] >= min_left)

@@ -38,7 +38,7 @@ GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 VALIDATION_BLOCK = 1000
 
 
-def _standardised(scores: FloatArray) -> FloatArray:
+def standardised_rows(scores: FloatArray) -> FloatArray:
     """Each row as (score − mean) / std over its finite scores; a non-finite one (a seen movie's −inf)
     becomes −1e9. Rows without one take numpy's plain mean and std: the same numbers, 10× faster than
     the nan-aware pair, which took 65 % of publishing at ml-25m's size."""
@@ -109,7 +109,7 @@ class Hybrid(Recommender):
             for model in rankers:
                 scores = np.array(model.score(block), dtype=np.float64)
                 scores[mine.row, mine.col] = -np.inf
-                parts.append(_standardised(scores))
+                parts.append(standardised_rows(scores))
             n_relevant = [len(r) for r in wanted]
             for g, weights in enumerate(grid):
                 blended = sum(w * p for w, p in zip(weights, parts, strict=True) if w)
@@ -128,13 +128,13 @@ class Hybrid(Recommender):
         return estimate
 
     def score(self, users: IntArray) -> FloatArray:
-        blended = sum(w * _standardised(np.asarray(m.score(users), dtype=np.float64))
+        blended = sum(w * standardised_rows(np.asarray(m.score(users), dtype=np.float64))
                       for w, m in zip(self.ranking_weights, self.ranking_members, strict=True) if w)
         scores = np.asarray(blended, dtype=np.float64)
         cold = self.user_counts[users] < self.cold_user
         if cold.any() and self.popularity is not None:
-            fallback = _standardised(self.popularity.score(users[cold]))
+            fallback = standardised_rows(self.popularity.score(users[cold]))
             if self.content is not None:
-                fallback = fallback + 0.5 * _standardised(self.content.score(users[cold]))
+                fallback = fallback + 0.5 * standardised_rows(self.content.score(users[cold]))
             scores[cold] = fallback
         return scores

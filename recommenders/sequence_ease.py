@@ -19,6 +19,7 @@ from online_models import metrics
 from recommenders.base import Recommender, top_k
 from recommenders.data import FloatArray, IntArray, Ratings
 from recommenders.ease import EASE
+from recommenders.hybrid import standardised_rows
 from recommenders.sequence import Sequence
 
 GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0)  # EASE's weight beside the sequence ranker's 1
@@ -27,19 +28,11 @@ BLOCK = 256  # people scored at once while choosing (two n_items rows each)
 
 def latest(train: Ratings, n: int) -> npt.NDArray[np.bool_]:
     """True for each person's latest ``n`` ratings (leaving them at least one)."""
-    order = np.lexsort((-train.timestamps, train.users))  # by person, newest first
-    counts = train.user_counts()
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(len(train)) - starts[train.users[order]]
-    mine = counts[train.users[order]]
+    order, rank = train.newest_first()
+    mine = train.user_counts()[train.users[order]]
     held = np.zeros(len(train), dtype=bool)
     held[order] = rank < np.minimum(n, mine - 1)
     return held
-
-
-def standardised(scores: FloatArray) -> FloatArray:
-    """Each row to mean 0 and spread 1, so neither model's scale sets the blend."""
-    return (scores - scores.mean(axis=1, keepdims=True)) / np.maximum(scores.std(axis=1, keepdims=True), 1e-12)
 
 
 class SequenceEASE(Recommender):
@@ -76,7 +69,8 @@ class SequenceEASE(Recommender):
         for start in range(0, len(users), BLOCK):
             block, wanted = users[start:start + BLOCK], relevant[start:start + BLOCK]
             mine = seen[block].tocoo()
-            ordered, together = (standardised(np.asarray(m.score(block), dtype=np.float64)) for m in (sequence, ease))
+            ordered, together = (standardised_rows(np.asarray(m.score(block), dtype=np.float64))
+                                 for m in (sequence, ease))
             n_relevant = [len(r) for r in wanted]
             for g, w in enumerate(self.grid):
                 blended = ordered + w * together
@@ -86,5 +80,5 @@ class SequenceEASE(Recommender):
         return {w: float(v / len(users)) for w, v in zip(self.grid, ndcg, strict=True)}
 
     def score(self, users: IntArray) -> FloatArray:
-        return standardised(np.asarray(self.sequence_.score(users))) + \
-            self.ease_weight * standardised(np.asarray(self.ease_.score(users)))
+        return standardised_rows(np.asarray(self.sequence_.score(users))) + \
+            self.ease_weight * standardised_rows(np.asarray(self.ease_.score(users)))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from recommenders.data import Ratings
-from recommenders.sequence_ease import GRID, SequenceEASE, latest, standardised
+from recommenders.hybrid import standardised_rows
+from recommenders.sequence_ease import GRID, SequenceEASE, latest
 
 
 def test_latest_holds_each_persons_newest_and_leaves_one() -> None:
@@ -28,7 +29,8 @@ def test_the_weight_is_the_grids_best_on_validation_and_the_scores_its_sum() -> 
         alone = SequenceEASE(validation_last=3, grid=(w,)).fit(data)
         assert alone.ease_weight == w and alone.validation_ndcg[w] == model.validation_ndcg[w]
     people = np.arange(data.n_users)
-    expected = standardised(model.sequence_.score(people)) + model.ease_weight * standardised(model.ease_.score(people))
+    expected = (standardised_rows(model.sequence_.score(people))
+                + model.ease_weight * standardised_rows(model.ease_.score(people)))
     np.testing.assert_allclose(model.score(people), expected)
 
 
