@@ -5,9 +5,15 @@ Shaped like the real files where it matters to the pipeline:
 
 - movie popularity is Zipf-like (weight ``1 / (rank + 10) ** 1.1``: in ml-latest-small the top 1 % of
   movies hold about 20 % of the ratings), over ids shuffled so popular films are not all low ids;
+- which films a person rates follows their taste as well as popularity: each person has a share of
+  interest in each genre (Dirichlet, sparse: most people care for a few), and ``TASTE_SHARE`` of their
+  films are drawn from a genre picked by that share, by popularity within it (each film counts under
+  one of its genres). As on real releases, where what people watch says who they are: drawn by
+  popularity alone, every person's films come from one distribution and no ranker can beat
+  most-popular at guessing them;
 - ratings per user are log-normal with a floor of 20 (GroupLens keeps users with at least 20);
-- a rating is ``3.5 + user bias + movie bias + a rank-8 taste + noise``, rounded to the release's scale
-  (half stars for csv, whole stars for dat as in ml-1m), so collaborative filtering has something to
+- a rating is ``3.5 + user bias + movie bias + a rank-8 taste + genre affinity + noise``, rounded to
+  the release's scale (half stars for csv, whole stars for dat as in ml-1m), so collaborative filtering has something to
   learn and the mean and spread are MovieLens' (3.5, about 1.0);
 - each user rates within an activity window somewhere in the release's span, timestamps in order.
 
@@ -29,6 +35,9 @@ LIKE = {"ml-100k": (943, 1682, 100_000, "dat"), "ml-1m": (6040, 3706, 1_000_209,
         "ml-10m": (69_878, 10_677, 10_000_054, "dat"), "ml-25m": (162_541, 59_047, 25_000_095, "csv")}
 SPAN = (789_652_009, 1_574_327_703)  # ml-25m's first and last timestamps (1995-01-09, 2019-11-21)
 CHUNK = 2_000_000
+TASTE_SHARE = 0.6  # of a person's films, those chosen by genre taste (the rest by popularity alone)
+TASTE_CONCENTRATION = 0.3  # Dirichlet α per genre, times the genre's share of films × genres: small = few genres each
+AFFINITY = 0.35  # stars added for a genre the person favours (log-ratio of their share to the catalogue's, clipped)
 GENDERS, AGES, OCCUPATIONS = np.array(["F", "M"]), np.array([1, 18, 25, 35, 45, 50, 56]), 21
 
 
@@ -55,6 +64,31 @@ def _titles(template: pd.DataFrame, movies: int) -> tuple[list[str], list[str]]:
     return titles, kinds
 
 
+def _taste_genres(rng: np.random.Generator, kinds: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each film's genre for taste (one of those it lists, at random) and each genre's share of films."""
+    lists = [kind.split("|") for kind in kinds]
+    names = sorted({g for listed in lists for g in listed})
+    index = {g: j for j, g in enumerate(names)}
+    picks = rng.random(len(lists))
+    genre = np.array([index[listed[int(x * len(listed))]] for listed, x in zip(lists, picks, strict=True)])
+    return genre, np.bincount(genre, minlength=len(names)) / len(genre)
+
+
+def _by_taste(rng: np.random.Generator, users: np.ndarray, taste: np.ndarray, genre: np.ndarray, p: np.ndarray
+              ) -> np.ndarray:
+    """A film for each of ``users``: a genre drawn from the person's ``taste``, then a film of that genre
+    by popularity ``p``."""
+    cumulative = np.cumsum(taste, axis=1)
+    picked = np.minimum((cumulative[users] < rng.random(len(users))[:, None]).sum(axis=1), taste.shape[1] - 1)
+    films = np.empty(len(users), dtype=np.int64)
+    for g in np.unique(picked):
+        members = np.flatnonzero(genre == g)
+        cdf = np.cumsum(p[members])
+        at = np.flatnonzero(picked == g)
+        films[at] = members[np.minimum(np.searchsorted(cdf, rng.random(len(at)) * cdf[-1]), len(members) - 1)]
+    return films
+
+
 def _counts(rng: np.random.Generator, users: int, movies: int, ratings: int) -> np.ndarray:
     raw = rng.lognormal(0.0, 1.1, users)
     counts = np.maximum(20, np.round(raw / raw.sum() * ratings)).astype(np.int64)
@@ -75,6 +109,8 @@ def generate(folder: Path, users: int, movies: int, ratings: int, layout: str, t
     popularity = rng.permutation(movies)  # movie index -> popularity rank
     # a fifth of the draws uniform: a heavy user (up to half the catalogue) still finds enough films
     p = 0.8 * weight[popularity] / weight.sum() + 0.2 / movies
+    genre, genre_share = _taste_genres(rng, kinds)
+    interest = rng.dirichlet(TASTE_CONCENTRATION * genre_share * len(genre_share) + 1e-3, users)  # (users, genres)
     taste_u = rng.normal(0, 0.35, (users, 8)).astype(np.float32)
     taste_m = rng.normal(0, 0.35, (movies, 8)).astype(np.float32)
     bias_u, bias_m = rng.normal(0, 0.45, users), rng.normal(0, 0.5, movies) - 0.3 * (popularity > movies / 2)
@@ -93,15 +129,19 @@ def generate(folder: Path, users: int, movies: int, ratings: int, layout: str, t
             last = min(users, first + max(1, int(CHUNK / max(1, counts[first:].mean()))))
             wanted = counts[first:last]
             block = np.repeat(np.arange(first, last), 2 * wanted)  # twice the draws: popular films repeat
-            keys = block.astype(np.int64) * movies + rng.choice(movies, size=len(block), p=p)
+            chosen = rng.choice(movies, size=len(block), p=p)
+            tasteful = rng.random(len(block)) < TASTE_SHARE
+            chosen[tasteful] = _by_taste(rng, block[tasteful], interest, genre, p)
+            keys = block.astype(np.int64) * movies + chosen
             keys = np.unique(keys)  # each (user, movie) once
             keys = keys[np.lexsort((rng.random(len(keys)), keys // movies))]  # shuffled within each user
             u = keys // movies
             rank = np.arange(len(keys)) - np.searchsorted(u, u)  # position within the user's films
             keep = rank < counts[u]
             u, m = u[keep], keys[keep] % movies
-            score = 3.5 + bias_u[u] + bias_m[m] + np.einsum("ij,ij->i", taste_u[u], taste_m[m]) + rng.normal(
-                0, 0.6, len(u))
+            affinity = AFFINITY * np.clip(np.log(interest[u, genre[m]] / genre_share[genre[m]] + 1e-9), -1.0, 1.0)
+            score = 3.5 + bias_u[u] + bias_m[m] + np.einsum("ij,ij->i", taste_u[u], taste_m[m]) + affinity + \
+                rng.normal(0, 0.6, len(u))
             stars = np.clip(np.round(score * 2) / 2, 0.5, 5.0) if layout == "csv" else np.clip(np.round(score), 1, 5)
             times = (starts[u] + rng.random(len(u)) * lengths[u]).astype(np.int64)
             order = np.lexsort((times, u))
