@@ -1,6 +1,7 @@
 """Our recommenders next to the libraries a practitioner would pick, on one split, in one run.
 
     python -m bench.accuracy --dataset ml-latest-small      # or ml-100k, ml-1m (after `data fetch`)
+    python -m bench.accuracy --dataset ml-1m-synthetic      # after `cinestream data generate ml-1m-synthetic`
     python -m bench.accuracy --split temporal --last-share 0.2   # each person's last 20 % held out
 
 Prints RMSE, MAE, P@10, R@10, NDCG@10 (and more) and fit time per model, then our figures as
@@ -17,7 +18,14 @@ import numpy as np
 from rich.console import Console
 
 from bench import record
-from bench.references import CornacEASE, ImplicitLibraryALS, RiverBiasedMF, SurpriseKNNBaseline, SurpriseSVD
+from bench.references import (
+    CornacEASE,
+    ImplicitLibraryALS,
+    RiverBiasedMF,
+    SurpriseKNNBaseline,
+    SurpriseSVD,
+    SurpriseSVDpp,
+)
 from cinestream.settings import get_settings
 from evaluation.lineup import Factory, our_models
 from evaluation.report import save, table
@@ -27,9 +35,12 @@ from recommenders.base import Recommender
 from recommenders.content import TEXT_WEIGHT
 from recommenders.hybrid import Hybrid
 
-REFERENCES: dict[str, Factory] = {"Surprise SVD": SurpriseSVD, "Surprise KNNBaseline": SurpriseKNNBaseline,
+REFERENCES: dict[str, Factory] = {"Surprise SVD": SurpriseSVD, "Surprise SVD++": SurpriseSVDpp,
+                                  "Surprise KNNBaseline": SurpriseKNNBaseline,
                                   "river BiasedMF": RiverBiasedMF, "implicit ALS (library)": ImplicitLibraryALS,
                                   "Cornac EASE": CornacEASE}
+
+SVDPP_MAX_RATINGS = 300_000  # one Python-speed pass per rating and epoch, each over the person's whole N(u)
 
 
 def ratios(results: list[Result], fitted: dict[str, Recommender], console: Console) -> dict[str, float]:
@@ -42,7 +53,12 @@ def ratios(results: list[Result], fitted: dict[str, Recommender], console: Conso
         best = min(raters, key=lambda r: r.rmse or 9.0)
         out["rmse_best_over_surprise_svd"] = (best.rmse or 0.0) / svd.rmse
         console.print(f"best rating model: {best.name} RMSE {best.rmse:.4f}; Surprise SVD {svd.rmse:.4f}; "
-                      f"ratio {out['rmse_best_over_surprise_svd']:.3f} (goal ≤ 0.97)")
+                      f"ratio {out['rmse_best_over_surprise_svd']:.3f} (goal ≤ 0.93)")
+        svdpp = by_name.get("Surprise SVD++")
+        if svdpp and svdpp.rmse:
+            out["rmse_best_over_surprise_svdpp"] = (best.rmse or 0.0) / svdpp.rmse
+            console.print(f"Surprise SVD++ RMSE {svdpp.rmse:.4f}: ratio {out['rmse_best_over_surprise_svdpp']:.3f} "
+                          "(goal ≤ 1)")
     reference = by_name.get("implicit ALS (library)")
     if ours and reference:
         best = max(ours, key=lambda r: r.ranking["NDCG@10"])
@@ -85,10 +101,14 @@ def main() -> None:
     settings = get_settings()
     prepared = prepare(settings.data_dir, args.dataset, args.split, args.test_share, args.last, args.seed,
                        embed=not args.no_text, cache_dir=settings.cache_dir, text_weight=args.text_weight,
-                       last_share=args.last_share)
+                       last_share=args.last_share, releases=settings.release_dir(args.dataset).parent)
     console.print(prepared.describe())
     factories = {n: f for n, f in {**our_models(prepared.vectors, args.seed, prepared.with_text), **REFERENCES}.items()
                  if not args.only or n in args.only}
+    if len(prepared.train) > SVDPP_MAX_RATINGS and "Surprise SVD++" in factories:
+        del factories["Surprise SVD++"]
+        console.print(f"Surprise SVD++ not run: {len(prepared.train):,} training ratings (it runs up to "
+                      f"{SVDPP_MAX_RATINGS:,}; Surprise's own table gives about 35 minutes a fit at ml-1m)")
     results, fitted = run(factories, prepared, console)
     console.print(table(results, f"{prepared.describe()}; relevant = rated ≥ 4"))
     figures = ratios(results, fitted, console)

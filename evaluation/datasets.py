@@ -36,11 +36,12 @@ def load_ratings(data_dir: Path, name: str) -> pd.DataFrame:
     return frame
 
 
-def load_documents(data_dir: Path, name: str) -> dict[int, dict[str, Any]]:
+def load_documents(data_dir: Path, name: str, releases: Path | None = None) -> dict[int, dict[str, Any]]:
     """Movie metadata by movieId, as the catalogue build makes it: the release's own titles, years,
     genres and tags, joined with TMDB 5000 (directors, cast, writers, keywords, overview) and
-    ml-100k's knowledge graph when they are under ``data_dir``."""
-    folder = layout_of(data_dir, name).folder
+    ml-100k's knowledge graph when they are under ``data_dir``. The release itself is under
+    ``releases`` (default ``data_dir``: a generated one is elsewhere)."""
+    folder = layout_of(releases or data_dir, name).folder
     tmdb, kg = data_dir / "tmdb-5000", data_dir / "ml-100k"
     catalogue = build_catalogue(folder, tmdb if tmdb.is_dir() else None,
                                 kg if (kg / "ml-100k.kg").exists() else None, prior_weight=10.0)

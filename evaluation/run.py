@@ -47,9 +47,12 @@ class Prepared:
 
 def prepare(data_dir: Path, dataset: str, split: Literal["random", "temporal"] = "random", test_share: float = 0.2,
             last: int = 5, seed: int = 0, embed: bool = False, cache_dir: Path | None = None,
-            text_weight: float = TEXT_WEIGHT, last_share: float | None = None) -> Prepared:
-    frame = load_ratings(data_dir, dataset)
-    documents = load_documents(data_dir, dataset)
+            text_weight: float = TEXT_WEIGHT, last_share: float | None = None, releases: Path | None = None
+            ) -> Prepared:
+    """The split and the content vectors of release ``dataset``, found under ``releases`` (default
+    ``data_dir``, where TMDB and ml-100k's knowledge graph are too)."""
+    frame = load_ratings(releases or data_dir, dataset)
+    documents = load_documents(data_dir, dataset, releases)
     data, _, item_ids = Ratings.from_ids(frame.userId, frame.movieId, frame.rating, frame.timestamp)
     if split == "random":
         train, test = random_split(data, test_share, seed)
