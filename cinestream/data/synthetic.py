@@ -5,10 +5,11 @@ Shaped like the real files where it matters to the pipeline:
 
 - movie popularity is Zipf-like (weight ``1 / (rank + 10) ** 1.1``: in ml-latest-small the top 1 % of
   movies hold about 20 % of the ratings), over ids shuffled so popular films are not all low ids;
-- which films a person rates follows their taste as well as popularity: each person has a share of
-  interest in each genre (Dirichlet, sparse: most people care for a few), and ``TASTE_SHARE`` of their
-  films are drawn from a genre picked by that share, by popularity within it (each film counts under
-  one of its genres). As on real releases, where what people watch says who they are: drawn by
+- which films a person rates follows their taste as well as popularity: each film belongs to a taste
+  group, one of ``SUBGROUPS`` within one of the genres it lists; each person has a share of interest
+  in each genre (Dirichlet, sparse: most people care for a few) and in each group within it, and
+  ``TASTE_SHARE`` of their films are drawn from a group picked by that share, by popularity within it.
+  As on real releases, where what people watch says who they are: drawn by
   popularity alone, every person's films come from one distribution and no ranker can beat
   most-popular at guessing them;
 - ratings per user are log-normal with a floor of 20 (GroupLens keeps users with at least 20);
@@ -35,7 +36,9 @@ LIKE = {"ml-100k": (943, 1682, 100_000, "dat"), "ml-1m": (6040, 3706, 1_000_209,
         "ml-10m": (69_878, 10_677, 10_000_054, "dat"), "ml-25m": (162_541, 59_047, 25_000_095, "csv")}
 SPAN = (789_652_009, 1_574_327_703)  # ml-25m's first and last timestamps (1995-01-09, 2019-11-21)
 CHUNK = 2_000_000
-TASTE_SHARE = 0.6  # of a person's films, those chosen by genre taste (the rest by popularity alone)
+TASTE_SHARE = 0.9  # of a person's films, those chosen by taste (the rest by popularity alone)
+DRAW_ROUNDS = 6
+SUBGROUPS = 4  # taste groups per genre: two fans of a genre need not like the same films
 TASTE_CONCENTRATION = 0.3  # Dirichlet α per genre, times the genre's share of films × genres: small = few genres each
 AFFINITY = 0.35  # stars added for a genre the person favours (log-ratio of their share to the catalogue's, clipped)
 GENDERS, AGES, OCCUPATIONS = np.array(["F", "M"]), np.array([1, 18, 25, 35, 45, 50, 56]), 21
@@ -74,19 +77,49 @@ def _taste_genres(rng: np.random.Generator, kinds: list[str]) -> tuple[np.ndarra
     return genre, np.bincount(genre, minlength=len(names)) / len(genre)
 
 
-def _by_taste(rng: np.random.Generator, users: np.ndarray, taste: np.ndarray, genre: np.ndarray, p: np.ndarray
+def _by_taste(rng: np.random.Generator, users: np.ndarray, taste: np.ndarray, group: np.ndarray, p: np.ndarray
               ) -> np.ndarray:
-    """A film for each of ``users``: a genre drawn from the person's ``taste``, then a film of that genre
-    by popularity ``p``."""
-    cumulative = np.cumsum(taste, axis=1)
-    picked = np.minimum((cumulative[users] < rng.random(len(users))[:, None]).sum(axis=1), taste.shape[1] - 1)
+    """A film for each of ``users``: a taste group drawn from the person's ``taste``, then a film of that
+    group by popularity ``p``."""
+    width = taste.shape[1]
+    # every person's cumulative shares in one increasing array (person u's within [u, u + 1]): one
+    # search per draw, no (draws × groups) matrix
+    stacked = (np.cumsum(taste, axis=1) + np.arange(len(taste))[:, None]).ravel()
+    at = np.searchsorted(stacked, users + rng.random(len(users)), side="right")
+    picked = np.clip(at - users * width, 0, width - 1)
     films = np.empty(len(users), dtype=np.int64)
     for g in np.unique(picked):
-        members = np.flatnonzero(genre == g)
+        members = np.flatnonzero(group == g)
         cdf = np.cumsum(p[members])
         at = np.flatnonzero(picked == g)
         films[at] = members[np.minimum(np.searchsorted(cdf, rng.random(len(at)) * cdf[-1]), len(members) - 1)]
     return films
+
+
+def _distinct_films(rng: np.random.Generator, first: int, wanted: np.ndarray, p: np.ndarray,
+                    group_interest: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(user, film) pairs: users ``first, first + 1, …`` each get ``wanted`` distinct films, drawn one
+    after another (``TASTE_SHARE`` by taste, the rest by popularity) and kept in the order first drawn,
+    so a film's chance is its draw probability, not flattened by duplicates. Users still short after a
+    round draw again (at most ``DRAW_ROUNDS``: a heavy user of a narrow taste may end a few short)."""
+    movies, people = len(p), np.arange(first, first + len(wanted))
+    keys, need = np.zeros(0, np.int64), wanted
+    for _ in range(DRAW_ROUNDS):
+        block = np.repeat(people, 2 * need)
+        chosen = rng.choice(movies, size=len(block), p=p)
+        tasteful = rng.random(len(block)) < TASTE_SHARE
+        chosen[tasteful] = _by_taste(rng, block[tasteful], group_interest, group, p)
+        keys = np.concatenate([keys, block.astype(np.int64) * movies + chosen])
+        have = np.bincount(np.unique(keys) // movies - first, minlength=len(wanted))
+        need = np.maximum(wanted - have, 0)
+        if not need.any():
+            break
+    distinct, drawn_at = np.unique(keys, return_index=True)
+    distinct = distinct[np.lexsort((drawn_at, distinct // movies))]  # each user's films in the order first drawn
+    u = distinct // movies
+    rank = np.arange(len(u)) - np.searchsorted(u, u)
+    keep = rank < wanted[u - first]
+    return u[keep], distinct[keep] % movies
 
 
 def _counts(rng: np.random.Generator, users: int, movies: int, ratings: int) -> np.ndarray:
@@ -110,7 +143,12 @@ def generate(folder: Path, users: int, movies: int, ratings: int, layout: str, t
     # a fifth of the draws uniform: a heavy user (up to half the catalogue) still finds enough films
     p = 0.8 * weight[popularity] / weight.sum() + 0.2 / movies
     genre, genre_share = _taste_genres(rng, kinds)
+    group = genre * SUBGROUPS + rng.integers(0, SUBGROUPS, movies)
     interest = rng.dirichlet(TASTE_CONCENTRATION * genre_share * len(genre_share) + 1e-3, users)  # (users, genres)
+    within = rng.dirichlet(np.full(SUBGROUPS, 0.5), (users, len(genre_share)))  # (users, genres, groups)
+    group_interest = (interest[:, :, None] * within).reshape(users, -1) + 1e-12
+    group_interest[:, np.bincount(group, minlength=group_interest.shape[1]) == 0] = 0.0  # groups with no film
+    group_interest /= group_interest.sum(axis=1, keepdims=True)
     taste_u = rng.normal(0, 0.35, (users, 8)).astype(np.float32)
     taste_m = rng.normal(0, 0.35, (movies, 8)).astype(np.float32)
     bias_u, bias_m = rng.normal(0, 0.45, users), rng.normal(0, 0.5, movies) - 0.3 * (popularity > movies / 2)
@@ -128,17 +166,7 @@ def generate(folder: Path, users: int, movies: int, ratings: int, layout: str, t
         while first < users:  # a block of users at a time: a user's ratings stay together, in time order
             last = min(users, first + max(1, int(CHUNK / max(1, counts[first:].mean()))))
             wanted = counts[first:last]
-            block = np.repeat(np.arange(first, last), 2 * wanted)  # twice the draws: popular films repeat
-            chosen = rng.choice(movies, size=len(block), p=p)
-            tasteful = rng.random(len(block)) < TASTE_SHARE
-            chosen[tasteful] = _by_taste(rng, block[tasteful], interest, genre, p)
-            keys = block.astype(np.int64) * movies + chosen
-            keys = np.unique(keys)  # each (user, movie) once
-            keys = keys[np.lexsort((rng.random(len(keys)), keys // movies))]  # shuffled within each user
-            u = keys // movies
-            rank = np.arange(len(keys)) - np.searchsorted(u, u)  # position within the user's films
-            keep = rank < counts[u]
-            u, m = u[keep], keys[keep] % movies
+            u, m = _distinct_films(rng, first, wanted, p, group_interest, group)
             affinity = AFFINITY * np.clip(np.log(interest[u, genre[m]] / genre_share[genre[m]] + 1e-9), -1.0, 1.0)
             score = 3.5 + bias_u[u] + bias_m[m] + np.einsum("ij,ij->i", taste_u[u], taste_m[m]) + affinity + \
                 rng.normal(0, 0.6, len(u))
