@@ -3,7 +3,8 @@
 A release's people are split: a fifth are **new** (held out of everything the system is trained on),
 the rest train it. The run has its own Kafka topics, Redis database and MongoDB database: the
 catalogue is built there, the training ratings are replayed through Kafka into a learning worker
-(the rated sets the API folds in) and a similarity worker, the live ranker is fitted on them and
+(the rated sets the API folds in) and a worker keeping similarity and each person's recent history
+(the order the rated set is folded in), the live ranker is fitted on them and
 published as ``cinestream model publish`` does (``publish_live``), and a real API serves.
 
 - **New people**: for R in 1, 5, 20, each new person (a fresh id per R) posts their first R events in
@@ -242,7 +243,7 @@ def _train_and_serve(mine: Settings, env: dict[str, str], workdir: Path, train: 
     """Workers learning the training ratings from Kafka, the live ranker published, the API started."""
     group = env["CINESTREAM_MONGO_DB"]
     procs = [start_worker({**env, "CINESTREAM_AGENTS": agents, "CINESTREAM_WORKER_GROUP": f"{group}-{role}"},
-                          workdir / role) for role, agents in (("learn", "online_mf"), ("side", "similarity"))]
+                          workdir / role) for role, agents in (("learn", "online_mf"), ("side", "similarity,recent"))]
     summary = asyncio.run(replay(mine, mine.topic_ratings, train))
     client = redis.Redis.from_url(mine.redis_url)
     with console.status(f"the worker learning {summary.events:,} training ratings…"):

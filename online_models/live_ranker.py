@@ -1,7 +1,7 @@
 """The ranker behind every served list: a person's whole history folded into published item models
 at request time, so a list reflects the last event the stream learned, for people no batch job saw.
 
-Five parts, each standardised over the catalogue, blended with weights that depend on how many
+Seven parts, each standardised over the catalogue, blended with weights that depend on how many
 events the person has (``BUCKETS``) and whether they chose genres, and were learned on the served-list protocol
 (``recommenders.live_fit``), not set by hand:
 
@@ -16,7 +16,11 @@ events the person has (``BUCKETS``) and whether they chose genres, and were lear
   rated up to a moment (their first 1, 3, … 40 events, all but their last 10) to what they went on to
   like (``recommenders.live_fit.next_links``). EASE learns which films go together; this learns
   which come after, what a list is judged on (measured: P@10 at 20 events 0.99× most-popular on
-  ml-100k without it).
+  ml-100k without it);
+- **what comes next, and EASE, from the latest events**: the same two sums with each rated film's
+  weight decayed by ``RECENCY`` per newer event, over the latest ``RECENT`` (the rated films come in
+  time order, oldest first). What a person does next follows what they did last (the offline
+  ``Sequence`` ranker's lesson); the unordered sums weigh a film rated years ago like one rated now.
 
 The prior's and the genres' weights fall as the history grows because the learned weights say so.
 
@@ -42,8 +46,10 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.floating]
 IntArray = npt.NDArray[np.int64]
 
-PARTS = ("als", "ease", "prior", "genres", "next")  # a blend of fewer columns (published before) gives the rest 0
+PARTS = ("als", "ease", "prior", "genres", "next", "next, recent", "ease, recent")  # a blend published with
+# fewer columns gives the rest 0
 BUCKETS = (1, 3, 10, 30)  # history sizes where the blend changes: 0, 1–2, 3–9, 10–29, 30+ events
+RECENT, RECENCY = 20, 0.8  # the recent parts: the latest 20 events, each newer one weighing 1/0.8 of the one before
 
 
 def bucket(n_events: int) -> int:
@@ -63,6 +69,12 @@ def confidence(stars: FloatArray) -> FloatArray:
     """How much a rating says the person liked the film: 5★ three times a 3★, a 1★ close to nothing
     (measured: better lists than counting every rating alike)."""
     return np.clip(np.asarray(stars, dtype=np.float64) - 2.0, 0.25, 3.0)
+
+
+def recency(n_events: int) -> FloatArray:
+    """Each of ``n_events`` events' weight in the recent parts, oldest first: 0 before the latest ``RECENT``."""
+    age = np.arange(n_events)[::-1]
+    return np.where(age < RECENT, RECENCY ** np.minimum(age, RECENT), 0.0)
 
 
 def standardised(scores: FloatArray) -> tuple[FloatArray, float]:
@@ -175,6 +187,12 @@ class LiveModel:
         return ((self.genre_bits & wanted) != 0).astype(np.float64)
 
 
+def _link_parts(model: LiveModel, conf: FloatArray) -> list[tuple[int, Links, FloatArray]]:
+    """(part, links, each rated film's weight) of the four parts that sum item links."""
+    recent = conf * recency(len(conf))
+    return [(1, model.ease, conf), (4, model.next, conf), (5, model.next, recent), (6, model.ease, recent)]
+
+
 def _als_user(model: LiveModel, positions: IntArray, conf: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The person's ALS vector and the system ``A`` it solves (kept: its inverse explains)."""
     y = model.exact[positions]
@@ -184,16 +202,17 @@ def _als_user(model: LiveModel, positions: IntArray, conf: FloatArray) -> tuple[
 
 
 def standardised_parts(model: LiveModel, positions: IntArray, stars: FloatArray, chosen: list[str]) -> FloatArray:
-    """Every part for one person, each standardised over the catalogue, ``(len(PARTS), n)``: what the
-    blend is learned on (``recommenders.live_fit``); ``fold`` ranks as their weighted sum does."""
+    """Every part for one person whose rated films (``positions``, oldest first) got ``stars``, each
+    standardised over the catalogue, ``(len(PARTS), n)``: what the blend is learned on
+    (``recommenders.live_fit``); ``fold`` ranks as their weighted sum does."""
     positions = np.asarray(positions, dtype=np.int64)
     conf = confidence(stars) if len(positions) else np.zeros(0)
     parts = np.zeros((len(PARTS), len(model.ids)))
     if len(positions):
         x, _ = _als_user(model, positions, conf)
         parts[0], _ = standardised(model.exact @ x)
-        for p, links in ((1, model.ease), (4, model.next)):
-            summed = links.summed(positions, conf, len(model.ids))
+        for p, links, weights in _link_parts(model, conf):
+            summed = links.summed(positions, weights, len(model.ids))
             if summed is not None:
                 parts[p], _ = standardised(summed)
     parts[2] = model.prior
@@ -224,7 +243,7 @@ class Folded:
 
 def fold(model: LiveModel, positions: IntArray, stars: FloatArray, chosen: list[str],
          weights: FloatArray | None = None) -> Folded:
-    """The person's blended score for every film from their rated films (positions, stars): the same
+    """The person's blended score for every film from their rated films (positions, oldest first; stars): the same
     ranking as ``weights · standardised_parts`` (it differs by a constant), at the cost of one pass over
     the films per part used. A part's mean and spread come from small sums (the ALS score's from the
     factors' mean and covariance, k×k), and a part weighted 0 is never computed."""
@@ -242,8 +261,8 @@ def fold(model: LiveModel, positions: IntArray, stars: FloatArray, chosen: list[
         if spread > 1e-12:
             scale[0] = w[0] / spread
             score += model.exact @ (scale[0] * x)
-    for p, links in ((1, model.ease), (4, model.next)):
-        summed = links.summed(positions, conf, n) if len(positions) and w[p] else None
+    for p, links, weights in _link_parts(model, conf):
+        summed = links.summed(positions, weights, n) if len(positions) and w[p] else None
         if summed is not None:
             mean = summed.sum() / n
             spread = float(np.sqrt(max(summed @ summed / n - mean * mean, 0.0)))
@@ -286,9 +305,9 @@ def anchors(model: LiveModel, folded: Folded, chosen_positions: IntArray) -> Int
         toward = np.linalg.solve(folded.system, model.exact[chosen_positions].T)  # (k, t)
         weight = scale[0] * (1.0 + model.alpha * folded.conf)
         share += weight[:, None] * (model.exact[folded.positions] @ toward)
-    for p, links in ((1, model.ease), (4, model.next)):
+    for p, links, weights in _link_parts(model, folded.conf):
         if scale[p]:
-            share += scale[p] * links.shares(folded.positions, folded.conf, chosen_positions, len(model.ids))
+            share += scale[p] * links.shares(folded.positions, weights, chosen_positions, len(model.ids))
     best = share.argmax(axis=0)
     given_most = share[best, np.arange(t)]
     collaborative = share.clip(min=0).sum(axis=0)
@@ -309,7 +328,7 @@ class Ranked:
 
 def ranked_list(model: LiveModel, movies: IntArray, stars: FloatArray, chosen: list[str], excluded: IntArray,
                 k: int) -> Ranked:
-    """The ``k`` films ``model`` ranks first for a person who rated ``movies`` with ``stars`` and chose
+    """The ``k`` films ``model`` ranks first for a person who rated ``movies`` (oldest first) with ``stars`` and chose
     the genres ``chosen``, never one of ``excluded`` (retired titles), each with its anchor."""
     at = model.positions(np.asarray(movies, dtype=np.int64))
     known = at >= 0

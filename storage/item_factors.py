@@ -29,11 +29,12 @@ from online_models.item_matrix import ItemMatrix
 from storage.item_log import EPOCH, LOG, LOG_CAP, SEQ
 from storage.model_keys import item_key, seen_key, seen_version_key, user_key
 from storage.model_store import _text, item_members
+from storage.recent_history import history_key, in_time_order
 from storage.redis_store import mget_chunked, round_trip
 
 CHUNK = 5000
 RATED_CACHE = 10_000  # users whose ratings a process keeps: about 1 KB each on MovieLens, 32 KB the heaviest
-Rated = tuple[Any, np.ndarray, dict[int, float]]  # (version, movies rated, movie -> stars)
+Rated = tuple[Any, np.ndarray, dict[int, float]]  # (version, movies rated oldest first, movie -> stars)
 log = logging.getLogger(__name__)
 
 
@@ -51,30 +52,36 @@ class ItemFactors:
 
     async def recommend(self, user: int, k: int, also: Sequence[str] = ()
                         ) -> tuple[list[tuple[int, float]], dict[int, float], list[Any]]:
-        """Top-``k`` movies the user has not rated by the online MF, what they rated (movie -> stars),
-        and the values of the keys ``also``, in one round trip: the user's row, the version of their
-        ratings, the log's epoch and ``also``. The ratings themselves are read again only when their
-        version changed (a heavy user's 2,700 took 1.5 ms to read and parse). The item rows are the
+        """Top-``k`` movies the user has not rated by the online MF, what they rated (movie -> stars,
+        oldest first: ``recent_history.in_time_order``), and the values of the keys ``also``, in one
+        round trip: the user's row, the version of their ratings, the length of their history, the
+        log's epoch and ``also``. The ratings and history are read again only when one of those
+        changed (a heavy user's 2,700 ratings took 1.5 ms to read and parse). The item rows are the
         follower's copy, a batch or so behind the workers; the user's row and ratings are exact."""
         cached = self._rated.get(user)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(user_key(user))
             pipe.get(EPOCH)
             pipe.get(seen_version_key(user))
+            pipe.strlen(history_key(user))
             if cached is None:
                 pipe.hgetall(seen_key(user))
+                pipe.get(history_key(user))
             for key in also:
                 pipe.get(key)
-            blob, epoch, version, *values = await pipe.execute()
+            blob, epoch, version, length, *values = await pipe.execute()
         if self.version[0] < 0 or epoch != self.version[1]:
             await self.refresh()  # never loaded, or Redis lost its keys: the follower may not know yet
-        seen = values.pop(0) if cached is None else None
+        read: list[Any] | None = [values.pop(0), values.pop(0)] if cached is None else None
         cached = self._rated.get(user)  # a reload empties the cache
-        if cached is None or cached[0] != version:
-            # read after the version: a change in between only makes the next request read them again
-            if seen is None:
-                seen = await self.redis.hgetall(seen_key(user))
-            cached = self._remember(user, version, seen)
+        if cached is None or cached[0] != (version, length):
+            # read after the versions: a change in between only makes the next request read them again
+            if read is None:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.hgetall(seen_key(user))
+                    pipe.get(history_key(user))
+                    read = list(await pipe.execute())
+            cached = self._remember(user, (version, length), read[0], read[1])
         else:
             self._rated.move_to_end(user)
         _, movies, rated = cached
@@ -83,13 +90,14 @@ class ItemFactors:
         return self.matrix.recommend(np.frombuffer(blob, dtype=np.float32), k, movies), rated, values
 
     def rated_version(self, user: int) -> Any:
-        """The version of the user's ratings the last ``recommend`` read (None: never read, or none)."""
+        """The version of the user's ratings and history the last ``recommend`` read (None: never read)."""
         cached = self._rated.get(user)
         return None if cached is None else cached[0]
 
-    def _remember(self, user: int, version: Any, seen: dict[Any, Any]) -> Rated:
-        movies = np.fromiter(map(int, seen), dtype=np.int64, count=len(seen))
-        entry = (version, movies, dict(zip(movies.tolist(), map(float, seen.values()), strict=True)))
+    def _remember(self, user: int, version: Any, seen: dict[Any, Any], history: bytes | None) -> Rated:
+        stars = {int(m): float(r) for m, r in seen.items()}
+        movies = in_time_order(history, np.fromiter(stars, dtype=np.int64, count=len(stars)))
+        entry = (version, movies, {m: stars[m] for m in movies.tolist()})
         self._rated[user] = entry
         if len(self._rated) > RATED_CACHE:
             self._rated.popitem(last=False)

@@ -113,6 +113,24 @@ def _unpack(user: int, record: np.void) -> dict[str, Any]:
             "completed": bool(record["flags"] & COMPLETED) if watch else None, "timestamp": float(record["t"])}
 
 
+def in_time_order(blob: bytes | None, movies: np.ndarray) -> np.ndarray:
+    """``movies`` (the films a person rated) oldest first, each placed at its latest event in the
+    history ``blob``; films with none there come first, as the oldest (trimmed away, or not written
+    yet: the history's length is part of the version a list is kept under, so the next request
+    after it is written orders them again). What the live ranker's recency weights need: the rated
+    set itself is a hash, which keeps no order."""
+    events = np.frombuffer(blob or b"", dtype=RECORD)
+    if not len(events) or not len(movies):
+        return np.asarray(movies)
+    order = np.lexsort((np.arange(len(events)), events["t"]))  # ties: the order they were stored in
+    seen, last = np.unique(events["movie"][order][::-1], return_index=True)  # each film's latest event
+    when = np.full(len(movies), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(seen, movies), len(seen) - 1)
+    found = seen[at] == movies
+    when[found] = len(events) - 1 - last[at[found]]  # its place in time, higher is later
+    return np.asarray(movies)[np.argsort(when, kind="stable")]
+
+
 async def latest(redis: aioredis.Redis, user: int, limit: int = 100) -> list[dict[str, Any]]:
     """The user's latest ``limit`` events, newest first."""
     stored = np.frombuffer(cast(bytes | None, await redis.get(history_key(user))) or b"", dtype=RECORD)

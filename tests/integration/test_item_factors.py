@@ -21,7 +21,7 @@ from api.search import TitleIndex
 from api.services.lists import recommendations_for
 from online_models.batch_fit import Fitted
 from online_models.biased_mf import BiasedMF
-from storage import model_versions
+from storage import model_versions, recent_history
 from storage.item_factors import ItemFactors
 from storage.item_log import SEQ
 from storage.model_keys import item_key, seen_key, user_key
@@ -100,6 +100,26 @@ async def test_a_copy_that_fell_behind_the_log_or_missed_a_flush_reloads(redis_d
         await store.apply(batch)
     await assert_same_lists(copy, redis_db, users)
     assert copy.reloads == 3
+
+
+async def test_the_rated_films_come_oldest_first_and_follow_the_history_as_it_grows(redis_db: aioredis.Redis
+                                                                                     ) -> None:
+    """The live ranker's recent parts weigh the latest films most: the rated set (a hash) has no order,
+    so it comes ordered by the person's history, and a new event in it re-orders it."""
+    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
+    user, films = 424242, [5, 7, 9, 11]
+    await store.apply(RatingBatch("ratings", np.zeros(4, np.int64), np.arange(4, dtype=np.int64),
+                                  np.full(4, user), np.array(films), np.array([4.0, 3.0, 5.0, 2.0], np.float32)))
+    await recent_history.add(redis_db, [{"user_id": user, "movie_id": m, "type": "rating", "rating": 4.0,
+                                         "timestamp": t} for m, t in ((9, 100.0), (5, 200.0), (7, 300.0))])
+    _, rated, _ = await copy.recommend(user, 0)
+    assert list(rated) == [11, 9, 5, 7]  # 11 has no event in the history: the oldest
+    assert rated[9] == 5.0
+    version = copy.rated_version(user)
+    await recent_history.add(redis_db, [{"user_id": user, "movie_id": 5, "type": "watch", "seconds_watched": 60.0,
+                                         "timestamp": 400.0}])
+    _, rated, _ = await copy.recommend(user, 0)
+    assert list(rated) == [11, 9, 7, 5] and copy.rated_version(user) != version
 
 
 async def test_wholesale_changes_reach_the_copy(redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:

@@ -52,7 +52,8 @@ def test_a_request_ranks_as_the_weighted_standardised_parts_the_blend_was_learne
     live = LiveModel(np.arange(n, dtype=np.int64), rng.standard_normal((n, 5)).astype(np.float32), reg=0.5,
                      alpha=3.0, kept=np.arange(0, n, 2), neighbours=rng.integers(0, n, (n // 2, 7)).astype(np.int32),
                      links=rng.random((n // 2, 7)).astype(np.float32), prior=rng.standard_normal(n), genres=genres,
-                     genre_names=["Animation", "Drama", "Sci-Fi"], blend=np.tile([1.0, 2.0, 0.5, 3.0], (5, 1)))
+                     genre_names=["Animation", "Drama", "Sci-Fi"],
+                     blend=np.tile([1.0, 2.0, 0.5, 3.0, 1.5, 2.5, 0.7], (5, 1)))
     rated, stars = np.array([4, 9, 30, 31]), np.array([5.0, 2.0, 4.0, 3.5])
     for chosen in ([], ["Drama", "Sci-Fi"]):
         reference = live.blend[bucket(4)] @ standardised_parts(live, rated, stars, chosen)
@@ -81,7 +82,8 @@ def test_without_events_the_prior_and_chosen_genres_place_the_list_and_no_film_i
     genres = np.zeros((10, 1), np.uint8)
     genres[[2, 7]] = 1
     live = model(np.zeros((10, 2)), genres, prior=np.linspace(1.0, 0.0, 10))
-    live.blend[blend_row(0, True)] = [0.0, 0.0, 0.1, 1.0, 0.0]  # genres weigh more than the prior
+    live.blend[blend_row(0, True)] = 0.0
+    live.blend[blend_row(0, True), [2, 3]] = [0.1, 1.0]  # genres weigh more than the prior
     folded = fold(live, np.zeros(0, np.int64), np.zeros(0), ["Animation"])
     best = top(folded.score, 3)
     assert best.tolist() == [2, 7, 0]
@@ -89,11 +91,30 @@ def test_without_events_the_prior_and_chosen_genres_place_the_list_and_no_film_i
     assert top(fold(live, np.zeros(0, np.int64), np.zeros(0), []).score, 1).tolist() == [0]
 
 
+def test_the_recent_parts_follow_the_latest_film_and_the_rest_ignore_the_order() -> None:
+    # EASE links: film 0 leads to film 10, film 1 to film 11; the person rated both, in either order
+    n = 12
+    links = LiveModel(np.arange(n, dtype=np.int64), np.zeros((n, 2), np.float32), reg=0.5, alpha=3.0,
+                      kept=np.array([0, 1]), neighbours=np.array([[10], [11]], np.int32),
+                      links=np.ones((2, 1), np.float32), prior=np.zeros(n), genres=np.zeros((n, 1), np.uint8),
+                      genre_names=["Drama"], blend=np.zeros((2 * (len(BUCKETS) + 1), len(PARTS))))
+    stars = np.array([5.0, 5.0])
+    links.blend[:, PARTS.index("ease, recent")] = 1.0
+    assert top(fold(links, np.array([0, 1]), stars, []).score, 1).tolist() == [11]  # 1 was rated last
+    assert top(fold(links, np.array([1, 0]), stars, []).score, 1).tolist() == [10]
+    folded = fold(links, np.array([1, 0]), stars, [])
+    assert anchors(links, folded, np.array([10, 11])).tolist() == [0, 1]
+    links.blend[:, :] = 0.0
+    links.blend[:, PARTS.index("ease")] = 1.0
+    assert np.array_equal(fold(links, np.array([0, 1]), stars, []).score, fold(links, np.array([1, 0]), stars,
+                                                                                  []).score)
+
+
 def test_the_blend_changes_with_the_history_size() -> None:
     assert [bucket(n) for n in (0, 1, 2, 3, 9, 10, 29, 30, 1000)] == [0, 1, 1, 2, 2, 3, 3, 4, 4]
     # people who chose genres have rows of their own, after those of people who did not
     assert [blend_row(n, True) - blend_row(n, False) for n in (0, 5, 100)] == [len(BUCKETS) + 1] * 3
-    assert len(PARTS) == 5
+    assert len(PARTS) == 7
 
 
 def test_a_version_published_before_the_next_links_ranks_as_it_did() -> None:
