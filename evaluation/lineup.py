@@ -75,13 +75,13 @@ def our_models(vectors: sp.csr_matrix, seed: int = 0, with_text: sp.csr_matrix |
         "item-kNN": ItemKNN, "user-kNN": UserKNN, "EASE": EASE, "RP3beta": RP3beta, "sequence": Sequence,
         "sequence + EASE": lambda: SequenceEASE(seed=seed),
         "content": content, **extra,
-        "hybrid": lambda: hybrid(best_content, seed),
+        "hybrid": lambda: hybrid(best_content, seed, rating_blend="boosted"),
     }
 
 
-def hybrid(content: Factory, seed: int = 0, rate: bool = True) -> Hybrid:
+def hybrid(content: Factory, seed: int = 0, rate: bool = True, rating_blend: str = "ridge") -> Hybrid:
     """Our hybrid with ``content`` as its content member; ``rate=False``: its ranking half alone, the same
     lists without the rating blend (publishing needs no more: ``Hybrid``'s docstring)."""
     raters: list[Factory] = [lambda: SVD(seed=seed), lambda: ExplicitALS(seed=seed), ItemKNN, content] if rate else []
     return Hybrid(raters=raters, rankers=[lambda: ImplicitALS(seed=seed), Popularity, content], content=content,
-                  popularity=Popularity, seed=seed)
+                  popularity=Popularity, seed=seed, rating_blend=rating_blend)

@@ -106,7 +106,7 @@ def evaluate(model: Recommender, train: Ratings, test: Ratings, k: int = 10, dep
     result = Result(model.name, fit_seconds)
     started = time.perf_counter()
     if model.rates:
-        errors = test.ratings - np.clip(model.predict(test.users, test.items), 0.5, 5.0)
+        errors = test.ratings - np.clip(model.predict_at(test.users, test.items, test.timestamps), 0.5, 5.0)
         result.rmse, result.mae = metrics.rmse(errors), metrics.mae(errors)
     task = task or RankingTask.from_split(train, test)
     top = rank(model.score, task, depth)

@@ -52,6 +52,11 @@ class Recommender(ABC):
                 out[group] = self.score(users[group[:1]])[0, items[group]]
         return out
 
+    def predict_at(self, users: IntArray, items: IntArray, timestamps: IntArray) -> FloatArray:
+        """Rating estimates of ratings made at ``timestamps`` (seconds): models that learn how ratings
+        drift in time override this; the rest ignore the time."""
+        return self.predict(users, items)
+
     def recommend(self, users: IntArray, k: int, seen: Ratings | None = None) -> IntArray:
         """Top-``k`` item codes per user, without the items ``seen`` holds for that user."""
         scores = np.asarray(self.score(users), dtype=np.float64)

@@ -2,7 +2,9 @@
 
 Ratings: ``r̂ = w₀ + Σ_m w_m r̂_m`` with weights fitted by ridge least squares on a validation
 share held out of the training data (members fitted on the rest), then members refitted on
-all of it — feature-weighted blending in its simplest, honest form (Sill et al. 2009).
+all of it — feature-weighted blending in its simplest, honest form (Sill et al. 2009); or, with
+``rating_blend="boosted"``, gradient-boosted trees over the members' out-of-fold estimates and their
+support (``recommenders.boosted_blend``).
 
 Ranking: each member's scores are standardised per user and summed with weights chosen on the
 same validation split to maximise NDCG@10 (a small grid: a handful of members, so an exhaustive
@@ -31,6 +33,7 @@ import numpy as np
 
 from online_models import metrics
 from recommenders.base import Recommender, top_k
+from recommenders.boosted_blend import BoostedBlend, Support
 from recommenders.data import FloatArray, IntArray, Ratings
 
 Factory = Callable[[], Recommender]
@@ -55,8 +58,12 @@ class Hybrid(Recommender):
 
     def __init__(self, raters: Sequence[Factory], rankers: Sequence[Factory], content: Factory | None = None,
                  popularity: Factory | None = None, validation_share: float = 0.1, ridge: float = 1.0,
-                 cold_user: int = 5, validation_users: int = 5000, seed: int = 0) -> None:
+                 cold_user: int = 5, validation_users: int = 5000, seed: int = 0,
+                 rating_blend: str = "ridge") -> None:
+        if rating_blend not in ("ridge", "boosted"):
+            raise ValueError(f"rating_blend must be 'ridge' or 'boosted', not {rating_blend!r}")
         self.raters, self.rankers = list(raters), list(rankers)
+        self.rating_blend = rating_blend
         self.validation_users = validation_users
         self.content_factory, self.popularity_factory = content, popularity
         self.validation_share, self.ridge, self.cold_user, self.seed = validation_share, ridge, cold_user, seed
@@ -84,6 +91,9 @@ class Hybrid(Recommender):
         self.content = self.content_factory().fit(train) if self.content_factory else None
         self.popularity = self.popularity_factory().fit(train) if self.popularity_factory else None
         self.item_counts, self.user_counts = train.item_counts(), train.user_counts()
+        self.support = Support(train)
+        self.boosted = (BoostedBlend(seed=self.seed).fit(self.raters, train)
+                        if self.rating_blend == "boosted" and self.raters else None)
         return self
 
     def _learn_rating_weights(self, raters: list[Recommender], valid: Ratings) -> None:
@@ -119,9 +129,16 @@ class Hybrid(Recommender):
         self.ranking_weights, self.validation_ndcg = grid[best], float(ndcg[best] / len(users))
 
     def predict(self, users: IntArray, items: IntArray) -> FloatArray:
-        x = np.column_stack([np.ones(len(users))] + [np.clip(m.predict(users, items), 0.5, 5.0)
-                                                     for m in self.members])
-        estimate = x @ self.rating_weights
+        """Estimates as of each person's latest training rating."""
+        return self.predict_at(users, items, self.support.user_last[users])
+
+    def predict_at(self, users: IntArray, items: IntArray, timestamps: IntArray) -> FloatArray:
+        if self.boosted is not None:
+            estimate = self.boosted.predict_at(self.members, self.support, users, items, timestamps)
+        else:
+            x = np.column_stack([np.ones(len(users))] + [np.clip(m.predict(users, items), 0.5, 5.0)
+                                                         for m in self.members])
+            estimate = x @ self.rating_weights
         new_items = self.item_counts[items] == 0
         if self.content is not None and new_items.any():
             estimate[new_items] = self.content.predict(users[new_items], items[new_items])
