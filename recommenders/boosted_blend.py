@@ -8,9 +8,9 @@ for a person with a long history; and the rating's time, as timeSVD++'s drifting
 2009) do: how long the person and the film had been rating and rated when the rating was made.
 
 Trained on out-of-fold predictions: each member fitted ``folds`` times on the other folds predicts
-the held one, so every training rating is a row (a 10 % validation share gave the trees a tenth of
-the data: RMSE 0.9003 against 0.8932 out-of-fold on ml-100k), then the members are fitted once more
-on everything for prediction. Cost: ``folds + 1`` fits of each member, and trees over one row per
+the held one, so every training rating is a row for the trees (a validation share gives them a tenth
+of the data, too little for trees), then the members are fitted once more on everything for
+prediction. Cost: ``folds + 1`` fits of each member, and trees over one row per
 training rating.
 """
 

@@ -91,7 +91,7 @@ class Hybrid(Recommender):
         self.content = self.content_factory().fit(train) if self.content_factory else None
         self.popularity = self.popularity_factory().fit(train) if self.popularity_factory else None
         self.item_counts, self.user_counts = train.item_counts(), train.user_counts()
-        self.support = Support(train)
+        self.support = Support(train) if self.raters else None  # publishing fits no raters: nothing to support
         self.boosted = (BoostedBlend(seed=self.seed).fit(self.raters, train)
                         if self.rating_blend == "boosted" and self.raters else None)
         return self
@@ -130,10 +130,11 @@ class Hybrid(Recommender):
 
     def predict(self, users: IntArray, items: IntArray) -> FloatArray:
         """Estimates as of each person's latest training rating."""
-        return self.predict_at(users, items, self.support.user_last[users])
+        latest = self.support.user_last[users] if self.support is not None else np.zeros(len(users), np.int64)
+        return self.predict_at(users, items, latest)
 
     def predict_at(self, users: IntArray, items: IntArray, timestamps: IntArray) -> FloatArray:
-        if self.boosted is not None:
+        if self.boosted is not None and self.support is not None:
             estimate = self.boosted.predict_at(self.members, self.support, users, items, timestamps)
         else:
             x = np.column_stack([np.ones(len(users))] + [np.clip(m.predict(users, items), 0.5, 5.0)
