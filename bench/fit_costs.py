@@ -125,7 +125,10 @@ def _fits(args: argparse.Namespace, prepared: Path, console: Console) -> list[di
             done = subprocess.run([sys.executable, "-m", "bench.fit_costs", "--prepared", str(prepared),
                                    "--one", name], capture_output=True, text=True)
             if done.returncode:
-                rows.append({"model": name, "skipped": f"failed: {done.stderr.strip().splitlines()[-1:]}"})
+                signal = {-9: " (killed: out of memory?)", -11: " (segmentation fault)"}.get(done.returncode, "")
+                last = done.stderr.strip().splitlines()[-1:]
+                rows.append({"model": name, "skipped": f"failed: exit {done.returncode}{signal}"
+                                                       + (f": {last[0]}" if last else "")})
             else:
                 rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             row = rows[-1]
