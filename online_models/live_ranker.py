@@ -49,6 +49,7 @@ IntArray = npt.NDArray[np.int64]
 PARTS = ("als", "ease", "prior", "genres", "next", "next, recent", "ease, recent")  # a blend published with
 # fewer columns gives the rest 0
 BUCKETS = (1, 3, 10, 30)  # history sizes where the blend changes: 0, 1–2, 3–9, 10–29, 30+ events
+GENRE_QUOTA_UNTIL = 10  # events: below this, a person who chose genres gets half a row of them
 RECENT, RECENCY = 20, 0.8  # the recent parts: the latest 20 events, each newer one weighing 1/0.8 of the one before
 
 
@@ -291,6 +292,21 @@ def top(score: FloatArray, k: int) -> IntArray:
     return best[np.argsort(-score[best], kind="stable")]
 
 
+def with_genre_quota(score: FloatArray, in_genres: FloatArray, k: int) -> IntArray:
+    """The ``k`` best, at least half of them films of the chosen genres (``in_genres`` 1) when there
+    are that many, best first. A person who has just named their genres sees them in their first row:
+    the blend weighs a genre as one binary part against a heavy-tailed popularity prior, so with a few
+    popular picks the blend alone can fill the row with famous films of other genres."""
+    best = top(score, k)
+    need = min((k + 1) // 2, int(np.isfinite(score[in_genres > 0]).sum()))
+    if int(in_genres[best].sum()) >= need:
+        return best
+    of_genres = top(np.where(in_genres > 0, score, -np.inf), need)
+    others = top(np.where(in_genres > 0, -np.inf, score), k - need)
+    merged = np.concatenate([of_genres, others])
+    return merged[np.argsort(-score[merged], kind="stable")]
+
+
 def anchors(model: LiveModel, folded: Folded, chosen_positions: IntArray) -> IntArray:
     """For each chosen film, the position of the rated film that gave it most, or −1 when the prior and
     genres gave it more than every rated film together (or no rated film gave anything)."""
@@ -337,6 +353,8 @@ def ranked_list(model: LiveModel, movies: IntArray, stars: FloatArray, chosen: l
         gone = model.positions(np.asarray(excluded, dtype=np.int64))
         folded.score[gone[gone >= 0]] = -np.inf
     best = top(folded.score, k)
+    if chosen and len(folded.positions) < GENRE_QUOTA_UNTIL:
+        best = with_genre_quota(folded.score, model.genre_mask(chosen), k)
     why = anchors(model, folded, best)
     return Ranked(model.ids[best].tolist(), [int(model.ids[a]) if a >= 0 else None for a in why.tolist()],
                   folded.score[best].tolist(), taste(chosen, model, folded.positions))

@@ -179,3 +179,16 @@ def test_each_bucket_is_learned_on_new_people_and_on_returning_people_of_its_siz
     assert [len(c.first) for c in fourth] == [45 - NEXT]
     assert fourth[0].liked_later == set(range(45 - NEXT, 45))
     assert not bucket_cases(live, data, np.array([0, 1]), 0)[0].first.size  # no events: the prior alone
+
+
+def test_a_person_who_named_genres_gets_half_a_row_of_them_until_their_history_speaks() -> None:
+    from online_models.live_ranker import GENRE_QUOTA_UNTIL, with_genre_quota
+
+    score = np.arange(20, 0, -1).astype(float)  # film 0 best
+    in_genres = np.zeros(20)
+    in_genres[[12, 15, 17, 18, 19]] = 1.0  # the chosen genres' films all rank low
+    row = with_genre_quota(score, in_genres, 10)
+    assert row.tolist() == [0, 1, 2, 3, 4, 12, 15, 17, 18, 19]  # half of them, in score order
+    assert with_genre_quota(score, np.ones(20), 10).tolist() == list(range(10))  # already enough
+    assert int(in_genres[with_genre_quota(score, in_genres, 4)].sum()) == 2
+    assert GENRE_QUOTA_UNTIL > 5  # the onboarding's five picks are within it
