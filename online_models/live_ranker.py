@@ -352,9 +352,8 @@ def ranked_list(model: LiveModel, movies: IntArray, stars: FloatArray, chosen: l
     if len(excluded):
         gone = model.positions(np.asarray(excluded, dtype=np.int64))
         folded.score[gone[gone >= 0]] = -np.inf
-    best = top(folded.score, k)
-    if chosen and len(folded.positions) < GENRE_QUOTA_UNTIL:
-        best = with_genre_quota(folded.score, model.genre_mask(chosen), k)
+    best = (with_genre_quota(folded.score, model.genre_mask(chosen), k)
+            if chosen and len(folded.positions) < GENRE_QUOTA_UNTIL else top(folded.score, k))
     why = anchors(model, folded, best)
     return Ranked(model.ids[best].tolist(), [int(model.ids[a]) if a >= 0 else None for a in why.tolist()],
                   folded.score[best].tolist(), taste(chosen, model, folded.positions))
