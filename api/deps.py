@@ -1,8 +1,10 @@
-"""Dependencies injected into routes: settings and the shared database connections."""
+"""Dependencies injected into routes: the settings and the connections ``api.main`` keeps on the app's
+state for the process' lifetime, each declared once as an ``Annotated`` type the routes name."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
@@ -11,42 +13,24 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from api.event_sender import EventSender
 from api.search import TitleIndex
-from cinestream.settings import Settings
+from core.settings import Settings
 from storage.models import Models
 
 
-async def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings
+def from_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency answering ``app.state.<name>``."""
+
+    async def read(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    read.__name__ = f"get_{name}"
+    return read
 
 
-async def get_db(request: Request) -> AsyncIOMotorDatabase:
-    return request.app.state.db
-
-
-async def get_models(request: Request) -> Models:
-    return request.app.state.models
-
-
-async def get_producer(request: Request) -> AIOKafkaProducer:
-    return request.app.state.producer
-
-
-async def get_sender(request: Request) -> EventSender:
-    return request.app.state.sender
-
-
-async def get_search(request: Request) -> TitleIndex:
-    return request.app.state.search
-
-
-async def get_redis(request: Request) -> aioredis.Redis:
-    return request.app.state.redis
-
-
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-DbDep = Annotated[AsyncIOMotorDatabase, Depends(get_db)]
-RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
-ModelsDep = Annotated[Models, Depends(get_models)]
-SearchDep = Annotated[TitleIndex, Depends(get_search)]
-ProducerDep = Annotated[AIOKafkaProducer, Depends(get_producer)]
-SenderDep = Annotated[EventSender, Depends(get_sender)]
+SettingsDep = Annotated[Settings, Depends(from_state("settings"))]
+DbDep = Annotated[AsyncIOMotorDatabase, Depends(from_state("db"))]
+RedisDep = Annotated[aioredis.Redis, Depends(from_state("redis"))]
+ModelsDep = Annotated[Models, Depends(from_state("models"))]
+SearchDep = Annotated[TitleIndex, Depends(from_state("search"))]
+ProducerDep = Annotated[AIOKafkaProducer, Depends(from_state("producer"))]
+SenderDep = Annotated[EventSender, Depends(from_state("sender"))]

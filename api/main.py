@@ -36,11 +36,11 @@ from api.routes import (
 )
 from api.search import TitleIndex
 from api.security.policy import document_policies
-from cinestream.secrets import load_secrets
-from cinestream.settings import Settings, get_settings
-from storage import mongo, redis_store
+from core.kafka_auth import client_options
+from core.secrets import load_secrets
+from core.settings import Settings, get_settings
+from storage import field_crypto, mongo, redis_store
 from storage.models import Models
-from streams.kafka_auth import client_options
 
 
 async def _warm(index: TitleIndex, db: AsyncIOMotorDatabase, models: Models) -> None:
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         secrets = load_secrets(settings)  # outside development, a missing secret stops start-up here
         app.state.secrets = secrets
-        app.state.cipher = secrets.cipher()
+        app.state.cipher = field_crypto.cipher_of(secrets)
         app.state.key_cache = {}
         app.state.key_loads = {}
         client = mongo.connect(settings)

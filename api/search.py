@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic_core import to_json
 
-from cinestream.catalogue.titles import title_key
+from catalogue.titles import title_key
 from storage import batch_store, catalogue_changes, catalogue_store
 
 RECHECK_S = 30.0

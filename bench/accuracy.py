@@ -26,14 +26,15 @@ from bench.references import (
     SurpriseSVD,
     SurpriseSVDpp,
 )
-from cinestream.settings import get_settings
-from evaluation.lineup import Factory, our_models
+from core.settings import get_settings
+from evaluation.lineup import our_models
 from evaluation.report import save, table
 from evaluation.run import prepare, run
 from evaluation.suite import Result
 from recommenders.base import Recommender
 from recommenders.content import TEXT_WEIGHT
 from recommenders.hybrid import Hybrid
+from recommenders.production import Factory
 
 REFERENCES: dict[str, Factory] = {"Surprise SVD": SurpriseSVD, "Surprise SVD++": SurpriseSVDpp,
                                   "Surprise KNNBaseline": SurpriseKNNBaseline,

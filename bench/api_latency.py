@@ -39,11 +39,11 @@ import redis
 from rich.console import Console
 from rich.progress import Progress
 
+from api.services import accounts
 from bench import record
 from bench.tools import cpu_seconds, listening_pid, still_running, vegeta
-from cinestream import accounts
-from cinestream.settings import Settings, get_settings
 from cinestream_client import Client
+from core.settings import Settings, get_settings
 from deploy.local.background import send_to_background
 from storage.live_model_store import VERSION as RANKER_VERSION
 from storage.mongo import connect, database
@@ -133,7 +133,7 @@ class Refits:
 
     def _run(self) -> None:
         while not self._stopping:
-            self._proc = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "ranker", "refit"],
+            self._proc = subprocess.Popen([sys.executable, "-m", "cli.main", "ranker", "refit"],
                                           stdout=subprocess.DEVNULL, stderr=self._errors)
             send_to_background(self._proc.pid)
             self.done.append(self._proc.wait())
@@ -188,7 +188,7 @@ def main() -> None:
     # under SCHED_IDLE: it stands for the platforms, which run on machines of their own; 0: an idle stream
     refits: Refits | None = None
     with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as refit_errors:  # their own words
-        load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate",
+        load = subprocess.Popen([sys.executable, "-m", "cli.main", "load", "--rate",
                                  f"{args.background_rate:g}", "--duration", str(total)],
                                 stdout=subprocess.DEVNULL, stderr=errors) if args.background_rate > 0 else None
         if load is not None:

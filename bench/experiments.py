@@ -27,7 +27,7 @@ from rich.progress import track
 from rich.table import Table
 
 from bench import record
-from cinestream.settings import get_settings
+from core.settings import get_settings
 from online_models.experiments import SequentialTest, arm_of, preference, team_draft
 from simulators.people import Population, population, taken
 from simulators.replay import release_ratings

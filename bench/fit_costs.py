@@ -28,13 +28,14 @@ from rich.table import Table
 
 from bench import record
 from bench.references import ImplicitLibraryALS
-from cinestream.settings import Settings
+from core.settings import Settings
 from evaluation.datasets import load_documents, load_ratings
-from evaluation.lineup import content_vectors, hybrid, our_models
-from evaluation.run import too_big, warm_up
+from evaluation.lineup import our_models
+from evaluation.run import too_big
 from recommenders.base import Recommender
 from recommenders.content import ContentBased
 from recommenders.data import Ratings
+from recommenders.production import content_vectors, hybrid, warm_up
 
 REFERENCE = ImplicitLibraryALS.name
 OURS = "implicit ALS"

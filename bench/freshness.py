@@ -44,10 +44,10 @@ from rich.progress import Progress
 from api.security import tokens
 from bench import record
 from bench.tools import free_port
-from cinestream.secrets import load_secrets
-from cinestream.settings import Settings, get_settings
 from cinestream_client import Client
 from contracts.events import encode_events
+from core.secrets import load_secrets
+from core.settings import Settings, get_settings
 from simulators.replay import load_ratings, replay
 from storage.model_keys import seen_key, user_key
 from streams.admin import delete_topics, ensure_topics
@@ -195,7 +195,7 @@ async def run_through_api(args: argparse.Namespace) -> None:
     extra = {"CINESTREAM_API_PORT": str(port), "CINESTREAM_API_WORKERS": "1"}
     async with _private_stream(settings, extra) as (_, topic, env, redis, workdir):
         # a process group of its own, like the worker's, so stop_worker ends it; started before anything is timed
-        api = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "api"],  # noqa: ASYNC220
+        api = subprocess.Popen([sys.executable, "-m", "cli.main", "api"],  # noqa: ASYNC220
                                env={**os.environ, **env}, stdout=(workdir / "api.log").open("wb"),
                                stderr=subprocess.STDOUT, start_new_session=True)
 

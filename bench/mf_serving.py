@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from rich.progress import track
 
 from bench import record
-from cinestream.settings import get_settings
+from core.settings import get_settings
 from online_models.biased_mf import BiasedMF
 from online_models.item_matrix import ItemMatrix
 from storage import item_log

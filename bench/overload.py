@@ -43,7 +43,7 @@ from bench import record
 from bench.api_latency import PEOPLE, POPULAR, WARM_RATE, service_key
 from bench.tools import vegeta
 from bench.whole_system import EVERY_EVENT, role_applied
-from cinestream.settings import get_settings
+from core.settings import get_settings
 from storage import applied_counts
 
 EVENTS_PER_REQUEST = 10

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 
 from bench import record
-from cinestream.settings import get_settings
 from contracts.events import EventLists, decode_message, encode_events
+from core.settings import get_settings
 from simulators.replay import envelopes, load_ratings
 from streams.event_columns import EventColumns
 

@@ -2,7 +2,7 @@
 
 Every bench takes ``--record``: its headline figures, the exact command that printed them, the day and
 the commit go to ``docs/measured/bench-<name>.json`` (committed), and the site's Benchmarks page renders
-whatever is there (``cinestream.reference.bench_tables``). A figure typed into a page goes stale the day
+whatever is there (``cli.reference.bench_tables``). A figure typed into a page goes stale the day
 the code changes; a file the bench wrote says when and at which commit it was true.
 """
 

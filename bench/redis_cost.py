@@ -21,7 +21,7 @@ import redis
 
 from bench import record
 from bench.tools import still_running
-from cinestream.settings import get_settings
+from core.settings import get_settings
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     client = redis.Redis.from_url(get_settings().redis_url)
     with tempfile.TemporaryFile() as errors:  # the load's own words, should it stop early
-        load = subprocess.Popen([sys.executable, "-m", "cinestream.cli", "load", "--rate", f"{args.rate:g}",
+        load = subprocess.Popen([sys.executable, "-m", "cli.main", "load", "--rate", f"{args.rate:g}",
                                  "--duration", str(args.seconds + 5)], stdout=subprocess.DEVNULL, stderr=errors)
 
         def load_running() -> None:

@@ -50,21 +50,21 @@ from pymongo import MongoClient
 from rich.console import Console
 from rich.table import Table
 
+from api.services.accounts import create_service_key
 from bench import record
 from bench.tools import free_port, wait_until_learned
 from bench.whole_system import service_events, wait_for_api
-from cinestream.accounts import create_service_key
-from cinestream.catalogue.job import run_build
-from cinestream.publish_job import catalogue_ratings, publish_live
-from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
 from cinestream_client import Client
+from core.settings import ONE_BLAS_THREAD, Settings, get_settings
 from evaluation.datasets import load_documents
-from evaluation.lineup import content_vectors, genre_vectors
-from evaluation.lineup import hybrid as ranking_hybrid
+from jobs.catalogue import run_build
+from jobs.publish import catalogue_ratings, publish_live
 from online_models import metrics
 from recommenders.base import top_k
 from recommenders.content import ContentBased
 from recommenders.data import Ratings
+from recommenders.production import content_vectors, genre_vectors
+from recommenders.production import hybrid as ranking_hybrid
 from simulators.replay import release_ratings, replay
 from storage.model_keys import STATS
 from storage.mongo import connect, database

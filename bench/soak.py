@@ -1,15 +1,15 @@
 """A soak with faults: a stream of real ratings learned while workers, Redis, a Kafka broker and
 FerretDB fail, compared with the same events learned undisturbed.
 
-The events: ml-latest-small replayed ``--copies`` times (each copy's users shifted by
-``USER_SHIFT``, its times after the previous copy's), and ``--bad-share`` of that count in bad
-messages of one event each: half name a movie outside the catalogue, half an impossible rating
-(9 stars). Two learning workers (one consumer group), a side worker and an archive worker run as
-in the main job, in topics, consumer groups and a Redis database of their own. Meanwhile a worker
-is killed with SIGKILL every ``--kill-every`` seconds (in turn) and started again; Redis is killed
-with SIGKILL once and started again (AOF, fsync every second: it may lose its last second, which
-the learning workers repair from Kafka), a Kafka node once (on a cluster: ``stack up --brokers 3``)
-and FerretDB once.
+The events: ml-latest-small replayed ``--copies`` times (each copy's users shifted by ``USER_SHIFT``,
+its times after the previous copy's, all within the years the stream accepts), and ``--bad-share`` of
+that count in bad messages of one event each: half name a movie outside the catalogue, half an
+impossible rating (9 stars). Two learning workers (one consumer group), a side worker and an archive
+worker run as in the main job, in topics, consumer groups and a Redis database of their own. Meanwhile
+a worker is killed with SIGKILL every ``--kill-every`` seconds (in turn) and started again; Redis is
+killed with SIGKILL once and started again (AOF, fsync every second: it may lose its last second,
+which the learning workers repair from Kafka), a Kafka node once (on a cluster: ``stack up --brokers
+3``) and FerretDB once.
 
 At the end, against the undisturbed run: the model's count and sum of ratings (exact), every user's
 rated set (exact), the history in MongoDB (every valid event once), the dead-letter topic (every bad
@@ -52,7 +52,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench import record
-from cinestream.settings import Settings, get_settings
+from contracts.events import EARLIEST
+from core.kafka_auth import client_options, password
+from core.settings import Settings, get_settings
 from deploy.local import redis_cluster
 from deploy.local import stack as local_stack
 from deploy.local.server import LocalServer
@@ -60,7 +62,6 @@ from simulators.replay import load_ratings, replay
 from storage.model_keys import COMMIT_APPLIED, STATS, seen_key
 from streams import acls
 from streams.admin import delete_topics, ensure_topics
-from streams.kafka_auth import client_options, password
 from streams.local_worker import start_worker, stop_worker
 
 USER_SHIFT = 1_000_000
@@ -137,12 +138,16 @@ def events(ratings: pd.DataFrame, copies: int, bad_share: float, seed: int = 0
            ) -> tuple[pd.DataFrame, list[tuple[int, bytes]]]:
     """The valid ratings (``copies`` of ``ratings``, users shifted) and the bad messages as
     (user, payload): half for a movie outside the catalogue, half with an impossible rating."""
-    span = float(ratings["timestamp"].max() - ratings["timestamp"].min()) + 1
+    # Each copy's times squeezed, in order, into its share of the years the stream accepts (from 1995 to
+    # an hour ago): ml-latest-small spans 22 years, and a copy placed after another would be in the future.
+    first, last = float(ratings["timestamp"].min()), float(ratings["timestamp"].max())
+    share = (time.time() - 3600.0 - EARLIEST) / copies
+    scale = share / (last - first + 1.0)
     parts = []
     for copy in range(copies):
         part = ratings.copy()
         part["userId"] += copy * USER_SHIFT
-        part["timestamp"] += copy * span
+        part["timestamp"] = EARLIEST + copy * share + (part["timestamp"] - first) * scale
         parts.append(part)
     valid = pd.concat(parts, ignore_index=True)
     rng = np.random.default_rng(seed)

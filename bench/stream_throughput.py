@@ -25,11 +25,11 @@ from river import reco
 
 from bench import record
 from bench.tools import wait_until_learned
-from cinestream.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from deploy.local import redis_cluster
 from evaluation.datasets import load_documents
-from evaluation.lineup import content_vectors, text_content_vectors
 from recommenders.content import reduced
+from recommenders.production import content_vectors, text_content_vectors
 from simulators.replay import release_ratings, replay
 from storage import content_store
 from storage.model_keys import CURVE, STATS

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from cinestream.settings import get_settings
+from core.settings import get_settings
 from storage.model_keys import STATS
 
 VEGETA = "github.com/tsenart/vegeta/v12@v12.13.0"

@@ -44,11 +44,11 @@ import redis
 from aiokafka import AIOKafkaConsumer
 from pymongo import MongoClient
 
+from api.services.accounts import MAX_EVENTS_PER_SECOND, create_service_key, revoke_service_key
 from bench import record
 from bench.tools import cpu_seconds, free_port, vegeta
-from cinestream.accounts import MAX_EVENTS_PER_SECOND, create_service_key, revoke_service_key
-from cinestream.settings import ONE_BLAS_THREAD, Settings, get_settings
 from cinestream_client import Client
+from core.settings import ONE_BLAS_THREAD, Settings, get_settings
 from simulators.replay import ReplaySummary, release_ratings, replay
 from storage import applied_counts
 from storage.model_keys import item_key, user_key

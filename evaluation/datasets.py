@@ -1,7 +1,7 @@
 """Read any MovieLens release's ratings and movies for offline evaluation, with line-numbered errors.
 
 The layouts (``ratings.csv``, ``ratings.dat`` with ``::``, GroupLens' ``u.data`` and RecBole's atomic
-``<name>.inter``) are the catalogue's (``cinestream.catalogue.layouts``). Archives fetched by
+``<name>.inter``) are the catalogue's (``catalogue.layouts``). Archives fetched by
 ``cinestream data fetch`` unpack to ``<data dir>/<name>/``, possibly one folder deeper; both are looked in.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from cinestream.catalogue.build import build_catalogue
-from cinestream.catalogue.layouts import Layout, find_layout
-from cinestream.catalogue.readers import BadFileError, Rejections
-from cinestream.catalogue.sources import read_ratings
+from catalogue.build import build_catalogue
+from catalogue.layouts import Layout, find_layout
+from catalogue.readers import BadFileError, Rejections
+from catalogue.sources import read_ratings
 
 
 def layout_of(data_dir: Path, name: str) -> Layout:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from cinestream.plots import precision_recall_png
 from evaluation.suite import Result
+from figures.plots import precision_recall_png
 
 RANKING_COLUMNS = ("P@10", "R@10", "NDCG@10", "MAP@10", "HR@10", "coverage", "novelty", "diversity")
 

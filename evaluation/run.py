@@ -17,13 +17,12 @@ from rich.console import Console
 from rich.progress import Progress
 
 from evaluation.datasets import load_documents, load_ratings
-from evaluation.lineup import content_vectors, genre_vectors, text_content_vectors
 from evaluation.splits import random_split, temporal_split
 from evaluation.suite import RankingTask, Result, evaluate
-from recommenders.als import ImplicitALS
 from recommenders.base import Recommender
 from recommenders.content import TEXT_WEIGHT
 from recommenders.data import FloatArray, IntArray, Ratings
+from recommenders.production import content_vectors, genre_vectors, text_content_vectors, warm_up
 
 RANKED_USERS = 10_000  # ranking measures over at most this many test users (all of them up to ml-1m)
 
@@ -64,12 +63,6 @@ def prepare(data_dir: Path, dataset: str, split: Literal["random", "temporal"] =
     with_text = text_content_vectors(item_ids, documents, cache_dir, text_weight) if embed and cache_dir else None
     return Prepared(dataset, label, train, test, item_ids, content_vectors(item_ids, documents),
                     genre_vectors(item_ids, documents), with_text)
-
-
-def warm_up() -> None:
-    """Load numba's compiled ALS kernel (cached on disk after the first run) before anything is timed."""
-    tiny, _, _ = Ratings.from_ids([1, 1, 2], [1, 2, 1], [4.0, 3.0, 5.0])
-    ImplicitALS(factors=2, iterations=1).fit(tiny)
 
 
 def available_memory() -> int:

@@ -64,7 +64,7 @@ import numpy as np
 from numba import njit
 
 from online_models.item_matrix import item_scores, top_k
-from online_models.mf_rows import ACC, BIAS, FACTORS, FloatArray, IntArray
+from online_models.mf_rows import ACC, BIAS, FACTORS, FloatArray, IntArray, row_width
 
 __all__ = ["ACC", "BIAS", "FACTORS", "BiasedMF", "FloatArray", "IntArray", "MFBatch"]  # the layout, re-exported
 
@@ -173,7 +173,7 @@ class BiasedMF:
 
     @property
     def width(self) -> int:
-        return FACTORS + self.n_factors
+        return row_width(self.n_factors)
 
     def new_rows(self, n: int) -> FloatArray:
         rows = np.zeros((n, self.width), dtype=np.float32)

@@ -14,10 +14,20 @@ Example
 [(1, 10, 1.0), (1, 11, 1.0), (2, 10, 0.5), (10, 1, 1.0), (10, 2, 0.5), (11, 1, 1.0)]
 >>> model.cosine(np.array([4.0]), 2.0, np.array([8.0])).round(3).tolist()
 [1.0]
+
+A batch against its people's stored recent films is one update; a person's earlier events in the
+batch are part of the history of their later ones:
+
+>>> update = model.update(np.array([5, 5]), np.array([1, 2]), np.array([1.0, 1.0]), {5: [10]})
+>>> update.recent, update.counted.tolist(), update.counts.tolist()
+({5: [2, 1, 10]}, [1, 2], [1.0, 1.0])
+>>> sorted(zip(update.pairs.a.tolist(), update.pairs.b.tolist()))
+[(1, 2), (1, 10), (2, 1), (2, 10), (10, 1), (10, 2)]
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +41,17 @@ class Pairs:
     a: npt.NDArray[np.int64]
     b: npt.NDArray[np.int64]
     w: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CoOccurrenceUpdate:
+    """What one batch changes: the pairs' co-occurrence increments, each counted movie's N(i) increment,
+    and each person's recent positive films afterwards (newest first, at most ``history``)."""
+
+    pairs: Pairs
+    counted: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.float64]
+    recent: dict[int, list[int]]
 
 
 class CoOccurrence:
@@ -57,6 +78,23 @@ class CoOccurrence:
         keep = (mine != others) & (w > 0)
         mine, others, w = mine[keep], others[keep], w[keep]
         return Pairs(np.r_[mine, others], np.r_[others, mine], np.r_[w, w])
+
+    def update(self, users: npt.NDArray[np.int64], movies: npt.NDArray[np.int64], weights: npt.NDArray[np.float64],
+               recent: Mapping[int, list[int]]) -> CoOccurrenceUpdate:
+        """The batch's positive events (weight > 0) against ``recent``: each person's stored recent films,
+        newest first (a person absent from it has none). A loop over the events: each one's history is
+        the person's recent films as the events before it in the batch left them."""
+        keep = weights > 0
+        users, movies, weights = users[keep], movies[keep], weights[keep]
+        after = {int(u): list(recent.get(int(u), [])) for u in np.unique(users).tolist()}
+        histories: list[list[int]] = []
+        for user, movie in zip(users.tolist(), movies.tolist(), strict=True):
+            histories.append(after[user][: self.history])
+            after[user].insert(0, movie)
+        counted, count_index = np.unique(movies, return_inverse=True)
+        counts = np.bincount(count_index, weights=weights, minlength=len(counted)).astype(np.float64)
+        return CoOccurrenceUpdate(self.pairs(movies, histories, weights), counted, counts,
+                                  {u: films[: self.history] for u, films in after.items()})
 
     @staticmethod
     def cosine(cooc: npt.NDArray[np.float64], count_i: float, counts_j: npt.NDArray[np.float64]

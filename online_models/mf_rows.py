@@ -13,3 +13,8 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 BIAS, ACC, FACTORS = 0, 1, 2
+
+
+def row_width(n_factors: int) -> int:
+    """Floats in a row of ``n_factors`` factors: the bias and its bookkeeping, then the factors."""
+    return FACTORS + n_factors

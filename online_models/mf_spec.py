@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from online_models.biased_mf import BiasedMF
-from online_models.mf_rows import FACTORS
+from online_models.mf_rows import row_width
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,7 @@ class MFSpec:
 
     @property
     def width(self) -> int:
-        """Floats in a row: the biases' bookkeeping, then the factors."""
-        return FACTORS + self.n_factors
+        return row_width(self.n_factors)
 
     def ratings_learner(self) -> BiasedMF:
         return BiasedMF(n_factors=self.n_factors, lr=self.ratings_lr, factor_lr=self.ratings_factor_lr, seed=self.seed)

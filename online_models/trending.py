@@ -17,9 +17,17 @@ Example
 >>> new_epoch, factor = trend.rebase(epoch=0.0, latest=3600.0 * 600)
 >>> new_epoch, factor == 2.0 ** -600
 (2160000.0, True)
+
+A batch against the stored epoch (None before the first) is one update, what the store writes:
+
+>>> update = trend.update(np.array([7]), np.array([1.0]), np.array([3600.0]), epoch=None, now=3600.0)
+>>> update.epoch, update.factor, update.movies.tolist(), update.increments.tolist()
+(3600.0, 1.0, [7], [1.0])
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +35,17 @@ import numpy.typing as npt
 from contracts.events import FUTURE_SLACK_S
 
 MAX_EXPONENT = 500.0  # 2^500 ≈ 3e150: far from float64's 1.8e308, even summed over many events
+
+
+@dataclass(frozen=True)
+class TrendingUpdate:
+    """What one batch changes: every stored score times ``factor``, the epoch set to ``epoch``, then
+    ``increments`` added to the scores of ``movies``."""
+
+    epoch: float
+    factor: float
+    movies: npt.NDArray[np.int64]
+    increments: npt.NDArray[np.float64]
 
 
 class Trending:
@@ -63,3 +82,13 @@ class Trending:
         if (latest - epoch) / self.half_life_s <= MAX_EXPONENT:
             return epoch, 1.0
         return latest, float(np.exp2(-(latest - epoch) / self.half_life_s))
+
+    def update(self, movies: npt.NDArray[np.int64], weights: npt.NDArray[np.float64],
+               timestamps: npt.NDArray[np.float64], epoch: float | None, now: float) -> TrendingUpdate:
+        """The batch's update against the stored ``epoch`` (None: nothing stored yet, the batch's first
+        event sets it); timestamps are bounded by the learner's clock ``now`` (``bounded``)."""
+        timestamps = self.bounded(timestamps, now)
+        start = float(timestamps.min()) if epoch is None else epoch
+        new_epoch, factor = self.rebase(start, float(timestamps.max()))
+        ids, increments = self.increments(movies, weights, timestamps, new_epoch)
+        return TrendingUpdate(new_epoch, factor, ids, increments)

@@ -7,7 +7,7 @@ source scripts/setup.sh
 cs=.venv/bin/cinestream
 dataset=${CINESTREAM_DATASET:-ml-latest-small}
 # One machine for everything: the stream (workers, FerretDB) and the batch jobs run on the CPU
-# time the API, Redis and Kafka leave (cinestream/settings.py, background_idle). Kafka keeps what waits.
+# time the API, Redis and Kafka leave (core/settings.py, background_idle). Kafka keeps what waits.
 export CINESTREAM_BACKGROUND_IDLE=${CINESTREAM_BACKGROUND_IDLE:-true}
 background=(nice -n 15)
 [ "$CINESTREAM_BACKGROUND_IDLE" = true ] && background=(.venv/bin/python -m deploy.local.background)

@@ -20,10 +20,10 @@ from typing import Literal
 import numpy as np
 from aiokafka import AIOKafkaProducer
 
-from cinestream.settings import Settings
 from contracts.events import KIND_FIELDS, encode_columns
 from contracts.partitions import partition_of
-from streams.kafka_auth import client_options
+from core.kafka_auth import client_options
+from core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 from aiokafka import AIOKafkaProducer
 
-from cinestream.catalogue.readers import Rejections
-from cinestream.catalogue.sources import read_ratings
-from cinestream.settings import Settings
+from catalogue.readers import Rejections
+from catalogue.sources import read_ratings
 from contracts.events import encode_columns
 from contracts.partitions import partition_of
+from core.kafka_auth import client_options
+from core.settings import Settings
 from evaluation.datasets import layout_of
 from online_models.runs import run_starts
-from streams.kafka_auth import client_options
 
 
 @dataclass(frozen=True)

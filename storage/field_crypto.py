@@ -14,6 +14,8 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.secrets import Secrets
+
 
 class FieldCipher:
     def __init__(self, keys: dict[str, bytes], current: str, blind_index_key: bytes) -> None:
@@ -41,3 +43,8 @@ class FieldCipher:
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def cipher_of(secrets: Secrets) -> FieldCipher:
+    """The cipher of personal fields these secrets define (the API, the jobs and the CLI share it)."""
+    return FieldCipher(secrets.data_keys, secrets.current_key, secrets.blind_index_key)

@@ -10,14 +10,14 @@ its notice in the same step as its statistics.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import redis.asyncio as aioredis
 
+from storage.lua import script
+
 LOG, SEQ, EPOCH = "{mf}:item-log", "{mf}:item-seq", "{mf}:item-epoch"
 LOG_CAP = 2000
-NOTICE_LUA = (Path(__file__).with_name("lua") / "item_notice.lua").read_text()
+NOTICE_LUA = script("mf", "item_notice")
 _ANNOUNCE = NOTICE_LUA + "append_notice(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])"
 
 

@@ -60,12 +60,12 @@ async def migrate(redis: aioredis.Redis) -> int:
     async with redis.pipeline(transaction=True) as pipe:
         if stats:
             pipe.hset(model_keys.STATS, mapping=stats)
-        marks = {key.removeprefix(OLD_APPLIED): value for key, value in applied.items()}
-        if marks:  # every shard and the commit hold what the partition had applied
+        by_partition = {key.removeprefix(OLD_APPLIED): value for key, value in applied.items()}
+        if by_partition:  # every shard and the commit hold what the partition had applied
             for kind in (model_keys.USER, model_keys.ITEM):
                 for shard in range(model_keys.SHARDS):
-                    pipe.hset(model_keys.applied_key(kind, shard), mapping=marks)
-            pipe.hset(model_keys.COMMIT_APPLIED, mapping=marks)
+                    pipe.hset(model_keys.applied_key(kind, shard), mapping=by_partition)
+            pipe.hset(model_keys.COMMIT_APPLIED, mapping=by_partition)
         for movie in members:
             pipe.sadd(model_keys.ITEM_SETS[model_keys.item_shard(movie)], movie)
         for counted, count in counts.items():

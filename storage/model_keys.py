@@ -15,20 +15,15 @@ that group them into ``SHARDS`` user shards, ``SHARDS`` item shards and one comm
 
 Each ``…:applied`` hash maps ``<topic>:<partition>`` to the last Kafka offset whose effect is in
 that shard: that is what makes a batch exactly once shard by shard (``storage.model_store``).
-``SHARDS`` is fixed for a deployment (the keys encode it); 16 spreads over up to 16 masters.
+``SHARDS`` (``storage.shards``) is fixed for a deployment: the keys encode it.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from storage.shards import SHARDS, tag
 
-SHARDS = 16
 USER, ITEM, COMMIT = "mu", "mi", "mf"
 STATS, COMMIT_APPLIED, CURVE, DRIFTS = "{mf}:stats", "{mf}:applied", "{mf}:curve", "{mf}:drifts"
-
-
-def tag(kind: str, shard: int) -> str:
-    return f"{{{kind}{shard}}}"
 
 
 def user_shard(user: int) -> int:
@@ -37,19 +32,6 @@ def user_shard(user: int) -> int:
 
 def item_shard(movie: int) -> int:
     return movie % SHARDS
-
-
-def shard_groups(ids: np.ndarray, shards: int = SHARDS) -> list[tuple[int, np.ndarray]]:
-    """Positions of ``ids`` grouped by shard (``id % shards``), ascending within each group: what one
-    script or multi-key command may take together on a cluster.
-
-    >>> [(shard, at.tolist()) for shard, at in shard_groups(np.array([35, 3, 19, 16]))]
-    [(0, [3]), (3, [0, 1, 2])]
-    """
-    of = np.asarray(ids, dtype=np.int64) % shards
-    order = np.argsort(of, kind="stable")
-    groups = np.split(order, np.flatnonzero(np.diff(of[order])) + 1)
-    return [(int(of[group[0]]), group) for group in groups if len(group)]
 
 
 def user_key(user: int) -> str:

@@ -1,8 +1,8 @@
 """The online MF model's state in Redis: what a batch starts from, and its compare-and-write.
 
 The keys are grouped into shards (``storage.model_keys``): a batch writes each user and item shard
-it touches with one script (``lua/user_shard.lua``, ``lua/item_shard.lua``), then the commit shard
-(``lua/commit.lua``: statistics, learning curve, item change notice, resume offsets). Each shard
+it touches with one script (``lua/mf/user_shard.lua``, ``lua/mf/item_shard.lua``), then the commit shard
+(``lua/mf/commit.lua``: statistics, learning curve, item change notice, resume offsets). Each shard
 keeps, per Kafka partition, the last offset whose effect it holds, and a script writes its rows and
 those offsets together or not at all. So an event is applied to a shard exactly once whatever
 happens between the scripts: a worker killed after some shards replays the batch from Kafka, and
@@ -31,13 +31,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import redis.asyncio as aioredis
 
 from storage.item_log import EPOCH, LOG, LOG_CAP, SEQ, announce
+from storage.lua import script
 from storage.model_keys import (
     COMMIT,
     COMMIT_APPLIED,
@@ -52,19 +52,18 @@ from storage.model_keys import (
     history_key,
     item_key,
     item_shard,
-    shard_groups,
     user_key,
 )
 from storage.redis_store import round_trip, run_scripts
 from storage.row_cache import RowCache
+from storage.shards import shard_groups
 
 CURVE_POINTS = 5000  # the list is trimmed to the latest points
-COMMIT_ROW = 2 * SHARDS  # marks rows: user shards 0..S-1, item shards S..2S-1, then the commit shard
-_LUA = Path(__file__).with_name("lua")
-
-
-def _lua(*names: str) -> str:
-    return "\n".join((_LUA / name).read_text() for name in names)
+# A user shard's new ratings, what ``lua/mf/user_shard.lua`` unpacks ('<i8i8f') into ``mf:seen:…``.
+SEEN_RECORD = np.dtype([("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
+# ``mf:h:…``: a user's recent MF errors (``online_models.residual_knn``), newest last.
+HISTORY_RECORD = np.dtype([("movie", "<i8"), ("error", "<f4")])
+COMMIT_ROW = 2 * SHARDS  # applied rows: user shards 0..S-1, item shards S..2S-1, then the commit shard
 
 
 def _text(value: bytes | str) -> str:
@@ -79,19 +78,37 @@ def _mean(n: Any, total: Any) -> float:
     return float(total) / float(n) if float(n) else 3.5
 
 
-def mark_row(kind: str, shard: int) -> int:
-    """A shard's row in ``State.marks``."""
+def seen_records(users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    """New ratings as ``SEEN_RECORD``s (a ``ShardWrite``'s ``ratings`` are a shard's slice, as bytes)."""
+    records = np.empty(len(users), dtype=SEEN_RECORD)
+    records["u"], records["m"], records["r"] = users, movies, ratings
+    return records
+
+
+def history_records(blob: bytes) -> np.ndarray:
+    """A user's stored MF errors (``b""``: none)."""
+    return np.frombuffer(blob, dtype=HISTORY_RECORD) if blob else np.zeros(0, HISTORY_RECORD)
+
+
+def history_blob(movies: np.ndarray, errors: np.ndarray) -> bytes:
+    record = np.empty(len(movies), dtype=HISTORY_RECORD)
+    record["movie"], record["error"] = movies, errors
+    return record.tobytes()
+
+
+def applied_row(kind: str, shard: int) -> int:
+    """A shard's row in ``State.applied``."""
     return {USER: shard, ITEM: SHARDS + shard}.get(kind, COMMIT_ROW)
 
 
 @dataclass(frozen=True)
 class State:
     """What a batch starts from: per shard and partition the last applied offset (-1: none; rows as
-    ``mark_row``, columns as the batch's sorted partitions), its users', movies' and histories'
+    ``applied_row``, columns as the batch's sorted partitions), its users', movies' and histories'
     stored blobs (``b""``: none yet), and the ratings' mean and count so far."""
 
-    marks: np.ndarray
-    cached_marks: bool  # some offset came from the cache, not from Redis
+    applied: np.ndarray
+    cached_applied: bool  # some offset came from the cache, not from Redis
     user_blobs: list[bytes]
     item_blobs: list[bytes]
     history_blobs: list[bytes]
@@ -108,7 +125,7 @@ class ShardWrite:
     ids: np.ndarray
     old: list[bytes]  # b"": none was stored
     new: bytes  # the rows, concatenated
-    ratings: bytes = b""  # user shards: (<i8 user, <i8 movie, <f4 stars>) records
+    ratings: bytes = b""  # user shards: ``SEEN_RECORD``s
     histories: list[bytes] = field(default_factory=list)  # user shards: b"" = unchanged
 
 
@@ -148,9 +165,9 @@ class ModelStore:
         self.reads = 0  # read round trips (most batches need none)
         self.refusals = 0
         self.guess_absent = True
-        self._user = redis.register_script(_lua("shard_common.lua", "user_shard.lua"))
-        self._item = redis.register_script(_lua("shard_common.lua", "item_shard.lua"))
-        self._commit = redis.register_script(_lua("shard_common.lua", "item_notice.lua", "commit.lua"))
+        self._user = redis.register_script(script("mf", "shard_common", "user_shard"))
+        self._item = redis.register_script(script("mf", "shard_common", "item_shard"))
+        self._commit = redis.register_script(script("mf", "shard_common", "item_notice", "commit"))
         self._written: dict[tuple[int, str, int], int] = {}  # (shard row, topic, partition) -> offset
         self._lost: dict[int, int] = {}  # partition -> first offset a shard lacks, this batch
 
@@ -166,31 +183,31 @@ class ModelStore:
         cache.trim()
         rows = np.unique(np.concatenate([users % SHARDS, SHARDS + movies % SHARDS, [COMMIT_ROW]])).tolist()
         part_list, user_list, movie_list = partitions.tolist(), users.tolist(), movies.tolist()
-        need_marks = rows if read_all else [r for r in rows if any((r, topic, p) not in cache.applied
+        need_applied = rows if read_all else [r for r in rows if any((r, topic, p) not in cache.applied
                                                                    for p in part_list)]
         need_users = user_list if read_all else cache.missing("u", user_list)
         need_movies = movie_list if read_all else cache.missing("i", movie_list)
-        read = cache.stats is None or read_all or (not self.guess_absent and bool(need_marks or need_users
+        read = cache.stats is None or read_all or (not self.guess_absent and bool(need_applied or need_users
                                                                                    or need_movies))
         if read:
-            found = await self._read(topic, part_list, need_marks, need_users, need_movies)
+            found = await self._read(topic, part_list, need_applied, need_users, need_movies)
             if not read_all:
                 self.guess_absent = not found  # would guessing have been right?
         assert cache.stats is not None
-        marks = np.array([[cache.applied.get((r, topic, p), -1) for p in part_list]
+        applied = np.array([[cache.applied.get((r, topic, p), -1) for p in part_list]
                           for r in range(COMMIT_ROW + 1)], dtype=np.int64).reshape(COMMIT_ROW + 1, len(part_list))
         mean, learned = cache.stats
-        return State(marks, not read or len(need_marks) < len(rows), cache.get("u", user_list),
+        return State(applied, not read or len(need_applied) < len(rows), cache.get("u", user_list),
                      cache.get("i", movie_list), cache.get("h", user_list), mean, learned)
 
-    async def _read(self, topic: str, partitions: list[int], mark_rows: list[int], users: list[int],
+    async def _read(self, topic: str, partitions: list[int], applied_rows: list[int], users: list[int],
                     movies: list[int]) -> bool:
         """Read the named offsets and rows into the cache in one round trip; whether any exists."""
         self.reads += 1
         fields = [f"{topic}:{p}" for p in partitions]
         user_groups, item_groups = _by_shard(users), _by_shard(movies)  # an MGET a shard: one slot
         commands: list[tuple[str, tuple[Any, ...]]] = [("hmget", (STATS, ["n", "sum"]))]
-        for row in mark_rows:
+        for row in applied_rows:
             kind = USER if row < SHARDS else ITEM if row < COMMIT_ROW else COMMIT
             commands.append(("hmget", (applied_key(kind, row % SHARDS), fields)))
         for group in user_groups:
@@ -200,10 +217,10 @@ class ModelStore:
         (n, total), replies = replies[0], replies[1:]
         self.cache.stats = (_mean(n or 0, total or 0), int(float(n or 0)))
         found = False
-        for row, values in zip(mark_rows, replies, strict=False):
+        for row, values in zip(applied_rows, replies, strict=False):
             self._read_marks(row, topic, partitions, values)
             found = found or any(v is not None for v in values)
-        replies = replies[len(mark_rows):]
+        replies = replies[len(applied_rows):]
         for j, group in enumerate(user_groups):
             rows, histories = replies[2 * j], replies[2 * j + 1]
             self.cache.put("u", group, [r or b"" for r in rows])
@@ -217,9 +234,9 @@ class ModelStore:
 
     def _keep_marks(self, row: int, topic: str, partitions: list[int], values: list[Any]) -> None:
         """Offsets this worker has just written."""
-        marks = [((row, topic, p), int(v) if v is not None else -1) for p, v in zip(partitions, values, strict=True)]
-        self.cache.applied.update(marks)
-        self._written.update(marks)
+        applied = [((row, topic, p), int(v) if v is not None else -1) for p, v in zip(partitions, values, strict=True)]
+        self.cache.applied.update(applied)
+        self._written.update(applied)
 
     def _read_marks(self, row: int, topic: str, partitions: list[int], values: list[Any]) -> None:
         """Offsets read from Redis, each compared with what this worker wrote there."""
@@ -235,15 +252,15 @@ class ModelStore:
             self.forget()  # rows and offsets as this worker knew them are ahead of Redis now
             raise RedisBehind(topic, lost)
 
-    async def write(self, topic: str, partitions: np.ndarray, marks: np.ndarray, new_marks: np.ndarray,
+    async def write(self, topic: str, partitions: np.ndarray, applied: np.ndarray, new_applied: np.ndarray,
                     shards: list[ShardWrite], commit: Commit) -> bool:
         """Compare-and-write the shards, then the commit; ``False`` when one was refused (its current
         state is then in the cache, and the shards that took their part keep it)."""
         packed_partitions = _packed(partitions, "<i4")
         calls = []
         for part in shards:
-            row = mark_row(part.kind, part.shard)
-            args: list[Any] = [topic, packed_partitions, _packed(marks[row]), _packed(new_marks[row]),
+            row = applied_row(part.kind, part.shard)
+            args: list[Any] = [topic, packed_partitions, _packed(applied[row]), _packed(new_applied[row]),
                                self.width * 4, _packed(part.ids), bytes(1 if b else 0 for b in part.old),
                                b"".join(b or bytes(self.width * 4) for b in part.old), part.new]
             if part.kind == USER:
@@ -252,9 +269,9 @@ class ModelStore:
         answers = await run_scripts(self.redis, calls)
         refused = False
         for part, answer in zip(shards, answers, strict=True):
-            row, ids = mark_row(part.kind, part.shard), part.ids.tolist()
+            row, ids = applied_row(part.kind, part.shard), part.ids.tolist()
             if answer[0]:
-                self._keep_marks(row, topic, partitions.tolist(), new_marks[row].tolist())
+                self._keep_marks(row, topic, partitions.tolist(), new_applied[row].tolist())
                 width = self.width * 4
                 self.cache.put("u" if part.kind == USER else "i", ids,
                                [part.new[width * j:width * (j + 1)] for j in range(len(ids))])
@@ -277,11 +294,11 @@ class ModelStore:
             return False
         stats = b"" if commit.stats is None else _packed(commit.stats, "<f4")
         answer = await self._commit(keys=[COMMIT_APPLIED, STATS, CURVE, SEQ, EPOCH, LOG],
-                                    args=[topic, packed_partitions, _packed(marks[COMMIT_ROW]),
-                                          _packed(new_marks[COMMIT_ROW]), stats, commit.point, CURVE_POINTS,
+                                    args=[topic, packed_partitions, _packed(applied[COMMIT_ROW]),
+                                          _packed(new_applied[COMMIT_ROW]), stats, commit.point, CURVE_POINTS,
                                           LOG_CAP, _packed(commit.changed)])
         if answer[0]:
-            self._keep_marks(COMMIT_ROW, topic, partitions.tolist(), new_marks[COMMIT_ROW].tolist())
+            self._keep_marks(COMMIT_ROW, topic, partitions.tolist(), new_applied[COMMIT_ROW].tolist())
             self.cache.stats = (_mean(answer[1], answer[2]), int(float(answer[1])))
             return True
         self.refusals += 1

@@ -18,8 +18,9 @@ import redis.asyncio as aioredis
 
 from online_models.batch_fit import Fitted
 from storage.item_log import announce_all
-from storage.model_keys import ITEM_SETS, STATS, item_key, shard_groups, user_key
+from storage.model_keys import ITEM_SETS, STATS, item_key, user_key
 from storage.redis_store import is_cluster, mget_chunked, round_trip
+from storage.shards import shard_groups
 
 VERSIONS, CURRENT, COUNTER = "mf:versions", "mf:current", "mf:version-counter"
 CHUNK = 2000

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from online_models.cooccurrence import CoOccurrence
 from online_models.mf_spec import MF
-from online_models.trending import Trending
 from storage.item_factors import ItemFactors
 from storage.live_model_store import LiveModelCopy
 from storage.model_store import ModelStore
@@ -30,7 +28,7 @@ class Models:
 
     @classmethod
     def over(cls, redis: aioredis.Redis) -> Models:
-        similarity = SimilarityStore(redis, CoOccurrence(), read_cache_s=COPIES_S)
-        trending = TrendingStore(redis, Trending(), read_cache_s=COPIES_S)
+        similarity = SimilarityStore(redis, read_cache_s=COPIES_S)
+        trending = TrendingStore(redis, read_cache_s=COPIES_S)
         return cls(ModelStore(redis, MF.width), similarity, trending,
                    ItemFactors(redis, MF.width), RatingWatch(redis), LiveModelCopy(redis))

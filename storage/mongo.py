@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
-from cinestream.settings import Settings
+from core.settings import Settings
 
 
 def connect(settings: Settings, timeout_ms: int = 5000) -> AsyncIOMotorClient:

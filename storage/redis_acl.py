@@ -16,7 +16,7 @@ names the storage modules write (``storage/erasure.py`` lists a person's rows).
 
 from __future__ import annotations
 
-from cinestream.settings import REDIS_PRINCIPALS
+from core.settings import REDIS_PRINCIPALS
 
 PRINCIPALS = REDIS_PRINCIPALS
 

@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cinestream.settings import Settings
+from core.settings import Settings
 
 POOL_SIZE = 100  # connections per process; a request past them waits up to POOL_WAIT_S for one, not failing at once
 POOL_WAIT_S = 5.0

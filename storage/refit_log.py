@@ -4,7 +4,7 @@
   live version's figures, the decision and its reason), newest first, capped at ``RUNS_KEPT``;
 - ``{live}:refit``: a hash of the last refit's time, the events the stream had learned then, and
   the last drift flag it answered: a refit is due when enough time passed, enough events arrived,
-  or a newer drift was flagged (``cinestream.scheduler``);
+  or a newer drift was flagged (``jobs.scheduler``);
 - ``{live}:promotions``: versions admins asked to make live, for the scheduler to judge (the API
   neither fits nor scores: that reads every rating), capped at ``PROMOTIONS_KEPT``.
 

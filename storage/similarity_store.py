@@ -1,4 +1,5 @@
-"""Item–item co-occurrence in Redis (see ``online_models.cooccurrence``).
+"""Item–item co-occurrence in Redis (see ``online_models.cooccurrence``, whose ``CoOccurrence.update``
+is what ``write`` stores).
 
 - ``sim:recent:<user>``: the user's recent positive movies, newest first, packed ``<i4`` (at most
   ``history``, 20: 80 bytes)
@@ -17,7 +18,8 @@ pairs per positive event, and those scripts held Redis 5-16 ms at a time at 2,00
 request queued behind them (recommendations p99 345 ms at 500 requests/s, 8 ms with the side worker
 stopped). Now a batch sums its pairs in numpy, reads the rows it touches with ``MGET``, merges
 them in numpy (``online_models.cooccurrence.merge_rows``) and writes each row back whole with a
-compare-and-set script (a few microseconds a movie, ``ROWS_PER_SCRIPT`` movies a call), so Redis does
+compare-and-set script (``lua/similarity/cas_rows.lua``: a few microseconds a movie,
+``ROWS_PER_SCRIPT`` movies a call), so Redis does
 per movie what it did per pair. Several side workers share the rows (a movie is rated on every
 partition): a row another worker wrote since it was read is refused, re-read and merged again, so
 no increment is lost to a race.
@@ -30,51 +32,28 @@ import asyncio
 import numpy as np
 import redis.asyncio as aioredis
 
-from online_models.cooccurrence import CoOccurrence, Pairs, merge_rows
+from online_models.cooccurrence import CoOccurrence, CoOccurrenceUpdate, Pairs, merge_rows
 from storage.copies import Copies
-from storage.model_keys import shard_groups
+from storage.lua import script
 from storage.redis_store import mget_chunked, mset_chunked, round_trip, run_scripts
+from storage.shards import SHARDS, shard_groups, tag
 
-SHARDS = 16
 KEEP, PRUNE_AT = 100, 128  # a movie's co-occurrences: see the module's docstring
 COPIES_CAP = 100_000  # rows and counts a reading process keeps (about 100 MB at most), emptied when full
 ROWS_PER_SCRIPT = 25  # a script holds Redis while it runs, every request waits behind it: ~15 µs a 1 KB row
 ROW = np.dtype([("b", "<i4"), ("w", "<f4")])
 RECENT = np.dtype("<i4")
 
-# KEYS: the rows, then sim:count. ARGV: packed <i4 (expected length, new length) per row, the
-# expected rows concatenated, the new rows concatenated, packed (<i4 movie, <f4 count increment)
-# per row. Writes each row whose stored bytes are still the expected ones, with its count, and
-# answers the 1-based positions of the rows it refused.
-CAS_ROWS_LUA = """
-local lengths, expected, new, counts = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local refused, at_old, at_new = {}, 1, 1
-for i = 1, #KEYS - 1 do
-  local old_len, new_len = struct.unpack('<i4i4', lengths, 8 * (i - 1) + 1)
-  local stored = redis.call('GET', KEYS[i]) or ''
-  if stored == string.sub(expected, at_old, at_old + old_len - 1) then
-    redis.call('SET', KEYS[i], string.sub(new, at_new, at_new + new_len - 1))
-    local movie, count = struct.unpack('<i4f', counts, 8 * (i - 1) + 1)
-    if count ~= 0 then redis.call('HINCRBYFLOAT', KEYS[#KEYS], movie, count) end
-  else
-    refused[#refused + 1] = i
-  end
-  at_old, at_new = at_old + old_len, at_new + new_len
-end
-return refused
-"""
-
-
 def recent_key(user: int) -> str:
     return f"sim:recent:{user}"
 
 
 def row_key(movie: int) -> str:
-    return f"sim:row:{{sim{movie % SHARDS}}}:{movie}"
+    return f"sim:row:{tag('sim', movie % SHARDS)}:{movie}"
 
 
 def count_key(shard: int) -> str:
-    return f"sim:count:{{sim{shard}}}"
+    return f"sim:count:{tag('sim', shard)}"
 
 
 COUNT_KEYS = [count_key(s) for s in range(SHARDS)]
@@ -108,16 +87,15 @@ def _pack_rows(merged: Pairs, movies: np.ndarray) -> list[bytes]:
 
 
 class SimilarityStore:
-    def __init__(self, redis: aioredis.Redis, model: CoOccurrence, read_cache_s: float = 0.0) -> None:
+    def __init__(self, redis: aioredis.Redis, read_cache_s: float = 0.0) -> None:
         self.redis = redis
-        self.model = model
         # The API's copies of the rows and counts it read (``storage.copies``), refreshed once older than
         # ``read_cache_s``. The similarity agent rewrites a row at most once a window (5 s by default),
         # so a copy that young shows what a reader would mostly have seen anyway.
         self._rows: Copies[int, bytes] = Copies(self._fetch_rows, read_cache_s, COPIES_CAP)
         self._counts: Copies[int, float] = Copies(lambda movies: counts_of(self.redis, movies), read_cache_s,
                                                    COPIES_CAP)
-        self._cas = redis.register_script(CAS_ROWS_LUA)
+        self._cas = redis.register_script(script("similarity", "cas_rows"))
         self.refused = 0  # rows another worker wrote between this one's read and write (then merged again)
 
     async def clear(self) -> int:
@@ -130,27 +108,21 @@ class SimilarityStore:
     async def _read(self, keys: list[str]) -> list[bytes]:
         return [blob or b"" for blob in await mget_chunked(self.redis, keys)]
 
-    async def add(self, users: np.ndarray, movies: np.ndarray, weights: np.ndarray) -> int:
-        """Learn a batch of positive events; returns how many movies' rows it wrote."""
-        keep = weights > 0
-        users, movies, weights = users[keep], movies[keep], weights[keep]
-        if not len(users):
-            return 0
+    async def recent(self, users: np.ndarray) -> dict[int, list[int]]:
+        """Each of ``users``' recent positive films, newest first (what ``CoOccurrence.update`` reads)."""
         distinct = np.unique(users).tolist()
         stored = await self._read([recent_key(u) for u in distinct])
-        # A user's earlier events in this batch are part of the history of their later ones.
-        recent = {u: np.frombuffer(blob, dtype=RECENT).tolist() for u, blob in zip(distinct, stored, strict=True)}
-        histories: list[list[int]] = []
-        for user, movie in zip(users.tolist(), movies.tolist(), strict=True):
-            histories.append(recent[user][: self.model.history])
-            recent[user].insert(0, movie)
-        pairs = self.model.pairs(movies, histories, weights)
-        counted, count_index = np.unique(movies, return_inverse=True)
-        counts = np.bincount(count_index, weights=weights, minlength=len(counted))
-        written = await self._merge(pairs, counted, counts)
-        # users belong to one partition, so to one worker: their histories need no compare-and-set
-        await mset_chunked(self.redis, {recent_key(u): np.asarray(recent[u][: self.model.history],
-                                                                   dtype=RECENT).tobytes() for u in distinct})
+        return {u: np.frombuffer(blob, dtype=RECENT).tolist() for u, blob in zip(distinct, stored, strict=True)}
+
+    async def write(self, update: CoOccurrenceUpdate) -> int:
+        """Merge the update into the rows and counts and store the people's recent films; returns how many
+        movies' rows it wrote."""
+        if not update.recent:
+            return 0
+        written = await self._merge(update.pairs, update.counted, update.counts)
+        # people belong to one partition, so to one worker: their histories need no compare-and-set
+        await mset_chunked(self.redis, {recent_key(u): np.asarray(films, dtype=RECENT).tobytes()
+                                        for u, films in update.recent.items()})
         return written
 
     async def _merge(self, pairs: Pairs, counted: np.ndarray, counts: np.ndarray) -> int:
@@ -197,7 +169,7 @@ class SimilarityStore:
         _, counts = await self._rows_and_counts([], [movie, *ids])
         own = float(counts[0])
         others = counts[1:]
-        scores = self.model.cosine(strongest["w"].astype(np.float64), own, others)
+        scores = CoOccurrence.cosine(strongest["w"].astype(np.float64), own, others)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(ids[j], float(scores[j])) for j in order]
 
@@ -218,7 +190,7 @@ class SimilarityStore:
         at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
         found = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), dtype=bool)
         cooc = np.where(found, flat["w"][at], 0.0).astype(np.float64).reshape(len(rows), len(liked))
-        similarity = self.model.cosine(cooc, 1.0, counts)  # N(j) is common to all of a candidate's anchors
+        similarity = CoOccurrence.cosine(cooc, 1.0, counts)  # N(j) is common to all of a candidate's anchors
         best = np.argmax(similarity, axis=1)
         explained = similarity[np.arange(len(rows)), best] > 0
         return {movie: liked[b] if ok else None

@@ -1,4 +1,4 @@
-"""Least privilege on Kafka: the ACLs each principal of ``streams.kafka_auth`` gets, created by the admin.
+"""Least privilege on Kafka: the ACLs each principal of ``core.kafka_auth`` gets, created by the admin.
 
 Resources are the settings' topics and a consumer-group prefix, so a run with topics of its own
 (the soak, the tests) grants exactly those. Everything not granted is refused: the brokers run with
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
 
-from cinestream.settings import Settings
+from core.kafka_auth import client_options
+from core.settings import Settings
 from streams.admin import ensure_project_topics
-from streams.kafka_auth import client_options
 
 # Kafka's wire codes (org.apache.kafka.common.acl / resource)
 TOPIC, GROUP, CLUSTER = 2, 3, 4

@@ -8,8 +8,8 @@ from typing import TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from cinestream.settings import Settings
-from streams.kafka_auth import client_options
+from core.kafka_auth import client_options
+from core.settings import Settings
 
 
 async def broker_count(settings: Settings, wait_s: float = 3.0, address: str | None = None) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 
 from contracts.events import Erasure, EventLists, Invalid, decode_message
 from online_models.feedback import confidence
-from streams.app import catalogue_db, dead_letter_topic, known_movies
+from streams.app import Worker
 from streams.dead_letter import dead_letter_record
 from streams.event_columns import EventColumns
 
@@ -33,13 +33,13 @@ class Batch:
         return confidence(self.events.kinds, self.events.completed, self.events.seconds)
 
 
-async def collect(events: Sequence[Any], dead_letter: frozenset[str] = frozenset()) -> Batch:
+async def collect(worker: Worker, events: Sequence[Any], dead_letter: frozenset[str] = frozenset()) -> Batch:
     """The batch's valid events; refused messages from a topic in ``dead_letter`` are
     dead-lettered (each topic's dead letters are owned by one agent, so none is sent twice).
 
     An event for a movie not in the catalogue is dropped; its message is dead-lettered with the
     reason, and the message's other events are learned."""
-    known = await known_movies.ready(catalogue_db)
+    known = await worker.known_movies.ready(worker.catalogue_db)
     parts: list[EventLists] = []
     where: list[tuple[int, int, int]] = []
     kept: list[Any] = []
@@ -52,7 +52,7 @@ async def collect(events: Sequence[Any], dead_letter: frozenset[str] = frozenset
             continue
         if isinstance(parsed, Invalid):
             if message.topic in dead_letter:
-                await dead_letter_topic.send(value=dead_letter_record(
+                await worker.dead_letter_topic.send(value=dead_letter_record(
                     event.value, message.topic, message.partition, message.offset, parsed.reason))
             continue
         parts.append(parsed)
@@ -64,12 +64,13 @@ async def collect(events: Sequence[Any], dead_letter: frozenset[str] = frozenset
     unknown = known.unknown(columns.movies)
     if not unknown.any():
         return Batch(columns, partitions, offsets, tuple(erased))
-    await _dead_letter_unknown(kept, np.repeat(np.arange(len(kept)), table[:, 2]), columns, unknown, dead_letter)
+    message_of = np.repeat(np.arange(len(kept)), table[:, 2])
+    await _dead_letter_unknown(worker, kept, message_of, columns, unknown, dead_letter)
     keep = ~unknown
     return Batch(columns.take(keep), partitions[keep], offsets[keep], tuple(erased))
 
 
-async def _dead_letter_unknown(messages: list[Any], message_of: np.ndarray, columns: EventColumns,
+async def _dead_letter_unknown(worker: Worker, messages: list[Any], message_of: np.ndarray, columns: EventColumns,
                                unknown: np.ndarray, dead_letter: frozenset[str]) -> None:
     """One dead letter per message holding events for movies outside the catalogue."""
     for j in np.unique(message_of[unknown]).tolist():
@@ -80,5 +81,5 @@ async def _dead_letter_unknown(messages: list[Any], message_of: np.ndarray, colu
         named = ", ".join(f"movie_id {columns.movies[b]} (event {columns.event_ids[b]})" for b in bad[:5].tolist())
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         reason = f"not in the catalogue: {named}{more}; {len(bad)} of {int((message_of == j).sum())} events refused"
-        await dead_letter_topic.send(value=dead_letter_record(messages[j].value, message.topic, message.partition,
-                                                              message.offset, reason))
+        await worker.dead_letter_topic.send(value=dead_letter_record(
+            messages[j].value, message.topic, message.partition, message.offset, reason))

@@ -24,12 +24,21 @@ from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 from online_models.prequential import CurvePoint, Prequential
 from online_models.residual_knn import Histories, ResidualKNN
 from storage import content_store
-from storage.model_keys import ITEM, SHARDS, USER, shard_groups
-from storage.model_store import COMMIT_ROW, Commit, ModelStore, ShardWrite, State
+from storage.model_keys import ITEM, USER
+from storage.model_store import (
+    COMMIT_ROW,
+    Commit,
+    ModelStore,
+    ShardWrite,
+    State,
+    history_blob,
+    history_records,
+    seen_records,
+)
 from storage.row_cache import RowCache
+from storage.shards import SHARDS, shard_groups
 
 CONTENT_CHECK_S = 30.0
-HISTORY_RECORD = np.dtype([("movie", "<i8"), ("error", "<f4")])  # ``mf:h:…``: recent MF errors
 USER_SALT, ITEM_SALT = 1, 2
 
 
@@ -84,11 +93,11 @@ class _Fresh:
     commit: np.ndarray
 
     @classmethod
-    def of(cls, batch: RatingBatch, b: _Batch, marks: np.ndarray) -> _Fresh:
+    def of(cls, batch: RatingBatch, b: _Batch, applied: np.ndarray) -> _Fresh:
         offsets = batch.offsets
-        return cls(offsets > marks[batch.users % SHARDS, b.part],
-                   offsets > marks[SHARDS + batch.movies % SHARDS, b.part],
-                   offsets > marks[COMMIT_ROW, b.part])
+        return cls(offsets > applied[batch.users % SHARDS, b.part],
+                   offsets > applied[SHARDS + batch.movies % SHARDS, b.part],
+                   offsets > applied[COMMIT_ROW, b.part])
 
     @property
     def any(self) -> np.ndarray:
@@ -105,7 +114,7 @@ def _with_scratch(rows: FloatArray, index: np.ndarray, held: np.ndarray) -> tupl
     return np.concatenate([rows, extra]), index
 
 
-class OnlineMF:
+class ExactlyOnceMF:
     """Learns batches into the shards of ``store`` (see the module)."""
 
     def __init__(self, store: ModelStore, model: BiasedMF, correction: ResidualKNN | None = None) -> None:
@@ -119,7 +128,7 @@ class OnlineMF:
 
     @classmethod
     def over(cls, redis: aioredis.Redis, model: BiasedMF, correction: ResidualKNN | None = None,
-             cache: RowCache | None = None) -> OnlineMF:
+             cache: RowCache | None = None) -> ExactlyOnceMF:
         return cls(ModelStore(redis, model.width, cache), model, correction)
 
     async def apply(self, batch: RatingBatch) -> ApplyResult:
@@ -141,18 +150,18 @@ class OnlineMF:
             self.content = await content_store.load(self.store.redis)
             self._next_content_check = time.monotonic() + CONTENT_CHECK_S
         state = await self.store.state(batch.topic, b.partitions, b.users, b.movies)
-        fresh = _Fresh.of(batch, b, state.marks)
-        if state.cached_marks and not (fresh.user & fresh.item & fresh.commit).all():
+        fresh = _Fresh.of(batch, b, state.applied)
+        if state.cached_applied and not (fresh.user & fresh.item & fresh.commit).all():
             # a skip on the cache's word would write nothing, so nothing would check it: ask Redis
             state = await self.store.state(batch.topic, b.partitions, b.users, b.movies, read_all=True)
-            fresh = _Fresh.of(batch, b, state.marks)
+            fresh = _Fresh.of(batch, b, state.applied)
         learn = fresh.any
         skipped = int((~fresh.commit).sum())
         if not learn.any():
             return ApplyResult(0, skipped, 0.0)
         shards, commit, sse, curve = self._learn(batch, b, state, fresh, learn, predicted)
-        new_marks = np.maximum(state.marks, b.last[None, :])
-        if not await self.store.write(batch.topic, b.partitions, state.marks, new_marks, shards, commit):
+        new_applied = np.maximum(state.applied, b.last[None, :])
+        if not await self.store.write(batch.topic, b.partitions, state.applied, new_applied, shards, commit):
             return None
         if curve is not None and self.tracker.observe(curve):
             await self.store.flag_drift(curve.n)  # rare: its own round trip
@@ -212,9 +221,8 @@ class OnlineMF:
     def _user_writes(self, batch: RatingBatch, b: _Batch, state: State, fresh: np.ndarray, user_rows: FloatArray,
                      touched: np.ndarray, histories: list[bytes]) -> list[ShardWrite]:
         """One write per user shard: its users' rows, new ratings (watches hide nothing) and histories."""
-        seen = np.empty(0 if batch.watches else int(fresh.sum()), dtype=[("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
-        if not batch.watches:
-            seen["u"], seen["m"], seen["r"] = batch.users[fresh], batch.movies[fresh], batch.ratings[fresh]
+        hidden = np.zeros(len(fresh), dtype=bool) if batch.watches else fresh
+        seen = seen_records(batch.users[hidden], batch.movies[hidden], batch.ratings[hidden])
         writes = []
         seen_of = dict(shard_groups(seen["u"]))
         for shard, at in shard_groups(b.users[touched]):
@@ -232,8 +240,7 @@ class OnlineMF:
         unchanged)."""
         assert self.correction is not None and self.content is not None
         ids, vectors = self.content
-        stored = [np.frombuffer(blob, dtype=HISTORY_RECORD) if blob else np.zeros(0, HISTORY_RECORD)
-                  for blob in blobs]
+        stored = [history_records(blob) for blob in blobs]
         users = b.users
         slots = b.user[own]
         new_counts = np.bincount(slots, minlength=len(users))
@@ -256,8 +263,6 @@ class OnlineMF:
         packed = [b""] * len(users)
         for slot in np.flatnonzero(new_counts).tolist():
             items, errors = histories.of(slot, self.correction.history)
-            record = np.empty(len(items), dtype=HISTORY_RECORD)
-            record["movie"], record["error"] = movies[items], errors
-            packed[slot] = record.tobytes()
+            packed[slot] = history_blob(movies[items], errors)
         return np.clip(corrected, 0.5, 5.0).astype(np.float32), packed
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from mode.utils.futures import notify
 
-from cinestream.settings import Settings
+from core.settings import Settings
 
 
 def backlog(consumer: Any, last_offsets: Mapping[Any, int]) -> int:

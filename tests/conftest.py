@@ -17,7 +17,7 @@ os.environ.setdefault("CINESTREAM_MONGO_DB", "cinestream_test")
 # than overload would: refusing past capacity is tested on its own (test_admission.py).
 os.environ.setdefault("CINESTREAM_API_SHED_LAG_MS", "0")
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from storage.mongo import connect, database
 
 
@@ -60,7 +60,7 @@ async def built_catalogue(stack: Settings, db: AsyncIOMotorDatabase, data_dir: P
     """The real catalogue in the test database (built once; later builds are no-ops)."""
     from rich.console import Console
 
-    from cinestream.catalogue.job import run_build
+    from jobs.catalogue import run_build
 
     return await run_build(stack, Console(quiet=True))
 

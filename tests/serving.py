@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from api.main import create_app
-from cinestream.settings import Settings
+from core.settings import Settings
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from api.deps import DbDep, ModelsDep, RedisDep, SettingsDep
 from api.errors import documented
 from api.fields import Body
 from api.security.policy import ADMIN, ROLES, SCOPES, Principal, Role, Scope
-from cinestream import accounts
+from api.services import accounts
 from contracts.events import MAX_ID
 from storage import live_model_store, model_versions, refit_log, user_store
 from streams.admin import consumer_lag

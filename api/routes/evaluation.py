@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from api.deps import SettingsDep
 from api.errors import documented
 from api.security.policy import PUBLIC, Principal
-from cinestream.plots import precision_recall_png
+from figures.plots import precision_recall_png
 
 router = APIRouter(prefix="/api/evaluation", tags=["evaluation"])
 RUN_NAME = re.compile(r"^(accuracy|evaluation)-[\w.-]+$")

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from api.deps import ModelsDep
 from api.security.policy import PUBLIC, Principal
-from cinestream.plots import learning_curve_png
+from figures.plots import learning_curve_png
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"])
 

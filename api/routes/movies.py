@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from api.deps import DbDep, SearchDep
 from api.errors import documented
 from api.security.policy import PUBLIC, Principal
-from cinestream.catalogue.titles import title_key
+from catalogue.titles import title_key
 from contracts.events import MAX_ID
 
 router = APIRouter(prefix="/api/movies", tags=["movies"])

@@ -26,7 +26,7 @@ from storage import revocations, user_store
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE, CSRF_HEADER = "cs_access", "cs_refresh", "cs_csrf", "x-csrf-token"
 # What a service key may be granted and what a person may be: the request models' enums and the checks
-# in ``cinestream.accounts`` are both these.
+# in ``api.services.accounts`` are both these.
 Scope = Literal["events:write", "recommendations:read", "history:read", "catalogue:write"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 Role = Literal["user", "admin"]

@@ -10,7 +10,7 @@ stopping the producers (acks=all, idempotent: simulators, the API). A node start
 majority of the controllers runs, which is why the stack launches them all before waiting.
 
 With ``kafka_sasl`` (a cluster's default) clients authenticate with SCRAM-SHA-256 as the principals of
-``streams.kafka_auth`` (their credentials written into the storage when it is formatted) and are
+``core.kafka_auth`` (their credentials written into the storage when it is formatted) and are
 authorised by ACLs only (``StandardAuthorizer``, nothing allowed without one: ``streams.acls``, which
 the stack grants once the nodes answer). The controllers' own listener takes SASL/PLAIN for the admin
 principal, as the quorum must authenticate before any SCRAM credential is readable.
@@ -26,11 +26,11 @@ from pathlib import Path
 
 from aiokafka.errors import KafkaError
 
-from cinestream.settings import Settings
+from core.kafka_auth import MECHANISM, local_passwords
+from core.settings import Settings
 from deploy.local.process import StackError
 from deploy.local.server import LocalServer, cached, mark_cached, require_tool
 from streams.admin import broker_count
-from streams.kafka_auth import MECHANISM, local_passwords
 
 ASSETS = Path(__file__).with_name("assets")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import redis
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from deploy.local.process import StackError
 from deploy.local.redis_server import RedisServer
 from deploy.local.server import require_tool

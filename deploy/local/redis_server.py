@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis
 
-from cinestream import local_credentials
+from core import local_credentials
 from deploy.local.server import LocalServer, require_tool
 from storage import redis_acl
 

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from deploy.local.background import bring_to_foreground, send_to_background
 from deploy.local.process import StackError, port_open, read_pid, spawn, tail, terminate, wait_until
 

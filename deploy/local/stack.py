@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from deploy.local.ferretdb_server import FerretDBServer
 from deploy.local.kafka_server import KafkaServer, kafka_nodes
 from deploy.local.redis_server import RedisServer

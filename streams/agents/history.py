@@ -12,26 +12,26 @@ from typing import Any
 
 from storage import applied_counts, history_store
 from storage.mongo import connect, database
-from storage.redis_store import connect as connect_redis
-from streams.app import app, events_topic, settings
+from streams.app import Worker
 from streams.batch import collect
 from streams.event_documents import archived
 from streams.retry import until_stored
 
-db = database(connect(settings), settings)
-redis = connect_redis(settings)  # the applied-events count only
 
+def register(worker: Worker) -> None:
+    settings = worker.settings
+    db = database(connect(settings), settings)
+    redis = worker.redis()  # the applied-events count only
 
-@app.task
-async def prepare_history() -> None:
-    await history_store.ensure_indexes(db)
+    @worker.app.task
+    async def prepare_history() -> None:
+        await history_store.ensure_indexes(db)
 
-
-@app.agent(events_topic)
-async def history(stream: Any) -> None:
-    async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
-        batch = await collect(events)  # dead letters are sent by the agents that own the topics
-        await until_stored("history batch", history_store.record, db, archived(batch))
-        await until_stored("applied count", applied_counts.add, redis, "history", len(batch))
-        if batch.erasures:
-            await until_stored("erasure", history_store.forget, db, batch.erasures)
+    @worker.app.agent(worker.events_topic, name=f"{__name__}.history")
+    async def history(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max_messages, within=settings.side_window_ms / 1000):
+            batch = await collect(worker, events)  # dead letters are sent by the agents that own the topics
+            await until_stored("history batch", history_store.record, db, archived(batch))
+            await until_stored("applied count", applied_counts.add, redis, "history", len(batch))
+            if batch.erasures:
+                await until_stored("erasure", history_store.forget, db, batch.erasures)

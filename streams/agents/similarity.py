@@ -6,25 +6,27 @@ from typing import Any
 
 from online_models.cooccurrence import CoOccurrence
 from storage import applied_counts, erasure
-from storage.redis_store import connect
 from storage.similarity_store import SimilarityStore
-from streams.app import app, events_topic, settings
+from streams.app import Worker
 from streams.batch import collect
 from streams.retry import until_stored
+from streams.side_learning import learn_similarity
 from streams.take import side_batches
 
-model = CoOccurrence()
-store = SimilarityStore(connect(settings), model)
 
+def register(worker: Worker) -> None:
+    settings = worker.settings
+    model = CoOccurrence()
+    store = SimilarityStore(worker.redis())
 
-@app.agent(events_topic)
-async def similarity(stream: Any) -> None:
-    async for events in side_batches(stream, settings, settings.similarity_window_ms):
-        batch = await collect(events)
-        if len(batch):
-            e = batch.events
-            weights = model.event_weights(e.kinds, batch.confidence, e.ratings)
-            await until_stored("similarity batch", store.add, e.users, e.movies, weights)
-            await until_stored("applied count", applied_counts.add, store.redis, "similarity", len(batch))
-        if batch.erasures:
-            await until_stored("erasure", erasure.forget_users, store.redis, batch.erasures)
+    @worker.app.agent(worker.events_topic, name=f"{__name__}.similarity")
+    async def similarity(stream: Any) -> None:
+        async for events in side_batches(stream, settings, settings.similarity_window_ms):
+            batch = await collect(worker, events)
+            if len(batch):
+                e = batch.events
+                weights = model.event_weights(e.kinds, batch.confidence, e.ratings)
+                await until_stored("similarity batch", learn_similarity, store, model, e.users, e.movies, weights)
+                await until_stored("applied count", applied_counts.add, store.redis, "similarity", len(batch))
+            if batch.erasures:
+                await until_stored("erasure", erasure.forget_users, store.redis, batch.erasures)

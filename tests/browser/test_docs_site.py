@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from tests.browser.test_web_app import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.browser

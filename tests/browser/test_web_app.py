@@ -20,10 +20,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from cinestream.settings import Settings
-from simulators.replay import load_ratings, replay
-from streams.local_worker import start_worker, stop_worker
-from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq, wait_for_similarity
+from core.settings import Settings
+from tests.integration.helpers import isolated, learned_worker
 from tests.serving import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -43,15 +41,8 @@ def live(stack: Settings, data_dir: Path, tmp_path_factory: pytest.TempPathFacto
     """Topics and a Redis database of this module, and a worker with every agent that has learned
     20,000 real ratings (so the models know the films people will rate)."""
     overrides = isolated(stack, 7, "web")
-    prepare(stack, overrides)
-    proc = start_worker(overrides, tmp_path_factory.mktemp("web-worker"))
-    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
-    asyncio.run(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
-    wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
-    wait_for_similarity(overrides["CINESTREAM_REDIS_URL"], int((ratings["rating"] >= 3.5).sum()))
-    yield overrides
-    stop_worker(proc)
-    cleanup(stack, overrides)
+    with learned_worker(stack, overrides, data_dir, tmp_path_factory.mktemp("web-worker"), similarity=True):
+        yield overrides
 
 
 @pytest.fixture(scope="module")
@@ -299,14 +290,15 @@ def saved_run(stack: Settings) -> Iterator[str]:
 
 
 def _demo_login(stack: Settings, user: int, roles: list[str] | None) -> tuple[str, str]:
-    from cinestream import accounts
-    from cinestream.secrets import load_secrets
+    from api.services import accounts
+    from core.secrets import load_secrets
+    from storage import field_crypto
     from storage.mongo import connect, database
 
     async def demo() -> tuple[str, str]:
         client, found = connect(stack), load_secrets(stack)
         try:
-            return await accounts.demo_login(database(client, stack), found.cipher(), user, roles)
+            return await accounts.demo_login(database(client, stack), field_crypto.cipher_of(found), user, roles)
         finally:
             client.close()
 
@@ -357,7 +349,7 @@ def test_once_the_live_ranker_is_published_a_new_account_s_first_row_follows_its
         server: str, context: tuple[BrowserContext, Console], live: dict[str, str], stack: Settings,
         shots: Path) -> None:
     """Last in the module: from here on every list in its Redis database is the live ranker's."""
-    from cinestream.publish_job import catalogue_ratings, publish_live
+    from jobs.publish import catalogue_ratings, publish_live
     from storage import catalogue_store, rating_store
     from storage.mongo import connect, database
     from storage.redis_store import connect as connect_redis

@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import pandas as pd
 import redis
 from redis.cluster import RedisCluster
 
-from cinestream.settings import Settings
+from core.settings import Settings
+from simulators.replay import load_ratings, replay
 from storage.model_keys import ITEM_SETS, STATS
 from storage.similarity_store import COUNT_KEYS
 from streams.admin import delete_topics, ensure_topics
+from streams.local_worker import start_worker, stop_worker
 
 
 def isolated(stack: Settings, redis_db: int, name: str) -> dict[str, str]:
@@ -78,3 +84,23 @@ def wait_for_preq(url: str, n: int, timeout: float = 60, cluster: bool = False) 
     raise AssertionError(f"only {client.hgetall(STATS)} of {n} events applied")
 
 
+
+
+@contextmanager
+def learned_worker(stack: Settings, overrides: dict[str, str], data_dir: Path, workdir: Path, limit: int = 20000,
+                   similarity: bool = False) -> Iterator[pd.DataFrame]:
+    """The topics and Redis database of ``overrides`` and a worker with their agents, which has learned the first
+    ``limit`` ratings of ml-latest-small (yielded), into the co-occurrence too with ``similarity``; the worker is
+    stopped and the topics and database removed on leaving."""
+    prepare(stack, overrides)
+    proc = start_worker(overrides, workdir)
+    try:
+        ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=limit)
+        asyncio.run(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
+        wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
+        if similarity:
+            wait_for_similarity(overrides["CINESTREAM_REDIS_URL"], int((ratings["rating"] >= 3.5).sum()))
+        yield ratings
+    finally:
+        stop_worker(proc)
+        cleanup(stack, overrides)

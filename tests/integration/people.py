@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import httpx
 
 from api.main import create_app
-from cinestream import accounts
-from cinestream.settings import Settings
+from api.services import accounts
+from core.settings import Settings
 
 PASSWORD = "correct horse battery"
 

@@ -10,8 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from api.security.policy import CSRF_COOKIE
-from cinestream import accounts
-from cinestream.settings import Settings
+from api.services import accounts
+from core.settings import Settings
 from storage import erasure, user_store
 from storage.field_crypto import FieldCipher
 from tests.integration.people import PASSWORD, api_settings, login, make_admin, register, running

@@ -9,8 +9,8 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from cinestream import accounts
-from cinestream.settings import Settings
+from api.services import accounts
+from core.settings import Settings
 from tests.integration.people import api_settings, running
 
 pytestmark = pytest.mark.integration

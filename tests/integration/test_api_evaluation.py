@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.main import create_app
-from cinestream.cli import app as cli
-from cinestream.settings import Settings
+from cli.main import app as cli
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

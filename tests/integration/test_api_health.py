@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from api.main import create_app
-from cinestream.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from cinestream import accounts
-from cinestream.settings import Settings
+from api.services import accounts
+from core.settings import Settings
 from storage.mongo import connect, database
 from tests.integration.people import api_settings
 from tests.serving import serving

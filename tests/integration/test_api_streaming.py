@@ -11,12 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from cinestream import accounts
-from cinestream.settings import Settings
-from simulators.replay import load_ratings, replay
+from api.services import accounts
+from core.settings import Settings
 from storage import recent_history
-from streams.local_worker import start_worker, stop_worker
-from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq, wait_for_similarity
+from tests.integration.helpers import isolated, learned_worker
 from tests.integration.people import login, register, running
 
 pytestmark = pytest.mark.integration
@@ -33,15 +31,8 @@ def overrides(stack: Settings) -> dict[str, str]:
 def live(stack: Settings, overrides: dict[str, str], data_dir: Path,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A worker with every agent, fed 20,000 real ratings; yields how many."""
-    prepare(stack, overrides)
-    proc = start_worker(overrides, tmp_path_factory.mktemp("api-worker"))
-    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
-    asyncio.run(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
-    wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
-    wait_for_similarity(overrides["CINESTREAM_REDIS_URL"], int((ratings["rating"] >= 3.5).sum()))
-    yield len(ratings)
-    stop_worker(proc)
-    cleanup(stack, overrides)
+    with learned_worker(stack, overrides, data_dir, tmp_path_factory.mktemp("api-worker"), similarity=True) as ratings:
+        yield len(ratings)
 
 
 @pytest.fixture()
@@ -143,7 +134,7 @@ async def test_once_published_the_live_ranker_serves_every_list_with_reasons_and
     from rich.console import Console
 
     from api.services.lists import LIVE_MODEL
-    from cinestream.publish_job import publish
+    from jobs.publish import publish
 
     settings = Settings(redis_url=overrides["CINESTREAM_REDIS_URL"], mongo_db="cinestream_test")
     message = await publish(settings, Console(quiet=True), k=50, text=False)

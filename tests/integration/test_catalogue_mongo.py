@@ -9,9 +9,9 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from rich.console import Console
 
-from cinestream.catalogue.job import run_build
-from cinestream.settings import Settings
-from storage import rating_store
+from core.settings import Settings
+from jobs.catalogue import run_build
+from storage import field_crypto, rating_store
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +62,8 @@ async def test_a_second_document_for_a_person_s_part_is_refused(built_catalogue:
 async def test_the_shared_ml_100k_in_recbole_layout_builds_with_its_users_demographics(stack: Settings) -> None:
     """Another layout end to end: RecBole's atomic files, TMDB joined by title and year (no links file),
     the users' demographics kept encrypted on their documents and readable by their owner."""
-    from cinestream import accounts
-    from cinestream.secrets import load_secrets
+    from api.services import accounts
+    from core.secrets import load_secrets
     from storage import user_store
     from storage.mongo import connect, database
 
@@ -80,7 +80,7 @@ async def test_the_shared_ml_100k_in_recbole_layout_builds_with_its_users_demogr
         assert toy is not None and toy["title"] == "Toy Story" and toy["directors"] == ["John Lasseter"]
         stored = await db.users.find_one({"_id": "1"})
         assert stored is not None and "technician" not in str(stored)  # encrypted at rest
-        cipher = load_secrets(settings).cipher()
+        cipher = field_crypto.cipher_of(load_secrets(settings))
         email, _ = await accounts.demo_login(db, cipher, 1)
         account = await user_store.find_by_email(db, cipher, email)
         assert account is not None and user_store.readable(cipher, account)["demographics"] == {

@@ -18,15 +18,13 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from cinestream import accounts
-from cinestream.settings import Settings
+from api.services import accounts
+from core.settings import Settings
 from evaluation.datasets import load_documents
 from recommenders.text_embedding import MiniLM, overview_text
-from simulators.replay import load_ratings, replay
 from storage import content_store
 from storage.catalogue_store import movie_key
-from streams.local_worker import start_worker, stop_worker
-from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
+from tests.integration.helpers import isolated, learned_worker
 from tests.integration.people import register, running
 
 pytestmark = pytest.mark.integration
@@ -54,14 +52,8 @@ def overrides(stack: Settings) -> dict[str, str]:
 def live(stack: Settings, overrides: dict[str, str], data_dir: Path, built_catalogue: str,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A worker with every agent (the catalogue's among them), fed 20,000 real ratings."""
-    prepare(stack, overrides)
-    proc = start_worker(overrides, tmp_path_factory.mktemp("catalogue-worker"))
-    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
-    asyncio.run(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
-    wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
-    yield
-    stop_worker(proc)
-    cleanup(stack, overrides)
+    with learned_worker(stack, overrides, data_dir, tmp_path_factory.mktemp("catalogue-worker")):
+        yield
 
 
 @pytest.fixture()

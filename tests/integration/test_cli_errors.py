@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from cinestream.cli import app
+from cli.main import app
 
 # command -> (arguments after it, expected exit code, words the one-line error must hold)
 CASES: dict[str, tuple[list[str], int, list[str]]] = {
@@ -94,7 +94,7 @@ def test_every_command_has_a_case() -> None:
 
 def test_every_command_fails_in_one_line_with_its_fix(nothing_there: dict[str, str]) -> None:
     def run(command: str) -> tuple[str, subprocess.CompletedProcess[str]]:
-        argv = [sys.executable, "-m", "cinestream.cli", *command.split(), *CASES[command][0]]
+        argv = [sys.executable, "-m", "cli.main", *command.split(), *CASES[command][0]]
         return command, subprocess.run(argv, env=nothing_there, capture_output=True, text=True, timeout=60,
                                        cwd=Path(__file__).parents[2])
 

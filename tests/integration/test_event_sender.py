@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from api.event_sender import EventSender
-from cinestream.settings import Settings
 from contracts.partitions import partition_of
+from core.settings import Settings
 from streams.admin import delete_topics, ensure_topics
 from streams.event_columns import EventColumns, parse_message
 

@@ -12,17 +12,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
-from cinestream import accounts
-from cinestream.settings import Settings
-from simulators.replay import load_ratings, replay
-from streams.local_worker import start_worker, stop_worker
-from tests.integration.helpers import cleanup, isolated, prepare, wait_for_preq
+from api.services import accounts
+from core.settings import Settings
+from tests.integration.helpers import isolated, learned_worker
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +46,14 @@ def overrides(stack: Settings) -> dict[str, str]:
 def api_url(stack: Settings, overrides: dict[str, str], data_dir: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A worker fed 20,000 real ratings (so there is something to recommend), and the API as a process."""
-    prepare(stack, overrides)
     workdir = tmp_path_factory.mktemp("guide")
-    worker = start_worker(overrides, workdir)
-    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=20000)
-    asyncio.run(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"], ratings))
-    wait_for_preq(overrides["CINESTREAM_REDIS_URL"], len(ratings))
+    with learned_worker(stack, overrides, data_dir, workdir), serving_api(overrides, workdir) as url:
+        yield url
+
+
+@contextmanager
+def serving_api(overrides: dict[str, str], workdir: Path) -> Iterator[str]:
+    """The API as a process of its own, on a free port, until leaving."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -73,8 +74,6 @@ def api_url(stack: Settings, overrides: dict[str, str], data_dir: Path,
     finally:
         api.terminate()
         api.wait(10)
-        stop_worker(worker)
-        cleanup(stack, overrides)
 
 
 async def test_the_integration_guide_runs_as_written(built_catalogue: str, db: AsyncIOMotorDatabase,

@@ -21,13 +21,15 @@ from api.search import TitleIndex
 from api.services.lists import recommendations_for
 from online_models.batch_fit import Fitted
 from online_models.biased_mf import BiasedMF
+from online_models.cooccurrence import CoOccurrence
 from storage import model_versions, recent_history
 from storage.item_factors import ItemFactors
 from storage.item_log import SEQ
 from storage.model_keys import item_key, seen_key, user_key
 from storage.model_store import drop_items, item_members
 from storage.models import Models
-from streams.mf_learning import OnlineMF, RatingBatch
+from streams.mf_learning import ExactlyOnceMF, RatingBatch
+from streams.side_learning import learn_similarity
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 13
@@ -70,7 +72,7 @@ async def assert_same_lists(copy: ItemFactors, redis: aioredis.Redis, users: lis
 
 async def test_lists_match_reading_every_row_while_the_model_learns(redis_db: aioredis.Redis,
                                                                       ratings: pd.DataFrame) -> None:
-    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = ExactlyOnceMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     users = ratings["userId"].drop_duplicates().iloc[:25].tolist()
     run = batches(ratings, 1000)
     assert await copy.recommend(users[0], 10) == ([], {}, [])  # nothing learned yet
@@ -86,7 +88,7 @@ async def test_lists_match_reading_every_row_while_the_model_learns(redis_db: ai
 async def test_a_copy_that_fell_behind_the_log_or_missed_a_flush_reloads(redis_db: aioredis.Redis,
                                                                           ratings: pd.DataFrame) -> None:
     run = batches(ratings, 10)[:2100]  # more notices than the log keeps
-    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = ExactlyOnceMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     users = ratings["userId"].drop_duplicates().iloc[:5].tolist()
     await copy.refresh()
     for batch in run:
@@ -95,7 +97,7 @@ async def test_a_copy_that_fell_behind_the_log_or_missed_a_flush_reloads(redis_d
     assert copy.reloads == 2
 
     await redis_db.flushdb()  # Redis lost everything: the count starts again under a new epoch
-    store = OnlineMF.over(redis_db, MF)
+    store = ExactlyOnceMF.over(redis_db, MF)
     for batch in run[:3]:
         await store.apply(batch)
     await assert_same_lists(copy, redis_db, users)
@@ -106,7 +108,7 @@ async def test_the_rated_films_come_oldest_first_and_follow_the_history_as_it_gr
                                                                                      ) -> None:
     """The live ranker's recent parts weigh the latest films most: the rated set (a hash) has no order,
     so it comes ordered by the person's history, and a new event in it re-orders it."""
-    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = ExactlyOnceMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     user, films = 424242, [5, 7, 9, 11]
     await store.apply(RatingBatch("ratings", np.zeros(4, np.int64), np.arange(4, dtype=np.int64),
                                   np.full(4, user), np.array(films), np.array([4.0, 3.0, 5.0, 2.0], np.float32)))
@@ -123,7 +125,7 @@ async def test_the_rated_films_come_oldest_first_and_follow_the_history_as_it_gr
 
 
 async def test_wholesale_changes_reach_the_copy(redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
-    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = ExactlyOnceMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     for batch in batches(ratings, 1000)[:5]:
         await store.apply(batch)
     user = int(ratings["userId"].iloc[0])
@@ -157,11 +159,11 @@ class EveryRow:
 
 async def test_the_api_lists_are_the_same_items_order_and_reasons(redis_db: aioredis.Redis,
                                                                    ratings: pd.DataFrame) -> None:
-    models, learner = Models.over(redis_db), OnlineMF.over(redis_db, MF)
+    models, learner = Models.over(redis_db), ExactlyOnceMF.over(redis_db, MF)
     for batch in batches(ratings, 1000):
         await learner.apply(batch)
-    await models.similarity.add(ratings["userId"].to_numpy(), ratings["movieId"].to_numpy(),
-                                np.ones(len(ratings), dtype=np.float32))
+    await learn_similarity(models.similarity, CoOccurrence(), ratings["userId"].to_numpy(),
+                           ratings["movieId"].to_numpy(), np.ones(len(ratings), dtype=np.float32))
     cards = (TitleIndex(cards={m: {"movieId": m, "title": f"movie {m}", "year": None, "genres": []}
                                for m in ratings["movieId"].unique().tolist()},
                         ids=[1], checked_at=time.monotonic()), None)
@@ -176,7 +178,7 @@ async def test_the_api_lists_are_the_same_items_order_and_reasons(redis_db: aior
 
 async def test_the_follower_applies_what_the_workers_write_within_milliseconds(redis_db: aioredis.Redis,
                                                                               ratings: pd.DataFrame) -> None:
-    store, copy = OnlineMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
+    store, copy = ExactlyOnceMF.over(redis_db, MF), ItemFactors(redis_db, MF.width)
     await store.apply(batches(ratings, 1000)[0])
     following = asyncio.create_task(copy.follow(block_ms=1000))
     try:

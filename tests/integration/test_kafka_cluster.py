@@ -24,7 +24,8 @@ from pydantic import SecretStr
 
 from bench import soak as soak_module
 from bench.soak import soak
-from cinestream.settings import Settings
+from core.kafka_auth import client_options
+from core.settings import Settings
 from deploy.local import redis_cluster
 from deploy.local import stack as local_stack
 from deploy.local.kafka_server import KafkaServer, kafka_nodes
@@ -32,7 +33,6 @@ from deploy.local.redis_cluster import RedisClusterNode
 from simulators.replay import load_ratings
 from streams import acls
 from streams.admin import ensure_topics
-from streams.kafka_auth import client_options
 
 pytestmark = pytest.mark.integration
 EVENTS = 30_000

@@ -14,7 +14,7 @@ from storage.item_factors import ItemFactors
 from storage.model_store import item_members
 from storage.similarity_store import counts_of, row_key
 from storage.trending_store import TRENDING
-from streams.mf_learning import OnlineMF, RatingBatch
+from streams.mf_learning import ExactlyOnceMF, RatingBatch
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 3  # shared with test_accounts (modules run one after the other; each empties it)
@@ -52,7 +52,7 @@ async def test_the_old_layout_is_moved_and_still_exactly_once(redis_db: aioredis
     assert leftovers == [], leftovers  # every old key moved or dropped
     assert await key_migration.migrate(redis_db) == 0  # nothing left to move
 
-    learner = OnlineMF.over(redis_db, MF)
+    learner = ExactlyOnceMF.over(redis_db, MF)
     replayed = RatingBatch("ratings", np.array([0, 0]), np.array([40, 41]), np.array([2, 2]), np.array([260, 1196]),
                            np.array([5.0, 3.0], dtype=np.float32))
     assert (await learner.apply(replayed)).skipped == 2  # applied before the move: still skipped

@@ -17,7 +17,7 @@ from storage.item_factors import ItemFactors
 from storage.model_keys import COMMIT_APPLIED, ITEM_SETS, STATS, history_key, item_key, user_key
 from storage.model_store import RedisBehind
 from storage.redis_store import run_scripts
-from streams.mf_learning import OnlineMF, RatingBatch
+from streams.mf_learning import ExactlyOnceMF, RatingBatch
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 15
@@ -41,9 +41,9 @@ def batches(df: pd.DataFrame, size: int) -> list[RatingBatch]:
 
 
 def online(redis: aioredis.Redis, model: BiasedMF | None = None, correction: ResidualKNN | None = None
-           ) -> OnlineMF:
+           ) -> ExactlyOnceMF:
     """What a learning worker runs: the batch loop over its own store and cache."""
-    return OnlineMF.over(redis, model or BiasedMF(n_factors=8, seed=0), correction)
+    return ExactlyOnceMF.over(redis, model or BiasedMF(n_factors=8, seed=0), correction)
 
 
 async def snapshot(client: aioredis.Redis) -> dict[bytes, bytes | dict[bytes, bytes] | set[bytes]]:
@@ -196,8 +196,8 @@ async def test_watches_move_the_factors_once_and_leave_stars_and_stats_alone(red
 async def test_the_content_correction_lowers_the_prequential_error(redis_db: aioredis.Redis, data_dir: Path) -> None:
     """The same 20,000 real ratings in time order, with and without the residual-kNN correction."""
     from evaluation.datasets import load_documents
-    from evaluation.lineup import content_vectors
     from recommenders.content import reduced
+    from recommenders.production import content_vectors
     from storage import content_store
 
     df = pd.read_csv(data_dir / "ml-latest-small" / "ratings.csv").sort_values("timestamp", kind="stable")[:20000]

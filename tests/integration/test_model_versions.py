@@ -13,7 +13,7 @@ from online_models.batch_fit import fit
 from online_models.biased_mf import BiasedMF
 from storage import model_versions
 from storage.model_keys import STATS, user_key
-from streams.mf_learning import OnlineMF, RatingBatch
+from streams.mf_learning import ExactlyOnceMF, RatingBatch
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 8
@@ -29,7 +29,7 @@ async def test_bootstrap_then_stream_then_roll_back(redis_db: aioredis.Redis, da
     previous, version = await model_versions.install(redis_db, fitted, "test bootstrap")
     assert version == previous + 1
 
-    store = OnlineMF.over(redis_db, BiasedMF(n_factors=32, seed=0))
+    store = ExactlyOnceMF.over(redis_db, BiasedMF(n_factors=32, seed=0))
     bootstrapped_row = await redis_db.get(user_key(1))
     batch = RatingBatch("ratings", np.zeros(len(live), dtype=np.int64), np.arange(len(live), dtype=np.int64),
                         live["userId"].to_numpy(), live["movieId"].to_numpy(), live["rating"].to_numpy(np.float32))
@@ -60,12 +60,12 @@ async def test_an_als_warm_start_predicts_the_next_ratings_better_than_a_cold_mo
     batch = RatingBatch("ratings", np.zeros(len(live), dtype=np.int64), np.arange(len(live), dtype=np.int64),
                         live["userId"].to_numpy(), live["movieId"].to_numpy(), live["rating"].to_numpy(np.float32))
 
-    cold = await OnlineMF.over(redis_db, BiasedMF(n_factors=32, seed=0)).apply(batch)
+    cold = await ExactlyOnceMF.over(redis_db, BiasedMF(n_factors=32, seed=0)).apply(batch)
     await redis_db.flushdb()
     data, user_ids, item_ids = Ratings.from_ids(history["userId"], history["movieId"], history["rating"])
     als = ExplicitALS(factors=32, iterations=10).fit(data)
     await model_versions.install(redis_db, as_online_rows(als, data, user_ids, item_ids, BiasedMF(32)), "als")
-    warm = await OnlineMF.over(redis_db, BiasedMF(n_factors=32, seed=0)).apply(batch)
+    warm = await ExactlyOnceMF.over(redis_db, BiasedMF(n_factors=32, seed=0)).apply(batch)
 
     cold_rmse, warm_rmse = ((r.squared_error / r.applied) ** 0.5 for r in (cold, warm))
     assert warm_rmse < cold_rmse - 0.02, (warm_rmse, cold_rmse)  # measured: 0.866 against 0.907

@@ -16,13 +16,13 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from deploy.local.redis_server import RedisServer
 from online_models.biased_mf import BiasedMF
 from storage import erasure, event_ids, model_versions, rate_limits
 from storage.model_keys import STATS, item_key, user_key
 from storage.models import Models
-from streams.mf_learning import OnlineMF, RatingBatch
+from streams.mf_learning import ExactlyOnceMF, RatingBatch
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ async def test_the_worker_learns_and_the_api_serves_but_cannot_write_the_model(
     batch = RatingBatch("ratings", users % 4, np.arange(len(ratings)), users, movies,
                         ratings["rating"].to_numpy(np.float32))
     # the stream's real write path (Lua scripts, pipelines) as the worker
-    await OnlineMF.over(clients["worker"], BiasedMF(n_factors=32, seed=0)).apply(batch)
+    await ExactlyOnceMF.over(clients["worker"], BiasedMF(n_factors=32, seed=0)).apply(batch)
     user = int(users[0])
     # the API's real read path as the api user
     models = Models.over(clients["api"])

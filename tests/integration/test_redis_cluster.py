@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from deploy.local import redis_cluster
 from online_models.biased_mf import BiasedMF
 from online_models.cooccurrence import CoOccurrence
@@ -24,7 +24,8 @@ from storage import erasure, model_versions, recent_history
 from storage.model_keys import STATS, user_key
 from storage.similarity_store import SimilarityStore
 from storage.trending_store import TrendingStore
-from streams.mf_learning import OnlineMF, RatingBatch
+from streams.mf_learning import ExactlyOnceMF, RatingBatch
+from streams.side_learning import learn_similarity, learn_trending
 from tests.integration.people import PASSWORD, api_settings, register, running
 
 pytestmark = pytest.mark.integration
@@ -84,7 +85,8 @@ async def test_the_model_learned_on_the_cluster_is_the_model_learned_on_one_redi
     cluster = AsyncRedisCluster(host="127.0.0.1", port=masters[0].port)
     try:
         await cluster.flushdb()
-        on_cluster, on_one = (OnlineMF.over(client, BiasedMF(n_factors=8, seed=0)) for client in (cluster, redis_db))
+        on_cluster, on_one = (ExactlyOnceMF.over(client, BiasedMF(n_factors=8, seed=0))
+                              for client in (cluster, redis_db))
         for batch in run:
             await on_cluster.apply(batch)
             await on_one.apply(batch)
@@ -118,12 +120,13 @@ async def test_the_side_models_and_erasure_work_on_the_cluster_as_on_one_redis(
         await cluster.flushdb()
         answers = []
         for client in (cluster, redis_db):
-            similarity, trending = SimilarityStore(client, model), TrendingStore(client, Trending())
+            similarity, trending = SimilarityStore(client), TrendingStore(client)
             for start in range(0, len(df), 1000):
                 part = df.iloc[start:start + 1000]
                 users, movies = part["userId"].to_numpy(), part["movieId"].to_numpy()
-                await similarity.add(users, movies, model.rating_weight(part["rating"].to_numpy()))
-                await trending.add(movies, np.ones(len(part)), part["timestamp"].to_numpy(np.float64), now=2e9)
+                await learn_similarity(similarity, model, users, movies, model.rating_weight(part["rating"].to_numpy()))
+                await learn_trending(trending, Trending(), movies, np.ones(len(part)),
+                                     part["timestamp"].to_numpy(np.float64), now=2e9)
                 await recent_history.add(client, part.rename(columns={"userId": "user_id", "movieId": "movie_id"})
                                          .assign(type="rating").to_dict("records"))
             user = int(df["userId"].iloc[0])
@@ -156,10 +159,10 @@ async def test_the_api_serves_people_from_the_cluster(masters: list[redis_cluste
             everything = pd.concat([df, mine], ignore_index=True)
             users, movies = everything["userId"].to_numpy(), everything["movieId"].to_numpy()
             stars = everything["rating"].to_numpy(np.float32)
-            await OnlineMF.over(cluster, BiasedMF(n_factors=32, seed=0)).apply(
+            await ExactlyOnceMF.over(cluster, BiasedMF(n_factors=32, seed=0)).apply(
                 RatingBatch("ratings", users % 4, np.arange(len(users)), users, movies, stars))
             model = CoOccurrence()
-            await SimilarityStore(cluster, model).add(users, movies, model.rating_weight(stars))
+            await learn_similarity(SimilarityStore(cluster), model, users, movies, model.rating_weight(stars))
             answer = await http.get("/api/me/recommendations", headers=ada.auth)
             assert answer.status_code == 200, answer.text
             body = answer.json()

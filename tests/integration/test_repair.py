@@ -11,12 +11,13 @@ import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from rich.console import Console
 
-from cinestream.repair_job import repair
-from cinestream.settings import Settings
+from core.settings import Settings
+from jobs.repair import repair
 from online_models.trending import Trending
 from storage import model_keys, model_store, similarity_store
 from storage.mongo import connect, database
 from storage.trending_store import TrendingStore
+from streams.side_learning import learn_trending
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +41,8 @@ async def poisoned(stack: Settings, redis_db: aioredis.Redis) -> AsyncIterator[t
                 "timestamp": 4e9}]
     await db.events.insert_many(events)
     # what the unguarded stream did with the phantom event: trending ranks it first for good
-    await TrendingStore(redis_db, Trending()).add(np.array([m["movie_id"] for m in events]), np.ones(len(events)),
-                                                  np.array([m["timestamp"] for m in events]), now=1e12)
+    await learn_trending(TrendingStore(redis_db), Trending(), np.array([m["movie_id"] for m in events]),
+                         np.ones(len(events)), np.array([m["timestamp"] for m in events]), now=1e12)
     await redis_db.set(model_keys.item_key(PHANTOM), b"row")
     for movie in (PHANTOM, *REAL):
         await redis_db.sadd(model_keys.items_key(model_keys.item_shard(movie)), movie)
@@ -53,7 +54,7 @@ async def poisoned(stack: Settings, redis_db: aioredis.Redis) -> AsyncIterator[t
 async def test_repair_rebuilds_trending_without_phantoms(poisoned: tuple[Settings, AsyncIOMotorDatabase],
                                                          redis_db: aioredis.Redis) -> None:
     settings, _ = poisoned
-    store = TrendingStore(redis_db, Trending())
+    store = TrendingStore(redis_db)
     assert (await store.top(1))[0][0] == PHANTOM
     message = await repair(settings, Console(quiet=True))
     assert "300 of 301 stored events" in message and "1 phantom MF item rows deleted" in message

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from tests.integration.helpers import cleanup, isolated, prepare
 
 pytestmark = pytest.mark.integration

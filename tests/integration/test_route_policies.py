@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.security.policy import policy_of
-from cinestream import accounts
-from cinestream.settings import Settings
+from api.services import accounts
+from core.settings import Settings
 from tests.integration.people import Person, api_settings, login, make_admin, register, running
 
 pytestmark = pytest.mark.integration

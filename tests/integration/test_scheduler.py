@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
-from cinestream import scheduler
-from cinestream.refit_job import refit
-from cinestream.settings import Settings
+from core.settings import Settings
+from jobs import scheduler
+from jobs.refit import refit
 from online_models.live_ranker import LiveModel
 from storage import live_model_store, refit_log
 from storage.model_keys import STATS

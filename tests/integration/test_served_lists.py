@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from bench.served_lists import ratios, run
-from cinestream.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -15,6 +15,7 @@ from online_models.cooccurrence import CoOccurrence
 from online_models.trending import Trending
 from storage.similarity_store import COUNT_KEYS, KEEP, PRUNE_AT, ROW, SimilarityStore, counts_of, row_key
 from storage.trending_store import TrendingStore
+from streams.side_learning import learn_similarity, learn_trending
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 12
@@ -29,10 +30,10 @@ def ratings(data_dir: Path) -> pd.DataFrame:
 
 async def test_star_wars_neighbours_are_its_sequels(redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
     model = CoOccurrence(history=20)
-    store = SimilarityStore(redis_db, model)
+    store = SimilarityStore(redis_db)
     for start in range(0, 30000, 2000):
         chunk = ratings.iloc[start:start + 2000]
-        await store.add(chunk["userId"].to_numpy(), chunk["movieId"].to_numpy(),
+        await learn_similarity(store, model, chunk["userId"].to_numpy(), chunk["movieId"].to_numpy(),
                         model.rating_weight(chunk["rating"].to_numpy()))
     neighbours = [m for m, _ in await store.similar(STAR_WARS, k=10)]
     assert {EMPIRE, JEDI} <= set(neighbours), neighbours
@@ -46,13 +47,13 @@ async def test_star_wars_neighbours_are_its_sequels(redis_db: aioredis.Redis, ra
 async def test_reasons_are_the_most_similar_liked_movie_and_copies_live_only_their_age(
         redis_db: aioredis.Redis, ratings: pd.DataFrame) -> None:
     model = CoOccurrence(history=20)
-    writer = SimilarityStore(redis_db, model)
+    writer = SimilarityStore(redis_db)
     chunk = ratings.iloc[:20000]
-    await writer.add(chunk["userId"].to_numpy(), chunk["movieId"].to_numpy(),
-                     model.rating_weight(chunk["rating"].to_numpy()))
+    await learn_similarity(writer, model, chunk["userId"].to_numpy(), chunk["movieId"].to_numpy(),
+                           model.rating_weight(chunk["rating"].to_numpy()))
     liked = [STAR_WARS, 1, 296, 318, 2571]
     candidates = [EMPIRE, JEDI, 356, 593, 999_999]  # the last has no row: no reason
-    reader = SimilarityStore(redis_db, model, read_cache_s=1.0)
+    reader = SimilarityStore(redis_db, read_cache_s=1.0)
     anchors = await reader.best_anchor(candidates, liked)
     counts = await counts_of(redis_db, liked)
     for movie in candidates:  # the definition, one candidate at a time
@@ -63,7 +64,7 @@ async def test_reasons_are_the_most_similar_liked_movie_and_copies_live_only_the
     assert anchors[EMPIRE] == STAR_WARS and anchors[999_999] is None
     await redis_db.delete(row_key(EMPIRE))  # as if the row changed: a copy younger than its age is used
     assert (await reader.best_anchor([EMPIRE], liked))[EMPIRE] == STAR_WARS
-    assert (await SimilarityStore(redis_db, model).best_anchor([EMPIRE], liked))[EMPIRE] is None
+    assert (await SimilarityStore(redis_db).best_anchor([EMPIRE], liked))[EMPIRE] is None
     await asyncio.sleep(1.1)  # older than its age: answered once more from the copy while it is read again
     assert (await reader.best_anchor([EMPIRE], liked))[EMPIRE] == STAR_WARS
     await asyncio.sleep(0.2)
@@ -95,13 +96,13 @@ async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, 
     model = CoOccurrence(history=5)
     chunk = ratings.iloc[:6000]
     halves = [chunk[chunk["userId"] % 2 == parity] for parity in (0, 1)]
-    stores = [InterruptedWorker(redis_db, model), SimilarityStore(redis_db, model)]
+    stores = [InterruptedWorker(redis_db), SimilarityStore(redis_db)]
 
     async def feed(store: SimilarityStore, part: pd.DataFrame) -> None:
         for start in range(0, len(part), 250):
             rows = part.iloc[start:start + 250]
-            await store.add(rows["userId"].to_numpy(), rows["movieId"].to_numpy(),
-                            model.rating_weight(rows["rating"].to_numpy()))
+            await learn_similarity(store, model, rows["userId"].to_numpy(), rows["movieId"].to_numpy(),
+                                   model.rating_weight(rows["rating"].to_numpy()))
 
     # the second worker's first batch lands between the first worker's read and its write; its
     # later batches follow that one (a partition is read in order), beside the first worker's
@@ -133,23 +134,23 @@ async def test_workers_sharing_rows_lose_no_increment(redis_db: aioredis.Redis, 
 
 
 async def test_trending_follows_recent_activity(redis_db: aioredis.Redis) -> None:
-    store = TrendingStore(redis_db, Trending(half_life_s=3600.0))
+    trend, store = Trending(half_life_s=3600.0), TrendingStore(redis_db)
     # movie 1: ten views a day ago; movie 2: three views now. Recent wins after a 1 h half-life.
-    await store.add(np.full(10, 1), np.ones(10), np.zeros(10))
-    await store.add(np.full(3, 2), np.ones(3), np.full(3, 86400.0))
+    await learn_trending(store, trend, np.full(10, 1), np.ones(10), np.zeros(10))
+    await learn_trending(store, trend, np.full(3, 2), np.ones(3), np.full(3, 86400.0))
     assert [m for m, _ in await store.top(2)] == [2, 1]
 
 
 async def test_trending_survives_decades_of_timestamps(redis_db: aioredis.Redis) -> None:
     """MovieLens spans 1996-2018: the epoch moves and rescales instead of overflowing."""
-    store = TrendingStore(redis_db, Trending(half_life_s=7 * 86400.0))
-    await store.add(np.array([1, 1, 2]), np.ones(3), np.full(3, 8.3e8))  # 1996
+    trend, store = Trending(half_life_s=7 * 86400.0), TrendingStore(redis_db)
+    await learn_trending(store, trend, np.array([1, 1, 2]), np.ones(3), np.full(3, 8.3e8))  # 1996
     week = 7 * 86400.0
-    await store.add(np.array([2]), np.ones(1), np.array([8.3e8 + week]))  # a week later
+    await learn_trending(store, trend, np.array([2]), np.ones(1), np.array([8.3e8 + week]))  # a week later
     top = await store.top(2)
     # a week on: movie 1 = 2 × ½, movie 2 = ½ + 1
     assert [m for m, _ in top] == [2, 1] and top[1][1] == pytest.approx(1.0 / 1.5, rel=1e-6)
-    await store.add(np.array([3]), np.ones(1), np.array([1.52e9]))  # 2018: 1,140 half-lives on
+    await learn_trending(store, trend, np.array([3]), np.ones(1), np.array([1.52e9]))  # 2018: 1,140 half-lives on
     top = await store.top(3)
     assert top[0][0] == 3 and all(np.isfinite(s) for _, s in top)
 
@@ -157,15 +158,15 @@ async def test_trending_survives_decades_of_timestamps(redis_db: aioredis.Redis)
 async def test_an_event_with_an_extreme_timestamp_cannot_move_the_top_ten(redis_db: aioredis.Redis,
                                                                         ratings: pd.DataFrame) -> None:
     """A platform's bad clock (or an attacker) sends one event stamped 2106, the schema's limit."""
-    store = TrendingStore(redis_db, Trending(half_life_s=7 * 86400.0))
+    trend, store = Trending(half_life_s=7 * 86400.0), TrendingStore(redis_db)
     recent = ratings.iloc[-20000:]
     now = float(recent["timestamp"].max())
-    await store.add(recent["movieId"].to_numpy(), np.ones(len(recent)), recent["timestamp"].to_numpy(dtype=float),
-                    now=now)
+    await learn_trending(store, trend, recent["movieId"].to_numpy(), np.ones(len(recent)),
+                         recent["timestamp"].to_numpy(dtype=float), now=now)
     before = [m for m, _ in await store.top(10)]
     phantom = 20232435016268
-    await store.add(np.array([phantom]), np.ones(1), np.array([2.0**32 - 1]), now=now)
-    await store.add(np.array([phantom]), np.ones(1), np.array([-3.9e165]), now=now)
+    await learn_trending(store, trend, np.array([phantom]), np.ones(1), np.array([2.0**32 - 1]), now=now)
+    await learn_trending(store, trend, np.array([phantom]), np.ones(1), np.array([-3.9e165]), now=now)
     after = await store.top(10)
     assert [m for m, _ in after] == before and phantom not in [m for m, _ in after]
     assert all(np.isfinite(s) and s > 0 for _, s in after)

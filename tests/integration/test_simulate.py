@@ -13,13 +13,14 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 
-from cinestream.settings import Settings
-from cinestream.simulate_job import release_people, simulate
 from contracts.events import EventLists, decode_message
+from core.settings import Settings
+from jobs.simulate import release_people, simulate
 from online_models.trending import Trending
 from storage.mongo import connect, database
 from storage.trending_store import TrendingStore
 from streams.admin import delete_topics, ensure_topics
+from streams.side_learning import learn_trending
 from tests.integration.people import api_settings
 from tests.serving import serving
 
@@ -58,8 +59,8 @@ async def test_simulated_people_use_the_api_and_their_events_reach_the_stream(st
     # what a newcomer is shown before any model: trending, here the release's 30 most rated
     popular = people.movies[np.argsort(-people.popularity)[:30]]
     async with aioredis.Redis.from_url(settings.redis_url) as seeded:
-        await TrendingStore(seeded, Trending()).add(popular, np.arange(30, 0, -1, dtype=np.float64),
-                                                    np.full(30, time.time()))
+        await learn_trending(TrendingStore(seeded), Trending(), popular, np.arange(30, 0, -1, dtype=np.float64),
+                             np.full(30, time.time()))
     try:
         with serving(settings) as url:
             tally, trending = await simulate(settings, url, people, titles, duration_s=5, rate=4, think_s=0.1,

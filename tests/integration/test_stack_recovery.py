@@ -14,7 +14,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import MongoClient
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from deploy.local import background
 from deploy.local import stack as local_stack
 from deploy.local.server import LocalServer

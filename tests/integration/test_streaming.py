@@ -17,7 +17,7 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from simulators.replay import load_ratings, replay
 from storage import applied_counts
 from storage.model_keys import ITEM_SETS, STATS, item_key, item_shard, seen_key, user_key
@@ -275,19 +275,32 @@ def _learned_once(client: redis.Redis, preq: dict[bytes, bytes], ratings: pd.Dat
         assert {int(m) for m in client.hkeys(seen_key(user))} == set(movies), user
 
 
+def _mf_only(stack: Settings, name: str, data_dir: Path, limit: int
+             ) -> tuple[dict[str, str], pd.DataFrame, redis.Redis, str]:
+    """Topics and Redis database 6 of their own for a worker learning the MF alone, and the first ``limit``
+    ratings of ml-latest-small."""
+    overrides = {**isolated(stack, 6, name), "CINESTREAM_AGENTS": "online_mf"}
+    prepare(stack, overrides)
+    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=limit)
+    client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
+    return overrides, ratings, client, overrides["CINESTREAM_TOPIC_RATINGS"]
+
+
+def _first_6000_learned(stack: Settings, overrides: dict[str, str], ratings: pd.DataFrame,
+                        client: redis.Redis) -> dict[Any, tuple[Any, Any]]:
+    """Replays the first 6,000 ratings, waits until they are learned, and answers Redis' state then."""
+    asyncio.run(replay(stack, overrides["CINESTREAM_TOPIC_RATINGS"], ratings.iloc[:6000]))
+    wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 6000)
+    return _snapshot(client)
+
+
 def test_redis_losing_its_last_writes_is_repaired_from_kafka(stack: Settings, data_dir: Path, tmp_path: Path) -> None:
     """A machine crash loses up to a second of Redis writes (fsync every second) whose offsets Kafka
     has committed: the restarted worker must learn those events again, from Redis' applied offsets."""
-    overrides = {**isolated(stack, 6, "lost"), "CINESTREAM_AGENTS": "online_mf"}
-    prepare(stack, overrides)
-    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=12000)
-    client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
-    topic = overrides["CINESTREAM_TOPIC_RATINGS"]
+    overrides, ratings, client, topic = _mf_only(stack, "lost", data_dir, 12000)
     worker = start_worker(overrides, tmp_path)
     try:
-        asyncio.run(replay(stack, topic, ratings.iloc[:6000]))
-        wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 6000)
-        on_disk = _snapshot(client)  # what fsync kept
+        on_disk = _first_6000_learned(stack, overrides, ratings, client)  # what fsync kept
         asyncio.run(replay(stack, topic, ratings.iloc[6000:]))
         wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 12000)
     finally:
@@ -309,16 +322,10 @@ def test_redis_losing_writes_under_a_running_worker_is_repaired_from_kafka(stack
     """The same loss while the worker keeps running, so no rebalance comes to move it back: its next
     batch finds Redis behind what it wrote itself, and it reads the lost events again from Kafka
     (``storage.model_store.RedisBehind``, ``streams.resume``). Each event once, none lost."""
-    overrides = {**isolated(stack, 6, "lost-live"), "CINESTREAM_AGENTS": "online_mf"}
-    prepare(stack, overrides)
-    ratings = load_ratings(data_dir / "ml-latest-small" / "ratings.csv", limit=18000)
-    client = redis.Redis.from_url(overrides["CINESTREAM_REDIS_URL"])
-    topic = overrides["CINESTREAM_TOPIC_RATINGS"]
+    overrides, ratings, client, topic = _mf_only(stack, "lost-live", data_dir, 18000)
     worker = start_worker(overrides, tmp_path)
     try:
-        asyncio.run(replay(stack, topic, ratings.iloc[:6000]))
-        wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 6000)
-        on_disk = _snapshot(client)
+        on_disk = _first_6000_learned(stack, overrides, ratings, client)
         asyncio.run(replay(stack, topic, ratings.iloc[6000:12000]))
         wait_for_preq(overrides["CINESTREAM_REDIS_URL"], 12000)
         _restore(client, on_disk)  # Redis restarted and came back with an older state; the worker never stopped

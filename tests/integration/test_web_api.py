@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from cinestream.settings import Settings
+from core.settings import Settings
 from storage import model_versions, recent_history
 from storage.model_keys import seen_key, seen_version_key, user_key
 from storage.rating_watch import EVERY_S, RatingWatch

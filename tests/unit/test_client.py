@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from api.main import create_app
-from cinestream.client_codegen import SCHEMA_MODULE, operations, render
 from cinestream_client import OPERATIONS, ApiError, Client
+from cli.client_codegen import SCHEMA_MODULE, operations, render
 
 
 def test_the_committed_client_matches_the_app_schema() -> None:

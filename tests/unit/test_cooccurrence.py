@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from online_models.cooccurrence import Pairs, merge_rows
+from online_models.cooccurrence import CoOccurrence, Pairs, merge_rows
 
 EMPTY = Pairs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
 
@@ -60,3 +60,33 @@ def test_batches_merged_into_capped_rows_match_the_definition() -> None:
     assert list(zip(merged.a.tolist(), merged.b.tolist(), strict=True)) == [(a, b) for a, b, _ in expected]
     assert np.allclose(merged.w, [w for _, _, w in expected])
     assert set(np.bincount(merged.a).tolist()) == {40}  # every row grew past the cap and was cut: pruning ran
+
+
+def test_an_update_pairs_each_positive_event_with_the_films_before_it_as_the_definition_does() -> None:
+    """``CoOccurrence.update`` against the definition, one event at a time: each positive event pairs its
+    film with the person's latest ``history`` films, counting the batch's earlier events, both ways."""
+    rng = np.random.default_rng(2)
+    users, movies = rng.integers(0, 6, 400), rng.integers(0, 40, 400)
+    weights = rng.choice([0.0, 1.0, 0.5], 400)
+    stored = {0: [3, 2, 1], 4: [7]}
+    model = CoOccurrence(history=5)
+    update = model.update(users, movies, weights, stored)
+    recent = {u: list(films) for u, films in stored.items()}
+    pairs: dict[tuple[int, int], float] = {}
+    counts: dict[int, float] = {}
+    for user, movie, w in zip(users.tolist(), movies.tolist(), weights.tolist(), strict=True):
+        if w <= 0:
+            continue
+        for other in recent.get(user, [])[:5]:
+            if other != movie:
+                pairs[(movie, other)] = pairs.get((movie, other), 0.0) + w
+                pairs[(other, movie)] = pairs.get((other, movie), 0.0) + w
+        recent[user] = [movie, *recent.get(user, [])]
+        counts[movie] = counts.get(movie, 0.0) + w
+    summed: dict[tuple[int, int], float] = {}
+    for a, b, w in zip(update.pairs.a.tolist(), update.pairs.b.tolist(), update.pairs.w.tolist(), strict=True):
+        summed[(a, b)] = summed.get((a, b), 0.0) + w
+    assert summed.keys() == pairs.keys() and all(np.isclose(summed[k], pairs[k]) for k in pairs)
+    assert dict(zip(update.counted.tolist(), update.counts.tolist(), strict=True)) == counts
+    positive = {u for u, w in zip(users.tolist(), weights.tolist(), strict=True) if w > 0}
+    assert update.recent == {u: recent[u][:5] for u in positive}

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cinestream.settings import Settings
+from core.kafka_auth import MECHANISM, PRINCIPALS
+from core.settings import Settings
 from storage import mongo, redis_acl
-from streams.kafka_auth import MECHANISM, PRINCIPALS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,7 +82,7 @@ def test_each_worker_role_has_a_consumer_group_of_its_own(compose: dict[str, Any
 def test_every_cinestream_command_in_compose_exists() -> None:
     from typer.main import get_command
 
-    from cinestream.cli import app
+    from cli.main import app
 
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     commands = set(get_command(app).commands)  # type: ignore[attr-defined]

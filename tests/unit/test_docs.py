@@ -11,8 +11,8 @@ from pathlib import Path
 import typer.main
 
 from api.main import create_app
-from cinestream.cli import app
-from cinestream.reference import api_reference, cli_reference
+from cli.main import app
+from cli.reference import api_reference, cli_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 

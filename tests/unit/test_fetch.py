@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cinestream.data.fetch import FetchError, fetch
-from cinestream.data.registry import Archive
+from releases.fetch import FetchError, fetch
+from releases.registry import Archive
 
 
 class RangeHandler(BaseHTTPRequestHandler):

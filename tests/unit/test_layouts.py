@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cinestream.catalogue.build import build_catalogue
-from cinestream.catalogue.layouts import GROUPLENS_GENRES, find_layout
-from cinestream.catalogue.readers import BadFileError, Rejections
-from cinestream.catalogue.sources import read_movielens
+from catalogue.build import build_catalogue
+from catalogue.layouts import GROUPLENS_GENRES, find_layout
+from catalogue.readers import BadFileError, Rejections
+from catalogue.sources import read_movielens
 
 # The same three films and four ratings, as each release ships them
 AMELIE = "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)"

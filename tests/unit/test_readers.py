@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from cinestream.catalogue.layouts import Layout
-from cinestream.catalogue.readers import BadFileError, Rejections, read_rows
-from cinestream.catalogue.sources import read_ratings
+from catalogue.layouts import Layout
+from catalogue.readers import BadFileError, Rejections, read_rows
+from catalogue.sources import read_ratings
 
 
 def test_missing_column_is_a_line_numbered_error(tmp_path: Path) -> None:

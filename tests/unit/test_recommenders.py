@@ -14,7 +14,6 @@ import pytest
 from rich.console import Console
 
 from evaluation.datasets import load_documents, load_ratings
-from evaluation.lineup import content_vectors, genre_vectors, hybrid
 from evaluation.run import Prepared, run
 from evaluation.splits import random_split
 from evaluation.suite import RankingTask, evaluate
@@ -26,6 +25,7 @@ from recommenders.content import ContentBased
 from recommenders.data import Ratings
 from recommenders.hybrid import Hybrid
 from recommenders.knn import ItemKNN, UserKNN
+from recommenders.production import content_vectors, genre_vectors, hybrid
 from recommenders.svd import SVD
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from cinestream.settings import Settings
+from core.settings import Settings
 
 
 def test_addresses_follow_local_ports_and_are_not_external(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,10 @@
-"""``storage.model_keys.shard_groups``: every position once, in its id's shard, ascending within it."""
+"""``storage.shards.shard_groups``: every position once, in its id's shard, ascending within it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from storage.model_keys import SHARDS, shard_groups
+from storage.shards import SHARDS, shard_groups
 
 
 def test_shard_groups_match_the_definition() -> None:

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from cinestream.catalogue.stats import movie_stats, normalise, user_stats
+from catalogue.stats import movie_stats, normalise, user_stats
 
 
 def test_bayesian_mean_shrinks_small_counts_towards_the_global_mean() -> None:

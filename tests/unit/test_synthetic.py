@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cinestream.catalogue.readers import Rejections
-from cinestream.catalogue.sources import read_movielens
-from cinestream.data.synthetic import generate
+from catalogue.readers import Rejections
+from catalogue.sources import read_movielens
+from releases.synthetic import generate
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 import pytest
 
-from cinestream.catalogue.titles import clean_text, parse_title, title_key
+from catalogue.titles import clean_text, parse_title, title_key
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from api.search import WordIndex, _lines_with, _starts
-from cinestream.catalogue.titles import title_key
+from catalogue.titles import title_key
 
 
 def test_word_index_matches_the_text_scan_on_every_real_title_prefix(data_dir: Path) -> None:

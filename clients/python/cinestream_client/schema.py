@@ -151,21 +151,7 @@ class TitlesIn(TypedDict):
     titles: list[UpsertIn | RetireIn]
 
 
-class UpsertIn(TypedDict):
-    title: str
-    alt_title: NotRequired[str | None]
-    year: NotRequired[int | None]
-    genres: NotRequired[list[str]]
-    directors: NotRequired[list[str]]
-    cast: NotRequired[list[str]]
-    writers: NotRequired[list[str]]
-    keywords: NotRequired[list[str]]
-    tags: NotRequired[list[str]]
-    overview: NotRequired[str | None]
-    tagline: NotRequired[str | None]
-    runtime: NotRequired[int | None]
-    imdbId: NotRequired[int | None]
-    tmdbId: NotRequired[int | None]
+class UpsertIn(TitleIn):
     op: Literal["upsert"]
     movieId: int
 
