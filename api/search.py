@@ -27,7 +27,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pydantic_core import to_json
 
 from catalogue.titles import title_key
-from storage import batch_store, catalogue_changes, catalogue_store
+from storage import catalogue_changes, catalogue_store, published_store
 
 RECHECK_S = 30.0
 MAX_CHANGED = 1000  # titles changed since the load before the whole catalogue is read again
@@ -213,7 +213,7 @@ class TitleIndex:
 
     async def _neighbours_of_new(self, redis: aioredis.Redis) -> None:
         missing = [m for m, near in self.new.items() if not len(near)]
-        for movie, near in zip(missing, await batch_store.similar_many(redis, missing), strict=True):
+        for movie, near in zip(missing, await published_store.similar_many(redis, missing), strict=True):
             if movie in self.new:
                 self.new[movie] = near
 

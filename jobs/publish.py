@@ -27,7 +27,7 @@ from recommenders.live_fit import fit_live
 from recommenders.overview_embeddings import overview_embeddings
 from recommenders.production import content_vectors, genre_names, genre_vectors, text_content_vectors, warm_up
 from recommenders.production import hybrid as ranking_hybrid
-from storage import batch_store, catalogue_store, content_store, live_model_store, rating_store
+from storage import catalogue_store, content_store, live_model_store, published_store, rating_store
 from storage.mongo import connect, database
 from storage.redis_store import connect as connect_redis
 
@@ -118,7 +118,7 @@ async def publish(settings: Settings, console: Console, k: int = 50, text: bool 
             "live_version": live_version, "live_learned": learned}
     redis = connect_redis(settings)
     try:
-        await batch_store.publish(redis, lists, similar, meta)
+        await published_store.publish(redis, lists, similar, meta)
         await content_store.install(redis, catalogue, reduced(vectors))  # for the stream's correction
         # cached by text_content_vectors (read back, not computed again); without them, new titles are not embedded
         embedded = overview_embeddings(catalogue, documents, settings.cache_dir) if with_text is not None else None

@@ -1,7 +1,7 @@
 """Every movie's MF factors as one matrix, so a user's top-k is one BLAS call and an ``argpartition``.
 
-Reading every item row from Redis per request cost 25 ms at 9,742 movies and grows with the
-catalogue; held in memory it costs ``n × (k + 1) × 4`` bytes (1.3 MB at 9,742 movies and 32
+Reading every item row from Redis per request grows with the catalogue (tens of milliseconds at
+ml-latest-small's size); held in memory it costs ``n × (k + 1) × 4`` bytes (1.3 MB at 9,742 movies and 32
 factors, 7.8 MB at ml-25m's 59,047) and a score for every movie in well under a millisecond.
 Updates arrive as rows for a set of ids (what the workers changed); the matrix stays sorted by id
 so two matrices over the same rows rank identically, whatever order the rows arrived in.

@@ -10,8 +10,8 @@ the log). Bound: the log keeps about ``LOG_CAP`` entries of at most a batch's id
 
 Requests score with the copy as it is, typically a few milliseconds (one batch) behind the item rows
 in Redis; the user's own row and ratings are read per request, so a rated movie leaves the list as
-soon as the worker wrote it. Refreshing on every request that found the log ahead serialised the
-requests behind one refresh at 2,000 events/s (recommendations went from 5 ms to 5 s at p99).
+soon as the worker wrote it. One refresh at a time, in the background: refreshing on every request
+that found the log ahead would queue the requests behind it under a steady stream.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Move a Redis written before the keys were sharded (session 13) to the sharded layout, in place.
+"""Move a Redis written in the unsharded layout to the sharded one, in place.
 
-Before, the model lived under untagged keys (``mf:u:<user>``, ``mf:i:<movie>``, ``mf:items``,
+The unsharded layout kept the model under untagged keys (``mf:u:<user>``, ``mf:i:<movie>``, ``mf:items``,
 ``mf:stats`` and ``mf:preq``, ``mf:applied:<topic>:<partition>``, …) and the side models under
 ``sim:row:<movie>``, ``sim:count``, ``trend:*`` and ``content:*``. A stack upgraded without this would
 serve an empty online model while its replay mark said the dataset was learned (and replaying it

@@ -1,6 +1,6 @@
 """What a learning worker last read from or wrote to Redis for the model, kept to skip the read.
 
-A batch used to cost two round trips: read every row it touches, then compare-and-write them.
+Without it a batch costs two round trips: read every row it touches, then compare-and-write them.
 Most rows a batch touches were read or written by this worker a moment before (a user rates
 film after film; popular films come back in every batch), and the rest are mostly new (a new
 user, a new film). The compare-and-write already checks every row against Redis byte for byte,

@@ -13,16 +13,14 @@ is what ``write`` stores).
 where ``s = movie % SHARDS``: a shard's rows and counts share a hash tag, so one compare-and-set
 script (which names every key it touches in ``KEYS``) stays in one slot of a Redis Cluster.
 
-Why rows and not sorted sets: a sorted set took one ``ZINCRBY`` per pair inside a Lua script, forty
-pairs per positive event, and those scripts held Redis 5-16 ms at a time at 2,000 events/s, every API
-request queued behind them (recommendations p99 345 ms at 500 requests/s, 8 ms with the side worker
-stopped). Now a batch sums its pairs in numpy, reads the rows it touches with ``MGET``, merges
-them in numpy (``online_models.cooccurrence.merge_rows``) and writes each row back whole with a
-compare-and-set script (``lua/similarity/cas_rows.lua``: a few microseconds a movie,
-``ROWS_PER_SCRIPT`` movies a call), so Redis does
-per movie what it did per pair. Several side workers share the rows (a movie is rated on every
-partition): a row another worker wrote since it was read is refused, re-read and merged again, so
-no increment is lost to a race.
+Why rows and not sorted sets: a sorted set takes one ``ZINCRBY`` per pair inside a Lua script, forty
+pairs per positive event, and such scripts hold Redis long enough for every API request to queue
+behind them (docs/benchmarks.md has the figures). A batch sums its pairs in numpy, reads the rows it
+touches with ``MGET``, merges them in numpy (``online_models.cooccurrence.merge_rows``) and writes
+each row back whole with a compare-and-set script (``lua/similarity/cas_rows.lua``: a few microseconds
+a movie, ``ROWS_PER_SCRIPT`` movies a call), so Redis works per movie, not per pair. Several side
+workers share the rows (a movie is rated on every partition): a row another worker wrote since it was
+read is refused, re-read and merged again, so no increment is lost to a race.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from api.errors import documented
 from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
 from api.services.lists import current, history_of, recommendations_for, spare, titled
 from contracts.events import MAX_ID
-from storage import batch_store, recent_history
+from storage import published_store, recent_history
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
 
@@ -46,7 +46,8 @@ async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, in
     neighbours = current(index, await models.similarity.similar(movie_id, wanted), k)
     basis = "watched together"
     if not neighbours:
-        neighbours = current(index, [(int(m), float(s)) for m, s in (await batch_store.similar(redis, movie_id))], k)
+        content = await published_store.similar(redis, movie_id)
+        neighbours = current(index, [(int(m), float(s)) for m, s in content], k)
         basis = "content"
     movies = await titled((index, db), [m for m, _ in neighbours])
     return {"movieId": movie_id, "basis": basis,

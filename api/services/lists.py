@@ -15,7 +15,7 @@ import numpy as np
 
 from api.search import TitleIndex
 from online_models.live_ranker import LiveModel
-from storage import batch_store, live_model_store, recent_history
+from storage import live_model_store, published_store, recent_history
 from storage.live_model_store import Asked, LiveModelCopy
 
 Cards = tuple[TitleIndex, Any]  # the in-memory catalogue and the database it refreshes from
@@ -55,14 +55,14 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
     # with a live ranker in hand the MF's own list is not needed (0.15 ms of a request's CPU)
     online, rated, (recs_blob, live_version, genres) = await models.items.recommend(
         user_id, 0 if models.live.model is not None else max(k, 50),
-        [batch_store.recs_key(user_id), live_model_store.VERSION, live_model_store.genres_key(user_id)])
+        [published_store.recs_key(user_id), live_model_store.VERSION, live_model_store.genres_key(user_id)])
     live = await models.live.at(live_version)
     if live is not None:
         key = (user_id, models.items.rated_version(user_id), genres, k, cards[0].version)
         chosen_genres = live_model_store.chosen(genres)
         served = await _live_list(user_id, live, models.live, key, rated, chosen_genres, cards, k)
         return with_new_title(served, cards[0], rated, chosen_genres, k)
-    published = batch_store.unpack(recs_blob, 3)
+    published = published_store.unpack(recs_blob, 3)
     if not online and not len(published):
         trending = current(cards[0], await models.trending.top(k + spare(cards[0])), k)
         movies = await titled(cards, [m for m, _ in trending])

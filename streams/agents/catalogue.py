@@ -27,7 +27,7 @@ from contracts.catalogue import Title, decode_titles, record
 from contracts.events import Invalid
 from recommenders.content import ContentNeighbours
 from recommenders.text_embedding import MiniLM, overview_text
-from storage import batch_store, catalogue_changes, catalogue_store, content_store
+from storage import catalogue_changes, catalogue_store, content_store, published_store
 from storage.catalogue_changes import Change
 from storage.title_documents import title_document
 from streams.app import Worker
@@ -97,7 +97,7 @@ class CatalogueAgent:
         near = {d["movieId"]: neighbours.add(d["movieId"], d, embedded.get(d["movieId"])) for d in added}
         for movie in retired:
             neighbours.retire(movie)
-        await until_stored("content neighbours", batch_store.write_similar, redis, near)
+        await until_stored("content neighbours", published_store.write_similar, redis, near)
         if embedded:
             await until_stored("overview embeddings", content_store.set_overviews, redis, embedded)
         published = [Change("upsert", d["movieId"], {k: v for k, v in d.items() if k != "_id"}, near[d["movieId"]])

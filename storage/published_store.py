@@ -1,4 +1,5 @@
-"""Recommendations computed offline by the hybrid, kept in Redis for the API to blend with the stream.
+"""Lists published by the publish job (the hybrid, fitted offline) and content neighbours, kept in
+Redis for the API to blend with the stream.
 
 Layout:
 
