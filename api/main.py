@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from starlette.types import Receive, Scope, Send
 
-from api import errors
+from api import errors, openapi
 from api.admission import Admission, LoopLag
 from api.event_sender import EventSender
 from api.middleware import SecureAndMeasured
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(errors.document_outages(document_policies(module.router)))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(SecureAndMeasured)
     app.admission = Admission(app.framework, lag=lag, max_in_flight=settings.api_max_in_flight)
     return app

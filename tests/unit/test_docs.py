@@ -13,6 +13,7 @@ import typer.main
 from api.main import create_app
 from cli.main import app
 from cli.reference import api_reference, cli_reference
+from contracts.events import MAX_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,3 +51,23 @@ def test_the_cli_reference_has_every_command() -> None:
     for command in ("cinestream keys create", "cinestream model publish", "cinestream stack up", "cinestream replay"):
         assert f"## `{command}`" in page
     assert "--scope" in page
+
+
+def test_every_integer_bound_in_the_served_schema_is_the_integer_the_route_checks() -> None:
+    """FastAPI serves bounds as floats, and float(2^63 - 1) is 2^63: a generator would send 2^63 + 191
+    as a valid id. Every id route and body field must say 2^63 - 1, exactly."""
+    found: list[object] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "integer":
+                found.extend(node[k] for k in ("minimum", "maximum") if k in node)
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(create_app().openapi())
+    assert found and all(type(bound) is int for bound in found), [b for b in found if type(b) is not int][:5]
+    assert MAX_ID in found and float(MAX_ID) not in [b for b in found if type(b) is float]
