@@ -106,7 +106,7 @@ def next_links(train: Ratings, films: int = EASE_FILMS, links: int = EASE_LINKS,
 
 def _few_threads() -> threadpool_limits:
     """Two BLAS threads for the m×m solves, never more than the process was given: a refit beside the
-    API asks for one (``cli.main.one_compute_thread``), which a fixed two here overrode."""
+    API asks for one (``cli.common.one_compute_thread``), which a fixed two here overrode."""
     given = min((int(pool["num_threads"]) for pool in threadpool_info() if pool["user_api"] == "blas"), default=1)
     return threadpool_limits(min(2, given), "blas")
 
