@@ -32,6 +32,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -62,7 +63,7 @@ from simulators.replay import load_ratings, replay
 from storage.model_keys import COMMIT_APPLIED, STATS, seen_key
 from streams import acls
 from streams.admin import delete_topics, ensure_topics
-from streams.local_worker import start_worker, stop_worker
+from streams.local_worker import start_worker, stop_strays, stop_worker
 
 USER_SHIFT = 1_000_000
 REDIS_DB = 1  # the main job uses 0; the tests 2-15
@@ -132,6 +133,8 @@ class Run:
     def stop_all(self) -> None:
         for proc in self.workers.values():
             stop_worker(proc)
+        if stray := stop_strays(self.workdir):
+            print(f"soak: {len(stray)} worker(s) outlived their stop and were killed: pids {stray}", file=sys.stderr)
 
 
 def events(ratings: pd.DataFrame, copies: int, bad_share: float, seed: int = 0

@@ -97,8 +97,8 @@ class CoOccurrence:
                                   {u: films[: self.history] for u, films in after.items()})
 
     @staticmethod
-    def cosine(cooc: npt.NDArray[np.float64], count_i: float, counts_j: npt.NDArray[np.float64]
-               ) -> npt.NDArray[np.float64]:
+    def cosine(cooc: npt.NDArray[np.float64], count_i: float | npt.NDArray[np.float64],
+               counts_j: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         denom = np.sqrt(count_i * counts_j)
         return np.divide(cooc, denom, out=np.zeros_like(cooc), where=denom > 0)
 

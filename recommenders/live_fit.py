@@ -2,7 +2,7 @@
 the protocols people meet (``bench/served_lists.py`` measures the same two through the API).
 
 The blend is learned, not set: people held out of the fit (``validation_share`` of them, at least a
-few hundred from a small release) are replayed offline through the very function the API calls
+few hundred from a small release, in up to ``FOLDS`` folds) are replayed offline through the very function the API calls
 (``live_ranker.fold``). For each history bucket the cases are new people's first R events (R = 0, 1,
 5, 20, 50) against the rest of their history, and people whose history without their last ``NEXT``
 events falls in the bucket against those events (what they did next); relevant: rated ≥ 4. Each
@@ -16,7 +16,8 @@ Costs: implicit ALS as ``recommenders.als``; EASE inverts an m×m Gram matrix ov
 most-rated films (m³: about a second at m = 3,000, whatever the number of films or ratings), so at
 ml-25m's 59,047 films the long tail is reached through ALS and the prior only; what comes next solves
 one m×m system with m right-hand sides over the same films (a few seconds at m = 3,000) after one
-sparse product per cut over the ratings.
+sparse product per cut over the ratings; similar films count co-occurrences ``SIMILAR_BLOCK`` films at
+a time over the 20,000 most-liked (one sparse product per block).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from online_models import metrics
+from online_models.cooccurrence import CoOccurrence
 from online_models.live_ranker import BUCKETS, PARTS, LiveModel, confidence, standardised, standardised_parts
 from recommenders.als import ImplicitALS
 from recommenders.base import top_k
@@ -45,9 +47,12 @@ STEPS = (0.0, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 ROUNDS = 2
 NEAR_BEST = 0.02  # NDCG@10 this close to the best (relative) counts as as good
 MIN_CASES = 30  # fewer held-out people than this: the bucket keeps equal weights
-CASES_PER_BUCKET = 300
+CASES_PER_BUCKET = 300  # per protocol, over all folds
+FOLDS, VALIDATION_PEOPLE = 3, 600  # held out in up to this many folds, until this many people are
 NEXT_CUTS = (1, 3, 5, 10, 20, 40)  # what comes next learns from each person's first this many events…
 NEXT_LAMBDA_SHARE = 300.0  # its ridge, in units of the mean Gram diagonal (so it scales with the data)
+SIMILAR_FILMS, SIMILAR_LINKS, SIMILAR_RAW = 20_000, 10, 40  # as the movie page's similar films…
+SIMILAR_BLOCK = 500  # …whose co-occurrences are counted this many films at a time
 
 
 def equal_blend() -> npt.NDArray[np.float64]:
@@ -104,6 +109,41 @@ def next_links(train: Ratings, films: int = EASE_FILMS, links: int = EASE_LINKS,
     return _strongest(kept, b, links)
 
 
+def similar_links(train: Ratings, films: int = SIMILAR_FILMS, links: int = SIMILAR_LINKS, raw: int = SIMILAR_RAW
+                  ) -> tuple[IntArray, npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """Each of the ``films`` most-liked films' ``links`` nearest by cosine of who liked them
+    (``online_models.cooccurrence``: ≥ 3.5★, ``C(i, j) / √(N(i) N(j))``), re-ranked from its ``raw``
+    strongest co-occurrences as the movie page's similar films are. Counted ``SIMILAR_BLOCK`` films at a
+    time: at 20,000 films the whole co-occurrence matrix would be 3.2 GB, a block is 80 MB. Same shape
+    as ``ease_links``."""
+    liked = train.ratings >= CoOccurrence().min_rating
+    counts = np.bincount(train.items[liked], minlength=train.n_items)
+    kept = np.sort(np.argsort(-counts, kind="stable")[:min(films, int((counts > 0).sum()))])
+    m = len(kept)
+    if m < 2:
+        return kept, np.zeros((m, 0), np.int32), np.zeros((m, 0), np.float32)
+    column = np.full(train.n_items, -1, dtype=np.int64)
+    column[kept] = np.arange(m)
+    used = liked & (column[train.items] >= 0)
+    who = sp.csr_matrix((np.ones(int(used.sum())), (train.users[used], column[train.items[used]])),
+                        shape=(train.n_users, m))
+    by_film = who.T.tocsr()
+    own = counts[kept].astype(np.float64)
+    depth, width = min(raw, m - 1), min(links, m - 1)
+    neighbours, weights = np.zeros((m, width), np.int32), np.zeros((m, width), np.float32)
+    for start in range(0, m, SIMILAR_BLOCK):
+        stop = min(start + SIMILAR_BLOCK, m)
+        together = (by_film[start:stop] @ who).toarray()
+        together[np.arange(stop - start), np.arange(start, stop)] = -1.0  # a film is not its own neighbour
+        strongest = np.argpartition(-together, depth - 1, axis=1)[:, :depth]
+        shared = np.maximum(np.take_along_axis(together, strongest, axis=1), 0.0)
+        cosine = CoOccurrence.cosine(shared, own[start:stop, None], own[strongest])
+        best = np.argpartition(-cosine, width - 1, axis=1)[:, :width]
+        neighbours[start:stop] = kept[np.take_along_axis(strongest, best, axis=1)]
+        weights[start:stop] = np.take_along_axis(cosine, best, axis=1)
+    return kept, neighbours, weights
+
+
 def _few_threads() -> threadpool_limits:
     """Two BLAS threads for the m×m solves, never more than the process was given: a refit beside the
     API asks for one (``cli.common.one_compute_thread``), which a fixed two here overrode."""
@@ -128,11 +168,12 @@ def fit_parts(train: Ratings, item_ids: IntArray, genres: npt.NDArray[np.uint8],
                       signal=confidence(train.ratings).astype(np.float32)).fit(train)
     kept, neighbours, links = ease_links(train)
     next_kept, next_neighbours, next_weights = next_links(train)
+    similar = similar_links(train)
     liked = np.bincount(train.items[train.ratings >= LIKED], minlength=train.n_items).astype(np.float64)
     prior, _ = standardised(liked)
     return LiveModel(np.asarray(item_ids, dtype=np.int64), als.item_factors, ALS_REG, ALS_ALPHA, kept, neighbours,
                      links, prior, genres, genre_names, equal_blend() if blend is None else blend,
-                     next_kept, next_neighbours, next_weights)
+                     next_kept, next_neighbours, next_weights, *similar)
 
 
 def _stated_genres(model: LiveModel, positions: IntArray, stars: FloatArray) -> list[str]:
@@ -185,21 +226,23 @@ def protocol_cases(model: LiveModel, data: Ratings, users: IntArray, cut: Callab
     return cases
 
 
-def bucket_cases(model: LiveModel, data: Ratings, users: IntArray, b: int, seed: int = 0) -> list[Case]:
+def bucket_cases(model: LiveModel, data: Ratings, users: IntArray, b: int, seed: int = 0,
+                 limit: int = CASES_PER_BUCKET) -> list[Case]:
     """The two protocols lists are judged by, for history bucket ``b``: new people's first
     ``PROTOCOL_R[b]`` events against the rest of theirs, and returning people whose history without
     their last ``NEXT`` events falls in the bucket, against those last events (what they did next)."""
     low, high = ((0, *BUCKETS)[b], (*BUCKETS, np.inf)[b])
     r = PROTOCOL_R[b]
-    fresh = protocol_cases(model, data, users, lambda n: r if n > r else None, CASES_PER_BUCKET, seed)
+    fresh = protocol_cases(model, data, users, lambda n: r if n > r else None, limit, seed)
     returning = protocol_cases(model, data, users, lambda n: n - NEXT if low <= n - NEXT < high else None,
-                               CASES_PER_BUCKET, seed, returning=True) if b else []  # nobody returns with no events
+                               limit, seed, returning=True) if b else []  # nobody returns with no events
     return fresh + returning
 
 
-def learn_blend(model: LiveModel, cases: list[Case], with_genres: bool) -> tuple[tuple[float, ...], float]:
-    """The weighting for ``cases`` (stating their genres or not) whose worse protocol gains most, and that
-    gain: each protocol's NDCG@10 over what equal weights give it, the smaller of the two, so neither
+def learn_blend(folds: list[tuple[LiveModel, list[Case]]], with_genres: bool) -> tuple[tuple[float, ...], float]:
+    """The weighting for the cases of every fold (each ranked by the parts fitted without its people;
+    stating their genres or not) whose worse protocol gains most, and that gain: each protocol's NDCG@10
+    over what equal weights give it, the smaller of the two, so neither
     gains at the other's expense (pooled, what people do next, scoring about a fifth of the rest of a
     history, hardly counted; averaged, new people at 20 events lost what returning people gained).
     Found by coordinate ascent from equal weights, each part's weight tried at every value of ``STEPS``
@@ -207,7 +250,8 @@ def learn_blend(model: LiveModel, cases: list[Case], with_genres: bool) -> tuple
     instead of 80). Among the weightings tried within ``NEAR_BEST`` of the best, the one whose lists
     cover most films wins: the same accuracy spread over more of the catalogue."""
     parts = np.stack([standardised_parts(model, c.first, c.stars, c.stated if with_genres else []
-                                         ).astype(np.float32) for c in cases])  # (cases, parts, films)
+                                         ).astype(np.float32) for model, cases in folds for c in cases])
+    cases = [c for _, fold in folds for c in fold]  # in the order of ``parts``: (cases, parts, films)
     wanted = [c.liked_later for c in cases]
     n_relevant = [len(w) for w in wanted]
     rows = np.concatenate([np.full(len(c.first), j) for j, c in enumerate(cases)]).astype(np.int64)
@@ -246,26 +290,36 @@ def fit_live(train: Ratings, item_ids: IntArray, genres: npt.NDArray[np.uint8], 
              validation_share: float = 0.1, max_validation: int = 2000, seed: int = 0
              ) -> tuple[LiveModel, dict[str, object]]:
     """The live model fitted on everyone, with the blend learned on held-out people; and what was
-    learned (weights and their validation gain per row)."""
+    learned (weights and their validation gain per row).
+
+    A small release is held out in up to ``FOLDS`` disjoint folds, each ranked by parts fitted without
+    it, until ``VALIDATION_PEOPLE`` people are held out: weights chosen on one fold of ml-latest-small's
+    146 people moved new people's P@10 at 20 events by ±5 % from one split to the next. A large one
+    needs a single fold, so its refits cost two fits, not four."""
     rng = np.random.default_rng(seed)
-    people = np.unique(train.users)
+    people = rng.permutation(np.unique(train.users))
     # enough people to choose weights on, even from a small release
-    share = max(int(len(people) * validation_share), min(int(len(people) * 0.3), 300))
-    held = rng.choice(people, min(max_validation, share), replace=False)
+    share = min(max_validation, max(int(len(people) * validation_share), min(int(len(people) * 0.3), 300)))
+    n_folds = max(1, min(FOLDS, -(-VALIDATION_PEOPLE // max(share, 1)), len(people) // max(share, 1)))
     blend = equal_blend()
     learned: dict[str, object] = {}
-    if len(held) >= 10:
-        out = np.isin(train.users, held)
-        inner = fit_parts(train.subset(~out), item_ids, genres, genre_names, seed=seed)
-        valid = train.subset(out)
+    if share >= 10:
+        inner: list[tuple[LiveModel, Ratings, IntArray]] = []
+        for fold in range(n_folds):
+            held = people[fold * share:(fold + 1) * share]
+            out = np.isin(train.users, held)
+            inner.append((fit_parts(train.subset(~out), item_ids, genres, genre_names, seed=seed),
+                          train.subset(out), held))
         for b in range(len(PROTOCOL_R)):
-            cases = bucket_cases(inner, valid, held, b, seed)
-            if len(cases) < MIN_CASES:
+            folds = [(model, bucket_cases(model, valid, held, b, seed, CASES_PER_BUCKET // n_folds))
+                     for model, valid, held in inner]
+            n_cases = sum(len(cases) for _, cases in folds)
+            if n_cases < MIN_CASES:
                 continue
             for with_genres in (False, True):
-                weights, gain = learn_blend(inner, cases, with_genres)
+                weights, gain = learn_blend(folds, with_genres)
                 blend[b + (len(BUCKETS) + 1 if with_genres else 0)] = weights
                 learned[f"bucket {b}{', genres chosen' if with_genres else ''}"] = {
                     "weights": dict(zip(PARTS, weights, strict=True)), "gain (worse protocol)": round(gain, 4),
-                    "cases": len(cases)}
+                    "cases": n_cases, "folds": n_folds}
     return fit_parts(train, item_ids, genres, genre_names, blend, seed), learned

@@ -2,7 +2,7 @@
 
 - ``{live}:model``: every part of ``online_models.live_ranker.LiveModel`` as one ``.npz`` blob
   (about 5 MB at ml-latest-small's 9,742 films; per film 4·64 bytes of factors, 8·100 of EASE links
-  and 8·100 of next links for the 3,000 they cover, a byte a genre: 26 MB at ml-25m's 59,047);
+  and 8·100 of next links for the 3,000 they cover, 8·10 of similar films, a byte a genre: 26 MB at ml-25m's 59,047);
 - ``{live}:version``: a counter bumped with every install (one hash tag, so one ``MSET`` writes both);
 - ``live:genres:<user>``: the genres a person chose, comma-joined (bounded by the profile's 20);
 - ``{live}:model:<v>`` and ``{live}:meta:<v>``: every version fitted (the live one, candidates, the
@@ -40,7 +40,8 @@ MODEL, VERSION = "{live}:model", "{live}:version"
 COUNTER, VERSIONS = "{live}:counter", "{live}:versions"
 KEEP = 4  # versions kept besides the live one: about 3 MB each at ml-latest-small, 24 MB at ml-25m
 ARRAYS = ("ids", "factors", "kept", "neighbours", "links", "prior", "genres", "blend",
-          "next_kept", "next_neighbours", "next_links")  # the last three absent from versions fitted before them
+          "next_kept", "next_neighbours", "next_links",  # absent from versions fitted before them…
+          "similar_kept", "similar_neighbours", "similar_links")  # …as these are
 
 
 def genres_key(user: int) -> str:

@@ -53,6 +53,28 @@ def stop_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> Non
         proc.wait(10)
 
 
+def stop_strays(workdir: Path) -> list[int]:
+    """SIGKILL every worker still running with its data directory under ``workdir``; their pids.
+    ``stop_worker`` stops the process it started; this finds any it did not (once in a passing soak a
+    learning worker outlived its run, and a worker left in a consumer group holds partitions)."""
+    stray = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if b"--datadir" in argv and argv.index(b"--datadir") + 1 < len(argv) and Path(
+                os.fsdecode(argv[argv.index(b"--datadir") + 1])).is_relative_to(workdir):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                stray.append(int(entry.name))
+            except ProcessLookupError:
+                continue
+    return stray
+
+
 def rss_mib(proc: subprocess.Popen[bytes]) -> float:
     status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
     return int(next(line.split()[1] for line in status if line.startswith("VmRSS"))) / 1024

@@ -90,8 +90,8 @@ async def recommendations_for(user_id: int, cards: Cards, models: Any, redis: An
     return with_new_title({"userId": user_id, "model": model, "items": items}, cards[0], rated, [], k)
 
 
-LIVE_MODEL = ("live ranker: implicit ALS folded in, EASE, what comes next, both from the latest films, liked-count "
-              "prior, chosen genres")
+LIVE_MODEL = ("live ranker: implicit ALS folded in, EASE, what comes next, both from the latest films, similar "
+              "films, liked-count prior, chosen genres")
 
 
 async def _live_list(user_id: int, live: LiveModel, copy: LiveModelCopy, key: Hashable, rated: dict[int, float],

@@ -114,7 +114,7 @@ def test_the_blend_changes_with_the_history_size() -> None:
     assert [bucket(n) for n in (0, 1, 2, 3, 9, 10, 29, 30, 1000)] == [0, 1, 1, 2, 2, 3, 3, 4, 4]
     # people who chose genres have rows of their own, after those of people who did not
     assert [blend_row(n, True) - blend_row(n, False) for n in (0, 5, 100)] == [len(BUCKETS) + 1] * 3
-    assert len(PARTS) == 7
+    assert len(PARTS) == 8
 
 
 def test_a_version_published_before_the_next_links_ranks_as_it_did() -> None:
@@ -153,6 +153,37 @@ def test_the_next_links_learn_what_comes_after_where_ease_learns_what_goes_toget
     assert links_of(after, 0).get(1, 0.0) > 0 and 0 not in links_of(after, 1)  # 0 leads to 1, never back
     together = ease_links(data, links=11)
     assert links_of(together, 1).get(0, 0.0) > 0  # EASE: 0 goes with 1 either way
+
+
+def test_similar_links_are_each_films_nearest_by_cosine_of_who_liked_it() -> None:
+    from online_models.cooccurrence import CoOccurrence
+    from recommenders.data import Ratings
+    from recommenders.live_fit import similar_links
+
+    rng = np.random.default_rng(3)
+    liked = rng.random((80, 30)) < np.linspace(0.05, 0.6, 30)  # films liked by few to many
+    users, items = np.nonzero(liked)
+    stars = np.where(rng.random(len(users)) < 0.8, 5.0, 2.0)  # a 2★ is not liked: it counts for nothing
+    data = Ratings(users, items, stars, np.zeros(len(users), np.int64), 80, 30)
+    kept, neighbours, weights = similar_links(data, links=4, raw=29)  # raw = every film: cosine decides alone
+    who = np.zeros((80, 30))
+    who[users[stars >= 3.5], items[stars >= 3.5]] = 1.0
+    together, own = who.T @ who, who.sum(axis=0)
+    for j, film in enumerate(kept.tolist()):
+        cosine = CoOccurrence.cosine(together[film], float(own[film]), own)
+        cosine[film] = -1.0
+        assert film not in neighbours[j]
+        assert np.allclose(weights[j], cosine[neighbours[j]])  # each link weighs its cosine…
+        assert np.allclose(np.sort(weights[j]), np.sort(cosine)[-4:])  # …and they are the 4 largest (ties either way)
+    # re-ranked from the strongest co-occurrences only, as the movie page is. Film 0's 40 fans: 30 also
+    # like film 1 (130 fans), 20 film 3 (220 fans), 10 film 2 (those 10 only). By cosine film 2 is
+    # nearest (10/√(40·10) = 0.5 against 30/√(40·130) = 0.42), but it shares the fewest
+    fans = {0: range(40), 1: [*range(30), *range(40, 140)], 2: range(10), 3: [*range(20), *range(140, 340)]}
+    users = np.concatenate([np.fromiter(f, np.int64) for f in fans.values()])
+    items = np.repeat(list(fans), [len(f) for f in fans.values()])
+    four = Ratings(users, items, np.full(len(users), 5.0), np.zeros(len(users), np.int64), 340, 4)
+    assert similar_links(four, links=1, raw=3)[1][0, 0] == 2
+    assert similar_links(four, links=1, raw=2)[1][0, 0] == 1  # film 2 is not among film 0's 2 most shared
 
 
 def test_a_published_model_reads_back_the_same() -> None:
