@@ -293,8 +293,8 @@ def fit_live(train: Ratings, item_ids: IntArray, genres: npt.NDArray[np.uint8], 
     learned (weights and their validation gain per row).
 
     A small release is held out in up to ``FOLDS`` disjoint folds, each ranked by parts fitted without
-    it, until ``VALIDATION_PEOPLE`` people are held out: weights chosen on one fold of ml-latest-small's
-    146 people moved new people's P@10 at 20 events by ±5 % from one split to the next. A large one
+    it, until ``VALIDATION_PEOPLE`` people are held out: one fold of ml-latest-small holds 146 people,
+    about 120 with more than 20 events, too few to tell weightings a few per cent apart. A large one
     needs a single fold, so its refits cost two fits, not four."""
     rng = np.random.default_rng(seed)
     people = rng.permutation(np.unique(train.users))
