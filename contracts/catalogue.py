@@ -24,14 +24,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from contracts.events import MAX_ID, Invalid
+from contracts.events import MAX_ID, MAX_MOVIE_ID, Invalid
 
 MAX_TITLES = 500  # titles in one message or request (about 1 MB with long overviews: Kafka's message limit)
 Op = Literal["upsert", "retire"]
 NAMES = {"max_length": 50}  # a cast beyond 50 names is credits, not a catalogue field
 # Keyword arguments both msgspec.Meta and pydantic.Field take: the one set of limits.
 TITLE_LIMITS: dict[str, dict[str, Any]] = {
-    "movieId": {"ge": 0, "le": MAX_ID},
+    "movieId": {"ge": 0, "le": MAX_MOVIE_ID},
     "title": {"min_length": 1, "max_length": 300},
     "alt_title": {"max_length": 300},
     "year": {"ge": 1870, "le": 2100},

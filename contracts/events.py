@@ -38,7 +38,9 @@ import msgspec
 import numpy as np
 
 SCHEMA_VERSION = 2  # what ``encode_columns`` writes; version 1 is still read (and written by the API)
-MAX_ID = 2**63 - 1  # user and movie ids are signed 64-bit integers in Redis, MongoDB and numpy
+MAX_ID = 2**63 - 1  # a signed 64-bit integer: versions, external ids
+MAX_USER_ID = 2**53 - 1  # a person: the model's Lua scripts read ids as doubles, exact up to 2^53
+MAX_MOVIE_ID = 2**31 - 1  # a film: packed <i4 in similarity rows, recent films and histories
 EARLIEST = 788_918_400.0  # 1995-01-01T00:00:00Z, before MovieLens' first rating: anything older is a unit mistake
 FUTURE_SLACK_S = 300.0  # clocks disagree by seconds, not by more than five minutes
 MAX_BATCH = 1000  # events in one request to the API
@@ -55,8 +57,8 @@ KIND_FIELDS: dict[Kind, list[str]] = {  # what each kind needs beside ``event_id
 # Keyword arguments both msgspec.Meta and pydantic.Field take: the one set of limits.
 LIMITS: dict[str, dict[str, Any]] = {
     "event_id": {"min_length": 1, "max_length": 64, "pattern": r"^[\w.:-]+$"},
-    "user_id": {"ge": 0, "le": MAX_ID},
-    "movie_id": {"ge": 0, "le": MAX_ID},
+    "user_id": {"ge": 0, "le": MAX_USER_ID},
+    "movie_id": {"ge": 0, "le": MAX_MOVIE_ID},
     "rating": {"ge": 0.5, "le": 5.0, "multiple_of": 0.5},
     "seconds_watched": {"ge": 0, "le": 10**6},  # eleven days: longer is a unit mistake (milliseconds)
     "timestamp": {"ge": EARLIEST, "le": 2**32},  # seconds since the epoch; milliseconds are refused
@@ -90,7 +92,7 @@ ColumnsV2 = msgspec.defstruct("ColumnsV2", [
 class _Header(msgspec.Struct):
     v: int = 1
     events: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)  # left undecoded: empty when absent
-    erase: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] | None = None  # an erasure: {"v": 1, "erase": <user>}
+    erase: Annotated[int, msgspec.Meta(ge=0, le=MAX_USER_ID)] | None = None  # an erasure: {"v": 1, "erase": <user>}
 
 
 class Erasure(NamedTuple):

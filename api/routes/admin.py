@@ -14,7 +14,7 @@ from api.errors import documented
 from api.fields import Body
 from api.security.policy import ADMIN, ROLES, SCOPES, Principal, Role, Scope
 from api.services import accounts
-from contracts.events import MAX_ID
+from contracts.events import MAX_ID, MAX_USER_ID
 from storage import live_model_store, model_versions, refit_log, user_store
 from streams.admin import consumer_lag
 
@@ -55,7 +55,7 @@ async def revoke_key(key_id: Annotated[str, Path(min_length=1, max_length=40, pa
 
 
 @router.put("/users/{user_id}/roles", responses=documented(404, 422))
-async def set_roles(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], body: RolesIn, db: DbDep,
+async def set_roles(user_id: Annotated[int, Path(ge=0, le=MAX_USER_ID)], body: RolesIn, db: DbDep,
                     who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
     try:
         await accounts.set_roles(db, user_id, body.roles, who.actor)

@@ -21,7 +21,7 @@ from api.security.policy import PERSON, Principal
 from api.services.intake import send_erasure
 from api.services.lists import history_of, recommendations_for
 from api.services.sessions import address, cipher_of, end_all_sessions, end_cookies
-from contracts.events import MAX_ID
+from contracts.events import MAX_MOVIE_ID
 from storage import erasure, live_model_store, recent_history, user_store
 
 router = APIRouter(prefix="/api/me", tags=["me"])
@@ -78,7 +78,7 @@ async def my_recommendations(db: DbDep, index: SearchDep, models: ModelsDep, red
 
 
 @router.get("/movies/{movie_id}", responses=documented(422))
-async def my_movie(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], redis: RedisDep,
+async def my_movie(movie_id: Annotated[int, Path(ge=0, le=MAX_MOVIE_ID)], redis: RedisDep,
                    who: Annotated[Principal, Depends(PERSON)]) -> dict[str, Any]:
     """Your rating of the movie (or null) and whether you watched it, as the stream has learned them."""
     return await recent_history.about_movie(redis, who.user_id or 0, movie_id)

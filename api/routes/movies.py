@@ -10,7 +10,7 @@ from api.deps import DbDep, SearchDep
 from api.errors import documented
 from api.security.policy import PUBLIC, Principal
 from catalogue.titles import title_key
-from contracts.events import MAX_ID
+from contracts.events import MAX_MOVIE_ID
 
 router = APIRouter(prefix="/api/movies", tags=["movies"])
 JSON_PAGES: dict[int | str, dict[str, Any]] = {
@@ -46,7 +46,7 @@ async def genres(db: DbDep, index: SearchDep, who: Annotated[Principal, Depends(
 
 
 @router.get("/{movie_id}", responses={**JSON_PAGES, **documented(404, 410, 422)}, response_class=Response)
-async def movie(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep,
+async def movie(movie_id: Annotated[int, Path(ge=0, le=MAX_MOVIE_ID)], db: DbDep, index: SearchDep,
                 who: Annotated[Principal, Depends(PUBLIC)]) -> Response:
     await index.ensure_fresh(db)
     page = index.pages.get(movie_id)

@@ -10,14 +10,14 @@ from api.deps import DbDep, ModelsDep, RedisDep, SearchDep
 from api.errors import documented
 from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
 from api.services.lists import current, history_of, recommendations_for, spare, titled
-from contracts.events import MAX_ID
+from contracts.events import MAX_MOVIE_ID, MAX_USER_ID
 from storage import published_store, recent_history
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
 
 
 @router.get("/users/{user_id}/recommendations", responses=documented(422))
-async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep,
+async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_USER_ID)], db: DbDep, index: SearchDep,
                           models: ModelsDep, redis: RedisDep, who: Annotated[Principal, Depends(OWNER_OR_READER)],
                           k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Top-k unseen movies, each with its reason, ranked from everything the person has done up to now:
@@ -28,7 +28,7 @@ async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: Db
 
 
 @router.get("/users/{user_id}/history", responses=documented(422))
-async def history(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep, redis: RedisDep,
+async def history(user_id: Annotated[int, Path(ge=0, le=MAX_USER_ID)], db: DbDep, index: SearchDep, redis: RedisDep,
                   who: Annotated[Principal, Depends(OWNER_OR_HISTORY)],
                   limit: int = Query(50, ge=1, le=recent_history.KEEP)) -> dict[str, Any]:
     """The user's latest ratings and watches, as the history agent stored them."""
@@ -36,7 +36,7 @@ async def history(user_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, ind
 
 
 @router.get("/movies/{movie_id}/similar", responses=documented(410, 422))
-async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)], db: DbDep, index: SearchDep, models: ModelsDep,
+async def similar(movie_id: Annotated[int, Path(ge=0, le=MAX_MOVIE_ID)], db: DbDep, index: SearchDep, models: ModelsDep,
                   redis: RedisDep,
                   who: Annotated[Principal, Depends(PUBLIC)], k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Movies watched together with this one; for a movie too new for that, the closest in content."""

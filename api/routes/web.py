@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.security.policy import PAGE, Principal
-from contracts.events import MAX_ID
+from contracts.events import MAX_MOVIE_ID
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -41,7 +41,7 @@ async def home(request: Request, who: Annotated[Principal, Depends(PAGE)]) -> HT
 
 
 @router.get("/movies/{movie_id}", response_class=HTMLResponse)
-async def movie(request: Request, movie_id: Annotated[int, PathParam(ge=0, le=MAX_ID)],
+async def movie(request: Request, movie_id: Annotated[int, PathParam(ge=0, le=MAX_MOVIE_ID)],
                 who: Annotated[Principal, Depends(PAGE)]) -> HTMLResponse:
     return _page(request, "movie", movie_id=movie_id)
 

@@ -109,6 +109,25 @@ async def test_recommendations_exclude_what_the_user_rated(redis_db: aioredis.Re
     assert all(0 < p["mae"] <= p["rmse"] for p in curve)
 
 
+async def test_the_largest_ids_the_api_takes_keep_their_own_keys_and_fields(redis_db: aioredis.Redis) -> None:
+    """Lua reads ids as doubles and concatenates them with 15 digits: a person's id of 10^15 became the
+    key ``…:1e+15`` and a film id past 2^53 a field of ``9.22e+18`` that broke every list of its rater."""
+    from contracts.events import MAX_MOVIE_ID, MAX_USER_ID
+    from storage.model_keys import seen_key
+
+    store = online(redis_db)
+    users = np.array([MAX_USER_ID, 10**15, 10**15 + 1], dtype=np.int64)
+    movies = np.array([MAX_MOVIE_ID, 1, MAX_MOVIE_ID - 1], dtype=np.int64)
+    await store.apply(RatingBatch("ratings", np.zeros(3, np.int64), np.arange(3, dtype=np.int64), users, movies,
+                                  np.array([4.0, 3.5, 5.0], np.float32)))
+    for user, movie in zip(users.tolist(), movies.tolist(), strict=True):
+        assert await redis_db.hkeys(seen_key(user)) == [str(movie).encode()], user
+        assert await redis_db.get(user_key(user)) is not None, user
+    assert not await redis_db.keys("*e+*")
+    served = ItemFactors(redis_db, store.model.width)
+    assert set((await served.recommend(MAX_USER_ID, k=5))[1]) == {MAX_MOVIE_ID}
+
+
 async def test_two_workers_writing_the_same_movies_lose_no_update(redis_db: aioredis.Redis,
                                                                   ratings: pd.DataFrame) -> None:
     """Two stores (as two workers would) apply batches of different partitions that rate the same

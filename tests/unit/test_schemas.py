@@ -64,6 +64,9 @@ def test_a_batch_joins_messages_of_both_versions_in_order() -> None:
         (encode_events([GOOD, {**GOOD, "user_id": "x"}]), "at `$.events[1].user_id`"),
         (encode_events([{**GOOD, "user_id": True}]), "Expected `int`, got `bool`"),
         (encode_events([{**GOOD, "user_id": -1}]), ">= 0 - at `$.events[0].user_id`"),
+        # past what the model's Lua reads exactly (a double), and what a similarity row packs (<i4)
+        (encode_events([{**GOOD, "user_id": 2**53}]), "<= 9007199254740991 - at `$.events[0].user_id`"),
+        (encode_events([{**GOOD, "movie_id": 2**31}]), "<= 2147483647 - at `$.events[0].movie_id`"),
         (encode_events([{**GOOD, "event_id": ""}]), "length >= 1 - at `$.events[0].event_id`"),
         (encode_events([{**GOOD, "type": "like"}]), "'like' - at `$.events[0].type`"),
         (encode_events([GOOD, {k: v for k, v in WATCH.items() if k != "seconds_watched"}]),
@@ -106,8 +109,8 @@ ALL_MOVIES: Any = _EveryMovie()
 
 
 EDGES = [("event_id", ["", "a", "a.b:c-d_9", "a b", "é", "x" * 64, "x" * 65]),
-         ("user_id", [-1, 0, 2**63 - 1, 2**63]),
-         ("movie_id", [-1, 0, 2**63 - 1]),
+         ("user_id", [-1, 0, 2**53 - 1, 2**53, 2**63 - 1, 2**63]),
+         ("movie_id", [-1, 0, 2**31 - 1, 2**31, 2**63 - 1]),
          ("rating", [0.0, 0.5, 3.3, 3.5, 5.0, 5.5]),
          ("seconds_watched", [-1.0, 0.0, 1e6, 1e6 + 1]),
          ("timestamp", [7.88e8, 788_918_400.0, 1.6e9, time.time() + 60, time.time() + 3600, 1.7e12])]

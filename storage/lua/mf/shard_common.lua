@@ -18,9 +18,13 @@ local function call_sliced(command, head, list, step)
   return out
 end
 
+-- an id as the key and field text Python writes: Lua numbers are doubles, and concatenation writes
+-- 15 significant digits (1e+15 for 10^15); '%.0f' is exact up to 2^53, the largest id the API takes
+local function id_text(id) return string.format('%.0f', id) end
+
 local function ids_of(packed)
   local out = {}
-  for pos = 1, #packed, 8 do out[#out + 1] = struct.unpack('<i8', packed, pos) end
+  for pos = 1, #packed, 8 do out[#out + 1] = id_text(struct.unpack('<i8', packed, pos)) end
   return out
 end
 

@@ -22,10 +22,11 @@ for j = 1, #sizes / 4 do
 end
 local by_user = {}
 for pos = 1, #seen, 20 do
-  local user, movie, rating = struct.unpack('<i8i8f', seen, pos)
+  local number, movie, rating = struct.unpack('<i8i8f', seen, pos)
+  local user = id_text(number)
   local fields_ = by_user[user]
   if not fields_ then fields_ = {}; by_user[user] = fields_ end
-  fields_[#fields_ + 1] = movie
+  fields_[#fields_ + 1] = id_text(movie)
   fields_[#fields_ + 1] = tostring(rating)
 end
 local now = redis.call('TIME')
