@@ -96,7 +96,7 @@ async def test_an_operator_or_an_unknown_field_gets_422(http: httpx.AsyncClient,
 
 async def test_an_event_for_a_movie_not_in_the_catalogue_is_refused(http: httpx.AsyncClient) -> None:
     person = await register(http)
-    response = await http.post("/api/events/ratings", json={"movie_id": 20232435016268, "rating": 4.5},
+    response = await http.post("/api/events/ratings", json={"movie_id": 2_023_243_501, "rating": 4.5},
                                headers=person.auth)
     assert response.status_code == 422 and "not in the catalogue" in response.json()["error"]["message"]
     ok = await http.post("/api/events/ratings", json={"movie_id": ALIEN, "rating": 4.5}, headers=person.auth)

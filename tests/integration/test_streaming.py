@@ -90,7 +90,7 @@ def test_a_malformed_message_goes_to_the_dead_letter_topic(stack: Settings, topi
 def test_an_event_for_a_movie_outside_the_catalogue_is_dead_lettered_and_its_neighbours_learned(
         stack: Settings, topics: dict[str, str], worker: None) -> None:
     """Platforms write to Kafka directly: the stream refuses phantom movies itself."""
-    user, phantom = 77_000_001, 20232435016268
+    user, phantom = 77_000_001, 2_023_243_501  # within the ids a film may have: refused by the catalogue
     events = [{"event_id": "known-1", "user_id": user, "movie_id": 1, "rating": 4.0, "timestamp": 1.6e9},
               {"event_id": "phantom-1", "user_id": user, "movie_id": phantom, "rating": 5.0, "timestamp": 1.6e9 + 1}]
     raw = json.dumps({"v": 1, "events": events}).encode()
