@@ -26,7 +26,7 @@ from jobs.publish import catalogue_ratings
 from online_models.gate import Split, decide, served_quality, temporal_split
 from online_models.live_ranker import LiveModel
 from recommenders.data import Ratings
-from recommenders.live_fit import fit_live
+from recommenders.live_fit import fit_live, fit_parts
 from recommenders.production import genre_names, genre_vectors
 from storage import catalogue_store, history_store, live_model_store, rating_store, refit_log
 from storage.mongo import connect, database
@@ -74,8 +74,8 @@ async def refit(settings: Settings, trigger: str, damage: Damage | None = None, 
         data, catalogue, user_ids = catalogue_ratings(ratings, documents)
         genres, names = genre_vectors(catalogue, documents).astype(np.uint8), genre_names(documents)
         split = temporal_split(data.timestamps.astype(np.float64), settings.refit_holdout)
-        candidate, _ = await asyncio.to_thread(fit_live, data.subset(split.train), catalogue, genres, names)
-        candidate = damage(candidate) if damage else candidate
+        fitted, learned = await asyncio.to_thread(fit_live, data.subset(split.train), catalogue, genres, names)
+        candidate = damage(fitted) if damage else fitted
         history = History.of(data, catalogue, user_ids)
         judged = await asyncio.to_thread(served_quality, candidate, *history.events, split)
         live_version = await live_model_store.live_version(redis)
@@ -91,7 +91,9 @@ async def refit(settings: Settings, trigger: str, damage: Damage | None = None, 
                 "ratings": int(split.train.sum()), "trained_until": split.cutoff,
                 "gate": {"candidate": judged, "live": live}})
             return await _finish(redis, run, clock, seen, decision="refused", reason=reason, version=version)
-        final, learned = await asyncio.to_thread(fit_live, data, catalogue, genres, names)
+        # the parts again on every rating, with the blend the candidate learned on held-out people: that
+        # blend is what the gate judged, and learning it again would cost most of a second fit
+        final = await asyncio.to_thread(fit_parts, data, catalogue, genres, names, fitted.blend.astype(np.float64))
         final = damage(final) if damage else final
         version = await live_model_store.save(redis, final, {
             "created": time.time(), "status": "live", "reason": reason, "trigger": trigger, "ratings": len(data),

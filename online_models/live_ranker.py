@@ -20,9 +20,8 @@ events the person has (``BUCKETS``) and whether they chose genres, and were lear
 - **similar films**: the same sum over each film's ``10`` nearest by cosine of who liked them (≥ 3.5★),
   re-ranked from its 40 strongest co-occurrences — what the movie page's "similar" shows, summed over the
   rated films (``recommenders.live_fit.similar_links``). EASE's weights are a regression's and spread over
-  many films; these few, normalised by each film's own popularity, reach the niche a person rated
-  (measured, offline, on the served-lists protocol at 20 events: alone 0.310 P@10 on ml-1m-synthetic
-  where the other parts reach 0.27, and the merged lists of the API's similar films 0.303);
+  many films; these few, normalised by each film's own popularity, reach the niche a person rated (where
+  taste follows genres, as in a generated release, the merged similar films alone outranked every part);
 - **what comes next, and EASE, from the latest events**: the same two sums with each rated film's
   weight decayed by ``RECENCY`` per newer event, over the latest ``RECENT`` (the rated films come in
   time order, oldest first). What a person does next follows what they did last (the offline

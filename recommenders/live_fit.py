@@ -250,10 +250,9 @@ def learn_blend(folds: list[tuple[LiveModel, list[Case]]], with_genres: bool, ne
     (pooled, what people do next, scoring about a fifth of the rest of a history, hardly counted;
     averaged, new people at 20 events lost what returning people gained). With ``new_first`` (histories
     shorter than ``NEW_FIRST_BELOW``: mostly people who have just arrived) new people's gain decides
-    while returning people keep ``RETURNING_FLOOR`` of theirs (measured offline on the served-lists
-    protocols: new people at 20 events 1.223x -> 1.259x most-popular on ml-latest-small, 1.264x -> 1.283x
-    on ml-100k, returning people's NDCG@10 within 1.3 %; applied to every bucket, returning people on
-    ml-100k fell below the offline hybrid).
+    while returning people keep ``RETURNING_FLOOR`` of theirs: the worse protocol there was returning
+    people's, and new people at 20 events gave up what returning people gained. From 30 events it is the
+    worse protocol again: new people first there took returning people's lists below the offline hybrid's.
     Found by coordinate ascent from equal weights, each part's weight tried at every value of ``STEPS``
     in turn, ``ROUNDS`` times (an exhaustive grid of that many ratios would cost 8⁵ evaluations a row
     instead of 80). Among the weightings tried within ``NEAR_BEST`` of the best, the one whose lists

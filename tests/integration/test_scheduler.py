@@ -84,7 +84,7 @@ async def test_the_scheduler_refits_on_a_drift_flag_and_on_new_events(own: Setti
         running.cancel()
 
 
-async def _next_run(redis: aioredis.Redis, before: int, within_s: float = 120) -> dict[str, Any]:
+async def _next_run(redis: aioredis.Redis, before: int, within_s: float = 240) -> dict[str, Any]:
     """The scheduler's run after the ``before`` already recorded (waiting for it)."""
     deadline = time.monotonic() + within_s
     while len(runs := await refit_log.runs(redis)) <= before:
