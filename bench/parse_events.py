@@ -1,7 +1,7 @@
 """Decoding cost of the event formats, per event, over the ml-latest-small replay.
 
 Decodes and validates the replay's messages into one batch of numpy columns, as the agents do
-(``streams.batch.collect``), in the columnar version 2 the replay writes and in version 1 (one
+(``streams.micro_batch.collect``), in the columnar version 2 the replay writes and in version 1 (one
 JSON object per event); the reference is the standard library's ``json.loads`` of the version-1
 bytes, which parses without checking anything. Prints events/s and the ratios.
 Usage: ``python -m bench.parse_events``.

@@ -26,7 +26,7 @@ from storage.similarity_store import SimilarityStore
 from storage.trending_store import TrendingStore
 from streams.side_learning import learn_similarity, learn_trending
 
-BATCH = 10_000
+CHUNK = 10_000
 
 
 async def repair(settings: Settings, console: Console) -> str:
@@ -47,8 +47,8 @@ async def repair(settings: Settings, console: Console) -> str:
         phantoms = await model_store.drop_items(redis, known)
         with Progress(console=console) as bar:
             task = bar.add_task("rebuilding trending and similarity", total=len(valid))
-            for start in range(0, len(valid), BATCH):
-                chunk = valid.iloc[start:start + BATCH]
+            for start in range(0, len(valid), CHUNK):
+                chunk = valid.iloc[start:start + CHUNK]
                 watches, movies = chunk["watch"].to_numpy(), chunk["movie_id"].to_numpy(dtype=np.int64)
                 trust = confidence(watches, chunk["completed"].to_numpy(), chunk["seconds_watched"].to_numpy())
                 await learn_trending(trending, trend, movies, trust, chunk["timestamp"].to_numpy(), now=now)

@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from storage import rating_store
 
-BATCH = 5000
+CHUNK = 5000
 
 
 def movie_key(movie_id: int) -> str:
@@ -63,9 +63,9 @@ async def catalogue_report(db: AsyncIOMotorDatabase) -> dict[str, Any] | None:
     return meta.get("report") if meta else None
 
 
-async def _insert_batches(collection: Any, docs: list[dict[str, Any]], progress: Progress | None) -> None:
-    for start in range(0, len(docs), BATCH):
-        chunk = docs[start:start + BATCH]
+async def _insert_chunks(collection: Any, docs: list[dict[str, Any]], progress: Progress | None) -> None:
+    for start in range(0, len(docs), CHUNK):
+        chunk = docs[start:start + CHUNK]
         await collection.insert_many(chunk, ordered=False)
         if progress:
             progress(len(chunk))
@@ -82,9 +82,9 @@ async def sync_collection(collection: Any, docs: list[dict[str, Any]], compare: 
         progress(len(docs) - len(new) - len(changed))
     if changed:
         ids = [d["_id"] for d in changed]
-        for start in range(0, len(ids), BATCH):
-            await collection.delete_many({"_id": {"$in": ids[start:start + BATCH]}})
-    await _insert_batches(collection, new + changed, progress)
+        for start in range(0, len(ids), CHUNK):
+            await collection.delete_many({"_id": {"$in": ids[start:start + CHUNK]}})
+    await _insert_chunks(collection, new + changed, progress)
     return {"inserted": len(new), "updated": len(changed), "unchanged": len(docs) - len(new) - len(changed)}
 
 

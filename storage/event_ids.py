@@ -13,6 +13,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 DAY_S = 86_400
+PREFIX = "evt:"
 
 _CLAIM = """
 local claimed = {}
@@ -24,7 +25,7 @@ return claimed
 
 
 def _keys(caller: str, event_ids: list[str]) -> list[str]:
-    return [f"evt:{{{caller}}}:{e}" for e in event_ids]
+    return [f"{PREFIX}{{{caller}}}:{e}" for e in event_ids]
 
 
 async def claim(redis: aioredis.Redis, caller: str, event_ids: list[str], ttl_s: int = DAY_S) -> list[bool]:

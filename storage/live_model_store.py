@@ -43,9 +43,11 @@ ARRAYS = ("ids", "factors", "kept", "neighbours", "links", "prior", "genres", "b
           "next_kept", "next_neighbours", "next_links",  # absent from versions fitted before them…
           "similar_kept", "similar_neighbours", "similar_links")  # …as these are
 
+GENRES = "live:genres:"
+
 
 def genres_key(user: int) -> str:
-    return f"live:genres:{user}"
+    return f"{GENRES}{user}"
 
 
 def dumps(model: LiveModel, meta: dict[str, Any]) -> bytes:

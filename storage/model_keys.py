@@ -24,6 +24,13 @@ from storage.shards import SHARDS, tag
 
 USER, ITEM, COMMIT = "mu", "mi", "mf"
 STATS, COMMIT_APPLIED, CURVE, DRIFTS = "{mf}:stats", "{mf}:applied", "{mf}:curve", "{mf}:drifts"
+# the key prefixes, written here only: the shard scripts get them as Lua constants (``LUA_CONSTANTS``)
+# and the API's Redis permissions are built from them (``storage.redis_acl``)
+USER_ROW, SEEN, SEEN_VERSION, HISTORY = "mf:u:", "mf:seen:", "mf:seen-v:", "mf:h:"
+ITEM_ROW, ITEMS, APPLIED = "mf:i:", "mf:items:", "mf:applied:"
+PERSONAL = (USER_ROW, SEEN, SEEN_VERSION, HISTORY)  # a person's own keys, which erasing them deletes
+LUA_CONSTANTS = (("USER_ROW", USER_ROW), ("SEEN", SEEN), ("SEEN_VERSION", SEEN_VERSION), ("HISTORY", HISTORY),
+                 ("ITEM_ROW", ITEM_ROW), ("ITEMS", ITEMS))
 
 
 def user_shard(user: int) -> int:
@@ -35,27 +42,27 @@ def item_shard(movie: int) -> int:
 
 
 def user_key(user: int) -> str:
-    return f"mf:u:{tag(USER, user % SHARDS)}:{user}"
+    return f"{USER_ROW}{tag(USER, user % SHARDS)}:{user}"
 
 
 def seen_key(user: int) -> str:
-    return f"mf:seen:{tag(USER, user % SHARDS)}:{user}"
+    return f"{SEEN}{tag(USER, user % SHARDS)}:{user}"
 
 
 def seen_version_key(user: int) -> str:
-    return f"mf:seen-v:{tag(USER, user % SHARDS)}:{user}"
+    return f"{SEEN_VERSION}{tag(USER, user % SHARDS)}:{user}"
 
 
 def history_key(user: int) -> str:
-    return f"mf:h:{tag(USER, user % SHARDS)}:{user}"
+    return f"{HISTORY}{tag(USER, user % SHARDS)}:{user}"
 
 
 def item_key(movie: int) -> str:
-    return f"mf:i:{tag(ITEM, movie % SHARDS)}:{movie}"
+    return f"{ITEM_ROW}{tag(ITEM, movie % SHARDS)}:{movie}"
 
 
 def items_key(shard: int) -> str:
-    return f"mf:items:{tag(ITEM, shard)}"
+    return f"{ITEMS}{tag(ITEM, shard)}"
 
 
 ITEM_SETS = [items_key(s) for s in range(SHARDS)]
@@ -63,4 +70,4 @@ ITEM_SETS = [items_key(s) for s in range(SHARDS)]
 
 def applied_key(kind: str, shard: int) -> str:
     """A shard's ``<topic>:<partition>`` -> offset hash (the commit shard's is ``COMMIT_APPLIED``)."""
-    return COMMIT_APPLIED if kind == COMMIT else f"mf:applied:{tag(kind, shard)}"
+    return COMMIT_APPLIED if kind == COMMIT else f"{APPLIED}{tag(kind, shard)}"

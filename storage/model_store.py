@@ -45,6 +45,7 @@ from storage.model_keys import (
     DRIFTS,
     ITEM,
     ITEM_SETS,
+    LUA_CONSTANTS,
     SHARDS,
     STATS,
     USER,
@@ -78,8 +79,7 @@ def _mean(n: Any, total: Any) -> float:
     return float(total) / float(n) if float(n) else 3.5
 
 
-def seen_records(users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-    """New ratings as ``SEEN_RECORD``s (a ``ShardWrite``'s ``ratings`` are a shard's slice, as bytes)."""
+def _seen_records(users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
     records = np.empty(len(users), dtype=SEEN_RECORD)
     records["u"], records["m"], records["r"] = users, movies, ratings
     return records
@@ -115,9 +115,39 @@ class State:
     mean: float
     learned: int
 
+    def lacking(self, users: np.ndarray, movies: np.ndarray, columns: np.ndarray,
+                offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per event (its user, movie, partition's column and offset): whether its user shard, its item
+        shard and the commit lack it, which is what the learner must still do for it."""
+        return (offsets > self.applied[users % SHARDS, columns],
+                offsets > self.applied[SHARDS + movies % SHARDS, columns],
+                offsets > self.applied[COMMIT_ROW, columns])
+
+    def after(self, last: np.ndarray) -> np.ndarray:
+        """The applied offsets once the batch, whose partitions end at ``last``, is written everywhere."""
+        return np.maximum(self.applied, last[None, :])
+
 
 @dataclass(frozen=True)
-class ShardWrite:
+class Learned:
+    """What a batch learned, as the learner sees it (the store splits it into shards): the rows it
+    changed, as they were (to compare; ``b""``: none was stored) and as learned, the new ratings the
+    person's lists must exclude, and users' new histories (``b""``: unchanged; empty: none kept)."""
+
+    users: np.ndarray
+    user_old: list[bytes]
+    user_rows: np.ndarray  # float32, a row per user
+    movies: np.ndarray
+    item_old: list[bytes]
+    item_rows: np.ndarray
+    rated_by: np.ndarray  # the new ratings' users, films and stars
+    rated: np.ndarray
+    stars: np.ndarray
+    histories: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _ShardWrite:
     """One shard's part of a batch: its rows as they were (to compare) and as learned."""
 
     kind: str  # USER or ITEM
@@ -127,6 +157,22 @@ class ShardWrite:
     new: bytes  # the rows, concatenated
     ratings: bytes = b""  # user shards: ``SEEN_RECORD``s
     histories: list[bytes] = field(default_factory=list)  # user shards: b"" = unchanged
+
+
+def _shard_writes(learned: Learned) -> list[_ShardWrite]:
+    """One write per user shard (its users' rows, new ratings and histories) and per item shard."""
+    seen = _seen_records(learned.rated_by, learned.rated, learned.stars)
+    seen_of = dict(shard_groups(seen["u"]))
+    writes = []
+    for shard, at in shard_groups(learned.users):
+        rows = at.tolist()
+        writes.append(_ShardWrite(USER, shard, learned.users[at], [learned.user_old[j] for j in rows],
+                                  learned.user_rows[at].tobytes(), seen[seen_of.get(shard, [])].tobytes(),
+                                  [learned.histories[j] for j in rows] if learned.histories else [b""] * len(rows)))
+    for shard, at in shard_groups(learned.movies):
+        writes.append(_ShardWrite(ITEM, shard, learned.movies[at], [learned.item_old[j] for j in at.tolist()],
+                                  learned.item_rows[at].tobytes()))
+    return writes
 
 
 @dataclass(frozen=True)
@@ -165,8 +211,8 @@ class ModelStore:
         self.reads = 0  # read round trips (most batches need none)
         self.refusals = 0
         self.guess_absent = True
-        self._user = redis.register_script(script("mf", "shard_common", "user_shard"))
-        self._item = redis.register_script(script("mf", "shard_common", "item_shard"))
+        self._user = redis.register_script(script("mf", "shard_common", "user_shard", constants=LUA_CONSTANTS))
+        self._item = redis.register_script(script("mf", "shard_common", "item_shard", constants=LUA_CONSTANTS))
         self._commit = redis.register_script(script("mf", "shard_common", "item_notice", "commit"))
         self._written: dict[tuple[int, str, int], int] = {}  # (shard row, topic, partition) -> offset
         self._lost: dict[int, int] = {}  # partition -> first offset a shard lacks, this batch
@@ -253,9 +299,10 @@ class ModelStore:
             raise RedisBehind(topic, lost)
 
     async def write(self, topic: str, partitions: np.ndarray, applied: np.ndarray, new_applied: np.ndarray,
-                    shards: list[ShardWrite], commit: Commit) -> bool:
+                    learned: Learned, commit: Commit) -> bool:
         """Compare-and-write the shards, then the commit; ``False`` when one was refused (its current
         state is then in the cache, and the shards that took their part keep it)."""
+        shards = _shard_writes(learned)
         packed_partitions = _packed(partitions, "<i4")
         calls = []
         for part in shards:

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from online_models.batch_fit import Fitted
 from storage.item_log import announce_all
-from storage.model_keys import ITEM_SETS, STATS, item_key, user_key
+from storage.model_keys import ITEM_ROW, ITEM_SETS, STATS, USER_ROW, item_key, user_key
 from storage.redis_store import is_cluster, mget_chunked, round_trip
 from storage.shards import shard_groups
 
@@ -53,7 +53,7 @@ async def _save(redis: aioredis.Redis, version: int, users: dict[int, bytes], it
 
 async def _make_live(redis: aioredis.Redis, version: int, users: dict[int, bytes], items: dict[int, bytes],
                      n: float, total: float) -> None:
-    stale = [key async for key in redis.scan_iter(match="mf:[ui]:*", count=CHUNK)]
+    stale = [key for prefix in (USER_ROW, ITEM_ROW) async for key in redis.scan_iter(match=prefix + "*", count=CHUNK)]
     drop: list[tuple[str, tuple[Any, ...]]] = [("delete", tuple(group)) for group in _by_tag(stale)]
     drop += [("delete", (members,)) for members in ITEM_SETS]
     write: list[tuple[str, tuple[Any, ...]]] = []
@@ -88,7 +88,7 @@ async def snapshot(redis: aioredis.Redis, note: str) -> int:
     """Freeze the live rows (what the stream has learned so far) as a new version."""
     version = int(await redis.incr(COUNTER))
     stats = await redis.hgetall(STATS)
-    users, items = await _live_rows(redis, "mf:u:"), await _live_rows(redis, "mf:i:")
+    users, items = await _live_rows(redis, USER_ROW), await _live_rows(redis, ITEM_ROW)
     await _save(redis, version, users, items, {
         "created": time.time(), "note": note, "users": len(users), "items": len(items),
         "n": float(stats.get(b"n", 0)), "sum": float(stats.get(b"sum", 0))})

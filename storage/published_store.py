@@ -25,13 +25,14 @@ import redis.asyncio as aioredis
 from storage.redis_store import mset_chunked
 
 META = "batch:meta"
+RECS = "batch:recs:"
 CHUNK = 1000  # keys per pipeline round trip
 
 
 def recs_key(user: int) -> str:
     """The user's published rows ``(movie, score, anchor)``: ``unpack(blob, 3)``, read by the API in
     the same round trip as the user's MF row (``storage.item_factors``)."""
-    return f"batch:recs:{user}"
+    return f"{RECS}{user}"
 
 
 def similar_key(movie: int) -> str:

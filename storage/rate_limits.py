@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+PREFIX = "rl:"
+
 # Count an attempt (the window starts with the first): (count, seconds left, strikes so far).
 _COUNT = """
 local count = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -24,7 +26,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 
 
 def _keys(name: str, who: str) -> tuple[str, str]:
-    return f"rl:{{{name}:{who}}}", f"rl:{{{name}:{who}}}:strikes"
+    return f"{PREFIX}{{{name}:{who}}}", f"{PREFIX}{{{name}:{who}}}:strikes"
 
 
 async def hit(redis: aioredis.Redis, name: str, who: str, limit: int, window_s: int, cost: int = 1,

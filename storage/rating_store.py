@@ -30,7 +30,7 @@ from pymongo import ASCENDING, IndexModel
 from online_models.runs import rank_in_runs, run_starts
 
 PART = 5000
-BATCH = 100_000  # ratings per insert_many (pymongo splits it into messages of 48 MB)
+INSERT_CHUNK = 100_000  # ratings per insert_many (pymongo splits it into messages of 48 MB)
 DTYPES = {"movieId": "<i4", "rating": "<f4", "timestamp": "<i8", "centred": "<f4", "z": "<f4"}
 INDEXES = [IndexModel([("userId", ASCENDING), ("part", ASCENDING)], unique=True, name="user_part_unique")]
 # The indexes of earlier versions, which stored one document per rating.
@@ -94,13 +94,13 @@ async def load(db: AsyncIOMotorDatabase, ratings: pd.DataFrame, source: str,
     changed = [plan.ids[j] for j in write if plan.ids[j] in stored]
     if progress:
         progress(len(plan.columns["movieId"]) - sum(plan.size(j) for j in write))
-    for chunk in _chunks(gone + changed, 10_000):
-        await db.ratings.delete_many({"_id": {"$in": chunk}})
-    for batch in _batches(plan, write):
-        await db.ratings.insert_many([plan.document(j, source, plan.packed(j), digests[j]) for j in batch],
+    for doomed in _chunks(gone + changed, 10_000):
+        await db.ratings.delete_many({"_id": {"$in": doomed}})
+    for chunk in _insert_chunks(plan, write):
+        await db.ratings.insert_many([plan.document(j, source, plan.packed(j), digests[j]) for j in chunk],
                                      ordered=False)
         if progress:
-            progress(sum(plan.size(j) for j in batch))
+            progress(sum(plan.size(j) for j in chunk))
     return {"ratings": len(plan.columns["movieId"]), "documents": len(plan.ids),
             "written": len(write), "rewritten": len(changed), "deleted": len(gone)}
 
@@ -122,17 +122,18 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start:start + size]
 
 
-def _batches(plan: _Plan, write: list[int]) -> Iterator[list[int]]:
-    batch: list[int] = []
+def _insert_chunks(plan: _Plan, write: list[int]) -> Iterator[list[int]]:
+    """Documents to write, in runs of about ``INSERT_CHUNK`` ratings."""
+    chunk: list[int] = []
     held = 0
     for j in write:
-        batch.append(j)
+        chunk.append(j)
         held += plan.size(j)
-        if held >= BATCH:
-            yield batch
-            batch, held = [], 0
-    if batch:
-        yield batch
+        if held >= INSERT_CHUNK:
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
 
 
 async def all_ratings(db: AsyncIOMotorDatabase) -> pd.DataFrame:

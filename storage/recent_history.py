@@ -36,9 +36,11 @@ TRIM_AT = 250  # records a user's string may grow to before it is compacted to K
 RECORD = np.dtype([("t", "<f8"), ("movie", "<i4"), ("flags", "u1"), ("stars", "u1"), ("seconds", "<f4")])
 WATCH, COMPLETED = 1, 2  # flags; stars are the rating times two
 
+PREFIX = "recent:"
+
 
 def history_key(user: int) -> str:
-    return f"recent:{user}"
+    return f"{PREFIX}{user}"
 
 
 def records(watch: np.ndarray, movies: np.ndarray, ratings: np.ndarray, seconds: np.ndarray, completed: np.ndarray,

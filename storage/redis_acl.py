@@ -17,12 +17,25 @@ names the storage modules write (``storage/erasure.py`` lists a person's rows).
 from __future__ import annotations
 
 from core.settings import REDIS_PRINCIPALS
+from storage import (
+    event_ids,
+    live_model_store,
+    model_keys,
+    published_store,
+    rate_limits,
+    recent_history,
+    refit_log,
+    revocations,
+    similarity_store,
+)
 
 PRINCIPALS = REDIS_PRINCIPALS
 
 # what the API writes: its own counters and claims, and a person's rows when they delete their account
-API_WRITES = ("rl:*", "auth:*", "evt:*", "mf:u:*", "mf:seen:*", "mf:seen-v:*", "mf:h:*", "recent:*", "sim:recent:*",
-              "batch:recs:*", "live:genres:*", "{live}:promotions")
+# (the prefixes are the storage modules' own, so a renamed key cannot leave the API without permission)
+API_WRITES = (*(prefix + "*" for prefix in (
+    rate_limits.PREFIX, revocations.PREFIX, event_ids.PREFIX, *model_keys.PERSONAL, recent_history.PREFIX,
+    similarity_store.RECENT_PREFIX, published_store.RECS, live_model_store.GENRES)), refit_log.PROMOTIONS)
 
 
 def rules(passwords: dict[str, str]) -> list[str]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+PREFIX = "auth:"
+
 
 async def revoke(redis: aioredis.Redis, family: str, ttl_s: int) -> None:
-    await redis.set(f"auth:revoked:{family}", 1, ex=ttl_s)
+    await redis.set(f"{PREFIX}revoked:{family}", 1, ex=ttl_s)
 
 
 async def is_revoked(redis: aioredis.Redis, family: str) -> bool:
-    return bool(await redis.exists(f"auth:revoked:{family}"))
+    return bool(await redis.exists(f"{PREFIX}revoked:{family}"))

@@ -41,9 +41,10 @@ COPIES_CAP = 100_000  # rows and counts a reading process keeps (about 100 MB at
 ROWS_PER_SCRIPT = 25  # a script holds Redis while it runs, every request waits behind it: ~15 µs a 1 KB row
 ROW = np.dtype([("b", "<i4"), ("w", "<f4")])
 RECENT = np.dtype("<i4")
+RECENT_PREFIX = "sim:recent:"
 
 def recent_key(user: int) -> str:
-    return f"sim:recent:{user}"
+    return f"{RECENT_PREFIX}{user}"
 
 
 def row_key(movie: int) -> str:

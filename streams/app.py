@@ -2,7 +2,7 @@
 movie ids, the MF rows last read, a dead-letter producer), built from the settings by the process that
 starts it (``streams.worker``).
 
-Nothing here runs at import: ``streams.batch``, the decoders and the learners can be imported by a
+Nothing here runs at import: ``streams.micro_batch``, the decoders and the learners can be imported by a
 test or a bench without a broker, a MongoDB client or an event loop being made.
 """
 
@@ -37,7 +37,7 @@ class Worker:
     # The MF rows this worker last read or wrote, shared by the agents that learn the MF (ratings and
     # watches write the same user rows: one cache keeps each from refusing the other's writes).
     model_rows: RowCache
-    # The catalogue's movie ids: every agent drops events for other movies (streams/batch.py).
+    # The catalogue's movie ids: every agent drops events for other movies (streams/micro_batch.py).
     known_movies: KnownMovies
     catalogue_db: AsyncIOMotorDatabase
     catalogue_redis: aioredis.Redis

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from online_models.runs import run_starts
-from streams.batch import Batch
+from streams.micro_batch import MicroBatch
 
 
-def archived(batch: Batch) -> list[dict[str, Any]]:
+def archived(batch: MicroBatch) -> list[dict[str, Any]]:
     """The batch as the documents the archive stores (``storage.history_store``): one per message
     and kind of event, its events as columns. A message's events arrive together and in order."""
     e, n = batch.events, len(batch)

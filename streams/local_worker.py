@@ -62,17 +62,28 @@ def stop_strays(workdir: Path) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            datadir = _datadir((entry / "cmdline").read_bytes().split(b"\0"))
         except OSError:  # gone meanwhile, or not ours to read
             continue
-        if b"--datadir" in argv and argv.index(b"--datadir") + 1 < len(argv) and Path(
-                os.fsdecode(argv[argv.index(b"--datadir") + 1])).is_relative_to(workdir):
+        if datadir is not None and datadir.is_relative_to(workdir):
             try:
                 os.kill(int(entry.name), signal.SIGKILL)
                 stray.append(int(entry.name))
             except ProcessLookupError:
                 continue
     return stray
+
+
+def _datadir(argv: list[bytes]) -> Path | None:
+    """The ``--datadir`` a command line names (None: none).
+
+    >>> _datadir([b"faust", b"-A", b"streams.worker", b"--datadir", b"/tmp/w/learn-0", b"worker"])
+    PosixPath('/tmp/w/learn-0')
+    >>> _datadir([b"faust", b"--datadir"]) is None
+    True
+    """
+    at = argv.index(b"--datadir") + 1 if b"--datadir" in argv else len(argv)
+    return Path(os.fsdecode(argv[at])) if at < len(argv) else None
 
 
 def rss_mib(proc: subprocess.Popen[bytes]) -> float:

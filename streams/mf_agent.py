@@ -9,8 +9,8 @@ from typing import Any
 
 from storage import applied_counts, erasure
 from streams.app import Worker
-from streams.batch import Batch, collect
 from streams.mf_learning import ExactlyOnceMF, RatingBatch
+from streams.micro_batch import MicroBatch, collect
 from streams.resume import resumable
 from streams.retry import until_stored
 from streams.rewind import rewind_to_redis
@@ -23,7 +23,7 @@ class MFAgent:
     the applied-events counts."""
 
     def __init__(self, worker: Worker, topic: str, learner: ExactlyOnceMF,
-                 select: Callable[[Batch], RatingBatch | None], dead_letter: frozenset[str], counter: str) -> None:
+                 select: Callable[[MicroBatch], RatingBatch | None], dead_letter: frozenset[str], counter: str) -> None:
         self.worker, self.topic, self.learner, self.select = worker, topic, learner, select
         self.dead_letter, self.counter = dead_letter, counter
         rewind_to_redis(worker.app, learner.store, topic)

@@ -24,19 +24,8 @@ from online_models.biased_mf import BiasedMF, FloatArray, MFBatch
 from online_models.prequential import CurvePoint, Prequential
 from online_models.residual_knn import Histories, ResidualKNN
 from storage import content_store
-from storage.model_keys import ITEM, USER
-from storage.model_store import (
-    COMMIT_ROW,
-    Commit,
-    ModelStore,
-    ShardWrite,
-    State,
-    history_blob,
-    history_records,
-    seen_records,
-)
+from storage.model_store import Commit, Learned, ModelStore, State, history_blob, history_records
 from storage.row_cache import RowCache
-from storage.shards import SHARDS, shard_groups
 
 CONTENT_CHECK_S = 30.0
 USER_SALT, ITEM_SALT = 1, 2
@@ -93,11 +82,8 @@ class _Fresh:
     commit: np.ndarray
 
     @classmethod
-    def of(cls, batch: RatingBatch, b: _Batch, applied: np.ndarray) -> _Fresh:
-        offsets = batch.offsets
-        return cls(offsets > applied[batch.users % SHARDS, b.part],
-                   offsets > applied[SHARDS + batch.movies % SHARDS, b.part],
-                   offsets > applied[COMMIT_ROW, b.part])
+    def of(cls, batch: RatingBatch, b: _Batch, state: State) -> _Fresh:
+        return cls(*state.lacking(batch.users, batch.movies, b.part, batch.offsets))
 
     @property
     def any(self) -> np.ndarray:
@@ -150,18 +136,17 @@ class ExactlyOnceMF:
             self.content = await content_store.load(self.store.redis)
             self._next_content_check = time.monotonic() + CONTENT_CHECK_S
         state = await self.store.state(batch.topic, b.partitions, b.users, b.movies)
-        fresh = _Fresh.of(batch, b, state.applied)
+        fresh = _Fresh.of(batch, b, state)
         if state.cached_applied and not (fresh.user & fresh.item & fresh.commit).all():
             # a skip on the cache's word would write nothing, so nothing would check it: ask Redis
             state = await self.store.state(batch.topic, b.partitions, b.users, b.movies, read_all=True)
-            fresh = _Fresh.of(batch, b, state.applied)
+            fresh = _Fresh.of(batch, b, state)
         learn = fresh.any
         skipped = int((~fresh.commit).sum())
         if not learn.any():
             return ApplyResult(0, skipped, 0.0)
-        shards, commit, sse, curve = self._learn(batch, b, state, fresh, learn, predicted)
-        new_applied = np.maximum(state.applied, b.last[None, :])
-        if not await self.store.write(batch.topic, b.partitions, state.applied, new_applied, shards, commit):
+        learned, commit, sse, curve = self._learn(batch, b, state, fresh, learn, predicted)
+        if not await self.store.write(batch.topic, b.partitions, state.applied, state.after(b.last), learned, commit):
             return None
         if curve is not None and self.tracker.observe(curve):
             await self.store.flag_drift(curve.n)  # rare: its own round trip
@@ -180,8 +165,8 @@ class ExactlyOnceMF:
         return rows
 
     def _learn(self, batch: RatingBatch, b: _Batch, state: State, fresh: _Fresh, learn: np.ndarray,
-               predicted: np.ndarray) -> tuple[list[ShardWrite], Commit, float, CurvePoint | None]:
-        """The ``learn`` events learned in order; each shard's writes and the commit. ``predicted``
+               predicted: np.ndarray) -> tuple[Learned, Commit, float, CurvePoint | None]:
+        """The ``learn`` events learned in order; what changed and the commit. ``predicted``
         keeps each event's first prediction (NaN: none yet), which is the one scored."""
         user_rows = self._rows(b.users, state.user_blobs, USER_SALT)
         item_rows = self._rows(b.movies, state.item_blobs, ITEM_SALT)
@@ -207,30 +192,16 @@ class ExactlyOnceMF:
             curve = self.tracker.score(errors, state.learned) if len(errors) else None
             stats = (float(counted.sum()), float(ratings[counted].sum()), sse, float(np.abs(errors).sum()))
         user_rows, item_rows = users_ext[:len(b.users)], items_ext[:len(b.movies)]
-        users_touched = np.unique(b.user[fresh.user])
-        items_touched = np.unique(b.movie[fresh.item])
-        shards = self._user_writes(batch, b, state, fresh.user, user_rows, users_touched, histories)
-        for shard, at in shard_groups(b.movies[items_touched]):
-            rows = items_touched[at]
-            shards.append(ShardWrite(ITEM, shard, b.movies[rows], [state.item_blobs[j] for j in rows.tolist()],
-                                     item_rows[rows].tobytes()))
+        users = np.unique(b.user[fresh.user]).tolist()
+        movies = np.unique(b.movie[fresh.item]).tolist()
+        rated = np.zeros(len(batch.users), dtype=bool) if batch.watches else fresh.user  # watches hide nothing
+        learned = Learned(b.users[users], [state.user_blobs[j] for j in users], user_rows[users],
+                          b.movies[movies], [state.item_blobs[j] for j in movies], item_rows[movies],
+                          batch.users[rated], batch.movies[rated], batch.ratings[rated],
+                          [histories[j] for j in users] if histories else [])
         changed = np.unique(batch.movies[fresh.item | fresh.commit])
         point = json.dumps(curve.as_dict()) if curve is not None else ""
-        return shards, Commit(stats, point, changed), sse, curve
-
-    def _user_writes(self, batch: RatingBatch, b: _Batch, state: State, fresh: np.ndarray, user_rows: FloatArray,
-                     touched: np.ndarray, histories: list[bytes]) -> list[ShardWrite]:
-        """One write per user shard: its users' rows, new ratings (watches hide nothing) and histories."""
-        hidden = np.zeros(len(fresh), dtype=bool) if batch.watches else fresh
-        seen = seen_records(batch.users[hidden], batch.movies[hidden], batch.ratings[hidden])
-        writes = []
-        seen_of = dict(shard_groups(seen["u"]))
-        for shard, at in shard_groups(b.users[touched]):
-            rows = touched[at]
-            writes.append(ShardWrite(USER, shard, b.users[rows], [state.user_blobs[j] for j in rows.tolist()],
-                                     user_rows[rows].tobytes(), seen[seen_of.get(shard, [])].tobytes(),
-                                     [histories[j] for j in rows.tolist()] if histories else [b""] * len(rows)))
-        return writes
+        return learned, Commit(stats, point, changed), sse, curve
 
     def _corrected(self, estimates: FloatArray, ratings: FloatArray, batch: RatingBatch, b: _Batch,
                    own: np.ndarray, own_learned: np.ndarray, blobs: list[bytes]) -> tuple[FloatArray, list[bytes]]:

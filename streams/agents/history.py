@@ -13,8 +13,8 @@ from typing import Any
 from storage import applied_counts, history_store
 from storage.mongo import connect, database
 from streams.app import Worker
-from streams.batch import collect
 from streams.event_documents import archived
+from streams.micro_batch import collect
 from streams.retry import until_stored
 
 

@@ -18,9 +18,9 @@ from online_models.mf_spec import MF
 from online_models.residual_knn import ResidualKNN
 from storage.model_store import ModelStore
 from streams.app import Worker
-from streams.batch import Batch
 from streams.mf_agent import MFAgent
 from streams.mf_learning import ExactlyOnceMF, RatingBatch
+from streams.micro_batch import MicroBatch
 
 
 def register(worker: Worker) -> None:
@@ -31,7 +31,7 @@ def register(worker: Worker) -> None:
     if learner.correction is not None:
         learner.correction.warm_up()
 
-    def ratings(batch: Batch) -> RatingBatch | None:
+    def ratings(batch: MicroBatch) -> RatingBatch | None:
         e, rated = batch.events, ~batch.events.kinds
         if not rated.any():
             return None

@@ -14,9 +14,9 @@ import numpy as np
 from online_models.mf_spec import MF
 from storage.model_store import ModelStore
 from streams.app import Worker
-from streams.batch import Batch
 from streams.mf_agent import MFAgent
 from streams.mf_learning import ExactlyOnceMF, RatingBatch
+from streams.micro_batch import MicroBatch
 
 
 def register(worker: Worker) -> None:
@@ -25,7 +25,7 @@ def register(worker: Worker) -> None:
     learner = ExactlyOnceMF(ModelStore(worker.redis(), model.width, worker.model_rows), model)
     model.warm_up()
 
-    def watches(batch: Batch) -> RatingBatch | None:
+    def watches(batch: MicroBatch) -> RatingBatch | None:
         e, watched = batch.events, batch.events.kinds
         if not watched.any():
             return None

@@ -7,7 +7,7 @@ from typing import Any
 
 from storage import applied_counts, erasure, recent_history
 from streams.app import Worker
-from streams.batch import collect
+from streams.micro_batch import collect
 from streams.retry import until_stored
 from streams.take import side_batches
 

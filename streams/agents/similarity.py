@@ -8,7 +8,7 @@ from online_models.cooccurrence import CoOccurrence
 from storage import applied_counts, erasure
 from storage.similarity_store import SimilarityStore
 from streams.app import Worker
-from streams.batch import collect
+from streams.micro_batch import collect
 from streams.retry import until_stored
 from streams.side_learning import learn_similarity
 from streams.take import side_batches

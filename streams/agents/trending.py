@@ -8,7 +8,7 @@ from online_models.trending import Trending
 from storage import applied_counts
 from storage.trending_store import TrendingStore
 from streams.app import Worker
-from streams.batch import collect
+from streams.micro_batch import collect
 from streams.retry import until_stored
 from streams.side_learning import learn_trending
 from streams.take import side_batches

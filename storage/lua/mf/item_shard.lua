@@ -6,7 +6,7 @@ local topic, partitions, expected, new_offsets = ARGV[1], ARGV[2], ARGV[3], ARGV
 local width = tonumber(ARGV[5])
 local movies, present, old, new = ids_of(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local fields = mark_fields(topic, partitions)
-local row_keys = keys_of('mf:i:', movies)
+local row_keys = keys_of(ITEM_ROW, movies)
 local now_marks, now_rows = marks(fields), values_of(row_keys)
 if not (marks_unchanged(now_marks, expected) and rows_unchanged(now_rows, present, old, width)) then
   return {0, now_marks, now_rows}
@@ -16,6 +16,6 @@ local members = {}
 for j = 1, #movies do
   if string.byte(present, j) == 0 then members[#members + 1] = movies[j] end
 end
-if #members > 0 then call_sliced('SADD', 'mf:items:' .. tag, members, 1) end
+if #members > 0 then call_sliced('SADD', ITEMS .. tag, members, 1) end
 set_marks(fields, new_offsets)
 return {1}

@@ -8,7 +8,7 @@ local width = tonumber(ARGV[5])
 local users, present, old, new = ids_of(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local seen, sizes, histories = ARGV[10], ARGV[11], ARGV[12]
 local fields = mark_fields(topic, partitions)
-local row_keys, history_keys = keys_of('mf:u:', users), keys_of('mf:h:', users)
+local row_keys, history_keys = keys_of(USER_ROW, users), keys_of(HISTORY, users)
 local now_marks, now_rows = marks(fields), values_of(row_keys)
 if not (marks_unchanged(now_marks, expected) and rows_unchanged(now_rows, present, old, width)) then
   return {0, now_marks, now_rows, values_of(history_keys)}
@@ -32,8 +32,8 @@ end
 local now = redis.call('TIME')
 local version = now[1] .. '.' .. now[2]  -- readers keep a person's ratings until this changes
 for user, fields_ in pairs(by_user) do
-  call_sliced('HSET', 'mf:seen:' .. tag .. ':' .. user, fields_, 2)
-  redis.call('SET', 'mf:seen-v:' .. tag .. ':' .. user, version)
+  call_sliced('HSET', SEEN .. tag .. ':' .. user, fields_, 2)
+  redis.call('SET', SEEN_VERSION .. tag .. ':' .. user, version)
 end
 set_marks(fields, new_offsets)
 return {1}

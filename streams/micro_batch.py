@@ -16,7 +16,7 @@ from streams.event_columns import EventColumns
 
 
 @dataclass(frozen=True)
-class Batch:
+class MicroBatch:
     """The valid events of a batch and where each came from in Kafka."""
 
     events: EventColumns
@@ -33,7 +33,7 @@ class Batch:
         return confidence(self.events.kinds, self.events.completed, self.events.seconds)
 
 
-async def collect(worker: Worker, events: Sequence[Any], dead_letter: frozenset[str] = frozenset()) -> Batch:
+async def collect(worker: Worker, events: Sequence[Any], dead_letter: frozenset[str] = frozenset()) -> MicroBatch:
     """The batch's valid events; refused messages from a topic in ``dead_letter`` are
     dead-lettered (each topic's dead letters are owned by one agent, so none is sent twice).
 
@@ -63,11 +63,11 @@ async def collect(worker: Worker, events: Sequence[Any], dead_letter: frozenset[
     partitions, offsets = np.repeat(table[:, 0], table[:, 2]), np.repeat(table[:, 1], table[:, 2])
     unknown = known.unknown(columns.movies)
     if not unknown.any():
-        return Batch(columns, partitions, offsets, tuple(erased))
+        return MicroBatch(columns, partitions, offsets, tuple(erased))
     message_of = np.repeat(np.arange(len(kept)), table[:, 2])
     await _dead_letter_unknown(worker, kept, message_of, columns, unknown, dead_letter)
     keep = ~unknown
-    return Batch(columns.take(keep), partitions[keep], offsets[keep], tuple(erased))
+    return MicroBatch(columns.take(keep), partitions[keep], offsets[keep], tuple(erased))
 
 
 async def _dead_letter_unknown(worker: Worker, messages: list[Any], message_of: np.ndarray, columns: EventColumns,
