@@ -26,6 +26,7 @@ from api.routes import (
     catalogue,
     evaluation,
     events,
+    experiments,
     health,
     me,
     metrics,
@@ -141,8 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       description="Real-time movie recommendations from live rating and watch events.")
     # Starlette tries routes in order, and matching cost 0.18 ms a request when recommendations came after
     # 28 others (cProfile in-process): the routes platforms call most come first. No two paths overlap.
-    for module in (recommendations, movies, health, events, metrics_prometheus, auth, me, admin, catalogue, metrics,
-                   evaluation, web):
+    for module in (recommendations, movies, health, events, metrics_prometheus, auth, me, admin, experiments,
+                   catalogue, metrics, evaluation, web):
         app.include_router(errors.document_outages(document_policies(module.router)))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     errors.install(app)

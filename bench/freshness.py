@@ -44,7 +44,7 @@ from rich.progress import Progress
 from api.security import tokens
 from bench import record
 from bench.tools import free_port
-from cinestream_client import Client
+from cinestream_client import ApiError, Client
 from contracts.events import encode_events
 from core.secrets import load_secrets
 from core.settings import Settings, get_settings
@@ -207,7 +207,11 @@ async def run_through_api(args: argparse.Namespace) -> None:
             listed: list[dict[str, Any]] = []
             # first a rating that makes the person known to the model (this worker keeps no trending list
             # for a newcomer), then the timed one: the first movie of their own list
-            await person.rate(1, 4.0)
+            try:
+                await person.rate(1, 4.0)
+            except ApiError as exc:  # the API checks films against the main database's catalogue
+                raise SystemExit(f"the API refused the first probe's rating ({exc}): build the main catalogue "
+                                 "first (cinestream catalogue build)") from None
             while not listed:
                 listed = (await person.recommendations(user))["items"]
             movie = listed[0]["movieId"]

@@ -87,14 +87,15 @@ class Run:
     @property
     def topics(self) -> dict[str, str]:
         return {"ratings": f"soak-{self.name}-ratings", "watches": f"soak-{self.name}-watches",
-                "dlq": f"soak-{self.name}-dlq"}
+                "dlq": f"soak-{self.name}-dlq", "movies": f"soak-{self.name}-movies"}
 
     @property
     def own_settings(self) -> Settings:
         """The settings naming this run's topics and groups (what its ACLs are granted on)."""
         return self.settings.model_copy(update={"topic_ratings": self.topics["ratings"],
                                                 "topic_watches": self.topics["watches"],
-                                                "topic_dead_letter": self.topics["dlq"], "worker_group": self.group})
+                                                "topic_dead_letter": self.topics["dlq"],
+                                                "topic_movies": self.topics["movies"], "worker_group": self.group})
 
     @property
     def group(self) -> str:
@@ -115,6 +116,9 @@ class Run:
     def env(self, role: str) -> dict[str, str]:
         return {"CINESTREAM_TOPIC_RATINGS": self.topics["ratings"], "CINESTREAM_TOPIC_WATCHES": self.topics["watches"],
                 "CINESTREAM_TOPIC_DEAD_LETTER": self.topics["dlq"], "CINESTREAM_REDIS_URL": self.redis_url,
+                # title changes of its own: the main topic's (other runs', tests') would change the
+                # catalogue the run's events are checked against while it runs
+                "CINESTREAM_TOPIC_MOVIES": self.topics["movies"],
                 "CINESTREAM_REDIS_CLUSTER": str(self.cluster_url is not None).lower(),
                 "CINESTREAM_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
                 "CINESTREAM_KAFKA_REPLICATION": str(self.settings.topic_replication),
@@ -284,7 +288,8 @@ def soak(settings: Settings, ratings: pd.DataFrame, *, copies: int, bad_share: f
     run = Run(settings, redis_db, workdir, redis_cluster_url)
     client = run.redis()
     client.flushdb()
-    asyncio.run(ensure_topics(settings, [run.topics["ratings"], run.topics["watches"]], [run.topics["dlq"]]))
+    asyncio.run(ensure_topics(settings, [run.topics["ratings"], run.topics["watches"]],
+                              [run.topics["dlq"], run.topics["movies"]]))
     if settings.kafka_sasl:
         asyncio.run(acls.grant(run.own_settings, run.group))
     source = f"soak{run.name}"
@@ -368,6 +373,15 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     ratings = load_ratings(settings.data_dir / "ml-latest-small" / "ratings.csv")
+    with MongoClient[dict[str, Any]](settings.mongo_uri) as mongo:  # the workers check events against it
+        db = mongo[settings.mongo_db]
+        known = {d["movieId"] for d in db.movies.find({}, {"movieId": 1, "_id": 0})}
+        known -= {d["movieId"] for d in db.retired_titles.find({}, {"movieId": 1, "_id": 0})}
+    outside = sorted(set(ratings["movieId"].tolist()) - known)
+    if outside:  # the valid events would be refused, and the bad ones (films outside it) learned with no catalogue
+        raise SystemExit(f"{len(outside)} films of ml-latest-small are not in the catalogue of MongoDB's "
+                         f"{settings.mongo_db!r} (retired or never built), for example {outside[:5]}: build it "
+                         "(cinestream catalogue build) or bring them back")
     servers = {s.name: s for s in local_stack.servers(settings) if not s.name.startswith("kafka")}
     nodes = [s for s in local_stack.servers(settings) if s.name.startswith("kafka-")]
     if len(nodes) >= 3:  # a single broker is not killed: nothing could take its partitions over

@@ -33,6 +33,6 @@ def kafka_init(group_prefix: str = typer.Option(None, help="consumer groups the 
         fail("Kafka SASL is off (CINESTREAM_KAFKA_SASL): without authentication there are no principals to grant")
     require("kafka")
     count = asyncio.run(acls.prepare(settings, group_prefix))
-    topics = ", ".join([settings.topic_ratings, settings.topic_watches, settings.topic_dead_letter,
-                        settings.topic_movies])
+    topics = ", ".join([settings.topic_ratings, settings.topic_watches, settings.topic_exposures,
+                        settings.topic_dead_letter, settings.topic_movies])
     console.print(f"{count} ACLs in place for topics {topics} and groups {group_prefix or settings.worker_group}*")

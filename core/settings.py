@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # Titles added, changed or retired while the system runs (contracts/catalogue.py): one partition,
     # so every change is applied in the order it was sent.
     topic_movies: str = "movies"
+    # Lists served under a running experiment (contracts/exposures.py), keyed by person like their events.
+    topic_exposures: str = "exposures"
     # Agents this worker runs (streams/agents/<name>.py). Run the learning path and the
     # heavier side models in separate worker processes when they compete for cores.
     agents: str = "online_mf,online_mf_watches,trending,similarity,recent,history,catalogue"

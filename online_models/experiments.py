@@ -20,6 +20,7 @@ at any moment.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -169,3 +170,148 @@ class SequentialTest:
         estimate, variance, spread = self.estimate()
         self.p = min(self.p, msprt_p(estimate, variance, (self.effect * spread) ** 2))
         return self.p
+
+
+MODES = ("ab", "interleave")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """Two variants served to people, by arm (``ab``) or merged by team draft (``interleave``)."""
+
+    name: str
+    variants: tuple[str, str]
+    mode: str = "ab"
+    weights: tuple[float, float] = (0.5, 0.5)
+    window_s: float = 1800.0  # an outcome counts for a list shown at most this long before it
+    effect: float = 0.1  # the smallest difference worth finding, in standard deviations (the mSPRT's τ)
+    alpha: float = 0.05
+    status: str = "running"  # or "stopped"
+    started: float = 0.0
+    reason: str = ""  # why it stopped
+
+
+@dataclass
+class Shown:
+    """One list a person was shown under an experiment: its arm (or ``-1``, interleaved, with each
+    film's team), when, and which of its films they have taken since."""
+
+    experiment: str
+    request_id: str
+    arm: int
+    items: list[int]
+    teams: list[int]
+    at: float
+    taken: list[bool]
+
+    def takes(self) -> int:
+        return sum(self.taken)
+
+
+def exposure_increments(shown: Shown) -> dict[str, float]:
+    """What a new exposure adds to its experiment's sums: a list with nothing taken yet (an outcome
+    of 0, and under interleaving a tie)."""
+    if shown.arm < 0:
+        return {"n": 1.0, "shown": float(len(shown.items))}
+    return {f"n:{shown.arm}": 1.0, f"shown:{shown.arm}": float(len(shown.items))}
+
+
+def take(lists: Sequence[Shown], movie: int, at: float, window_s: float) -> tuple[Shown, dict[str, float]] | None:
+    """Credit a film taken at ``at`` to the latest list of one experiment that showed it within
+    ``window_s`` before, unless that list was credited with it already (last touch: a film is counted
+    once however often it was shown or taken), and the sums that changes. The sums are over exposures: per arm
+    ``n``, ``s`` and ``q`` (count, sum and sum of squares of the films taken from one list) under A/B,
+    and under interleaving the same of each list's preference (+1, 0, −1: ``preference``) with
+    ``takes:<team>``. None when no such list is open."""
+    best: tuple[Shown, int] | None = None
+    for shown in lists:
+        if shown.at <= at <= shown.at + window_s and (best is None or shown.at >= best[0].at) and movie in shown.items:
+            best = (shown, shown.items.index(movie))
+    if best is None or best[0].taken[best[1]]:
+        return None
+    shown, j = best
+    if shown.arm >= 0:
+        before = shown.takes()
+        shown.taken[j] = True
+        arm = shown.arm
+        return shown, {f"s:{arm}": 1.0, f"q:{arm}": float(2 * before + 1)}
+    was = _preference_of(shown)
+    shown.taken[j] = True
+    now = _preference_of(shown)
+    return shown, {"s": float(now - was), "q": float(now**2 - was**2), f"takes:{shown.teams[j]}": 1.0}
+
+
+def _preference_of(shown: Shown) -> int:
+    return preference(shown.teams, shown.taken)
+
+
+def sequential_test(experiment: Experiment, sums: dict[str, float]) -> SequentialTest:
+    """The experiment's sequential test from its sums (two arms under A/B, one under interleaving)."""
+    def arm(suffix: str) -> Running:
+        n, s, q = (sums.get(f"{name}{suffix}", 0.0) for name in ("n", "s", "q"))
+        return Running(int(n), s / n if n else 0.0, max(q - s * s / n, 0.0) if n else 0.0)
+
+    test = (SequentialTest((arm(""),), experiment.effect) if experiment.mode == "interleave"
+            else SequentialTest((arm(":0"), arm(":1")), experiment.effect))
+    test.p = sums.get("p", 1.0)
+    return test
+
+
+def sample_ratio_p(counts: Sequence[float], weights: Sequence[float]) -> float:
+    """The chi-square test's p-value (one degree of freedom: two arms) of the exposures per arm against
+    the weights: a tiny one means assignment or logging is broken (a sample-ratio mismatch), whatever
+    the metric says.
+
+    >>> round(sample_ratio_p([5000, 5000], [0.5, 0.5]), 3), sample_ratio_p([5300, 4700], [0.5, 0.5]) < 1e-6
+    (1.0, True)
+    """
+    total = float(sum(counts))
+    if total <= 0:
+        return 1.0
+    expected = np.asarray(weights, dtype=np.float64) / float(sum(weights)) * total
+    statistic = float((((np.asarray(counts, dtype=np.float64) - expected) ** 2) / expected).sum())
+    return math.erfc(math.sqrt(statistic / 2))
+
+
+def join(lists: dict[int, list[Shown]], exposures: Sequence[tuple[int, Shown]],
+         outcomes: Sequence[tuple[int, int, float]], windows: dict[str, float]) -> dict[str, dict[str, float]]:
+    """A batch's exposures ``(person, list)`` added to the people's open ``lists`` (a request id seen
+    before is the same exposure delivered again: ignored), then its outcomes ``(person, film, when)``
+    credited to them (``take``) in each experiment of ``windows`` (name -> window): the increments to
+    each experiment's sums. ``lists`` is updated in place, and lists past their window are dropped.
+
+    A loop per exposure and per outcome: a batch holds few of either for a person, and only the films
+    people took (a rating of 4 or more, a completed watch) are outcomes.
+
+    >>> lists = {7: []}
+    >>> shown = Shown("e", "r1", 0, [10, 20], [], 100.0, [False, False])
+    >>> join(lists, [(7, shown)], [(7, 20, 150.0), (7, 20, 160.0), (7, 30, 150.0)], {"e": 600.0})
+    {'e': {'n:0': 1.0, 'shown:0': 2.0, 's:0': 1.0, 'q:0': 1.0}}
+    >>> join(lists, [(7, shown)], [(7, 10, 800.0)], {"e": 600.0})  # delivered again; too late
+    {}
+    """
+    increments: dict[str, dict[str, float]] = {}
+
+    def add(name: str, fields: dict[str, float]) -> None:
+        sums = increments.setdefault(name, {})
+        for field, delta in fields.items():
+            sums[field] = sums.get(field, 0.0) + delta
+
+    for user, shown in exposures:
+        if shown.experiment not in windows:
+            continue
+        own = lists.setdefault(user, [])
+        if any(s.request_id == shown.request_id and s.experiment == shown.experiment for s in own):
+            continue
+        own.append(shown)
+        add(shown.experiment, exposure_increments(shown))
+    for user, movie, at in outcomes:
+        own = lists.get(user, [])
+        for name, window in windows.items():
+            credited = take([s for s in own if s.experiment == name], movie, at, window)
+            if credited is not None:
+                add(name, credited[1])
+    newest = max((at for _, _, at in outcomes), default=max((s.at for _, s in exposures), default=0.0))
+    for user, own in lists.items():
+        lists[user] = [s for s in own if s.at + windows.get(s.experiment, 0.0) >= newest]
+    return increments

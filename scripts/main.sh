@@ -24,7 +24,7 @@ mkdir -p "$logs"
 # MongoDB), each in a consumer group of its own so MongoDB inserts pace neither the model nor the side models.
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,recent" "archive:history,catalogue"; do
+for role in "learn:online_mf,online_mf_watches" "side:trending,similarity,recent,experiments" "archive:history,catalogue"; do
   name=${role%%:*}
   CINESTREAM_AGENTS=${role#*:} CINESTREAM_WORKER_GROUP="cinestream-$name" \
     CINESTREAM_KAFKA_USER=worker CINESTREAM_REDIS_USER=worker \

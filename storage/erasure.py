@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from storage import live_model_store, model_keys, published_store, recent_history, similarity_store
+from storage import experiment_store, live_model_store, model_keys, published_store, recent_history, similarity_store
 
 
 def user_keys(user_id: int) -> list[str]:
     return [model_keys.user_key(user_id), model_keys.seen_key(user_id), model_keys.seen_version_key(user_id),
             model_keys.history_key(user_id),
             recent_history.history_key(user_id), similarity_store.recent_key(user_id),
-            published_store.recs_key(user_id), live_model_store.genres_key(user_id)]
+            published_store.recs_key(user_id), live_model_store.genres_key(user_id), experiment_store.open_key(user_id)]
 
 
 async def forget_users(redis: aioredis.Redis, users: Sequence[int]) -> int:

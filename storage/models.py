@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from online_models.mf_spec import MF
+from storage.experiment_store import RunningCopy
 from storage.item_factors import ItemFactors
 from storage.live_model_store import LiveModelCopy
 from storage.model_store import ModelStore
@@ -25,10 +26,11 @@ class Models:
     items: ItemFactors  # the MF's item rows in this process, for recommendations
     watch: RatingWatch  # wakes the live pages of people whose ratings were learned
     live: LiveModelCopy  # the published live ranker, which every list is ranked by once it exists
+    experiments: RunningCopy  # the running experiments, which decide who gets which list
 
     @classmethod
     def over(cls, redis: aioredis.Redis) -> Models:
         similarity = SimilarityStore(redis, read_cache_s=COPIES_S)
         trending = TrendingStore(redis, read_cache_s=COPIES_S)
         return cls(ModelStore(redis, MF.width), similarity, trending,
-                   ItemFactors(redis, MF.width), RatingWatch(redis), LiveModelCopy(redis))
+                   ItemFactors(redis, MF.width), RatingWatch(redis), LiveModelCopy(redis), RunningCopy(redis))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from core.settings import REDIS_PRINCIPALS
 from storage import (
     event_ids,
+    experiment_store,
     live_model_store,
     model_keys,
     published_store,
@@ -35,7 +36,8 @@ PRINCIPALS = REDIS_PRINCIPALS
 # (the prefixes are the storage modules' own, so a renamed key cannot leave the API without permission)
 API_WRITES = (*(prefix + "*" for prefix in (
     rate_limits.PREFIX, revocations.PREFIX, event_ids.PREFIX, *model_keys.PERSONAL, recent_history.PREFIX,
-    similarity_store.RECENT_PREFIX, published_store.RECS, live_model_store.GENRES)), refit_log.PROMOTIONS)
+    similarity_store.RECENT_PREFIX, published_store.RECS, live_model_store.GENRES, experiment_store.OPEN)),
+    refit_log.PROMOTIONS)
 
 
 def rules(passwords: dict[str, str]) -> list[str]:

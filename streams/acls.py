@@ -41,6 +41,9 @@ def acls(settings: Settings, group_prefix: str) -> list[Acl]:
     # titles: the API's admin routes and platforms' catalogue keys go through the API; the worker applies them
     granted += [Acl("User:api", TOPIC, settings.topic_movies, LITERAL, op) for op in (WRITE, DESCRIBE)]
     granted += [Acl("User:worker", TOPIC, settings.topic_movies, LITERAL, op) for op in (READ, DESCRIBE)]
+    # lists served under an experiment: the API logs them, the join agent reads them with the outcomes
+    granted += [Acl("User:api", TOPIC, settings.topic_exposures, LITERAL, op) for op in (WRITE, DESCRIBE)]
+    granted += [Acl("User:worker", TOPIC, settings.topic_exposures, LITERAL, op) for op in (READ, DESCRIBE)]
     granted += [Acl(f"User:{who}", CLUSTER, "kafka-cluster", LITERAL, IDEMPOTENT_WRITE)
                 for who in ("platform", "api", "worker")]
     # the admin page's consumer lag: the groups' committed offsets against the topics' ends

@@ -49,7 +49,7 @@ async def ensure_topics(settings: Settings, names: list[str], single: list[str])
 async def ensure_project_topics(settings: Settings) -> list[str]:
     """The deployment's topics: the events (``settings.partitions`` each), the dead letters and the
     catalogue's changes (one partition each: their order is the order they were sent)."""
-    return await ensure_topics(settings, [settings.topic_ratings, settings.topic_watches],
+    return await ensure_topics(settings, [settings.topic_ratings, settings.topic_watches, settings.topic_exposures],
                                [settings.topic_dead_letter, settings.topic_movies])
 
 

@@ -18,8 +18,9 @@ from api.errors import documented
 from api.fields import Body
 from api.security import passwords
 from api.security.policy import PERSON, Principal
+from api.services.experiments import served_list
 from api.services.intake import send_erasure
-from api.services.lists import history_of, recommendations_for
+from api.services.lists import history_of
 from api.services.sessions import address, cipher_of, end_all_sessions, end_cookies
 from contracts.events import MAX_MOVIE_ID
 from storage import erasure, live_model_store, recent_history, user_store
@@ -71,10 +72,11 @@ async def my_history(db: DbDep, index: SearchDep, redis: RedisDep, who: Annotate
 
 
 @router.get("/recommendations", responses=documented(422))
-async def my_recommendations(db: DbDep, index: SearchDep, models: ModelsDep, redis: RedisDep,
-                             who: Annotated[Principal, Depends(PERSON)],
+async def my_recommendations(db: DbDep, index: SearchDep, models: ModelsDep, redis: RedisDep, producer: ProducerDep,
+                             settings: SettingsDep, who: Annotated[Principal, Depends(PERSON)],
                              k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
-    return await recommendations_for(who.user_id or 0, (index, db), models, redis, k)
+    """Your list, as ``GET /api/users/{user_id}/recommendations`` gives it."""
+    return await served_list(who.user_id or 0, (index, db), models, redis, producer, settings, k)
 
 
 @router.get("/movies/{movie_id}", responses=documented(422))
@@ -95,13 +97,14 @@ LIVE_MAX_S = 300.0
                          "at once and again each time the stream has learned a new rating of yours",
           "content": {"text/event-stream": {}}}, **documented(422)})
 async def live(request: Request, db: DbDep, index: SearchDep, models: ModelsDep, redis: RedisDep,
-               who: Annotated[Principal, Depends(PERSON)], k: int = Query(10, ge=1, le=100)) -> StreamingResponse:
+               producer: ProducerDep, settings: SettingsDep, who: Annotated[Principal, Depends(PERSON)],
+               k: int = Query(10, ge=1, le=100)) -> StreamingResponse:
     """Your recommendations, pushed: the open page changes within a poll (0.1 s) of the worker
     applying your rating, without asking (``storage.rating_watch``)."""
     user = who.user_id or 0
 
     async def current() -> str:
-        body = await recommendations_for(user, (index, db), models, redis, k)
+        body = await served_list(user, (index, db), models, redis, producer, settings, k)
         return f"event: recommendations\ndata: {json.dumps(body)}\n\n"
 
     async def events() -> Any:

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from api.deps import DbDep, ModelsDep, RedisDep, SearchDep
+from api.deps import DbDep, ModelsDep, ProducerDep, RedisDep, SearchDep, SettingsDep
 from api.errors import documented
 from api.security.policy import OWNER_OR_HISTORY, OWNER_OR_READER, PUBLIC, Principal
-from api.services.lists import current, history_of, recommendations_for, spare, titled
+from api.services.experiments import served_list
+from api.services.lists import current, history_of, spare, titled
 from contracts.events import MAX_MOVIE_ID, MAX_USER_ID
 from storage import published_store, recent_history
 
@@ -18,13 +19,15 @@ router = APIRouter(prefix="/api", tags=["recommendations"])
 
 @router.get("/users/{user_id}/recommendations", responses=documented(422))
 async def recommendations(user_id: Annotated[int, Path(ge=0, le=MAX_USER_ID)], db: DbDep, index: SearchDep,
-                          models: ModelsDep, redis: RedisDep, who: Annotated[Principal, Depends(OWNER_OR_READER)],
+                          models: ModelsDep, redis: RedisDep, producer: ProducerDep, settings: SettingsDep,
+                          who: Annotated[Principal, Depends(OWNER_OR_READER)],
                           k: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
     """Top-k unseen movies, each with its reason, ranked from everything the person has done up to now:
     by the live ranker once a model is published (``online_models.live_ranker``), before that by the
     offline hybrid's list fused with the online MF; someone with no events and no model gets what is
-    trending."""
-    return await recommendations_for(user_id, (index, db), models, redis, k)
+    trending. While an experiment runs, the list is the person's arm's, or both arms' interleaved, and
+    ``experiment`` says which (``/api/admin/experiments``)."""
+    return await served_list(user_id, (index, db), models, redis, producer, settings, k)
 
 
 @router.get("/users/{user_id}/history", responses=documented(422))

@@ -26,6 +26,7 @@ def isolated(stack: Settings, redis_db: int, name: str) -> dict[str, str]:
     run = uuid.uuid4().hex[:8]
     return {"CINESTREAM_TOPIC_RATINGS": f"{name}-ratings-{run}", "CINESTREAM_TOPIC_WATCHES": f"{name}-watches-{run}",
             "CINESTREAM_TOPIC_DEAD_LETTER": f"{name}-dlq-{run}", "CINESTREAM_TOPIC_MOVIES": f"{name}-movies-{run}",
+            "CINESTREAM_TOPIC_EXPOSURES": f"{name}-exposures-{run}",
             "CINESTREAM_REDIS_URL": stack.redis_url.rsplit("/", 1)[0] + f"/{redis_db}"}
 
 
@@ -35,7 +36,8 @@ def on_cluster(overrides: dict[str, str]) -> bool:
 
 def prepare(stack: Settings, overrides: dict[str, str]) -> None:
     redis_client(overrides["CINESTREAM_REDIS_URL"], on_cluster(overrides)).flushdb()
-    topics = [overrides["CINESTREAM_TOPIC_RATINGS"], overrides.get("CINESTREAM_TOPIC_WATCHES", "watches")]
+    topics = [overrides["CINESTREAM_TOPIC_RATINGS"], overrides.get("CINESTREAM_TOPIC_WATCHES", "watches"),
+              overrides.get("CINESTREAM_TOPIC_EXPOSURES", "exposures")]
     asyncio.run(ensure_topics(stack, topics, [overrides["CINESTREAM_TOPIC_DEAD_LETTER"],
                                               overrides.get("CINESTREAM_TOPIC_MOVIES", "movies")]))
 

@@ -46,6 +46,8 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/admin/movies/{movie_id}"): ADMIN, ("DELETE", "/api/admin/movies/{movie_id}"): ADMIN,
     ("POST", "/api/admin/movies"): ADMIN,
     ("GET", "/api/admin/rankers"): ADMIN, ("POST", "/api/admin/rankers/{version}/promote"): ADMIN,
+    ("POST", "/api/admin/experiments"): ADMIN, ("GET", "/api/admin/experiments"): ADMIN,
+    ("GET", "/api/admin/experiments/{name}"): ADMIN, ("POST", "/api/admin/experiments/{name}/stop"): ADMIN,
     ("GET", "/api/movies/genres"): EVERYONE,
     ("POST", "/api/admin/keys"): ADMIN, ("GET", "/api/admin/keys"): ADMIN,
     ("DELETE", "/api/admin/keys/{key_id}"): ADMIN, ("PUT", "/api/admin/users/{user_id}/roles"): ADMIN,
@@ -99,7 +101,8 @@ async def test_every_route_has_a_policy_and_answers_every_caller_as_declared(htt
     tried = 0
     for method, path, _ in table:
         url = path.replace("{user_id}", str(owner.user_id)).replace("{movie_id}", "1").replace(
-            "{key_id}", "abc123").replace("{run}", "evaluation-none").replace("{version}", "999")
+            "{key_id}", "abc123").replace("{run}", "evaluation-none").replace("{version}", "999").replace(
+            "{name}", "none")
         for caller in CALLERS:
             auth = headers[caller]
             if path == "/api/auth/logout" and caller in PEOPLE:  # a session of its own, or the others end

@@ -7,12 +7,17 @@ import numpy as np
 import pytest
 
 from online_models.experiments import (
+    Experiment,
     Running,
     SequentialTest,
+    Shown,
     arm_of,
     cuped,
+    join,
     msprt_p,
     preference,
+    sample_ratio_p,
+    sequential_test,
     team_draft,
 )
 
@@ -102,3 +107,63 @@ def test_cuped_keeps_the_mean_and_narrows_the_spread() -> None:
     adjusted = cuped(after, before)
     assert adjusted.mean() == pytest.approx(after.mean())
     assert adjusted.var() < 0.4 * after.var()
+
+
+def _shown(request: str, arm: int, items: list[int], at: float, teams: list[int] | None = None,
+           experiment: str = "e") -> Shown:
+    return Shown(experiment, request, arm, items, teams or [], at, [False] * len(items))
+
+
+def test_a_take_is_credited_once_to_the_latest_list_that_showed_it_within_the_window() -> None:
+    lists: dict[int, list[Shown]] = {}
+    first, later = _shown("r1", 0, [10, 20, 30], at=100.0), _shown("r2", 0, [20, 40], at=200.0)
+    sums = join(lists, [(7, first), (7, later)], [], {"e": 600.0})
+    assert sums == {"e": {"n:0": 2.0, "shown:0": 5.0}}
+    sums = join(lists, [], [(7, 20, 250.0), (7, 20, 260.0)], {"e": 600.0})  # the same film twice
+    assert later.taken == [True, False] and first.taken == [False, False, False]  # last touch
+    assert sums == {"e": {"s:0": 1.0, "q:0": 1.0}}  # the list's first take: 1 = 2·0 + 1
+    sums = join(lists, [], [(7, 10, 270.0)], {"e": 600.0})  # shown by r1 alone
+    assert sums == {"e": {"s:0": 1.0, "q:0": 1.0}} and first.taken == [True, False, False]
+    assert join(lists, [], [(7, 30, 150.0 + 600.0 + 1)], {"e": 600.0}) == {}  # past r1's window
+    assert join(lists, [], [(8, 10, 150.0)], {"e": 600.0}) == {}  # someone else took it
+
+
+def test_a_second_take_from_one_list_adds_its_square_and_a_redelivered_exposure_nothing() -> None:
+    lists: dict[int, list[Shown]] = {}
+    shown = _shown("r1", 1, [10, 20], at=0.0)
+    join(lists, [(7, shown)], [(7, 10, 1.0), (7, 20, 2.0)], {"e": 60.0})
+    assert join(lists, [(7, _shown("r1", 1, [10, 20], at=0.0))], [], {"e": 60.0}) == {}
+    sums = {"n:1": 1.0, "s:1": 2.0, "q:1": 4.0, "n:0": 1.0}  # the list's 2 takes: s 2, q 1 + 3 = 2²
+    test = sequential_test(Experiment("e", ("live", "popular")), sums)
+    assert test.arms[1].n == 1 and test.arms[1].mean == 2.0
+
+
+def test_interleaving_sums_each_lists_preference_and_the_teams_takes() -> None:
+    lists: dict[int, list[Shown]] = {}
+    shown = _shown("r1", -1, [10, 20, 30], at=0.0, teams=[0, 1, 0])
+    sums = join(lists, [(7, shown)], [(7, 20, 1.0)], {"e": 60.0})
+    assert sums == {"e": {"n": 1.0, "shown": 3.0, "s": -1.0, "q": 1.0, "takes:1": 1.0}}
+    sums = join(lists, [], [(7, 10, 2.0)], {"e": 60.0})  # one each: a tie, the preference back to 0
+    assert sums == {"e": {"s": 1.0, "q": -1.0, "takes:0": 1.0}}
+    sums = join(lists, [], [(7, 30, 3.0)], {"e": 60.0})
+    assert sums == {"e": {"s": 1.0, "q": 1.0, "takes:0": 1.0}}
+
+
+def test_the_test_from_sums_is_the_test_of_the_values_they_sum() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.poisson(0.3, 3000).astype(float), rng.poisson(0.4, 3000).astype(float)
+    direct = SequentialTest.two_sample()
+    direct.arms[0].add(a)
+    direct.arms[1].add(b)
+    sums = {"n:0": len(a), "s:0": a.sum(), "q:0": (a**2).sum(), "n:1": len(b), "s:1": b.sum(), "q:1": (b**2).sum()}
+    from_sums = sequential_test(Experiment("e", ("live", "popular")), sums)
+    assert np.allclose(from_sums.estimate(), direct.estimate())
+    assert from_sums.look() == pytest.approx(direct.look())
+
+
+def test_a_sample_ratio_mismatch_is_found_and_a_fair_split_is_not() -> None:
+    rng = np.random.default_rng(1)
+    fair = [sample_ratio_p(np.bincount(rng.integers(0, 2, 10_000), minlength=2), (0.5, 0.5)) for _ in range(200)]
+    assert np.mean(np.array(fair) < 0.05) < 0.1
+    assert sample_ratio_p([5300, 4700], (0.5, 0.5)) < 1e-6
+    assert sample_ratio_p([8000, 2000], (0.8, 0.2)) > 0.5

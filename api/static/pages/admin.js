@@ -1,6 +1,6 @@
 // Admin: the stream (events/s drawn from the learned count, consumer lag), the online model's
 // learning curve, model versions with roll back, the ranker's refits and versions (promote through the
-// gate), and the newest offline evaluation.
+// gate), the online experiments with the newest one's curve, and the newest offline evaluation.
 import { $, api, esc, notice, required, when } from "/static/app.js";
 
 await required();
@@ -97,8 +97,35 @@ async function evaluation() {
   $("pr-curve").hidden = false;
 }
 
+async function experiments() {
+  const { experiments } = await api("/api/admin/experiments");
+  if (!experiments.length) return;
+  $("experiments-status").textContent = "";
+  const fixed = (x) => (Number.isFinite(x) ? x.toFixed(3) : "—");
+  $("experiments").querySelector("tbody").innerHTML = experiments.slice().reverse().map((e) =>
+    `<tr><td>${esc(e.name)}</td><td>${esc(e.mode)}: ${e.variants.map(esc).join(" vs ")}</td>
+      <td>${esc(e.status)}${e.reason ? ` (${esc(e.reason)})` : ""}</td>
+      <td>${e.arms.map((a) => a.exposures.toLocaleString()).join(" / ")}</td>
+      <td>${fixed(e.effect_estimate)} [${fixed(e.interval[0])}, ${fixed(e.interval[1])}]</td>
+      <td>${fixed(e.p)}${e.significant ? " ✓" : ""}</td></tr>`).join("");
+  const { curve } = await api(`/api/admin/experiments/${encodeURIComponent(experiments.at(-1).name)}`);
+  if (curve.length < 2) return;
+  const most = curve.at(-1).exposures || 1;
+  const low = Math.min(0, ...curve.map((c) => c.low)), high = Math.max(0, ...curve.map((c) => c.high));
+  const x = (c) => (c.exposures / most) * 300, y = (v) => 95 - ((v - low) / (high - low || 1)) * 85;
+  const band = curve.map((c) => `${x(c)},${y(c.high)}`).concat(curve.slice().reverse().map((c) => `${x(c)},${y(c.low)}`));
+  $("experiment-chart").innerHTML = `<line x1="0" y1="${y(0)}" x2="300" y2="${y(0)}" class="axis"/>` +
+    `<polygon points="${band.join(" ")}" class="band"/>` +
+    `<polyline points="${curve.map((c) => `${x(c)},${y(c.effect)}`).join(" ")}" class="line"/>` +
+    `<polyline points="${curve.map((c) => `${x(c)},${95 - c.p * 85}`).join(" ")}" class="line dashed"/>` +
+    `<text x="2" y="10" class="label">${fixed(high)}</text><text x="2" y="98" class="label">${fixed(low)}</text>` +
+    `<text x="298" y="98" class="label" text-anchor="end">${most.toLocaleString()} lists</text>`;
+}
+
 await Promise.all([stream(), versions().catch((err) => notice(err.message)),
                    rankers().catch((err) => { $("schedule").textContent = err.message; }),
-                   evaluation().catch((err) => { $("evaluation").textContent = err.message; })]);
+                   evaluation().catch((err) => { $("evaluation").textContent = err.message; }),
+                   experiments().catch((err) => { $("experiments-status").textContent = err.message; })]);
 setInterval(() => stream().catch((err) => notice(err.message)), 2000);
 setInterval(() => rankers().catch((err) => { $("schedule").textContent = err.message; }), 10000);
+setInterval(() => experiments().catch((err) => { $("experiments-status").textContent = err.message; }), 5000);

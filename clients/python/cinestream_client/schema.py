@@ -16,6 +16,7 @@ __all__ = [
     "ErrorDetail",
     "EventResult",
     "EventsAccepted",
+    "ExperimentIn",
     "KeyIn",
     "PasswordChange",
     "ProfileUpdate",
@@ -77,6 +78,16 @@ class EventResult(TypedDict):
 class EventsAccepted(TypedDict):
     event_id: str
     status: NotRequired[Literal["accepted"]]
+
+
+class ExperimentIn(TypedDict):
+    name: str
+    variants: list[Literal["live", "popular"]]
+    mode: NotRequired[Literal["ab", "interleave"]]
+    weights: NotRequired[list[float]]
+    window_s: NotRequired[float]
+    effect: NotRequired[float]
+    alpha: NotRequired[float]
 
 
 class KeyIn(TypedDict):
@@ -173,6 +184,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "health": ("GET", "/health"),
     "history": ("GET", "/api/users/{user_id}/history"),
     "learning_curve": ("GET", "/api/metrics/learning-curve.png"),
+    "list_experiments": ("GET", "/api/admin/experiments"),
     "list_keys": ("GET", "/api/admin/keys"),
     "list_models": ("GET", "/api/admin/models"),
     "list_rankers": ("GET", "/api/admin/rankers"),
@@ -193,6 +205,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "profile": ("GET", "/api/me"),
     "promote_ranker": ("POST", "/api/admin/rankers/{version}/promote"),
     "put_title": ("PUT", "/api/admin/movies/{movie_id}"),
+    "read": ("GET", "/api/admin/experiments/{name}"),
     "recommendations": ("GET", "/api/users/{user_id}/recommendations"),
     "refresh": ("POST", "/api/auth/refresh"),
     "register": ("POST", "/api/auth/register"),
@@ -203,6 +216,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "search": ("GET", "/api/movies"),
     "set_roles": ("PUT", "/api/admin/users/{user_id}/roles"),
     "similar": ("GET", "/api/movies/{movie_id}/similar"),
+    "start": ("POST", "/api/admin/experiments"),
+    "stop": ("POST", "/api/admin/experiments/{name}/stop"),
     "stream": ("GET", "/api/admin/stream"),
     "trending": ("GET", "/api/trending"),
     "update_profile": ("PATCH", "/api/me"),

@@ -1,0 +1,92 @@
+"""Online experiments: started, listed, read (sums, always-valid p-value, curve) and stopped. Admins only.
+
+While one runs, the lists people get are its arms' (``api.services.experiments``) and the join agent
+keeps its sums (``streams.agents.experiments``), which these routes read back as figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import Field
+
+from api.deps import RedisDep
+from api.errors import documented
+from api.fields import Body
+from api.security.policy import ADMIN, Principal
+from api.services.experiments import Variant
+from contracts.exposures import NAME_MAX, NAME_PATTERN
+from online_models.experiments import Experiment, sequential_test
+from storage import experiment_store
+
+router = APIRouter(prefix="/api/admin/experiments", tags=["admin"])
+
+ExperimentName = Annotated[str, Path(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)]
+
+
+class ExperimentIn(Body):
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN,
+                      description="lower-case letters, digits and dashes; never reused")
+    variants: list[Variant] = Field(min_length=2, max_length=2,
+                                    description="two of: the live path, or the most popular films now that the "
+                                                "person has not rated")
+    mode: Literal["ab", "interleave"] = Field("ab", description="an arm each, or both lists merged by team draft")
+    weights: list[Annotated[float, Field(gt=0, le=1)]] = Field([0.5, 0.5], min_length=2, max_length=2,
+                                                               description="the arms' shares of people (A/B)")
+    window_s: float = Field(1800.0, ge=60, le=7 * 86_400, description="how long after a list a take counts for it")
+    effect: float = Field(0.1, gt=0, le=2, description="the smallest difference worth finding, in standard deviations")
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+
+
+def _summary(experiment: Experiment, sums: dict[str, float]) -> dict[str, Any]:
+    test = sequential_test(experiment, sums)
+    estimate, variance, _ = test.estimate()
+    arms = [{"exposures": arm.n, "mean": arm.mean} for arm in test.arms]
+    return {**dataclasses.asdict(experiment), "arms": arms, "effect_estimate": estimate,
+            "interval": [estimate - 1.96 * variance**0.5, estimate + 1.96 * variance**0.5], "p": sums.get("p", 1.0),
+            "significant": sums.get("p", 1.0) < experiment.alpha,
+            "films_shown": {k: v for k, v in sums.items() if k.startswith("shown")},
+            "takes_by_team": {k: v for k, v in sums.items() if k.startswith("takes")}}
+
+
+@router.post("", status_code=201, responses=documented(409, 422))
+async def start(body: ExperimentIn, redis: RedisDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    """Start an experiment; 409 while another runs (one decides the lists at a time) or if the name was used."""
+    running = [e for e in (await experiment_store.experiments(redis)).values() if e.status == "running"]
+    if running:
+        raise HTTPException(409, f"experiment {running[0].name} is running: stop it first")
+    first, second = body.variants
+    experiment = Experiment(body.name, (first, second), body.mode, (body.weights[0], body.weights[1]), body.window_s,
+                            body.effect, body.alpha, started=time.time())
+    if not await experiment_store.define(redis, experiment):
+        raise HTTPException(409, f"an experiment named {body.name} exists: names are not reused")
+    return dataclasses.asdict(experiment)
+
+
+@router.get("")
+async def list_experiments(redis: RedisDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    found = await experiment_store.experiments(redis)
+    sums = await experiment_store.sums(redis, list(found))
+    return {"experiments": [_summary(e, sums[name]) for name, e in sorted(found.items(), key=lambda x: x[1].started)]}
+
+
+@router.get("/{name}", responses=documented(404, 422))
+async def read(name: ExperimentName, redis: RedisDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    """Its figures and curve: exposures per arm, the effect with a 95 % interval, and the running
+    minimum of the always-valid p-value (mSPRT), which may be read at any moment."""
+    found = (await experiment_store.experiments(redis)).get(name)
+    if found is None:
+        raise HTTPException(404, f"no experiment {name}")
+    sums = (await experiment_store.sums(redis, [name]))[name]
+    return {**_summary(found, sums), "curve": await experiment_store.curve(redis, name)}
+
+
+@router.post("/{name}/stop", responses=documented(404, 422))
+async def stop(name: ExperimentName, redis: RedisDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    stopped = await experiment_store.stop(redis, name, f"stopped by {who.actor}")
+    if stopped is None:
+        raise HTTPException(404, f"no experiment {name}")
+    return dataclasses.asdict(stopped)

@@ -1,0 +1,139 @@
+"""Online experiments in Redis: their definitions, each person's open exposures, and each
+experiment's sums, p-value and curve.
+
+- ``{exp}:defs``: hash name -> the experiment as JSON (``online_models.experiments.Experiment``);
+- ``exp:open:<user>``: the person's open exposures as JSON (``Shown``), the newest ``OPEN_CAP`` of
+  them and none older than its experiment's window: what an outcome is credited to. It expires a
+  window after its last write, so a person who leaves leaves nothing;
+- ``{exp}:sums:<name>``: the experiment's sums (``exposure_increments`` and ``take``), the running
+  minimum of its always-valid p-value (``p``) and the time of its last look;
+- ``{exp}:curve:<name>``: its looks (exposures, effect, interval, p-value), the latest ``CURVE_CAP``.
+
+Bounds: per person ``OPEN_CAP`` lists of at most 100 films; per experiment a hash of a few fields a
+arm and ``CURVE_CAP`` points. Only the join agent writes exposures and sums (one worker sees a
+person's exposures and outcomes: they are keyed alike), the admin routes write definitions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from online_models.experiments import Experiment, Shown
+
+DEFS = "{exp}:defs"
+OPEN = "exp:open:"
+OPEN_CAP = 20
+CURVE_CAP = 2000
+
+
+def open_key(user: int) -> str:
+    return f"{OPEN}{user}"
+
+
+def sums_key(name: str) -> str:
+    return f"{{exp}}:sums:{name}"
+
+
+def curve_key(name: str) -> str:
+    return f"{{exp}}:curve:{name}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def experiment_of(raw: bytes | str) -> Experiment:
+    fields = json.loads(raw)
+    return Experiment(**{**fields, "variants": tuple(fields["variants"]), "weights": tuple(fields["weights"])})
+
+
+async def define(redis: aioredis.Redis, experiment: Experiment) -> bool:
+    """Start ``experiment``; False when one of that name exists (names are never reused: its sums stay)."""
+    return bool(await redis.hsetnx(DEFS, experiment.name, json.dumps(dataclasses.asdict(experiment))))
+
+
+async def experiments(redis: aioredis.Redis) -> dict[str, Experiment]:
+    return {_text(name): experiment_of(raw) for name, raw in (await redis.hgetall(DEFS)).items()}
+
+
+async def stop(redis: aioredis.Redis, name: str, reason: str) -> Experiment | None:
+    """Stop serving the experiment (its sums and curve stay); None when there is no such experiment."""
+    raw = await redis.hget(DEFS, name)
+    if raw is None:
+        return None
+    stopped = dataclasses.replace(experiment_of(raw), status="stopped", reason=reason)
+    await redis.hset(DEFS, name, json.dumps(dataclasses.asdict(stopped)))
+    return stopped
+
+
+async def open_lists(redis: aioredis.Redis, users: list[int]) -> dict[int, list[Shown]]:
+    """The people's open exposures, in one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for user in users:
+            pipe.get(open_key(user))
+        blobs = await pipe.execute()
+    return {user: [Shown(**record) for record in json.loads(blob)] if blob else []
+            for user, blob in zip(users, blobs, strict=True)}
+
+
+async def write(redis: aioredis.Redis, lists: dict[int, list[Shown]], increments: dict[str, dict[str, float]],
+                keep_s: float) -> None:
+    """The people's open exposures (the newest ``OPEN_CAP``, kept ``keep_s``) and the experiments'
+    increments, in one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for user, shown in lists.items():
+            newest = sorted(shown, key=lambda s: s.at)[-OPEN_CAP:]
+            pipe.set(open_key(user), json.dumps([dataclasses.asdict(s) for s in newest]), ex=max(int(keep_s), 1))
+        for name, fields in increments.items():
+            for field, delta in fields.items():
+                if delta:
+                    pipe.hincrbyfloat(sums_key(name), field, delta)
+        await pipe.execute()
+
+
+async def sums(redis: aioredis.Redis, names: list[str]) -> dict[str, dict[str, float]]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hgetall(sums_key(name))
+        replies = await pipe.execute()
+    return {name: {_text(k): float(v) for k, v in reply.items()} for name, reply in zip(names, replies, strict=True)}
+
+
+async def look(redis: aioredis.Redis, name: str, p: float, point: dict[str, Any]) -> None:
+    """Keep the running minimum p-value and a point of the curve."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hset(sums_key(name), mapping={"p": p, "looked": time.time()})
+        pipe.rpush(curve_key(name), json.dumps(point))
+        pipe.ltrim(curve_key(name), -CURVE_CAP, -1)
+        await pipe.execute()
+
+
+async def curve(redis: aioredis.Redis, name: str) -> list[dict[str, Any]]:
+    return [json.loads(point) for point in await redis.lrange(curve_key(name), 0, -1)]
+
+
+REFRESH_S = 1.0
+
+
+class RunningCopy:
+    """This process's copy of the running experiments, read again at most every ``REFRESH_S``: a
+    request reads memory, and an experiment started or stopped reaches every API process within it."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self._read_at = float("-inf")
+        self._running: list[Experiment] = []
+
+    async def running(self) -> list[Experiment]:
+        """Oldest first."""
+        now = time.monotonic()
+        if now - self._read_at >= REFRESH_S:
+            self._read_at = now  # before the read: the requests meanwhile serve the copy in hand
+            found = await experiments(self.redis)
+            self._running = sorted((e for e in found.values() if e.status == "running"), key=lambda e: e.started)
+        return self._running

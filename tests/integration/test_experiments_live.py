@@ -1,0 +1,139 @@
+"""Experiments in the serving path, against the real stack: the API assigns and logs, Kafka carries
+the exposures, the join agent credits what people took. A person is always in one arm, an outcome is
+counted once, a late one not at all, and interleaving credits the team that showed the film."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.services import accounts
+from core.settings import Settings
+from online_models.experiments import arm_of
+from storage import experiment_store
+from tests.integration.helpers import isolated, learned_worker
+from tests.integration.people import make_admin, running
+
+pytestmark = pytest.mark.integration
+
+REDIS_DB = 14
+PEOPLE = range(1, 61)  # ml-latest-small's first raters
+
+
+@pytest.fixture(scope="module")
+def overrides(stack: Settings) -> dict[str, str]:
+    return {**isolated(stack, REDIS_DB, "exp"), "CINESTREAM_AGENTS": "online_mf,trending,experiments"}
+
+
+@pytest.fixture(scope="module")
+def live(stack: Settings, overrides: dict[str, str], data_dir: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    with learned_worker(stack, overrides, data_dir, tmp_path_factory.mktemp("exp-worker"), limit=5000) as ratings:
+        yield len(ratings)
+
+
+@pytest.fixture()
+async def api(stack: Settings, overrides: dict[str, str], live: int,
+              built_catalogue: str) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """The API as a platform reads and writes it (a service key), and an admin's header."""
+    settings = Settings(**{name.removeprefix("CINESTREAM_").lower(): value for name, value in overrides.items()
+                           if name.startswith("CINESTREAM_TOPIC_")},
+                        redis_url=overrides["CINESTREAM_REDIS_URL"], mongo_db="cinestream_test")
+    async with running(settings) as http:
+        key = await accounts.create_service_key(http.app.state.db, "platform",  # type: ignore[attr-defined]
+                                                ["recommendations:read", "events:write"], "test")
+        admin = await make_admin(http)
+        http.headers["Authorization"] = f"Bearer {key['key']}"
+        yield http, admin.auth
+
+
+async def _sums(http: httpx.AsyncClient, name: str, field: str, at_least: float) -> dict[str, Any]:
+    """The experiment's figures once ``field`` of its sums reaches ``at_least`` (within 30 s)."""
+    redis = http.app.state.redis  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while (sums := (await experiment_store.sums(redis, [name]))[name]).get(field, 0.0) < at_least:
+        assert time.monotonic() < deadline, f"{field} of {name} stayed at {sums.get(field)}: {sums}"
+        await asyncio.sleep(0.1)
+    return sums
+
+
+async def _take(http: httpx.AsyncClient, user: int, movie: int, ahead_s: float = 0.0) -> None:
+    event = {"event_id": f"take-{uuid.uuid4().hex}", "type": "rating", "user_id": user, "movie_id": movie,
+             "rating": 5.0, "timestamp": time.time() + ahead_s}
+    response = await http.post("/api/events/batch", json={"events": [event]})
+    assert response.status_code == 200 and response.json()["accepted"] == 1, response.text
+
+
+async def test_ab_assigns_stably_logs_every_list_and_counts_an_outcome_once(
+        api: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
+    http, admin = api
+    name = f"ab-{uuid.uuid4().hex[:8]}"
+    started = await http.post("/api/admin/experiments", headers=admin,
+                              json={"name": name, "variants": ["live", "popular"], "window_s": 60})
+    assert started.status_code == 201, started.text
+    second = await http.post("/api/admin/experiments", headers=admin,
+                             json={"name": "other", "variants": ["live", "live"]})
+    assert second.status_code == 409  # one experiment decides the lists at a time
+    await asyncio.sleep(experiment_store.REFRESH_S)  # the API's copy of the running experiments
+
+    lists = {}
+    for _ in range(2):
+        for user in PEOPLE:
+            body = (await http.get(f"/api/users/{user}/recommendations")).json()
+            assert body["experiment"]["name"] == name
+            arm = body["experiment"]["arm"]
+            assert arm == arm_of([user], name)[0]  # the same arm every time: a hash, nothing stored
+            assert (body["model"] == "popular now") == (arm == 1) and len(body["items"]) == 10
+            lists[user] = (arm, [item["movieId"] for item in body["items"]])
+    arms = [arm for arm, _ in lists.values()]
+    assert 0 < sum(arms) < len(arms)
+    sums = await _sums(http, name, "n:1", sum(arms) * 2)
+    assert sums["n:0"] + sums["n:1"] == 2 * len(PEOPLE)  # every list served is an exposure, once
+
+    user, (arm, shown) = next(iter(lists.items()))
+    await _take(http, user, shown[0])
+    await _take(http, user, shown[0])  # the same film again: counted once
+    await _take(http, user, shown[1], ahead_s=120)  # past the 60 s window: not counted
+    other, (other_arm, other_shown) = list(lists.items())[1]
+    await _take(http, other, other_shown[3])  # a canary behind them: once it is counted, they were seen
+    canary = "s:0" if other_arm == 0 else "s:1"
+    sums = await _sums(http, name, canary, 1 + (other_arm == arm))
+    assert sums[f"s:{arm}"] == 1 + (other_arm == arm)
+    read = (await http.get(f"/api/admin/experiments/{name}", headers=admin)).json()
+    assert [a["exposures"] for a in read["arms"]] == [sums["n:0"], sums["n:1"]] and read["curve"]
+
+    stopped = await http.post(f"/api/admin/experiments/{name}/stop", headers=admin)
+    assert stopped.json()["status"] == "stopped"
+    await asyncio.sleep(experiment_store.REFRESH_S)
+    assert "experiment" not in (await http.get(f"/api/users/{user}/recommendations")).json()
+
+
+async def test_interleaving_credits_the_team_that_showed_the_film(
+        api: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
+    http, admin = api
+    for running_one in (await http.get("/api/admin/experiments", headers=admin)).json()["experiments"]:
+        if running_one["status"] == "running":
+            await http.post(f"/api/admin/experiments/{running_one['name']}/stop", headers=admin)
+    name = f"il-{uuid.uuid4().hex[:8]}"
+    started = await http.post("/api/admin/experiments", headers=admin,
+                              json={"name": name, "variants": ["live", "popular"], "mode": "interleave"})
+    assert started.status_code == 201, started.text
+    await asyncio.sleep(experiment_store.REFRESH_S)
+    body = (await http.get("/api/users/1/recommendations")).json()
+    assert body["experiment"]["arm"] == -1 and body["model"].startswith("interleaved: ")
+    await _sums(http, name, "n", 1)
+    opened = (await experiment_store.open_lists(http.app.state.redis, [1]))[1]  # type: ignore[attr-defined]
+    [exposure] = [shown for shown in opened if shown.experiment == name]
+    assert exposure.items == [item["movieId"] for item in body["items"]] and len(exposure.teams) == len(exposure.items)
+    team = exposure.teams[0]
+    await _take(http, 1, exposure.items[0])
+    sums = await _sums(http, name, f"takes:{team}", 1)
+    assert f"takes:{1 - team}" not in sums and sums["s"] == (1 if team == 0 else -1) and sums["q"] == 1
+    await http.post(f"/api/admin/experiments/{name}/stop", headers=admin)
