@@ -208,41 +208,27 @@ class Shown:
         return sum(self.taken)
 
 
-def exposure_increments(shown: Shown) -> dict[str, float]:
-    """What a new exposure adds to its experiment's sums: a list with nothing taken yet (an outcome
-    of 0, and under interleaving a tie)."""
-    if shown.arm < 0:
-        return {"n": 1.0, "shown": float(len(shown.items))}
-    return {f"n:{shown.arm}": 1.0, f"shown:{shown.arm}": float(len(shown.items))}
+@dataclass
+class Person:
+    """One person in one experiment: their arm (``-1``: interleaved) and their takes so far (A/B: films
+    taken from lists shown; interleaving: films taken from the first arm's picks less the second's)."""
+
+    arm: int
+    takes: int = 0
 
 
-def take(lists: Sequence[Shown], movie: int, at: float, window_s: float) -> tuple[Shown, dict[str, float]] | None:
-    """Credit a film taken at ``at`` to the latest list of one experiment that showed it within
-    ``window_s`` before, unless that list was credited with it already (last touch: a film is counted
-    once however often it was shown or taken), and the sums that changes. The sums are over exposures: per arm
-    ``n``, ``s`` and ``q`` (count, sum and sum of squares of the films taken from one list) under A/B,
-    and under interleaving the same of each list's preference (+1, 0, −1: ``preference``) with
-    ``takes:<team>``. None when no such list is open."""
+def take(lists: Sequence[Shown], movie: int, at: float, window_s: float) -> tuple[Shown, int] | None:
+    """The latest list of one experiment that showed ``movie`` within ``window_s`` before ``at``, and
+    where, now marked taken; None when there is none or it was credited with the film already (last
+    touch: a film counts once however often it was shown or taken)."""
     best: tuple[Shown, int] | None = None
     for shown in lists:
         if shown.at <= at <= shown.at + window_s and (best is None or shown.at >= best[0].at) and movie in shown.items:
             best = (shown, shown.items.index(movie))
     if best is None or best[0].taken[best[1]]:
         return None
-    shown, j = best
-    if shown.arm >= 0:
-        before = shown.takes()
-        shown.taken[j] = True
-        arm = shown.arm
-        return shown, {f"s:{arm}": 1.0, f"q:{arm}": float(2 * before + 1)}
-    was = _preference_of(shown)
-    shown.taken[j] = True
-    now = _preference_of(shown)
-    return shown, {"s": float(now - was), "q": float(now**2 - was**2), f"takes:{shown.teams[j]}": 1.0}
-
-
-def _preference_of(shown: Shown) -> int:
-    return preference(shown.teams, shown.taken)
+    best[0].taken[best[1]] = True
+    return best
 
 
 def sequential_test(experiment: Experiment, sums: dict[str, float]) -> SequentialTest:
@@ -273,21 +259,27 @@ def sample_ratio_p(counts: Sequence[float], weights: Sequence[float]) -> float:
     return math.erfc(math.sqrt(statistic / 2))
 
 
-def join(lists: dict[int, list[Shown]], exposures: Sequence[tuple[int, Shown]],
+def join(lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person], exposures: Sequence[tuple[int, Shown]],
          outcomes: Sequence[tuple[int, int, float]], windows: dict[str, float]) -> dict[str, dict[str, float]]:
     """A batch's exposures ``(person, list)`` added to the people's open ``lists`` (a request id seen
     before is the same exposure delivered again: ignored), then its outcomes ``(person, film, when)``
     credited to them (``take``) in each experiment of ``windows`` (name -> window): the increments to
-    each experiment's sums. ``lists`` is updated in place, and lists past their window are dropped.
+    each experiment's sums. ``lists`` and ``people`` ((experiment, person) -> ``Person``) are updated in
+    place, and lists past their window are dropped.
+
+    The sums are over people, the unit that is assigned (their lists are not independent of each
+    other): per arm (``:<arm>``; no suffix under interleaving) ``n`` people, and ``s`` and ``q``, the
+    sum and the sum of squares of their takes. Beside them ``lists`` and ``shown`` (lists and films
+    served) and, under interleaving, ``takes:<team>``.
 
     A loop per exposure and per outcome: a batch holds few of either for a person, and only the films
     people took (a rating of 4 or more, a completed watch) are outcomes.
 
-    >>> lists = {7: []}
+    >>> lists, people = {}, {}
     >>> shown = Shown("e", "r1", 0, [10, 20], [], 100.0, [False, False])
-    >>> join(lists, [(7, shown)], [(7, 20, 150.0), (7, 20, 160.0), (7, 30, 150.0)], {"e": 600.0})
-    {'e': {'n:0': 1.0, 'shown:0': 2.0, 's:0': 1.0, 'q:0': 1.0}}
-    >>> join(lists, [(7, shown)], [(7, 10, 800.0)], {"e": 600.0})  # delivered again; too late
+    >>> join(lists, people, [(7, shown)], [(7, 20, 150.0), (7, 20, 160.0), (7, 30, 150.0)], {"e": 600.0})
+    {'e': {'n:0': 1.0, 'lists:0': 1.0, 'shown:0': 2.0, 's:0': 1.0, 'q:0': 1.0}}
+    >>> join(lists, people, [(7, shown)], [(7, 10, 800.0)], {"e": 600.0})  # delivered again; too late
     {}
     """
     increments: dict[str, dict[str, float]] = {}
@@ -304,13 +296,27 @@ def join(lists: dict[int, list[Shown]], exposures: Sequence[tuple[int, Shown]],
         if any(s.request_id == shown.request_id and s.experiment == shown.experiment for s in own):
             continue
         own.append(shown)
-        add(shown.experiment, exposure_increments(shown))
+        arm = "" if shown.arm < 0 else f":{shown.arm}"
+        if (shown.experiment, user) not in people:
+            people[(shown.experiment, user)] = Person(shown.arm)
+            add(shown.experiment, {f"n{arm}": 1.0})
+        add(shown.experiment, {f"lists{arm}": 1.0, f"shown{arm}": float(len(shown.items))})
     for user, movie, at in outcomes:
         own = lists.get(user, [])
         for name, window in windows.items():
             credited = take([s for s in own if s.experiment == name], movie, at, window)
-            if credited is not None:
-                add(name, credited[1])
+            if credited is None:
+                continue
+            shown, j = credited
+            person = people.setdefault((name, user), Person(shown.arm))
+            before = person.takes
+            if shown.arm >= 0:
+                person.takes += 1
+                arm, extra = f":{shown.arm}", {}
+            else:
+                person.takes += 1 if shown.teams[j] == 0 else -1
+                arm, extra = "", {f"takes:{shown.teams[j]}": 1.0}
+            add(name, {f"s{arm}": float(person.takes - before), f"q{arm}": float(person.takes**2 - before**2), **extra})
     newest = max((at for _, _, at in outcomes), default=max((s.at for _, s in exposures), default=0.0))
     for user, own in lists.items():
         lists[user] = [s for s in own if s.at + windows.get(s.experiment, 0.0) >= newest]

@@ -5,13 +5,15 @@ experiment's sums, p-value and curve.
 - ``exp:open:<user>``: the person's open exposures as JSON (``Shown``), the newest ``OPEN_CAP`` of
   them and none older than its experiment's window: what an outcome is credited to. It expires a
   window after its last write, so a person who leaves leaves nothing;
-- ``{exp}:sums:<name>``: the experiment's sums (``exposure_increments`` and ``take``), the running
-  minimum of its always-valid p-value (``p``) and the time of its last look;
-- ``{exp}:curve:<name>``: its looks (exposures, effect, interval, p-value), the latest ``CURVE_CAP``.
+- ``{exp}:people:<name>``: hash person -> ``<arm>,<takes>`` (``online_models.experiments.Person``);
+- ``{exp}:sums:<name>``: the experiment's sums over people (``online_models.experiments.join``), the
+  running minimum of its always-valid p-value (``p``) and the time of its last look;
+- ``{exp}:curve:<name>``: its looks (people, effect, interval, p-value), the latest ``CURVE_CAP``.
 
-Bounds: per person ``OPEN_CAP`` lists of at most 100 films; per experiment a hash of a few fields a
-arm and ``CURVE_CAP`` points. Only the join agent writes exposures and sums (one worker sees a
-person's exposures and outcomes: they are keyed alike), the admin routes write definitions.
+Bounds: per person ``OPEN_CAP`` lists of at most 100 films, and a field in each experiment they were
+in; per experiment a hash of a few fields an arm and ``CURVE_CAP`` points. Only the join agent writes
+people and sums (one worker sees a person's exposures and outcomes: they are keyed alike), the admin
+routes write definitions.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from online_models.experiments import Experiment, Shown
+from online_models.experiments import Experiment, Person, Shown
 
 DEFS = "{exp}:defs"
 OPEN = "exp:open:"
@@ -33,6 +35,10 @@ CURVE_CAP = 2000
 
 def open_key(user: int) -> str:
     return f"{OPEN}{user}"
+
+
+def people_key(name: str) -> str:
+    return f"{{exp}}:people:{name}"
 
 
 def sums_key(name: str) -> str:
@@ -71,24 +77,37 @@ async def stop(redis: aioredis.Redis, name: str, reason: str) -> Experiment | No
     return stopped
 
 
-async def open_lists(redis: aioredis.Redis, users: list[int]) -> dict[int, list[Shown]]:
-    """The people's open exposures, in one round trip."""
+async def state(redis: aioredis.Redis, users: list[int], names: list[str]
+                ) -> tuple[dict[int, list[Shown]], dict[tuple[str, int], Person]]:
+    """The people's open exposures, and who of them is in which experiment with what takes, in one
+    round trip."""
     async with redis.pipeline(transaction=False) as pipe:
         for user in users:
             pipe.get(open_key(user))
-        blobs = await pipe.execute()
-    return {user: [Shown(**record) for record in json.loads(blob)] if blob else []
-            for user, blob in zip(users, blobs, strict=True)}
+        for name in names:
+            pipe.hmget(people_key(name), [str(user) for user in users])
+        replies = await pipe.execute()
+    lists = {user: [Shown(**record) for record in json.loads(blob)] if blob else []
+             for user, blob in zip(users, replies, strict=False)}
+    people = {}
+    for name, values in zip(names, replies[len(users):], strict=True):
+        for user, value in zip(users, values, strict=True):
+            if value is not None:
+                arm, takes = _text(value).split(",")
+                people[(name, user)] = Person(int(arm), int(takes))
+    return lists, people
 
 
-async def write(redis: aioredis.Redis, lists: dict[int, list[Shown]], increments: dict[str, dict[str, float]],
-                keep_s: float) -> None:
-    """The people's open exposures (the newest ``OPEN_CAP``, kept ``keep_s``) and the experiments'
-    increments, in one round trip."""
+async def write(redis: aioredis.Redis, lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person],
+                increments: dict[str, dict[str, float]], keep_s: float) -> None:
+    """The people's open exposures (the newest ``OPEN_CAP``, kept ``keep_s``), their places in the
+    experiments and the experiments' increments, in one round trip."""
     async with redis.pipeline(transaction=False) as pipe:
         for user, shown in lists.items():
             newest = sorted(shown, key=lambda s: s.at)[-OPEN_CAP:]
             pipe.set(open_key(user), json.dumps([dataclasses.asdict(s) for s in newest]), ex=max(int(keep_s), 1))
+        for (name, user), person in people.items():
+            pipe.hset(people_key(name), str(user), f"{person.arm},{person.takes}")
         for name, fields in increments.items():
             for field, delta in fields.items():
                 if delta:

@@ -44,10 +44,11 @@ class ExperimentIn(Body):
 def _summary(experiment: Experiment, sums: dict[str, float]) -> dict[str, Any]:
     test = sequential_test(experiment, sums)
     estimate, variance, _ = test.estimate()
-    arms = [{"exposures": arm.n, "mean": arm.mean} for arm in test.arms]
+    arms = [{"people": arm.n, "takes_per_person": arm.mean} for arm in test.arms]
     return {**dataclasses.asdict(experiment), "arms": arms, "effect_estimate": estimate,
             "interval": [estimate - 1.96 * variance**0.5, estimate + 1.96 * variance**0.5], "p": sums.get("p", 1.0),
             "significant": sums.get("p", 1.0) < experiment.alpha,
+            "lists": {k: v for k, v in sums.items() if k.startswith("lists")},
             "films_shown": {k: v for k, v in sums.items() if k.startswith("shown")},
             "takes_by_team": {k: v for k, v in sums.items() if k.startswith("takes")}}
 
@@ -75,7 +76,8 @@ async def list_experiments(redis: RedisDep, who: Annotated[Principal, Depends(AD
 
 @router.get("/{name}", responses=documented(404, 422))
 async def read(name: ExperimentName, redis: RedisDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
-    """Its figures and curve: exposures per arm, the effect with a 95 % interval, and the running
+    """Its figures and curve: people and films taken a person per arm (under interleaving, one arm: the
+    first arm's takes less the second's), the effect with a 95 % interval, and the running
     minimum of the always-valid p-value (mSPRT), which may be read at any moment."""
     found = (await experiment_store.experiments(redis)).get(name)
     if found is None:

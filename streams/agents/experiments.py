@@ -43,15 +43,15 @@ def look(experiment: Experiment, sums: dict[str, float], now: float) -> tuple[fl
     p = test.look()
     estimate, variance, _ = test.estimate()
     half = 1.96 * math.sqrt(variance) if variance > 0 else 0.0
-    point = {"t": now, "exposures": int(sum(arm.n for arm in test.arms)), "effect": estimate,
+    point = {"t": now, "people": int(sum(arm.n for arm in test.arms)), "effect": estimate,
              "low": estimate - half, "high": estimate + half, "p": p}
     reason = ""
-    if experiment.mode == "ab":
+    if experiment.mode == "ab":  # people, the unit assigned: their lists differ in number by their activity
         counts = [sums.get("n:0", 0.0), sums.get("n:1", 0.0)]
         srm = sample_ratio_p(counts, experiment.weights)
         point["srm_p"] = srm
         if sum(counts) >= 1000 and srm < SRM_ALPHA:
-            reason = f"sample-ratio mismatch: {counts[0]:.0f} and {counts[1]:.0f} exposures (p {srm:.1e})"
+            reason = f"sample-ratio mismatch: {counts[0]:.0f} and {counts[1]:.0f} people (p {srm:.1e})"
     return p, point, reason
 
 
@@ -90,9 +90,10 @@ def register(worker: Worker) -> None:
             users = sorted({user for user, _ in exposures} | {user for user, _, _ in taken})
             if not users:
                 continue
-            lists = await until_stored("open exposures", experiment_store.open_lists, redis, users)
-            increments = join(lists, exposures, taken, windows)
-            await until_stored("exposure sums", experiment_store.write, redis, lists, increments,
+            lists, people = await until_stored("experiment state", experiment_store.state, redis, users,
+                                               list(windows))
+            increments = join(lists, people, exposures, taken, windows)
+            await until_stored("experiment sums", experiment_store.write, redis, lists, people, increments,
                                max(windows.values()))
             now = time.time()
             due = [name for name in increments if now - looked.get(name, 0.0) >= LOOK_S]

@@ -94,8 +94,9 @@ async def test_ab_assigns_stably_logs_every_list_and_counts_an_outcome_once(
             lists[user] = (arm, [item["movieId"] for item in body["items"]])
     arms = [arm for arm, _ in lists.values()]
     assert 0 < sum(arms) < len(arms)
-    sums = await _sums(http, name, "n:1", sum(arms) * 2)
-    assert sums["n:0"] + sums["n:1"] == 2 * len(PEOPLE)  # every list served is an exposure, once
+    sums = await _sums(http, name, "lists:1", sum(arms) * 2)
+    assert sums["lists:0"] + sums["lists:1"] == 2 * len(PEOPLE)  # every list served is an exposure, once
+    assert (sums["n:0"], sums["n:1"]) == (len(arms) - sum(arms), sum(arms))  # people, each once
 
     user, (arm, shown) = next(iter(lists.items()))
     await _take(http, user, shown[0])
@@ -107,7 +108,7 @@ async def test_ab_assigns_stably_logs_every_list_and_counts_an_outcome_once(
     sums = await _sums(http, name, canary, 1 + (other_arm == arm))
     assert sums[f"s:{arm}"] == 1 + (other_arm == arm)
     read = (await http.get(f"/api/admin/experiments/{name}", headers=admin)).json()
-    assert [a["exposures"] for a in read["arms"]] == [sums["n:0"], sums["n:1"]] and read["curve"]
+    assert [a["people"] for a in read["arms"]] == [sums["n:0"], sums["n:1"]] and read["curve"]
 
     stopped = await http.post(f"/api/admin/experiments/{name}/stop", headers=admin)
     assert stopped.json()["status"] == "stopped"
@@ -129,7 +130,7 @@ async def test_interleaving_credits_the_team_that_showed_the_film(
     body = (await http.get("/api/users/1/recommendations")).json()
     assert body["experiment"]["arm"] == -1 and body["model"].startswith("interleaved: ")
     await _sums(http, name, "n", 1)
-    opened = (await experiment_store.open_lists(http.app.state.redis, [1]))[1]  # type: ignore[attr-defined]
+    opened = (await experiment_store.state(http.app.state.redis, [1], [name]))[0][1]  # type: ignore[attr-defined]
     [exposure] = [shown for shown in opened if shown.experiment == name]
     assert exposure.items == [item["movieId"] for item in body["items"]] and len(exposure.teams) == len(exposure.items)
     team = exposure.teams[0]

@@ -105,21 +105,21 @@ async function experiments() {
   $("experiments").querySelector("tbody").innerHTML = experiments.slice().reverse().map((e) =>
     `<tr><td>${esc(e.name)}</td><td>${esc(e.mode)}: ${e.variants.map(esc).join(" vs ")}</td>
       <td>${esc(e.status)}${e.reason ? ` (${esc(e.reason)})` : ""}</td>
-      <td>${e.arms.map((a) => a.exposures.toLocaleString()).join(" / ")}</td>
+      <td>${e.arms.map((a) => a.people.toLocaleString()).join(" / ")}</td>
       <td>${fixed(e.effect_estimate)} [${fixed(e.interval[0])}, ${fixed(e.interval[1])}]</td>
       <td>${fixed(e.p)}${e.significant ? " ✓" : ""}</td></tr>`).join("");
   const { curve } = await api(`/api/admin/experiments/${encodeURIComponent(experiments.at(-1).name)}`);
   if (curve.length < 2) return;
-  const most = curve.at(-1).exposures || 1;
+  const most = curve.at(-1).people || 1;
   const low = Math.min(0, ...curve.map((c) => c.low)), high = Math.max(0, ...curve.map((c) => c.high));
-  const x = (c) => (c.exposures / most) * 300, y = (v) => 95 - ((v - low) / (high - low || 1)) * 85;
+  const x = (c) => (c.people / most) * 300, y = (v) => 95 - ((v - low) / (high - low || 1)) * 85;
   const band = curve.map((c) => `${x(c)},${y(c.high)}`).concat(curve.slice().reverse().map((c) => `${x(c)},${y(c.low)}`));
   $("experiment-chart").innerHTML = `<line x1="0" y1="${y(0)}" x2="300" y2="${y(0)}" class="axis"/>` +
     `<polygon points="${band.join(" ")}" class="band"/>` +
     `<polyline points="${curve.map((c) => `${x(c)},${y(c.effect)}`).join(" ")}" class="line"/>` +
     `<polyline points="${curve.map((c) => `${x(c)},${95 - c.p * 85}`).join(" ")}" class="line dashed"/>` +
     `<text x="2" y="10" class="label">${fixed(high)}</text><text x="2" y="98" class="label">${fixed(low)}</text>` +
-    `<text x="298" y="98" class="label" text-anchor="end">${most.toLocaleString()} lists</text>`;
+    `<text x="298" y="98" class="label" text-anchor="end">${most.toLocaleString()} people</text>`;
 }
 
 await Promise.all([stream(), versions().catch((err) => notice(err.message)),
