@@ -260,12 +260,14 @@ def sample_ratio_p(counts: Sequence[float], weights: Sequence[float]) -> float:
 
 
 def join(lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person], exposures: Sequence[tuple[int, Shown]],
-         outcomes: Sequence[tuple[int, int, float]], windows: dict[str, float]) -> dict[str, dict[str, float]]:
+         outcomes: Sequence[tuple[int, int, float]], windows: dict[str, float],
+         now: float) -> dict[str, dict[str, float]]:
     """A batch's exposures ``(person, list)`` added to the people's open ``lists`` (a request id seen
     before is the same exposure delivered again: ignored), then its outcomes ``(person, film, when)``
     credited to them (``take``) in each experiment of ``windows`` (name -> window): the increments to
     each experiment's sums. ``lists`` and ``people`` ((experiment, person) -> ``Person``) are updated in
-    place, and lists past their window are dropped.
+    place, and lists whose window closed by ``now`` (the clock, not an event's time: platforms send
+    their own) are dropped.
 
     The sums are over people, the unit that is assigned (their lists are not independent of each
     other): per arm (``:<arm>``; no suffix under interleaving) ``n`` people, and ``s`` and ``q``, the
@@ -277,10 +279,12 @@ def join(lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person], e
 
     >>> lists, people = {}, {}
     >>> shown = Shown("e", "r1", 0, [10, 20], [], 100.0, [False, False])
-    >>> join(lists, people, [(7, shown)], [(7, 20, 150.0), (7, 20, 160.0), (7, 30, 150.0)], {"e": 600.0})
+    >>> join(lists, people, [(7, shown)], [(7, 20, 150.0), (7, 20, 160.0), (7, 30, 150.0)], {"e": 600.0}, 160.0)
     {'e': {'n:0': 1.0, 'lists:0': 1.0, 'shown:0': 2.0, 's:0': 1.0, 'q:0': 1.0}}
-    >>> join(lists, people, [(7, shown)], [(7, 10, 800.0)], {"e": 600.0})  # delivered again; too late
+    >>> join(lists, people, [(7, shown)], [(7, 10, 800.0)], {"e": 600.0}, 800.0)  # delivered again; too late
     {}
+    >>> lists
+    {7: []}
     """
     increments: dict[str, dict[str, float]] = {}
 
@@ -317,7 +321,6 @@ def join(lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person], e
                 person.takes += 1 if shown.teams[j] == 0 else -1
                 arm, extra = "", {f"takes:{shown.teams[j]}": 1.0}
             add(name, {f"s{arm}": float(person.takes - before), f"q{arm}": float(person.takes**2 - before**2), **extra})
-    newest = max((at for _, _, at in outcomes), default=max((s.at for _, s in exposures), default=0.0))
     for user, own in lists.items():
-        lists[user] = [s for s in own if s.at + windows.get(s.experiment, 0.0) >= newest]
+        lists[user] = [s for s in own if s.at + windows.get(s.experiment, 0.0) >= now]
     return increments

@@ -105,7 +105,10 @@ async def write(redis: aioredis.Redis, lists: dict[int, list[Shown]], people: di
     async with redis.pipeline(transaction=False) as pipe:
         for user, shown in lists.items():
             newest = sorted(shown, key=lambda s: s.at)[-OPEN_CAP:]
-            pipe.set(open_key(user), json.dumps([dataclasses.asdict(s) for s in newest]), ex=max(int(keep_s), 1))
+            if newest:
+                pipe.set(open_key(user), json.dumps([dataclasses.asdict(s) for s in newest]), ex=max(int(keep_s), 1))
+            else:  # a rater outside every experiment, or whose lists all closed: no key
+                pipe.delete(open_key(user))
         for (name, user), person in people.items():
             pipe.hset(people_key(name), str(user), f"{person.arm},{person.takes}")
         for name, fields in increments.items():

@@ -92,7 +92,7 @@ def register(worker: Worker) -> None:
                 continue
             lists, people = await until_stored("experiment state", experiment_store.state, redis, users,
                                                list(windows))
-            increments = join(lists, people, exposures, taken, windows)
+            increments = join(lists, people, exposures, taken, windows, time.time())
             await until_stored("experiment sums", experiment_store.write, redis, lists, people, increments,
                                max(windows.values()))
             now = time.time()

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from api.services import accounts
+from contracts.partitions import partition_of
 from core.settings import Settings
 from online_models.experiments import arm_of
 from storage import experiment_store
@@ -99,14 +101,19 @@ async def test_ab_assigns_stably_logs_every_list_and_counts_an_outcome_once(
     assert (sums["n:0"], sums["n:1"]) == (len(arms) - sum(arms), sum(arms))  # people, each once
 
     user, (arm, shown) = next(iter(lists.items()))
+    candidates = np.arange(100_000, 100_100)  # someone who rates with no list shown, on the person's partition
+    partitions = Settings().partitions
+    outsider = int(candidates[partition_of(candidates, partitions) == partition_of(np.array([user]), partitions)[0]][0])
+    await _take(http, outsider, shown[0])
     await _take(http, user, shown[0])
     await _take(http, user, shown[0])  # the same film again: counted once
     await _take(http, user, shown[1], ahead_s=120)  # past the 60 s window: not counted
-    other, (other_arm, other_shown) = list(lists.items())[1]
-    await _take(http, other, other_shown[3])  # a canary behind them: once it is counted, they were seen
-    canary = "s:0" if other_arm == 0 else "s:1"
-    sums = await _sums(http, name, canary, 1 + (other_arm == arm))
-    assert sums[f"s:{arm}"] == 1 + (other_arm == arm)
+    await _take(http, user, shown[2])  # a canary on the same partition: once it counts, the others were seen
+    sums = await _sums(http, name, f"s:{arm}", 2)
+    assert sums[f"s:{arm}"] == 2 and sums[f"q:{arm}"] == 4  # one person, two films: 2²
+    assert sums.get(f"s:{1 - arm}", 0) == 0
+    redis = http.app.state.redis  # type: ignore[attr-defined]
+    assert not await redis.exists(experiment_store.open_key(outsider))  # no key for someone outside it
     read = (await http.get(f"/api/admin/experiments/{name}", headers=admin)).json()
     assert [a["people"] for a in read["arms"]] == [sums["n:0"], sums["n:1"]] and read["curve"]
 

@@ -29,7 +29,7 @@ def as_set(frame: pd.DataFrame) -> set[tuple[int, int, float, int]]:
 async def test_a_load_is_exact_resumable_and_writes_only_what_differs(
         db: AsyncIOMotorDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rating_store, "PART", 16)
-    monkeypatch.setattr(rating_store, "BATCH", 50)
+    monkeypatch.setattr(rating_store, "INSERT_CHUNK", 50)
     own = db.client[f"ratings_{uuid.uuid4().hex[:8]}"]
     rng = np.random.default_rng(3)
     ratings = release(rng, 600)

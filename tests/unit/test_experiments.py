@@ -119,24 +119,26 @@ def test_a_take_is_credited_once_to_the_latest_list_that_showed_it_within_the_wi
     lists: dict[int, list[Shown]] = {}
     people: dict[tuple[str, int], Person] = {}
     first, later = _shown("r1", 0, [10, 20, 30], at=100.0), _shown("r2", 0, [20, 40], at=200.0)
-    sums = join(lists, people, [(7, first), (7, later)], [], {"e": 600.0})
+    sums = join(lists, people, [(7, first), (7, later)], [], {"e": 600.0}, 0.0)
     assert sums == {"e": {"n:0": 1.0, "lists:0": 2.0, "shown:0": 5.0}}  # one person, two lists
-    sums = join(lists, people, [], [(7, 20, 250.0), (7, 20, 260.0)], {"e": 600.0})  # the same film twice
+    sums = join(lists, people, [], [(7, 20, 250.0), (7, 20, 260.0)], {"e": 600.0}, 0.0)  # the same film twice
     assert later.taken == [True, False] and first.taken == [False, False, False]  # last touch
     assert sums == {"e": {"s:0": 1.0, "q:0": 1.0}}
-    sums = join(lists, people, [], [(7, 10, 270.0)], {"e": 600.0})  # shown by r1 alone
+    sums = join(lists, people, [], [(7, 10, 270.0)], {"e": 600.0}, 0.0)  # shown by r1 alone
     assert sums == {"e": {"s:0": 1.0, "q:0": 3.0}} and first.taken == [True, False, False]  # 2² − 1²
     assert people[("e", 7)] == Person(0, 2)
-    assert join(lists, people, [], [(7, 30, 150.0 + 600.0 + 1)], {"e": 600.0}) == {}  # past r1's window
-    assert join(lists, people, [], [(8, 10, 150.0)], {"e": 600.0}) == {}  # someone else took it
+    assert join(lists, people, [], [(7, 30, 150.0 + 600.0 + 1)], {"e": 600.0}, 0.0) == {}  # past r1's window
+    assert join(lists, people, [], [(8, 10, 150.0)], {"e": 600.0}, 0.0) == {}  # someone else took it
+    join(lists, people, [], [], {"e": 600.0}, now=750.0)  # r1's window closed by the clock (700), r2's not (800)
+    assert lists[7] == [later]
 
 
 def test_a_redelivered_exposure_adds_nothing_and_a_person_counts_once_per_experiment() -> None:
     lists: dict[int, list[Shown]] = {}
     people: dict[tuple[str, int], Person] = {("e", 7): Person(1, 3)}  # known from an earlier batch
-    join(lists, people, [(7, _shown("r1", 1, [10, 20], at=0.0))], [], {"e": 60.0})
-    assert join(lists, people, [(7, _shown("r1", 1, [10, 20], at=0.0))], [], {"e": 60.0}) == {}
-    sums = join(lists, people, [(7, _shown("r2", 1, [30], at=1.0))], [(7, 30, 2.0)], {"e": 60.0})
+    join(lists, people, [(7, _shown("r1", 1, [10, 20], at=0.0))], [], {"e": 60.0}, 0.0)
+    assert join(lists, people, [(7, _shown("r1", 1, [10, 20], at=0.0))], [], {"e": 60.0}, 0.0) == {}
+    sums = join(lists, people, [(7, _shown("r2", 1, [30], at=1.0))], [(7, 30, 2.0)], {"e": 60.0}, 0.0)
     assert sums == {"e": {"lists:1": 1.0, "shown:1": 1.0, "s:1": 1.0, "q:1": 7.0}}  # no new person; 4² − 3²
 
 
@@ -144,11 +146,11 @@ def test_interleaving_sums_each_persons_net_preference_and_the_teams_takes() -> 
     lists: dict[int, list[Shown]] = {}
     people: dict[tuple[str, int], Person] = {}
     shown = _shown("r1", -1, [10, 20, 30], at=0.0, teams=[0, 1, 0])
-    sums = join(lists, people, [(7, shown)], [(7, 20, 1.0)], {"e": 60.0})
+    sums = join(lists, people, [(7, shown)], [(7, 20, 1.0)], {"e": 60.0}, 0.0)
     assert sums == {"e": {"n": 1.0, "lists": 1.0, "shown": 3.0, "s": -1.0, "q": 1.0, "takes:1": 1.0}}
-    sums = join(lists, people, [], [(7, 10, 2.0)], {"e": 60.0})  # one each: net 0
+    sums = join(lists, people, [], [(7, 10, 2.0)], {"e": 60.0}, 0.0)  # one each: net 0
     assert sums == {"e": {"s": 1.0, "q": -1.0, "takes:0": 1.0}}
-    sums = join(lists, people, [], [(7, 30, 3.0)], {"e": 60.0})
+    sums = join(lists, people, [], [(7, 30, 3.0)], {"e": 60.0}, 0.0)
     assert sums == {"e": {"s": 1.0, "q": 1.0, "takes:0": 1.0}} and people[("e", 7)] == Person(-1, 1)
 
 
