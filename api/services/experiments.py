@@ -52,9 +52,9 @@ async def served_list(user_id: int, cards: Cards, models: Any, redis: Any, produ
     else:
         arm = int(arm_of([user_id], experiment.name, experiment.weights)[0])
         served = await variant_list(experiment.variants[arm], user_id, cards, models, redis, k)
-    exposure = Exposure(experiment.name, user_id, arm, [i["movieId"] for i in served["items"]], teams, request_id,
-                        time.time())
-    _log(producer, settings, exposure)
+    if served["items"]:  # an empty list (a new deployment with nothing trending yet) shows nothing to take
+        _log(producer, settings, Exposure(experiment.name, user_id, arm, [i["movieId"] for i in served["items"]], teams,
+                                          request_id, time.time()))
     return {**served, "experiment": {"name": experiment.name, "arm": arm, "request_id": request_id}}
 
 
