@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.redis_store import text
+
 KEY = "{stats}:applied-events"
 
 
@@ -23,8 +25,5 @@ async def add(redis: Any, agent: str, events: int) -> None:
 
 def read_sync(redis: Any) -> dict[str, int]:
     """Every agent's count so far, from a synchronous client (benches, tests)."""
-    return {_text(name): int(count) for name, count in redis.hgetall(KEY).items()}
+    return {text(name): int(count) for name, count in redis.hgetall(KEY).items()}
 
-
-def _text(name: str | bytes) -> str:
-    return name.decode() if isinstance(name, bytes) else name

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
+from storage.redis_store import text
+
 KEY = "{catalogue}:changes"
 MAX_CHANGES = 10_000
 NEIGHBOURS = 50
@@ -86,28 +88,28 @@ async def latest(redis: aioredis.Redis) -> str:
     """The id of the newest change (``START`` when none): read it before loading MongoDB, then follow
     from it, and nothing applied in between is missed (applying a change twice changes nothing)."""
     newest: Any = await redis.xrevrange(KEY, count=1)
-    return _text(newest[0][0]) if newest else START
+    return text(newest[0][0]) if newest else START
 
 
 async def after(redis: aioredis.Redis, since: str, block_ms: int, count: int = 500) -> tuple[str, list[Change]]:
     """The changes after ``since`` (waiting up to ``block_ms`` for one) and the id to follow from next."""
     if since != START:
         oldest: Any = await redis.xrange(KEY, count=1)
-        if oldest and _order(_text(oldest[0][0])) > _order(since):
+        if oldest and _order(text(oldest[0][0])) > _order(since):
             raise Behind(f"change {since} was trimmed from {KEY}")
     answer: Any = await redis.xread({KEY: since}, count=count, block=block_ms)
     changes: list[Change] = []
     for _, entries in answer or []:
         for entry_id, fields in entries:
-            since = _text(entry_id)
-            changes.append(_change({_text(k): v for k, v in fields.items()}))
+            since = text(entry_id)
+            changes.append(_change({text(k): v for k, v in fields.items()}))
     return since, changes
 
 
 def _change(fields: dict[str, Any]) -> Change:
     page = json.loads(fields["page"]) if "page" in fields else None
     near = np.frombuffer(fields["near"], dtype=np.float32).reshape(-1, 2) if "near" in fields else None
-    return Change(_text(fields["op"]), int(fields["movie"]), page,
+    return Change(text(fields["op"]), int(fields["movie"]), page,
                   near if near is not None else np.zeros((0, 2), np.float32))
 
 
@@ -115,6 +117,3 @@ def _order(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

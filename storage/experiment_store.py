@@ -26,6 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from online_models.experiments import Experiment, Person, Shown
+from storage.redis_store import round_trip, text
 
 DEFS = "{exp}:defs"
 OPEN = "exp:open:"
@@ -49,9 +50,6 @@ def curve_key(name: str) -> str:
     return f"{{exp}}:curve:{name}"
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
 
 def experiment_of(raw: bytes | str) -> Experiment:
     fields = json.loads(raw)
@@ -64,7 +62,7 @@ async def define(redis: aioredis.Redis, experiment: Experiment) -> bool:
 
 
 async def experiments(redis: aioredis.Redis) -> dict[str, Experiment]:
-    return {_text(name): experiment_of(raw) for name, raw in (await redis.hgetall(DEFS)).items()}
+    return {text(name): experiment_of(raw) for name, raw in (await redis.hgetall(DEFS)).items()}
 
 
 async def stop(redis: aioredis.Redis, name: str, reason: str) -> Experiment | None:
@@ -81,19 +79,15 @@ async def state(redis: aioredis.Redis, users: list[int], names: list[str]
                 ) -> tuple[dict[int, list[Shown]], dict[tuple[str, int], Person]]:
     """The people's open exposures, and who of them is in which experiment with what takes, in one
     round trip."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for user in users:
-            pipe.get(open_key(user))
-        for name in names:
-            pipe.hmget(people_key(name), [str(user) for user in users])
-        replies = await pipe.execute()
+    replies = await round_trip(redis, [("get", (open_key(user),)) for user in users]
+                               + [("hmget", (people_key(name), [str(user) for user in users])) for name in names])
     lists = {user: [Shown(**record) for record in json.loads(blob)] if blob else []
              for user, blob in zip(users, replies, strict=False)}
     people = {}
     for name, values in zip(names, replies[len(users):], strict=True):
         for user, value in zip(users, values, strict=True):
             if value is not None:
-                arm, takes = _text(value).split(",")
+                arm, takes = text(value).split(",")
                 people[(name, user)] = Person(int(arm), int(takes))
     return lists, people
 
@@ -102,33 +96,29 @@ async def write(redis: aioredis.Redis, lists: dict[int, list[Shown]], people: di
                 increments: dict[str, dict[str, float]], keep_s: float) -> None:
     """The people's open exposures (the newest ``OPEN_CAP``, kept ``keep_s``), their places in the
     experiments and the experiments' increments, in one round trip."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for user, shown in lists.items():
-            newest = sorted(shown, key=lambda s: s.at)[-OPEN_CAP:]
-            if newest:
-                pipe.set(open_key(user), json.dumps([dataclasses.asdict(s) for s in newest]), ex=max(int(keep_s), 1))
-            else:  # a rater outside every experiment, or whose lists all closed: no key
-                pipe.delete(open_key(user))
-        for (name, user), person in people.items():
-            pipe.hset(people_key(name), str(user), f"{person.arm},{person.takes}")
-        for name, fields in increments.items():
-            for field, delta in fields.items():
-                if delta:
-                    pipe.hincrbyfloat(sums_key(name), field, delta)
-        await pipe.execute()
+    commands: list[tuple[str, tuple[Any, ...]]] = []
+    for user, shown in lists.items():
+        newest = sorted(shown, key=lambda s: s.at)[-OPEN_CAP:]
+        if newest:
+            commands.append(("set", (open_key(user), json.dumps([dataclasses.asdict(s) for s in newest]),
+                                     max(int(keep_s), 1))))
+        else:  # a rater outside every experiment, or whose lists all closed: no key
+            commands.append(("delete", (open_key(user),)))
+    commands += [("hset", (people_key(name), str(user), f"{person.arm},{person.takes}"))
+                 for (name, user), person in people.items()]
+    commands += [("hincrbyfloat", (sums_key(name), field, delta))
+                 for name, fields in increments.items() for field, delta in fields.items() if delta]
+    await round_trip(redis, commands)
 
 
 async def sums(redis: aioredis.Redis, names: list[str]) -> dict[str, dict[str, float]]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.hgetall(sums_key(name))
-        replies = await pipe.execute()
-    return {name: {_text(k): float(v) for k, v in reply.items()} for name, reply in zip(names, replies, strict=True)}
+    replies = await round_trip(redis, [("hgetall", (sums_key(name),)) for name in names])
+    return {name: {text(k): float(v) for k, v in reply.items()} for name, reply in zip(names, replies, strict=True)}
 
 
 async def look(redis: aioredis.Redis, name: str, p: float, point: dict[str, Any]) -> None:
     """Keep the running minimum p-value and a point of the curve."""
-    async with redis.pipeline(transaction=False) as pipe:
+    async with redis.pipeline(transaction=False) as pipe:  # in order: the trim after the push (one slot, {exp})
         pipe.hset(sums_key(name), mapping={"p": p, "looked": time.time()})
         pipe.rpush(curve_key(name), json.dumps(point))
         pipe.ltrim(curve_key(name), -CURVE_CAP, -1)

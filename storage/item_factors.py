@@ -28,9 +28,9 @@ import redis.asyncio as aioredis
 from online_models.item_matrix import ItemMatrix
 from storage.item_log import EPOCH, LOG, LOG_CAP, SEQ
 from storage.model_keys import item_key, seen_key, seen_version_key, user_key
-from storage.model_store import _text, item_members
+from storage.model_store import item_members
 from storage.recent_history import history_key, in_time_order
-from storage.redis_store import mget_chunked, round_trip
+from storage.redis_store import mget_chunked, round_trip, text
 
 CHUNK = 5000
 RATED_CACHE = 10_000  # users whose ratings a process keeps: about 1 KB each on MovieLens, 32 KB the heaviest
@@ -165,4 +165,4 @@ class ItemFactors:
 
 def _seq(entry_id: bytes | str) -> int:
     """The notice's number: its stream id is ``<seq>-0``."""
-    return int(_text(entry_id).split("-")[0])
+    return int(text(entry_id).split("-")[0])

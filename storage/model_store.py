@@ -55,7 +55,7 @@ from storage.model_keys import (
     item_shard,
     user_key,
 )
-from storage.redis_store import round_trip, run_scripts
+from storage.redis_store import round_trip, run_scripts, text
 from storage.row_cache import RowCache
 from storage.shards import shard_groups
 
@@ -66,9 +66,6 @@ SEEN_RECORD = np.dtype([("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
 HISTORY_RECORD = np.dtype([("movie", "<i8"), ("error", "<f4")])
 COMMIT_ROW = 2 * SHARDS  # applied rows: user shards 0..S-1, item shards S..2S-1, then the commit shard
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _packed(values: np.ndarray | Sequence[float], dtype: str = "<i8") -> bytes:
@@ -362,7 +359,7 @@ class ModelStore:
 
     async def prequential(self) -> dict[str, float]:
         raw = await self.redis.hgetall(STATS)
-        values = {_text(k): float(v) for k, v in raw.items()}
+        values = {text(k): float(v) for k, v in raw.items()}
         n = values.get("n", 0.0)
         return {"n": n, "rmse": (values.get("sse", 0.0) / n) ** 0.5 if n else float("nan"),
                 "mae": values.get("sae", 0.0) / n if n else float("nan")}
@@ -382,7 +379,7 @@ class ModelStore:
         return {p: int(v) for p, v in zip(partitions, values, strict=True) if v is not None}
 
     async def applied_offsets(self) -> dict[str, int]:
-        return {_text(k): int(v) for k, v in (await self.redis.hgetall(COMMIT_APPLIED)).items()}
+        return {text(k): int(v) for k, v in (await self.redis.hgetall(COMMIT_APPLIED)).items()}
 
 
 def _by_shard(ids: list[int]) -> list[list[int]]:

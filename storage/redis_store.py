@@ -35,6 +35,11 @@ def connect(settings: Settings) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
+def text(value: bytes | str) -> str:
+    """A key, field or value as Redis answered it (bytes) or as the caller gave it (str)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def is_cluster(redis: aioredis.Redis) -> bool:
     return isinstance(redis, RedisCluster)
 
