@@ -11,6 +11,11 @@ same run, on the same loaded machine. After each route, the worst consumer group
 ratings topic: the stream kept up meanwhile when it stays near a batch; and the API process's CPU
 over the route's run divided by its requests (the process found by the port it listens on).
 
+``--experiment ab`` (or ``interleave``) adds a run of the recommendations route with an experiment
+running (both arms the live path, so what differs is the experiment's own cost: the assignment, the
+exposure handed to Kafka and, interleaving, a second list and the team draft), right after the run
+without: the p99s side by side, measured in the same run. The experiment is stopped when its run ends.
+
 ``--during-refit`` runs ``cinestream ranker refit`` back to back beside the measured routes, at the
 scheduler's background priority, as the scheduler would: each fits two candidates, judges them and makes
 one live, so the lists also switch versions mid-run. The bench stops if a refit fails or none is running
@@ -30,6 +35,9 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +53,11 @@ from bench.tools import cpu_seconds, listening_pid, still_running, vegeta
 from cinestream_client import Client
 from core.settings import Settings, get_settings
 from deploy.local.background import send_to_background
+from online_models.experiments import Experiment
+from storage import experiment_store
 from storage.live_model_store import VERSION as RANKER_VERSION
 from storage.mongo import connect, database
+from storage.redis_store import connect as connect_redis
 from streams.admin import consumer_lag
 
 PEOPLE = 610  # the main job's replayed release (ml-latest-small): user ids 1..610
@@ -86,6 +97,37 @@ def _ranker_version(settings: Settings) -> bytes | None:
     with redis.Redis.from_url(settings.redis_url) as client:
         found = client.get(RANKER_VERSION)
         return found if isinstance(found, bytes) else None
+
+
+@contextmanager
+def _experiment(settings: Settings, mode: str) -> Iterator[None]:
+    """An experiment running (both arms the live path) until leaving; the API's copy sees it within
+    ``REFRESH_S``, waited for before the run."""
+    name = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
+
+    async def define() -> None:
+        client = connect_redis(settings)
+        try:
+            running = [e for e in (await experiment_store.experiments(client)).values() if e.status == "running"]
+            if running:
+                raise SystemExit(f"experiment {running[0].name} is running: stop it first")
+            await experiment_store.define(client, Experiment(name, ("live", "live"), mode, started=time.time()))
+        finally:
+            await client.aclose()
+
+    async def stop() -> None:
+        client = connect_redis(settings)
+        try:
+            await experiment_store.stop(client, name, "the bench's run ended")
+        finally:
+            await client.aclose()
+
+    asyncio.run(define())
+    time.sleep(experiment_store.REFRESH_S + 0.5)
+    try:
+        yield
+    finally:
+        asyncio.run(stop())
 
 
 LAG_LIMIT_S = 5.0  # the stream this many seconds of background behind: it is not being learned
@@ -163,6 +205,8 @@ def main() -> None:
                         help="no warm-up: the measured runs include each person's first list since the API started")
     parser.add_argument("--routes", default="floor,recommendations,similar,trending,movie,search",
                         help="which routes, comma-separated")
+    parser.add_argument("--experiment", choices=["ab", "interleave"], default=None,
+                        help="also the recommendations with an experiment running (live against live)")
     parser.add_argument("--during-refit", action="store_true",
                         help="refits of the ranker back to back beside the measured routes")
     record.add_option(parser)
@@ -183,6 +227,9 @@ def main() -> None:
         "search": ("search", [client.url("search", {"q": w}) for w in SEARCH_WORDS]),
     }
     chosen = [routes[name] for name in args.routes.split(",")]
+    if args.experiment:
+        at = next(j for j, (name, _) in enumerate(chosen) if name == "recommendations") + 1
+        chosen.insert(at, (f"recommendations, {args.experiment} experiment", routes["recommendations"][1]))
     api = listening_pid(settings.api_port)  # None: not this user's process, and its CPU goes unmeasured
     total = args.seconds * len(chosen) + 30
     # under SCHED_IDLE: it stands for the platforms, which run on machines of their own; 0: an idle stream
@@ -218,7 +265,8 @@ def main() -> None:
                     progress.update(task, description=name)
                     used = cpu_seconds(api) if api else 0.0
                     version = _ranker_version(settings)
-                    results[name] = attack(tool, urls, args.seconds, args.rate, key)
+                    with _experiment(settings, args.experiment) if "experiment" in name else nullcontext():
+                        results[name] = attack(tool, urls, args.seconds, args.rate, key)
                     results[name]["ranker promoted"] = float(_ranker_version(settings) != version)
                     if api:  # the API's own CPU over the run, a request's share of it
                         results[name]["API CPU ms/request"] = ((cpu_seconds(api) - used) * 1e3

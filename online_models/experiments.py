@@ -23,6 +23,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -173,6 +174,17 @@ class SequentialTest:
 
 
 MODES = ("ab", "interleave")
+RANKER = "ranker:"  # a variant ``ranker:<version>``: a kept version of the live ranker (the scheduler's refits)
+VARIANT_PATTERN = r"^(live|popular|ranker:[1-9][0-9]{0,9})$"
+
+
+def ranker_version(variant: str) -> int | None:
+    """The ranker version a variant names, or None (``live``, ``popular``).
+
+    >>> ranker_version("ranker:12"), ranker_version("live")
+    (12, None)
+    """
+    return int(variant[len(RANKER):]) if variant.startswith(RANKER) else None
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,11 @@ class Experiment:
     status: str = "running"  # or "stopped"
     started: float = 0.0
     reason: str = ""  # why it stopped
+    # guardrails: an arm past one stops the experiment (``look``)
+    max_p99_ms: float = 250.0  # the list's 99th percentile latency, in each arm
+    max_error_rate: float = 0.01  # lists that failed to build, a share of each arm's
+    min_coverage: float = 0.0  # each arm's distinct films shown, a share of the other's (0: reported only)
+    promote: bool = False  # when decided, ask the scheduler's gate to make a winning ranker version live
 
 
 @dataclass
@@ -203,6 +220,8 @@ class Shown:
     teams: list[int]
     at: float
     taken: list[bool]
+    served_ms: float = 0.0  # how long the list took to build
+    failed: bool = False  # it could not be built (``items`` is then empty)
 
     def takes(self) -> int:
         return sum(self.taken)
@@ -272,7 +291,8 @@ def join(lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person], e
     The sums are over people, the unit that is assigned (their lists are not independent of each
     other): per arm (``:<arm>``; no suffix under interleaving) ``n`` people, and ``s`` and ``q``, the
     sum and the sum of squares of their takes. Beside them ``lists`` and ``shown`` (lists and films
-    served) and, under interleaving, ``takes:<team>``.
+    served) and, under interleaving, ``takes:<team>``; for the guardrails, ``ms<arm>:<bucket>``, a
+    histogram of how long the lists took (``latency_bucket``), and ``errors<arm>``, lists that failed.
 
     A loop per exposure and per outcome: a batch holds few of either for a person, and only the films
     people took (a rating of 4 or more, a completed watch) are outcomes.
@@ -280,7 +300,7 @@ def join(lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person], e
     >>> lists, people = {}, {}
     >>> shown = Shown("e", "r1", 0, [10, 20], [], 100.0, [False, False])
     >>> join(lists, people, [(7, shown)], [(7, 20, 150.0), (7, 20, 160.0), (7, 30, 150.0)], {"e": 600.0}, 160.0)
-    {'e': {'n:0': 1.0, 'lists:0': 1.0, 'shown:0': 2.0, 's:0': 1.0, 'q:0': 1.0}}
+    {'e': {'n:0': 1.0, 'lists:0': 1.0, 'shown:0': 2.0, 'ms:0:0': 1.0, 's:0': 1.0, 'q:0': 1.0}}
     >>> join(lists, people, [(7, shown)], [(7, 10, 800.0)], {"e": 600.0}, 800.0)  # delivered again; too late
     {}
     >>> lists
@@ -304,7 +324,9 @@ def join(lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person], e
         if (shown.experiment, user) not in people:
             people[(shown.experiment, user)] = Person(shown.arm)
             add(shown.experiment, {f"n{arm}": 1.0})
-        add(shown.experiment, {f"lists{arm}": 1.0, f"shown{arm}": float(len(shown.items))})
+        add(shown.experiment, {f"lists{arm}": 1.0, f"shown{arm}": float(len(shown.items)),
+                               f"ms{arm}:{latency_bucket(shown.served_ms)}": 1.0,
+                               **({f"errors{arm}": 1.0} if shown.failed else {})})
     for user, movie, at in outcomes:
         own = lists.get(user, [])
         for name, window in windows.items():
@@ -324,3 +346,114 @@ def join(lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person], e
     for user, own in lists.items():
         lists[user] = [s for s in own if s.at + windows.get(s.experiment, 0.0) >= now]
     return increments
+
+
+# Latency as a histogram of quarter-octave buckets from 1/8 ms: a bounded number of fields whatever
+# the traffic, and any percentile within 19 % (one bucket's width).
+_BUCKETS_PER_OCTAVE, _FLOOR_MS, _TOP_BUCKET = 4, 0.125, 99
+
+
+def latency_bucket(ms: float) -> int:
+    """The histogram bucket of a latency.
+
+    >>> latency_bucket(0.0), latency_bucket(1.0), latency_bucket(20.0), latency_bucket(1e9)
+    (0, 12, 29, 99)
+    """
+    if ms <= _FLOOR_MS:
+        return 0
+    return min(int(_BUCKETS_PER_OCTAVE * math.log2(ms / _FLOOR_MS)), _TOP_BUCKET)
+
+
+def latency_quantile(sums: dict[str, float], arm: str, q: float) -> float:
+    """The ``q`` quantile of an arm's list latency in ms (the upper edge of its bucket; nan: no lists).
+
+    >>> latency_quantile({"ms:0:12": 98.0, "ms:0:29": 2.0}, ":0", 0.99)
+    22.6...
+    """
+    prefix = f"ms{arm}:"
+    counts = np.zeros(_TOP_BUCKET + 1)
+    for field, n in sums.items():
+        if field.startswith(prefix):
+            counts[int(field[len(prefix):])] += n
+    if counts.sum() <= 0:
+        return float("nan")
+    bucket = int(np.searchsorted(np.cumsum(counts), q * counts.sum()))
+    return float(_FLOOR_MS * 2 ** ((bucket + 1) / _BUCKETS_PER_OCTAVE))
+
+
+SRM_ALPHA = 1e-4  # strict: the test is repeated at every look
+SRM_PEOPLE = 1000  # people in all before a sample-ratio mismatch stops anything
+GUARD_LISTS = 200  # lists in an arm before its latency and errors can stop anything
+COVER_LISTS = 1000  # lists in an arm before its coverage can
+
+
+def arms_of(experiment: Experiment) -> tuple[str, ...]:
+    """The sums' arm suffixes: one (interleaving's merged list) or one an arm."""
+    return ("",) if experiment.mode == "interleave" else (":0", ":1")
+
+
+def look(experiment: Experiment, sums: dict[str, float], coverage: dict[str, int],
+         now: float) -> tuple[float, dict[str, Any], str]:
+    """One look at a running experiment: the always-valid p-value's running minimum, the curve's point
+    (with each arm's guardrail figures) and, when a guardrail broke, why (else "").
+
+    The guardrails: a sample-ratio mismatch (A/B: people per arm against the weights), an arm's list
+    p99 over ``max_p99_ms`` or error share over ``max_error_rate``, and an arm's films shown (distinct:
+    ``coverage``, by arm suffix) under ``min_coverage`` of the other's.
+
+    >>> e = Experiment("e", ("live", "popular"), max_p99_ms=100.0)
+    >>> sums = {"n:0": 600.0, "n:1": 600.0, "lists:0": 900.0, "lists:1": 900.0, "ms:0:12": 900.0,
+    ...         "ms:1:40": 900.0, "errors:1": 3.0}
+    >>> p, point, reason = look(e, sums, {":0": 500, ":1": 20}, 0.0)
+    >>> reason
+    'latency: arm 1 (popular) p99 152 ms over 100 ms'
+    >>> point["arms"][1]["error_rate"], point["arms"][1]["films"]
+    (0.0033333333333333335, 20)
+    """
+    test = sequential_test(experiment, sums)
+    p = test.look()
+    estimate, variance, _ = test.estimate()
+    half = 1.96 * math.sqrt(variance) if variance > 0 else 0.0
+    suffixes = arms_of(experiment)
+    lists = [sums.get(f"lists{suffix}", 0.0) for suffix in suffixes]
+    p99 = [latency_quantile(sums, suffix, 0.99) for suffix in suffixes]
+    errors = [sums.get(f"errors{suffix}", 0.0) / n if n else 0.0 for suffix, n in zip(suffixes, lists, strict=True)]
+    films = [coverage.get(suffix, 0) for suffix in suffixes]
+    arms = [{"lists": n, "p99_ms": None if math.isnan(ms) else ms, "error_rate": e, "films": f}  # JSON has no NaN
+            for n, ms, e, f in zip(lists, p99, errors, films, strict=True)]
+    point: dict[str, Any] = {"t": now, "people": int(sum(arm.n for arm in test.arms)), "effect": estimate,
+                             "low": estimate - half, "high": estimate + half, "p": p, "arms": arms}
+    broken = []
+    if experiment.mode == "ab":  # people, the unit assigned: their lists differ in number by their activity
+        counts = [sums.get("n:0", 0.0), sums.get("n:1", 0.0)]
+        srm = sample_ratio_p(counts, experiment.weights)
+        point["srm_p"] = srm
+        if sum(counts) >= SRM_PEOPLE and srm < SRM_ALPHA:
+            broken.append(f"sample-ratio mismatch: {counts[0]:.0f} and {counts[1]:.0f} people (p {srm:.1e})")
+    for j in range(len(suffixes)):
+        name = f"arm {j} ({experiment.variants[j]})" if len(suffixes) > 1 else "the interleaved list"
+        if lists[j] >= GUARD_LISTS and p99[j] > experiment.max_p99_ms:
+            broken.append(f"latency: {name} p99 {p99[j]:.0f} ms over {experiment.max_p99_ms:g} ms")
+        if lists[j] >= GUARD_LISTS and errors[j] > experiment.max_error_rate:
+            broken.append(f"errors: {name} failed {errors[j]:.1%} of its lists, over {experiment.max_error_rate:.1%}")
+    if len(suffixes) == 2 and experiment.min_coverage > 0 and min(lists) >= COVER_LISTS:
+        for j in (0, 1):
+            if films[j] < experiment.min_coverage * films[1 - j]:
+                broken.append(f"coverage: arm {j} ({experiment.variants[j]}) showed {films[j]} films, under "
+                              f"{experiment.min_coverage:.0%} of the other's {films[1 - j]}")
+    return p, point, "; ".join(broken)
+
+
+def winner(experiment: Experiment, sums: dict[str, float]) -> str | None:
+    """The variant found better, once the running p-value is under α (None before, or on a tie).
+
+    >>> e = Experiment("e", ("live", "popular"))
+    >>> winner(e, {"p": 0.01, "n:0": 5.0, "s:0": 50.0, "n:1": 5.0, "s:1": 20.0})
+    'live'
+    >>> winner(e, {"p": 0.2, "n:0": 5.0, "s:0": 50.0, "n:1": 5.0, "s:1": 20.0}) is None
+    True
+    """
+    if sums.get("p", 1.0) >= experiment.alpha:
+        return None
+    estimate = sequential_test(experiment, sums).estimate()[0]
+    return experiment.variants[0] if estimate > 0 else experiment.variants[1] if estimate < 0 else None

@@ -8,7 +8,9 @@ experiment's sums, p-value and curve.
 - ``{exp}:people:<name>``: hash person -> ``<arm>,<takes>`` (``online_models.experiments.Person``);
 - ``{exp}:sums:<name>``: the experiment's sums over people (``online_models.experiments.join``), the
   running minimum of its always-valid p-value (``p``) and the time of its last look;
-- ``{exp}:curve:<name>``: its looks (people, effect, interval, p-value), the latest ``CURVE_CAP``.
+- ``{exp}:curve:<name>``: its looks (people, effect, interval, p-value, guardrails), the latest
+  ``CURVE_CAP``;
+- ``{exp}:cover:<name><arm>``: a HyperLogLog of the films each arm showed (coverage, 12 KB at most).
 
 Bounds: per person ``OPEN_CAP`` lists of at most 100 films, and a field in each experiment they were
 in; per experiment a hash of a few fields an arm and ``CURVE_CAP`` points. Only the join agent writes
@@ -49,6 +51,9 @@ def sums_key(name: str) -> str:
 def curve_key(name: str) -> str:
     return f"{{exp}}:curve:{name}"
 
+
+def cover_key(name: str, arm: str) -> str:
+    return f"{{exp}}:cover:{name}{arm}"
 
 
 def experiment_of(raw: bytes | str) -> Experiment:
@@ -93,9 +98,11 @@ async def state(redis: aioredis.Redis, users: list[int], names: list[str]
 
 
 async def write(redis: aioredis.Redis, lists: dict[int, list[Shown]], people: dict[tuple[str, int], Person],
-                increments: dict[str, dict[str, float]], keep_s: float) -> None:
+                increments: dict[str, dict[str, float]], keep_s: float,
+                films: dict[tuple[str, str], set[int]] | None = None) -> None:
     """The people's open exposures (the newest ``OPEN_CAP``, kept ``keep_s``), their places in the
-    experiments and the experiments' increments, in one round trip."""
+    experiments, the experiments' increments and the films each arm showed (``(name, arm suffix)`` ->
+    films), in one round trip."""
     commands: list[tuple[str, tuple[Any, ...]]] = []
     for user, shown in lists.items():
         newest = sorted(shown, key=lambda s: s.at)[-OPEN_CAP:]
@@ -108,7 +115,17 @@ async def write(redis: aioredis.Redis, lists: dict[int, list[Shown]], people: di
                  for (name, user), person in people.items()]
     commands += [("hincrbyfloat", (sums_key(name), field, delta))
                  for name, fields in increments.items() for field, delta in fields.items() if delta]
+    commands += [("pfadd", (cover_key(name, arm), *shown)) for (name, arm), shown in (films or {}).items() if shown]
     await round_trip(redis, commands)
+
+
+async def coverage(redis: aioredis.Redis, experiment: Experiment) -> dict[str, int]:
+    """How many distinct films each arm showed (HyperLogLog: within about 1 %), by arm suffix; under
+    interleaving each team's, and their sum for the merged list (``""``)."""
+    arms = (":0", ":1")
+    counts = await round_trip(redis, [("pfcount", (cover_key(experiment.name, arm),)) for arm in arms])
+    covered = {arm: int(n) for arm, n in zip(arms, counts, strict=True)}
+    return {**covered, "": sum(covered.values())} if experiment.mode == "interleave" else covered
 
 
 async def sums(redis: aioredis.Redis, names: list[str]) -> dict[str, dict[str, float]]:

@@ -258,3 +258,41 @@ class LiveModelCopy:
             # wait for a ranking, and a switch queued requests for two seconds
             await asyncio.sleep(2 * (time.monotonic() - started))
         return OrderedDict(reversed(warm))
+
+
+KEPT_IN_HAND = 2  # kept versions an API process holds at once (an experiment's arms)
+KEPT_LISTS = 2_000  # lists it keeps ranked by them
+
+
+class KeptVersions:
+    """This process's copies of kept ranker versions other than the live one, which an experiment
+    serves as a variant (``ranker:<version>``). A version never changes once fitted, so it is read
+    once (concurrent requests wait for the same read) and kept while an experiment asks for it: at
+    most ``KEPT_IN_HAND`` of them, with the last ``KEPT_LISTS`` lists they ranked."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self._models: OrderedDict[int, asyncio.Task[LiveModel]] = OrderedDict()
+        self._lists: OrderedDict[Hashable, Ranked] = OrderedDict()
+
+    async def at(self, version: int) -> LiveModel:
+        """The version's model; KeyError when it is not kept (any more)."""
+        task = self._models.get(version)
+        if task is None or (task.done() and task.exception() is not None):
+            task = asyncio.ensure_future(load_version(self.redis, version))
+            self._models[version] = task
+            while len(self._models) > KEPT_IN_HAND:
+                self._models.popitem(last=False)
+        self._models.move_to_end(version)
+        return await asyncio.shield(task)
+
+    def recall(self, key: Hashable) -> Ranked | None:
+        found = self._lists.get(key)
+        if found is not None:
+            self._lists.move_to_end(key)
+        return found
+
+    def keep(self, key: Hashable, ranked: Ranked, asked: Asked) -> None:
+        self._lists[key] = ranked
+        if len(self._lists) > KEPT_LISTS:
+            self._lists.popitem(last=False)

@@ -60,8 +60,11 @@ from storage.row_cache import RowCache
 from storage.shards import shard_groups
 
 CURVE_POINTS = 5000  # the list is trimmed to the latest points
-# A user shard's new ratings, what ``lua/mf/user_shard.lua`` unpacks ('<i8i8f') into ``mf:seen:…``.
+# A user shard's new ratings, which ``lua/mf/user_shard.lua`` unpacks into ``mf:seen:…`` with
+# ``SEEN_FORMAT``, the same layout in the notation of Redis's Lua ``struct`` library.
 SEEN_RECORD = np.dtype([("u", "<i8"), ("m", "<i8"), ("r", "<f4")])
+SEEN_FORMAT = "<i8i8f"
+_SCRIPT_CONSTANTS = (*LUA_CONSTANTS, ("SEEN_FORMAT", SEEN_FORMAT))
 # ``mf:h:…``: a user's recent MF errors (``online_models.residual_knn``), newest last.
 HISTORY_RECORD = np.dtype([("movie", "<i8"), ("error", "<f4")])
 COMMIT_ROW = 2 * SHARDS  # applied rows: user shards 0..S-1, item shards S..2S-1, then the commit shard
@@ -208,8 +211,8 @@ class ModelStore:
         self.reads = 0  # read round trips (most batches need none)
         self.refusals = 0
         self.guess_absent = True
-        self._user = redis.register_script(script("mf", "shard_common", "user_shard", constants=LUA_CONSTANTS))
-        self._item = redis.register_script(script("mf", "shard_common", "item_shard", constants=LUA_CONSTANTS))
+        self._user = redis.register_script(script("mf", "shard_common", "user_shard", constants=_SCRIPT_CONSTANTS))
+        self._item = redis.register_script(script("mf", "shard_common", "item_shard", constants=_SCRIPT_CONSTANTS))
         self._commit = redis.register_script(script("mf", "shard_common", "item_notice", "commit"))
         self._written: dict[tuple[int, str, int], int] = {}  # (shard row, topic, partition) -> offset
         self._lost: dict[int, int] = {}  # partition -> first offset a shard lacks, this batch

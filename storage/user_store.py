@@ -23,7 +23,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from storage import history_store, rating_store
+from storage import export_store, history_store, rating_store
 from storage.field_crypto import FieldCipher
 
 ENCRYPTED = ("email", "display_name", "demographics")
@@ -129,14 +129,15 @@ async def rotate_keys(db: AsyncIOMotorDatabase, cipher: FieldCipher) -> tuple[in
 
 
 async def delete_user(db: AsyncIOMotorDatabase, user_id: int) -> None:
-    """The account and everything MongoDB holds about the person (events and ratings included)."""
+    """The account and everything MongoDB holds about the person (events, ratings and export included;
+    a message's archived events of other people stay)."""
     doc = await get_user(db, user_id)
     if doc is not None and "email_index" in doc:  # an imported user without a login has none
         await db.user_emails.delete_one({"_id": doc["email_index"]})
     await db.users.delete_one({"_id": str(user_id)})
     await asyncio.gather(db.refresh_tokens.delete_many({"user_id": user_id}),
-                         db.events.delete_many({"user_id": user_id}), rating_store.forget(db, user_id),
-                         db.user_stats.delete_many({"userId": user_id}))
+                         history_store.forget(db, [user_id]), rating_store.forget(db, user_id),
+                         export_store.forget(db, user_id), db.user_stats.delete_many({"userId": user_id}))
 
 
 # --- refresh tokens ---------------------------------------------------------------------------

@@ -5,25 +5,27 @@ No user id in any path or body: the token says whose data it is.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api.deps import DbDep, ModelsDep, ProducerDep, RedisDep, SearchDep, SettingsDep
 from api.errors import documented
 from api.fields import Body
 from api.security import passwords
 from api.security.policy import PERSON, Principal
+from api.services import exports
 from api.services.experiments import served_list
 from api.services.intake import send_erasure
 from api.services.lists import history_of
 from api.services.sessions import address, cipher_of, end_all_sessions, end_cookies
 from contracts.events import MAX_MOVIE_ID
-from storage import erasure, live_model_store, recent_history, user_store
+from storage import erasure, export_store, live_model_store, recent_history, user_store
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -119,16 +121,54 @@ async def live(request: Request, db: DbDep, index: SearchDep, models: ModelsDep,
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-@router.get("/export", responses=documented(404))
-async def export(request: Request, db: DbDep, who: Annotated[Principal, Depends(PERSON)]) -> Response:
-    """Everything kept about you, as a JSON file: profile, ratings and watches (a MongoDB read, not the hot path)."""
+class ExportStatus(BaseModel):
+    """Where the person's export stands; ``file`` is where the ready file is fetched."""
+
+    state: Literal["preparing", "ready", "failed"]
+    requested: dt.datetime
+    ready: dt.datetime | None = None
+    expires: dt.datetime | None = None
+    reason: str | None = None
+    file: str = "/api/me/export/file"
+
+
+def _status(export: export_store.Export) -> ExportStatus:
+    return ExportStatus(state=export.state, requested=export.requested, ready=export.ready,
+                        expires=export.expires, reason=export.reason)
+
+
+@router.post("/export", status_code=202, responses=documented(404))
+async def request_export(request: Request, response: Response, db: DbDep,
+                         who: Annotated[Principal, Depends(PERSON)]) -> ExportStatus:
+    """Ask for everything kept about you as a JSON file: profile, ratings and watches. It is prepared
+    in the background (it reads the whole event archive); poll ``GET /api/me/export`` until it is ready."""
     user = await _account(db, who)
-    events = await user_store.events_of(db, user["user_id"])
-    body = {"profile": user_store.readable(cipher_of(request), user),
-            "ratings": [e for e in events if e.get("type", "rating") == "rating"],
-            "watches": [e for e in events if e.get("type") == "watch"]}
+    export = await exports.request_export(db, cipher_of(request), user["user_id"])
+    await user_store.audit(db, "export-requested", who.actor, address=address(request))
+    response.headers["Location"] = "/api/me/export"
+    response.headers["Retry-After"] = "2"
+    return _status(export)
+
+
+@router.get("/export", responses=documented(404))
+async def export_status(db: DbDep, who: Annotated[Principal, Depends(PERSON)]) -> ExportStatus:
+    """Whether your export is being prepared, ready (until ``expires``) or failed (ask again)."""
+    export = await export_store.status(db, who.user_id or 0, dt.datetime.now(dt.UTC))
+    if export is None:
+        raise HTTPException(404, "no export requested (POST /api/me/export), or it expired")
+    return _status(export)
+
+
+@router.get("/export/file", responses={200: {"content": {"application/json": {}},
+                                            "description": "the export, as an attachment"},
+                                       **documented(404)})
+async def export_file(request: Request, db: DbDep, who: Annotated[Principal, Depends(PERSON)]) -> Response:
+    """Your ready export as a JSON file."""
+    file = await export_store.file(db, cipher_of(request), who.user_id or 0, dt.datetime.now(dt.UTC))
+    if file is None:
+        raise HTTPException(404, "no export is ready: see GET /api/me/export")
     await user_store.audit(db, "export", who.actor, address=address(request))
-    return Response(json.dumps(body, default=str), media_type="application/json",
+    return Response(file, media_type="application/json",
                     headers={"Content-Disposition": 'attachment; filename="cinestream-export.json"'})
 
 

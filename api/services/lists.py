@@ -16,7 +16,7 @@ import numpy as np
 from api.search import TitleIndex
 from online_models.live_ranker import LiveModel
 from storage import live_model_store, published_store, recent_history
-from storage.live_model_store import Asked, LiveModelCopy
+from storage.live_model_store import Asked, KeptVersions, LiveModelCopy
 
 Cards = tuple[TitleIndex, Any]  # the in-memory catalogue and the database it refreshes from
 
@@ -94,8 +94,20 @@ LIVE_MODEL = ("live ranker: implicit ALS folded in, EASE, what comes next, both 
               "films, liked-count prior, chosen genres")
 
 
-async def _live_list(user_id: int, live: LiveModel, copy: LiveModelCopy, key: Hashable, rated: dict[int, float],
-                     genres: list[str], cards: Cards, k: int) -> dict[str, Any]:
+async def kept_version_list(version: int, user_id: int, cards: Cards, models: Any, k: int) -> dict[str, Any]:
+    """The person's list ranked by a kept version of the live ranker (an experiment's variant), as the
+    live path ranks it; KeyError when that version is no longer kept."""
+    _, rated, (genres,) = await models.items.recommend(user_id, 0, [live_model_store.genres_key(user_id)])
+    model = await models.kept.at(version)
+    chosen_genres = live_model_store.chosen(genres)
+    key = (version, user_id, models.items.rated_version(user_id), genres, k, cards[0].version)
+    served = await _live_list(user_id, model, models.kept, key, rated, chosen_genres, cards, k)
+    served = with_new_title(served, cards[0], rated, chosen_genres, k)
+    return {**served, "model": f"ranker version {version}: {served['model']}"}
+
+
+async def _live_list(user_id: int, live: LiveModel, copy: LiveModelCopy | KeptVersions, key: Hashable,
+                     rated: dict[int, float], genres: list[str], cards: Cards, k: int) -> dict[str, Any]:
     """The person's whole history folded into the published live model (``online_models.live_ranker``):
     what they rated a moment ago counts, whether or not a batch job has ever seen them. The ranking is
     kept under ``key`` (model, ratings' version, genres, length) until one of those changes."""

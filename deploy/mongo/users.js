@@ -15,10 +15,10 @@ const roles = {
   // and its ids every worker checks events against; the scheduler's refits read every rating
   cinestreamWorker: [...on(["events", "movies", "retired_titles"], owns), ...on(["meta", "ratings"], reads),
                      ...listing],
-  // accounts, sessions, service keys and the audit trail; a person's events and ratings for export
-  // and erasure; the catalogue for the movie pages
+  // accounts, sessions, service keys, the audit trail and prepared exports; a person's events and
+  // ratings for export and erasure; the catalogue for the movie pages
   cinestreamApi: [...on(["users", "user_emails", "refresh_tokens", "token_families", "api_keys", "counters",
-                         "audit"], owns),
+                         "audit", "exports"], owns),
                   ...on(["events", "ratings"], ["find", "update", "remove", "listIndexes"]),
                   ...on(["movies", "retired_titles", "meta", "user_stats"], reads), ...listing],
   // the catalogue build and the batch jobs (model publish, evaluate, repair)

@@ -214,8 +214,8 @@ def test_a_person_signs_up_rates_and_sees_for_you_follow(server: str, context: t
     audited(other, "profile")
     deadline, exported = time.monotonic() + 20, {}
     while time.monotonic() < deadline:
-        with other.expect_download() as download:
-            other.get_by_role("link", name="Export my data").click()
+        with other.expect_download(timeout=60_000) as download:  # gathered in the background, then downloaded
+            other.get_by_role("button", name="Export my data").click()
         exported = json.loads(Path(download.value.path()).read_text())
         if any(r["movie_id"] == THE_MATRIX and r["rating"] == 5 for r in exported["ratings"]):
             break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 
@@ -12,7 +14,7 @@ import redis.asyncio as aioredis
 from api.security.policy import CSRF_COOKIE
 from api.services import accounts
 from core.settings import Settings
-from storage import erasure, user_store
+from storage import erasure, export_store, user_store
 from storage.field_crypto import FieldCipher
 from tests.integration.people import PASSWORD, api_settings, login, make_admin, register, running
 
@@ -151,13 +153,15 @@ async def test_a_deleted_account_leaves_nothing_and_cannot_log_in(http: httpx.As
     await db.events.insert_one({"_id": f"test-{person.user_id}", "user_id": person.user_id, "movie_id": ALIEN})
     for key in erasure.user_keys(person.user_id):  # as the workers would have written them
         await redis_db.set(key, b"x")
+    assert (await http.post("/api/me/export", headers=person.auth)).status_code == 202
     refused = await http.request("DELETE", "/api/me", json={"password": "not it at all"}, headers=person.auth)
     assert refused.status_code == 403
     gone = await http.request("DELETE", "/api/me", json={"password": PASSWORD}, headers=person.auth)
     assert gone.status_code == 204
     for key in await redis_db.keys("*"):
         assert str(person.user_id).encode() not in key, key
-    for name in ("users", "user_emails", "refresh_tokens", "events"):
+    await asyncio.sleep(0.5)  # the export being prepared when the account went writes nothing
+    for name in ("users", "user_emails", "refresh_tokens", "events", "exports"):
         async for doc in db[name].find({}):
             assert person.user_id not in (doc.get("user_id"), doc.get("_id")) and str(person.user_id) != doc["_id"]
     assert (await login(http, person.email)).status_code == 401
@@ -165,6 +169,40 @@ async def test_a_deleted_account_leaves_nothing_and_cannot_log_in(http: httpx.As
     admin = await make_admin(http)
     cold = (await http.get(f"/api/users/{person.user_id}/recommendations", headers=admin.auth)).json()
     assert cold["model"] == "trending (cold start)"
+
+
+async def test_an_export_is_prepared_in_the_background_sealed_at_rest_and_expires(http: httpx.AsyncClient) -> None:
+    person, other = await register(http), await register(http, "Grace")
+    db = http.app.state.db  # type: ignore[attr-defined]
+    await db.events.insert_one({  # one archived message holding both people's events, as the history agent writes
+        "_id": f"export-{person.user_id}", "partition": 0, "offset": 0, "n": 2, "event_id": ["a", "b"],
+        "type": ["rating", "rating"], "user_id": [person.user_id, other.user_id], "movie_id": [ALIEN, 1],
+        "timestamp": [1.0, 2.0], "source": ["web", "web"], "rating": [5.0, 1.0],
+        "seconds_watched": [None, None], "completed": [None, None]})
+    assert (await http.get("/api/me/export", headers=person.auth)).status_code == 404
+    asked = await http.post("/api/me/export", headers=person.auth)
+    assert asked.status_code == 202 and asked.headers["location"] == "/api/me/export", asked.text
+    assert asked.json()["state"] == "preparing"
+    again = await http.post("/api/me/export", headers=person.auth)  # while it is prepared: the same request
+    assert again.json()["requested"] == asked.json()["requested"]
+    deadline, state = time.monotonic() + 30, asked.json()
+    while state["state"] == "preparing" and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        state = (await http.get("/api/me/export", headers=person.auth)).json()
+    assert state["state"] == "ready" and state["expires"], state
+    got = await http.get(state["file"], headers=person.auth)
+    assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+    body = got.json()
+    assert body["profile"]["email"] == person.email
+    assert [(r["movie_id"], r["rating"]) for r in body["ratings"]] == [(ALIEN, 5.0)]  # not the other person's
+    stored = await db.exports.find_one({"_id": str(person.user_id)})
+    assert person.email not in str(stored)  # sealed like the account's own fields
+    assert http.app.state.cipher.decrypt("export", stored["file"]) == got.text  # type: ignore[attr-defined]
+    assert (await http.get("/api/me/export/file", headers=other.auth)).status_code == 404  # theirs only
+    later = dt.datetime.now(dt.UTC) + export_store.KEEP + dt.timedelta(seconds=1)
+    assert await export_store.status(db, person.user_id, later) is None
+    assert await db.exports.find_one({"_id": str(person.user_id)}) is None
+    assert (await http.get("/api/me/export/file", headers=person.auth)).status_code == 404
 
 
 async def test_every_answer_carries_the_security_headers(http: httpx.AsyncClient) -> None:

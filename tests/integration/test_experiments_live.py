@@ -18,8 +18,9 @@ import pytest
 from api.services import accounts
 from contracts.partitions import partition_of
 from core.settings import Settings
-from online_models.experiments import arm_of
-from storage import experiment_store
+from online_models.experiments import GUARD_LISTS, arm_of
+from online_models.live_ranker import LiveModel
+from storage import experiment_store, live_model_store
 from tests.integration.helpers import isolated, learned_worker
 from tests.integration.people import make_admin, running
 
@@ -116,6 +117,8 @@ async def test_ab_assigns_stably_logs_every_list_and_counts_an_outcome_once(
     assert not await redis.exists(experiment_store.open_key(outsider))  # no key for someone outside it
     read = (await http.get(f"/api/admin/experiments/{name}", headers=admin)).json()
     assert [a["people"] for a in read["arms"]] == [sums["n:0"], sums["n:1"]] and read["curve"]
+    assert [a["lists"] for a in read["guardrails"]] == [sums["lists:0"], sums["lists:1"]]
+    assert read["guardrails"][1]["films"] >= 10 and read["guardrails"][0]["p99_ms"] > 0  # coverage, latency
 
     stopped = await http.post(f"/api/admin/experiments/{name}/stop", headers=admin)
     assert stopped.json()["status"] == "stopped"
@@ -126,9 +129,7 @@ async def test_ab_assigns_stably_logs_every_list_and_counts_an_outcome_once(
 async def test_interleaving_credits_the_team_that_showed_the_film(
         api: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
     http, admin = api
-    for running_one in (await http.get("/api/admin/experiments", headers=admin)).json()["experiments"]:
-        if running_one["status"] == "running":
-            await http.post(f"/api/admin/experiments/{running_one['name']}/stop", headers=admin)
+    await _stop_running(http, admin)
     name = f"il-{uuid.uuid4().hex[:8]}"
     started = await http.post("/api/admin/experiments", headers=admin,
                               json={"name": name, "variants": ["live", "popular"], "mode": "interleave"})
@@ -144,4 +145,67 @@ async def test_interleaving_credits_the_team_that_showed_the_film(
     await _take(http, 1, exposure.items[0])
     sums = await _sums(http, name, f"takes:{team}", 1)
     assert f"takes:{1 - team}" not in sums and sums["s"] == (1 if team == 0 else -1) and sums["q"] == 1
+    await http.post(f"/api/admin/experiments/{name}/stop", headers=admin)
+
+
+async def _stop_running(http: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    for running_one in (await http.get("/api/admin/experiments", headers=admin)).json()["experiments"]:
+        if running_one["status"] == "running":
+            await http.post(f"/api/admin/experiments/{running_one['name']}/stop", headers=admin)
+
+
+async def test_a_broken_guardrail_stops_the_experiment_by_itself(api: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
+    http, admin = api
+    await _stop_running(http, admin)
+    name = f"slow-{uuid.uuid4().hex[:8]}"
+    started = await http.post("/api/admin/experiments", headers=admin,  # no list is built in a microsecond
+                              json={"name": name, "variants": ["live", "popular"], "max_p99_ms": 0.001})
+    assert started.status_code == 201, started.text
+    await asyncio.sleep(experiment_store.REFRESH_S)
+    arms = arm_of(list(PEOPLE), name)
+    rounds = GUARD_LISTS // min(int(arms.sum()), len(arms) - int(arms.sum())) + 1  # past GUARD_LISTS in each arm
+    for _ in range(rounds):
+        for user in PEOPLE:
+            await http.get(f"/api/users/{user}/recommendations")
+    deadline = time.monotonic() + 30
+    while (read := (await http.get(f"/api/admin/experiments/{name}", headers=admin)).json())["status"] == "running":
+        assert time.monotonic() < deadline, (read["guardrails"], read["curve"][-1:])
+        await asyncio.sleep(0.2)
+    assert read["reason"].startswith("guardrail: latency: arm "), read["reason"]
+    for arm in read["guardrails"]:
+        assert arm["lists"] >= 200 and arm["p99_ms"] > 0.001 and arm["error_rate"] == 0 and arm["films"] >= 10, arm
+    assert read["curve"][-1]["arms"][0]["p99_ms"] > 0.001  # the look that stopped it, drawn on the admin page
+    await asyncio.sleep(experiment_store.REFRESH_S)
+    assert "experiment" not in (await http.get("/api/users/1/recommendations")).json()
+
+
+async def test_a_kept_ranker_version_is_a_variant_and_only_a_decided_winner_is_promoted(
+        api: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
+    http, admin = api
+    await _stop_running(http, admin)
+    redis, db = http.app.state.redis, http.app.state.db  # type: ignore[attr-defined]
+    films = np.array(sorted([doc["_id"] async for doc in db.movies.find({}, {"_id": 1}).limit(400)]), dtype=np.int64)
+    rng = np.random.default_rng(5)
+    model = LiveModel(films, rng.standard_normal((len(films), 8)).astype(np.float32), reg=0.5, alpha=3.0,
+                      kept=np.zeros(0, np.int64), neighbours=np.zeros((0, 0), np.int32),
+                      links=np.zeros((0, 0), np.float32), prior=rng.standard_normal(len(films)),
+                      genres=np.zeros((len(films), 1), np.uint8), genre_names=["Drama"],
+                      blend=np.tile([1.0, 0.0, 0.5, 0.2], (5, 1)))
+    version = await live_model_store.save(redis, model, {"status": "candidate"})
+    gone = await http.post("/api/admin/experiments", headers=admin,
+                           json={"name": f"gone-{uuid.uuid4().hex[:8]}", "variants": ["live", "ranker:999999"]})
+    assert gone.status_code == 404
+    name = f"kept-{uuid.uuid4().hex[:8]}"
+    started = await http.post("/api/admin/experiments", headers=admin,
+                              json={"name": name, "variants": [f"ranker:{version}", "live"], "mode": "interleave"})
+    assert started.status_code == 201, started.text
+    await asyncio.sleep(experiment_store.REFRESH_S)
+    body = (await http.get("/api/users/1/recommendations")).json()
+    assert body["model"].startswith(f"interleaved: ranker version {version}: "), body["model"]
+    await _sums(http, name, "n", 1)
+    opened = (await experiment_store.state(redis, [1], [name]))[0][1]
+    [exposure] = [shown for shown in opened if shown.experiment == name]
+    assert 0 in exposure.teams and set(exposure.items) & set(films.tolist())  # the kept version placed films
+    refused = await http.post(f"/api/admin/experiments/{name}/promote", headers=admin)
+    assert refused.status_code == 409 and "has not decided" in refused.text  # nothing is promoted on no evidence
     await http.post(f"/api/admin/experiments/{name}/stop", headers=admin)

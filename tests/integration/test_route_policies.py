@@ -39,7 +39,8 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/auth/logout"): PEOPLE, ("POST", "/api/auth/password"): PEOPLE,
     ("GET", "/api/me"): PEOPLE, ("PATCH", "/api/me"): PEOPLE, ("DELETE", "/api/me"): PEOPLE,
     ("GET", "/api/me/history"): PEOPLE, ("GET", "/api/me/recommendations"): PEOPLE,
-    ("GET", "/api/me/export"): PEOPLE, ("GET", "/api/me/movies/{movie_id}"): PEOPLE, ("GET", "/api/me/live"): PEOPLE,
+    ("GET", "/api/me/export"): PEOPLE, ("POST", "/api/me/export"): PEOPLE, ("GET", "/api/me/export/file"): PEOPLE,
+    ("GET", "/api/me/movies/{movie_id}"): PEOPLE, ("GET", "/api/me/live"): PEOPLE,
     ("GET", "/api/admin/stream"): ADMIN, ("GET", "/api/admin/models"): ADMIN,
     ("POST", "/api/admin/models/{version}/rollback"): ADMIN,
     # the catalogue: admins, and services whose key holds catalogue:write (this test's key does not)
@@ -48,6 +49,7 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/admin/rankers"): ADMIN, ("POST", "/api/admin/rankers/{version}/promote"): ADMIN,
     ("POST", "/api/admin/experiments"): ADMIN, ("GET", "/api/admin/experiments"): ADMIN,
     ("GET", "/api/admin/experiments/{name}"): ADMIN, ("POST", "/api/admin/experiments/{name}/stop"): ADMIN,
+    ("POST", "/api/admin/experiments/{name}/promote"): ADMIN,
     ("GET", "/api/movies/genres"): EVERYONE,
     ("POST", "/api/admin/keys"): ADMIN, ("GET", "/api/admin/keys"): ADMIN,
     ("DELETE", "/api/admin/keys/{key_id}"): ADMIN, ("PUT", "/api/admin/users/{user_id}/roles"): ADMIN,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from contracts.events import Invalid
+from contracts.exposures import INTERLEAVED, Exposure, decode_exposure, encode_exposure
 from online_models.experiments import (
     Experiment,
     Person,
@@ -15,11 +17,14 @@ from online_models.experiments import (
     arm_of,
     cuped,
     join,
+    latency_quantile,
+    look,
     msprt_p,
     preference,
     sample_ratio_p,
     sequential_test,
     team_draft,
+    winner,
 )
 
 
@@ -120,7 +125,7 @@ def test_a_take_is_credited_once_to_the_latest_list_that_showed_it_within_the_wi
     people: dict[tuple[str, int], Person] = {}
     first, later = _shown("r1", 0, [10, 20, 30], at=100.0), _shown("r2", 0, [20, 40], at=200.0)
     sums = join(lists, people, [(7, first), (7, later)], [], {"e": 600.0}, 0.0)
-    assert sums == {"e": {"n:0": 1.0, "lists:0": 2.0, "shown:0": 5.0}}  # one person, two lists
+    assert sums == {"e": {"n:0": 1.0, "lists:0": 2.0, "shown:0": 5.0, "ms:0:0": 2.0}}  # one person, two lists
     sums = join(lists, people, [], [(7, 20, 250.0), (7, 20, 260.0)], {"e": 600.0}, 0.0)  # the same film twice
     assert later.taken == [True, False] and first.taken == [False, False, False]  # last touch
     assert sums == {"e": {"s:0": 1.0, "q:0": 1.0}}
@@ -139,7 +144,7 @@ def test_a_redelivered_exposure_adds_nothing_and_a_person_counts_once_per_experi
     join(lists, people, [(7, _shown("r1", 1, [10, 20], at=0.0))], [], {"e": 60.0}, 0.0)
     assert join(lists, people, [(7, _shown("r1", 1, [10, 20], at=0.0))], [], {"e": 60.0}, 0.0) == {}
     sums = join(lists, people, [(7, _shown("r2", 1, [30], at=1.0))], [(7, 30, 2.0)], {"e": 60.0}, 0.0)
-    assert sums == {"e": {"lists:1": 1.0, "shown:1": 1.0, "s:1": 1.0, "q:1": 7.0}}  # no new person; 4² − 3²
+    assert sums == {"e": {"lists:1": 1.0, "shown:1": 1.0, "ms:1:0": 1.0, "s:1": 1.0, "q:1": 7.0}}  # 4² − 3²
 
 
 def test_interleaving_sums_each_persons_net_preference_and_the_teams_takes() -> None:
@@ -147,7 +152,7 @@ def test_interleaving_sums_each_persons_net_preference_and_the_teams_takes() -> 
     people: dict[tuple[str, int], Person] = {}
     shown = _shown("r1", -1, [10, 20, 30], at=0.0, teams=[0, 1, 0])
     sums = join(lists, people, [(7, shown)], [(7, 20, 1.0)], {"e": 60.0}, 0.0)
-    assert sums == {"e": {"n": 1.0, "lists": 1.0, "shown": 3.0, "s": -1.0, "q": 1.0, "takes:1": 1.0}}
+    assert sums == {"e": {"n": 1.0, "lists": 1.0, "shown": 3.0, "ms:0": 1.0, "s": -1.0, "q": 1.0, "takes:1": 1.0}}
     sums = join(lists, people, [], [(7, 10, 2.0)], {"e": 60.0}, 0.0)  # one each: net 0
     assert sums == {"e": {"s": 1.0, "q": -1.0, "takes:0": 1.0}}
     sums = join(lists, people, [], [(7, 30, 3.0)], {"e": 60.0}, 0.0)
@@ -172,3 +177,58 @@ def test_a_sample_ratio_mismatch_is_found_and_a_fair_split_is_not() -> None:
     assert np.mean(np.array(fair) < 0.05) < 0.1
     assert sample_ratio_p([5300, 4700], (0.5, 0.5)) < 1e-6
     assert sample_ratio_p([8000, 2000], (0.8, 0.2)) > 0.5
+
+
+def test_the_latency_histogram_gives_percentiles_within_a_bucket() -> None:
+    rng = np.random.default_rng(4)
+    latencies = rng.lognormal(1.5, 1, 5000)
+    shown = [Shown("e", f"r{j}", 0, [1], [], 0.0, [False], float(ms)) for j, ms in enumerate(latencies)]
+    sums = join({}, {}, [(j, s) for j, s in enumerate(shown)], [], {"e": 60.0}, 0.0)["e"]
+    true_p99 = np.percentile(latencies, 99)
+    assert true_p99 <= latency_quantile(sums, ":0", 0.99) <= true_p99 * 2 ** 0.25 * 1.01
+    assert sums["lists:0"] == 5000
+
+
+def _healthy_sums(people: float = 600.0, lists: float = 900.0) -> dict[str, float]:
+    return {"n:0": people, "n:1": people, "lists:0": lists, "lists:1": lists, "ms:0:20": lists, "ms:1:20": lists}
+
+
+def test_each_guardrail_stops_an_experiment_and_a_healthy_one_runs_on() -> None:
+    e = Experiment("e", ("live", "ranker:3"), max_p99_ms=50.0, max_error_rate=0.01, min_coverage=0.5)
+    covered = {":0": 900, ":1": 800}
+    assert look(e, _healthy_sums(), covered, 0.0)[2] == ""
+    slow = {**_healthy_sums(), "ms:1:20": 800.0, "ms:1:40": 100.0}  # 11 % of arm 1's lists took ~150 ms
+    assert look(e, slow, covered, 0.0)[2].startswith("latency: arm 1 (ranker:3) p99")
+    failing = {**_healthy_sums(), "errors:0": 18.0}
+    assert look(e, failing, covered, 0.0)[2].startswith("errors: arm 0 (live) failed 2.0%")
+    assert look(e, _healthy_sums(lists=1000.0), {":0": 900, ":1": 300}, 0.0)[2].startswith("coverage: arm 1")
+    assert look(e, _healthy_sums(lists=999.0), {":0": 900, ":1": 300}, 0.0)[2] == ""  # too few lists to judge
+    lopsided = {**_healthy_sums(), "n:0": 700.0, "n:1": 500.0}
+    assert look(e, lopsided, covered, 0.0)[2].startswith("sample-ratio mismatch")
+    few = {**failing, "lists:0": 100.0}  # under GUARD_LISTS lists nothing is judged
+    assert look(e, few, covered, 0.0)[2] == ""
+
+
+def test_the_winner_is_named_only_once_the_test_decides() -> None:
+    e = Experiment("e", ("ranker:7", "live"), mode="interleave")
+    rng = np.random.default_rng(2)
+    net = rng.choice([-1, 0, 1], p=[0.2, 0.5, 0.3], size=3000).astype(float)
+    sums = {"n": float(len(net)), "s": float(net.sum()), "q": float((net**2).sum())}
+    assert winner(e, sums) is None  # no look yet: p is 1
+    p = look(e, sums, {"": 100}, 0.0)[0]
+    assert p < 0.01 and winner(e, {**sums, "p": p}) == "ranker:7"
+
+
+def test_a_failed_list_is_an_exposure_without_films_and_a_malformed_one_is_refused() -> None:
+    failed = Exposure("e", 7, 1, [], [], "r", 1.7e9, 3.0, "TimeoutError")
+    assert decode_exposure(encode_exposure(failed)) == failed
+    assert isinstance(decode_exposure(encode_exposure(Exposure("e", 7, INTERLEAVED, [], [], "r", 1.7e9, 3.0, "x"))),
+                      Exposure)
+    with_films = encode_exposure(Exposure("e", 7, 1, [5], [], "r", 1.7e9, 3.0, "x"))
+    assert decode_exposure(with_films) == Invalid("a list that failed has no films")
+    no_teams = encode_exposure(Exposure("e", 7, INTERLEAVED, [5, 6], [], "r", 1.7e9))
+    assert isinstance(decode_exposure(no_teams), Invalid)
+    teams_under_ab = encode_exposure(Exposure("e", 7, 0, [5, 6], [0, 1], "r", 1.7e9))
+    assert isinstance(decode_exposure(teams_under_ab), Invalid)
+    shown = Shown("e", "r", 1, [], [], 0.0, [], 3.0, True)
+    assert join({}, {}, [(7, shown)], [], {"e": 60.0}, 0.0)["e"]["errors:1"] == 1.0

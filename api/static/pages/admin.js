@@ -97,6 +97,10 @@ async function evaluation() {
   $("pr-curve").hidden = false;
 }
 
+// an arm's guardrail figures: list p99, share of lists that failed, distinct films shown
+const guarded = (a) => `${a.p99_ms === null ? "—" : `${a.p99_ms.toFixed(0)} ms`}, ` +
+  `${(a.error_rate * 100).toFixed(1)} % failed, ${a.films.toLocaleString()} films`;
+
 async function experiments() {
   const { experiments } = await api("/api/admin/experiments");
   if (!experiments.length) return;
@@ -107,7 +111,8 @@ async function experiments() {
       <td>${esc(e.status)}${e.reason ? ` (${esc(e.reason)})` : ""}</td>
       <td>${e.arms.map((a) => a.people.toLocaleString()).join(" / ")}</td>
       <td>${fixed(e.effect_estimate)} [${fixed(e.interval[0])}, ${fixed(e.interval[1])}]</td>
-      <td>${fixed(e.p)}${e.significant ? " ✓" : ""}</td></tr>`).join("");
+      <td>${fixed(e.p)}${e.significant ? " ✓" : ""}</td>
+      <td>${e.guardrails.map(guarded).join(" / ")}</td></tr>`).join("");
   const { curve } = await api(`/api/admin/experiments/${encodeURIComponent(experiments.at(-1).name)}`);
   if (curve.length < 2) return;
   const most = curve.at(-1).people || 1;

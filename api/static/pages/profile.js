@@ -19,6 +19,27 @@ $("profile").addEventListener("submit", async (e) => {
   } catch (err) { $("profile-status").textContent = err.message; }
 });
 
+// The export is gathered in the background (it reads the whole event archive): ask, wait, then download.
+$("export").addEventListener("click", async () => {
+  const button = $("export"), status = $("export-status");
+  button.disabled = true;
+  try {
+    let state = await api("/api/me/export", {method: "POST"});
+    status.textContent = "Gathering your data…";
+    for (let waited = 0; state.state === "preparing" && waited < 300; waited++) {
+      await new Promise((done) => setTimeout(done, 1000));
+      state = await api("/api/me/export");
+    }
+    if (state.state !== "ready") throw new Error(state.reason ?? "the export is taking too long; try again later");
+    const link = Object.assign(document.createElement("a"), {href: state.file, download: "cinestream-export.json"});
+    document.body.append(link);
+    link.click();
+    link.remove();
+    status.textContent = "Your data is downloading.";
+  } catch (err) { status.textContent = `Export failed: ${err.message}`; }
+  button.disabled = false;
+});
+
 $("delete").addEventListener("submit", async (e) => {
   e.preventDefault();
   if (!confirm("Delete your account and everything CineStream keeps about you?")) return;

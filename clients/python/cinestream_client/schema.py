@@ -17,6 +17,7 @@ __all__ = [
     "EventResult",
     "EventsAccepted",
     "ExperimentIn",
+    "ExportStatus",
     "KeyIn",
     "PasswordChange",
     "ProfileUpdate",
@@ -82,12 +83,27 @@ class EventsAccepted(TypedDict):
 
 class ExperimentIn(TypedDict):
     name: str
-    variants: list[Literal["live", "popular"]]
+    variants: list[str]
     mode: NotRequired[Literal["ab", "interleave"]]
     weights: NotRequired[list[float]]
     window_s: NotRequired[float]
     effect: NotRequired[float]
     alpha: NotRequired[float]
+    max_p99_ms: NotRequired[float]
+    max_error_rate: NotRequired[float]
+    min_coverage: NotRequired[float]
+    promote: NotRequired[bool]
+
+
+class ExportStatus(TypedDict):
+    """Where the person's export stands; ``file`` is where the ready file is fetched."""
+
+    state: Literal["preparing", "ready", "failed"]
+    requested: str
+    ready: NotRequired[str | None]
+    expires: NotRequired[str | None]
+    reason: NotRequired[str | None]
+    file: NotRequired[str]
 
 
 class KeyIn(TypedDict):
@@ -179,7 +195,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "create_key": ("POST", "/api/admin/keys"),
     "current_session": ("GET", "/api/auth/session"),
     "delete_account": ("DELETE", "/api/me"),
-    "export": ("GET", "/api/me/export"),
+    "export_file": ("GET", "/api/me/export/file"),
+    "export_status": ("GET", "/api/me/export"),
     "genres": ("GET", "/api/movies/genres"),
     "health": ("GET", "/health"),
     "history": ("GET", "/api/users/{user_id}/history"),
@@ -203,12 +220,14 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "precision_recall": ("GET", "/api/evaluation/{run}/precision-recall.png"),
     "prequential": ("GET", "/api/metrics/prequential"),
     "profile": ("GET", "/api/me"),
+    "promote": ("POST", "/api/admin/experiments/{name}/promote"),
     "promote_ranker": ("POST", "/api/admin/rankers/{version}/promote"),
     "put_title": ("PUT", "/api/admin/movies/{movie_id}"),
     "read": ("GET", "/api/admin/experiments/{name}"),
     "recommendations": ("GET", "/api/users/{user_id}/recommendations"),
     "refresh": ("POST", "/api/auth/refresh"),
     "register": ("POST", "/api/auth/register"),
+    "request_export": ("POST", "/api/me/export"),
     "retire_title": ("DELETE", "/api/admin/movies/{movie_id}"),
     "revoke_key": ("DELETE", "/api/admin/keys/{key_id}"),
     "rollback_model": ("POST", "/api/admin/models/{version}/rollback"),

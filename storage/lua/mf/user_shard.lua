@@ -1,8 +1,8 @@
 -- One user shard's part of a batch: compare, then write rows, ratings, histories and the shard's
 -- applied offsets together, or nothing and answer with the current state.
 -- ARGV: topic, partitions (<i4 each), expected offsets, new offsets (<i8 each), row width in bytes,
--- user ids (<i8 each), present (a byte each), old rows, new rows, ratings (<i8 user, <i8 movie,
--- <f4 stars> each), history sizes (<i4 each; 0: unchanged), histories.
+-- user ids (<i8 each), present (a byte each), old rows, new rows, ratings (SEEN_FORMAT each),
+-- history sizes (<i4 each; 0: unchanged), histories.
 local topic, partitions, expected, new_offsets = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local width = tonumber(ARGV[5])
 local users, present, old, new = ids_of(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
@@ -21,8 +21,8 @@ for j = 1, #sizes / 4 do
   at = at + size
 end
 local by_user = {}
-for pos = 1, #seen, 20 do
-  local number, movie, rating = struct.unpack('<i8i8f', seen, pos)
+for pos = 1, #seen, struct.size(SEEN_FORMAT) do
+  local number, movie, rating = struct.unpack(SEEN_FORMAT, seen, pos)
   local user = id_text(number)
   local fields_ = by_user[user]
   if not fields_ then fields_ = {}; by_user[user] = fields_ end
