@@ -5,7 +5,9 @@ The events: ml-latest-small replayed ``--copies`` times (each copy's users shift
 its times after the previous copy's, all within the years the stream accepts), and ``--bad-share`` of
 that count in bad messages of one event each: half name a movie outside the catalogue, half an
 impossible rating (9 stars). Two learning workers (one consumer group), a side worker and an archive
-worker run as in the main job, in topics, consumer groups and a Redis database of their own. Meanwhile
+worker run as in the main job, in topics, consumer groups, a Redis database and a MongoDB database of
+their own (``SOAK_DB``, where the catalogue is built first: its check of the archive reads every
+archived event of the run, which on the main database would scan everything the main job archived). Meanwhile
 a worker is killed with SIGKILL every ``--kill-every`` seconds (in turn) and started again; Redis is
 killed with SIGKILL once and started again (AOF, fsync every second: it may lose its last second,
 which the learning workers repair from Kafka), a Kafka node once (on a cluster: ``stack up --brokers
@@ -59,6 +61,7 @@ from core.settings import Settings, get_settings
 from deploy.local import redis_cluster
 from deploy.local import stack as local_stack
 from deploy.local.server import LocalServer
+from jobs.catalogue import run_build
 from simulators.replay import load_ratings, replay
 from storage.model_keys import COMMIT_APPLIED, STATS, seen_key
 from streams import acls
@@ -67,6 +70,7 @@ from streams.local_worker import start_worker, stop_strays, stop_worker
 
 USER_SHIFT = 1_000_000
 REDIS_DB = 1  # the main job uses 0; the tests 2-15
+SOAK_DB = "cinestream_soak"
 CLUSTER_PORT_OFFSET = 2000  # --redis-cluster: masters on the stack's Redis port + 2000, + 2100, + 2200
 UNKNOWN_MOVIE = 999_999_999
 ROLES = {"learn": "online_mf,online_mf_watches", "side": "trending,similarity,recent", "archive": "history,catalogue"}
@@ -116,6 +120,7 @@ class Run:
     def env(self, role: str) -> dict[str, str]:
         return {"CINESTREAM_TOPIC_RATINGS": self.topics["ratings"], "CINESTREAM_TOPIC_WATCHES": self.topics["watches"],
                 "CINESTREAM_TOPIC_DEAD_LETTER": self.topics["dlq"], "CINESTREAM_REDIS_URL": self.redis_url,
+                "CINESTREAM_MONGO_DB": self.settings.mongo_db,
                 # title changes of its own: the main topic's (other runs', tests') would change the
                 # catalogue the run's events are checked against while it runs
                 "CINESTREAM_TOPIC_MOVIES": self.topics["movies"],
@@ -371,7 +376,9 @@ def main() -> None:
                         help="the workers on a Redis Cluster of three masters of its own (one is the Redis killed)")
     record.add_option(parser)
     args = parser.parse_args()
-    settings = get_settings()
+    settings = get_settings().model_copy(update={"mongo_db": SOAK_DB})
+    with console.status(f"building the catalogue in MongoDB's {SOAK_DB!r} (a no-op once built)…"):
+        asyncio.run(run_build(settings, Console(quiet=True)))
     ratings = load_ratings(settings.data_dir / "ml-latest-small" / "ratings.csv")
     with MongoClient[dict[str, Any]](settings.mongo_uri) as mongo:  # the workers check events against it
         db = mongo[settings.mongo_db]
