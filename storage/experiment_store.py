@@ -87,7 +87,7 @@ async def state(redis: aioredis.Redis, users: list[int], names: list[str]
     replies = await round_trip(redis, [("get", (open_key(user),)) for user in users]
                                + [("hmget", (people_key(name), [str(user) for user in users])) for name in names])
     lists = {user: [Shown(**record) for record in json.loads(blob)] if blob else []
-             for user, blob in zip(users, replies, strict=False)}
+             for user, blob in zip(users, replies[:len(users)], strict=True)}
     people = {}
     for name, values in zip(names, replies[len(users):], strict=True):
         for user, value in zip(users, values, strict=True):
@@ -119,13 +119,18 @@ async def write(redis: aioredis.Redis, lists: dict[int, list[Shown]], people: di
     await round_trip(redis, commands)
 
 
-async def coverage(redis: aioredis.Redis, experiment: Experiment) -> dict[str, int]:
-    """How many distinct films each arm showed (HyperLogLog: within about 1 %), by arm suffix; under
-    interleaving each team's, and their sum for the merged list (``""``)."""
+async def coverage(redis: aioredis.Redis, experiments: list[Experiment]) -> dict[str, dict[str, int]]:
+    """How many distinct films each arm of each experiment showed (HyperLogLog: within about 1 %), by
+    arm suffix; under interleaving each team's, and their sum for the merged list (``""``). One round
+    trip for them all."""
     arms = (":0", ":1")
-    counts = await round_trip(redis, [("pfcount", (cover_key(experiment.name, arm),)) for arm in arms])
-    covered = {arm: int(n) for arm, n in zip(arms, counts, strict=True)}
-    return {**covered, "": sum(covered.values())} if experiment.mode == "interleave" else covered
+    commands = [("pfcount", (cover_key(e.name, arm),)) for e in experiments for arm in arms]
+    counts = iter(await round_trip(redis, commands) if commands else [])
+    out = {}
+    for experiment in experiments:
+        covered = {arm: int(next(counts)) for arm in arms}
+        out[experiment.name] = {**covered, "": sum(covered.values())} if experiment.mode == "interleave" else covered
+    return out
 
 
 async def sums(redis: aioredis.Redis, names: list[str]) -> dict[str, dict[str, float]]:

@@ -104,6 +104,11 @@ async def promote(redis: aioredis.Redis, version: int) -> None:
         await update_meta(redis, int(before), {"status": "replaced"})
 
 
+async def is_kept(redis: aioredis.Redis, version: int) -> bool:
+    """Whether ``version`` is still kept (the newest ``KEEP`` and the live one are)."""
+    return bool(await redis.exists(stored_key(version)))
+
+
 async def live_version(redis: aioredis.Redis) -> int | None:
     version = await redis.get(VERSION)
     return int(version) if version is not None else None

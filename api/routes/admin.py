@@ -116,7 +116,7 @@ async def promote_ranker(version: Annotated[int, Path(ge=1, le=MAX_ID)], redis: 
     """Ask the scheduler to make a kept version live: it judges the version against the live one on the
     newest ratings, as it judges every refit, and records its decision in ``runs``; ``force`` makes it
     live past the gate (audited)."""
-    if not await redis.exists(live_model_store.stored_key(version)):
+    if not await live_model_store.is_kept(redis, version):
         raise HTTPException(404, f"no ranker version {version}")
     await refit_log.ask_promotion(redis, version, who.actor, force)
     await user_store.audit(db, "ranker-promotion" + (" (forced)" if force else ""), who.actor, subject=version)

@@ -49,11 +49,11 @@ class ExperimentIn(Body):
     promote: bool = Field(False, description="when decided, send a winning ranker version to the scheduler's gate")
 
 
-async def _summary(redis: Any, experiment: Experiment, sums: dict[str, float]) -> dict[str, Any]:
+def _summary(experiment: Experiment, sums: dict[str, float], covered: dict[str, int]) -> dict[str, Any]:
     test = sequential_test(experiment, sums)
     estimate, variance, _ = test.estimate()
     arms = [{"people": arm.n, "takes_per_person": arm.mean} for arm in test.arms]
-    guardrails = look(experiment, sums, await experiment_store.coverage(redis, experiment), time.time())[1]["arms"]
+    guardrails = look(experiment, sums, covered, time.time())[1]["arms"]
     return {**dataclasses.asdict(experiment), "arms": arms, "guardrails": guardrails, "effect_estimate": estimate,
             "interval": [estimate - 1.96 * variance**0.5, estimate + 1.96 * variance**0.5], "p": sums.get("p", 1.0),
             "significant": sums.get("p", 1.0) < experiment.alpha,
@@ -71,7 +71,7 @@ async def start(body: ExperimentIn, redis: RedisDep, who: Annotated[Principal, D
     first, second = body.variants
     for variant in body.variants:
         version = ranker_version(variant)
-        if version is not None and not await redis.exists(live_model_store.stored_key(version)):
+        if version is not None and not await live_model_store.is_kept(redis, version):
             raise HTTPException(404, f"no ranker version {version} is kept (GET /api/admin/rankers)")
     experiment = Experiment(body.name, (first, second), body.mode, (body.weights[0], body.weights[1]), body.window_s,
                             body.effect, body.alpha, started=time.time(), max_p99_ms=body.max_p99_ms,
@@ -83,10 +83,10 @@ async def start(body: ExperimentIn, redis: RedisDep, who: Annotated[Principal, D
 
 @router.get("")
 async def list_experiments(redis: RedisDep, who: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
-    found = await experiment_store.experiments(redis)
-    sums = await experiment_store.sums(redis, list(found))
-    return {"experiments": [await _summary(redis, e, sums[name])
-                            for name, e in sorted(found.items(), key=lambda x: x[1].started)]}
+    found = sorted((await experiment_store.experiments(redis)).values(), key=lambda e: e.started)
+    sums = await experiment_store.sums(redis, [e.name for e in found])
+    covered = await experiment_store.coverage(redis, found)
+    return {"experiments": [_summary(e, sums[e.name], covered[e.name]) for e in found]}
 
 
 @router.get("/{name}", responses=documented(404, 422))
@@ -98,7 +98,8 @@ async def read(name: ExperimentName, redis: RedisDep, who: Annotated[Principal, 
     if found is None:
         raise HTTPException(404, f"no experiment {name}")
     sums = (await experiment_store.sums(redis, [name]))[name]
-    return {**await _summary(redis, found, sums), "curve": await experiment_store.curve(redis, name)}
+    covered = (await experiment_store.coverage(redis, [found]))[name]
+    return {**_summary(found, sums, covered), "curve": await experiment_store.curve(redis, name)}
 
 
 @router.post("/{name}/stop", responses=documented(404, 422))

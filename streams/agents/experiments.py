@@ -53,8 +53,8 @@ def films_shown(exposures: list[tuple[int, Shown]], windows: dict[str, float]) -
 async def _look(redis: Any, experiment: Experiment, sums: dict[str, float], now: float) -> None:
     """Record a look; stop the experiment on a broken guardrail or a decision (and ask for the winner's
     promotion when the experiment says so)."""
-    covered = await until_stored("coverage", experiment_store.coverage, redis, experiment)
-    p, point, broken = look(experiment, sums, covered, now)
+    covered = await until_stored("coverage", experiment_store.coverage, redis, [experiment])
+    p, point, broken = look(experiment, sums, covered[experiment.name], now)
     await until_stored("look", experiment_store.look, redis, experiment.name, p, point)
     if broken:
         await until_stored("stop", experiment_store.stop, redis, experiment.name, f"guardrail: {broken}")
